@@ -1,0 +1,192 @@
+//! Generating an endpoint: the handler kept as written inside a wrapper of the same name,
+//! the hidden metadata type with the endpoint's record, and the compile-time checks.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, ItemFn, LitStr, ReturnType};
+
+use crate::attr::{self, Kind};
+use crate::docs::summary_and_description;
+use crate::errors::Errors;
+use crate::handler::{self, HandlerArg};
+use crate::valid::{self, EndpointModel, RateModel};
+
+/// The whole expansion of `#[secure]` or `#[public]`.
+pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            errors.at(
+                Span::call_site(),
+                format!("`#[{}]` goes on an `async fn` handler", kind.name()),
+            );
+            let compile_errors = errors.to_compile_errors();
+            return quote!(#item #compile_errors);
+        }
+    };
+    let args = attr::parse(kind, attribute, &mut errors);
+    let path_lit = args.path.clone();
+    let mut model = valid::validate(kind, args, &mut errors);
+    let Some(handler_args) = handler::arguments(&func, kind.name(), &mut errors) else {
+        let compile_errors = errors.to_compile_errors();
+        return quote!(#func #compile_errors);
+    };
+    let name = func.sig.ident.to_string();
+    valid::check_handler(&model, path_lit.as_ref(), &name, &handler_args, &mut errors);
+    if !errors.is_empty() {
+        // Still expand, so the handler mounts and nothing else fails; but without scope
+        // lookups or a policy, which could only add errors about the same mistake.
+        model.all_scopes.clear();
+        model.any_scopes.clear();
+        model.policy = None;
+    }
+    let expansion = wrap(&func, &model, &handler_args);
+    let compile_errors = errors.to_compile_errors();
+    quote!(#expansion #compile_errors)
+}
+
+/// Attributes that belong to the item as a whole (docs, `cfg`, deprecation) rather than
+/// to the handler's body.
+fn is_outer(attr: &Attribute) -> bool {
+    ["doc", "cfg", "deprecated"].iter().any(|name| attr.path().is_ident(name))
+}
+
+fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStream {
+    let ItemFn { attrs, vis, sig, block } = func;
+    let name = &sig.ident;
+    let meta = format_ident!("__portcullis_endpoint_{}", name, span = name.span());
+    let outer_attrs: Vec<&Attribute> = attrs.iter().filter(|attr| is_outer(attr)).collect();
+    let cfg_attrs: Vec<&Attribute> = attrs.iter().filter(|attr| attr.path().is_ident("cfg")).collect();
+    let inner_attrs = attrs.iter().filter(|attr| !is_outer(attr));
+    let idents: Vec<_> = args.iter().map(|arg| &arg.ident).collect();
+    let types: Vec<_> = args.iter().map(|arg| &arg.ty).collect();
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let mut inner_sig = sig.clone();
+    inner_sig.asyncness = Some(Default::default());
+    let checks = types.iter().map(|ty| {
+        quote_spanned!(ty.span()=> ::portcullis::__private::assert_safe_extractor::<#ty>();)
+    });
+    let spec = spec(func, model);
+    quote! {
+        #(#outer_attrs)*
+        #vis fn #name(#(#idents: #types),*)
+            -> ::portcullis::__private::EndpointFuture<impl ::core::future::Future<Output = #output>, #meta>
+        {
+            #(#inner_attrs)*
+            #inner_sig #block
+            ::portcullis::__private::EndpointFuture::new(#name(#(#idents),*))
+        }
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #(#cfg_attrs)*
+        #vis struct #meta;
+
+        #(#cfg_attrs)*
+        impl ::portcullis::__private::EndpointMeta for #meta {
+            const SPEC: &'static ::portcullis::__private::EndpointSpec = &#spec;
+        }
+
+        #(#cfg_attrs)*
+        const _: () = { #(#checks)* };
+    }
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn spec(func: &ItemFn, model: &EndpointModel) -> TokenStream {
+    let handler = func.sig.ident.to_string();
+    let method = format_ident!("{}", model.method);
+    let path = &model.path;
+    let params = &model.params;
+    let (summary, description) = summary_and_description(&func.attrs);
+    let summary = option_str(summary.as_deref());
+    let description = option_str(description.as_deref());
+    let tags = &model.tags;
+    let operation_id = option_str(model.operation_id.as_ref().map(LitStr::value).as_deref());
+    let body_limit = match model.body_limit {
+        Some(bytes) => quote!(::core::option::Option::Some(#bytes)),
+        None => quote!(::core::option::Option::None),
+    };
+    let rate = match model.rate {
+        RateModel::Default => quote!(::portcullis::__private::EndpointRate::Default),
+        RateModel::Unlimited => quote!(::portcullis::__private::EndpointRate::Unlimited),
+        RateModel::Limit { count, period_secs, burst } => quote! {
+            ::portcullis::__private::EndpointRate::Limit(
+                ::portcullis::__private::checked_rate(#count, #period_secs, #burst)
+            )
+        },
+    };
+    let rate_key = format_ident!("{}", model.rate_key);
+    let access = match model.kind {
+        Kind::Public => quote!(::portcullis::__private::Access::Public),
+        Kind::Secure => requirements(model),
+    };
+    quote! {
+        ::portcullis::__private::EndpointSpec {
+            handler: #handler,
+            module: ::core::module_path!(),
+            method: ::portcullis::__private::HttpMethod::#method,
+            path: #path,
+            path_params: &[#(#params),*],
+            access: #access,
+            rate: #rate,
+            rate_key: ::portcullis::__private::RateKeyKind::#rate_key,
+            body_limit: #body_limit,
+            summary: #summary,
+            description: #description,
+            tags: &[#(#tags),*],
+            operation_id: #operation_id,
+        }
+    }
+}
+
+fn scope_set(scopes: &[LitStr]) -> TokenStream {
+    let indices = scopes.iter().map(|scope| {
+        quote_spanned!(scope.span()=> crate::__portcullis_scopes::index!(#scope))
+    });
+    quote!(::portcullis::__private::ScopeSet::from_indices(&[#(#indices),*]))
+}
+
+fn requirements(model: &EndpointModel) -> TokenStream {
+    let registry = if model.all_scopes.is_empty() && model.any_scopes.is_empty() {
+        quote!(::core::option::Option::None)
+    } else {
+        quote!(::core::option::Option::Some(&crate::__portcullis_scopes::REGISTRY))
+    };
+    let all_scopes = scope_set(&model.all_scopes);
+    let any_scopes = scope_set(&model.any_scopes);
+    let all_names = &model.all_scopes;
+    let any_names = &model.any_scopes;
+    let roles = &model.roles;
+    let policy = match &model.policy {
+        Some(path) => {
+            let name = quote!(#path).to_string().replace(' ', "");
+            quote_spanned! {path.span()=>
+                ::core::option::Option::Some(::portcullis::__private::Policy { name: #name, check: #path })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    quote! {
+        ::portcullis::__private::Access::Secured(::portcullis::__private::Requirements {
+            registry: #registry,
+            all_scopes: #all_scopes,
+            all_scope_names: &[#(#all_names),*],
+            any_scopes: #any_scopes,
+            any_scope_names: &[#(#any_names),*],
+            roles: &[#(#roles),*],
+            policy: #policy,
+        })
+    }
+}

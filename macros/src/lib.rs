@@ -1,0 +1,99 @@
+//! The procedural macros of [Portcullis](https://docs.rs/portcullis). Use them through the
+//! `portcullis` crate: generated code names the runtime as `::portcullis::__private`.
+//!
+//! Each macro parses its input into a plain model (`attr.rs`, `scope.rs`), checks the model
+//! and reports spanned errors (`valid.rs`, `path.rs`, `rate.rs`, `handler.rs`), then
+//! generates code (`expand.rs`, `input.rs`).
+
+#![forbid(unsafe_code)]
+
+mod attr;
+mod docs;
+mod errors;
+mod expand;
+mod handler;
+mod input;
+mod path;
+mod rate;
+mod scope;
+mod suggest;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Declares a secured endpoint. See the `portcullis` crate documentation.
+#[proc_macro_attribute]
+pub fn secure(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    expand::endpoint(attr::Kind::Secure, attribute.into(), item.into()).into()
+}
+
+/// Declares a public endpoint. See the `portcullis` crate documentation.
+#[proc_macro_attribute]
+pub fn public(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    expand::endpoint(attr::Kind::Public, attribute.into(), item.into()).into()
+}
+
+/// Makes a struct a validated input. See the `portcullis` crate documentation.
+#[proc_macro_attribute]
+pub fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    input::input(attribute.into(), item.into()).into()
+}
+
+/// Declares the scopes of an API. See the `portcullis` crate documentation.
+#[proc_macro]
+pub fn scopes(input: TokenStream) -> TokenStream {
+    scope::scopes(input.into()).into()
+}
+
+/// A rate checked at compile time. See the `portcullis` crate documentation.
+#[proc_macro]
+pub fn rate(input: TokenStream) -> TokenStream {
+    rate_macro(input.into()).into()
+}
+
+#[doc(hidden)]
+#[proc_macro]
+pub fn resolve_scope(input: TokenStream) -> TokenStream {
+    scope::resolve(input.into()).into()
+}
+
+fn rate_macro(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    use syn::parse::Parser;
+    let parser = |stream: syn::parse::ParseStream<'_>| -> syn::Result<(syn::LitStr, Option<syn::LitInt>)> {
+        let text: syn::LitStr = stream.parse()?;
+        if stream.is_empty() {
+            return Ok((text, None));
+        }
+        stream.parse::<syn::Token![,]>()?;
+        let key: syn::Ident = stream.parse()?;
+        if key != "burst" {
+            return Err(syn::Error::new(key.span(), "expected `burst = N`"));
+        }
+        stream.parse::<syn::Token![=]>()?;
+        let burst = stream.parse()?;
+        let _ = stream.parse::<Option<syn::Token![,]>>()?;
+        Ok((text, Some(burst)))
+    };
+    let (text, burst) = match parser.parse2(input) {
+        Ok(parsed) => parsed,
+        Err(error) => return error.to_compile_error(),
+    };
+    match rate::parse(&text.value()) {
+        Ok(rate::ParsedRate::Limit { count, period_secs }) => {
+            let burst = match burst.map(|lit| (lit.base10_parse::<u32>(), lit)) {
+                None => count,
+                Some((Ok(burst), _)) if burst > 0 => burst,
+                Some((_, lit)) => {
+                    return syn::Error::new(lit.span(), "`burst` is from 1 to 4294967295").to_compile_error();
+                }
+            };
+            quote::quote!(::portcullis::__private::checked_rate(#count, #period_secs, #burst))
+        }
+        Ok(rate::ParsedRate::Unlimited) => syn::Error::new(
+            text.span(),
+            "`rate!` builds a limit; \"unlimited\" is only for endpoints (`rate = \"unlimited\"`)",
+        )
+        .to_compile_error(),
+        Err(message) => syn::Error::new(text.span(), message).to_compile_error(),
+    }
+}

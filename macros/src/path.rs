@@ -1,0 +1,113 @@
+//! The route path grammar (axum 0.8): `/literal/{param}/.../{*rest}`.
+
+/// A checked route path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoutePath {
+    /// The parameter names, in order.
+    pub(crate) params: Vec<String>,
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parses `path`, or says what is wrong with it.
+pub(crate) fn parse(path: &str) -> Result<RoutePath, String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("the path \"{path}\" must start with `/`, like \"/{path}\""));
+    };
+    if let Some(bad) = path.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#')) {
+        return Err(format!(
+            "the path \"{path}\" contains {bad:?}; a route path holds no whitespace, query or fragment"
+        ));
+    }
+    let mut params = Vec::new();
+    let segments: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+    let last = segments.len().saturating_sub(1);
+    for (index, segment) in segments.iter().enumerate() {
+        if segment.is_empty() {
+            if index == last {
+                continue;
+            }
+            return Err(format!("the path \"{path}\" has an empty segment (`//`)"));
+        }
+        if let Some(name) = segment.strip_prefix(':') {
+            return Err(format!(
+                "the path segment `{segment}` uses the old syntax; write the parameter as `{{{name}}}`"
+            ));
+        }
+        if !segment.contains(['{', '}']) {
+            if let Some(name) = segment.strip_prefix('*') {
+                return Err(format!(
+                    "the path segment `{segment}` uses the old syntax; write a catch-all as `{{*{name}}}`"
+                ));
+            }
+            continue;
+        }
+        let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')).ok_or_else(|| {
+            format!(
+                "the path segment `{segment}` is malformed: a parameter takes a whole segment, \
+                 written `{{name}}` (or `{{*name}}` for the rest of the path)"
+            )
+        })?;
+        let (name, catch_all) = match inner.strip_prefix('*') {
+            Some(name) => (name, true),
+            None => (inner, false),
+        };
+        if !is_name(name) {
+            return Err(format!(
+                "the path parameter `{segment}` needs a name made of letters, digits and `_`, \
+                 like `{{id}}`"
+            ));
+        }
+        if catch_all && index != last {
+            return Err(format!("the catch-all parameter `{segment}` must be the last segment"));
+        }
+        if params.iter().any(|existing| existing == name) {
+            return Err(format!("the path parameter `{name}` appears twice in \"{path}\""));
+        }
+        params.push(name.to_owned());
+    }
+    Ok(RoutePath { params })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_paths() {
+        assert_eq!(parse("/").unwrap().params, Vec::<String>::new());
+        assert_eq!(parse("/orders/").unwrap().params, Vec::<String>::new());
+        assert_eq!(parse("/orders/{id}").unwrap().params, vec!["id"]);
+        assert_eq!(parse("/a/{x}/b/{y_2}/{*rest}").unwrap().params, vec!["x", "y_2", "rest"]);
+        assert_eq!(parse("/v1.0/caf%C3%A9-ok~").unwrap().params, Vec::<String>::new());
+    }
+
+    #[test]
+    fn refuses_malformed_paths() {
+        let cases = [
+            ("orders", "must start with `/`"),
+            ("", "must start with `/`"),
+            ("/orders//x", "empty segment"),
+            ("/orders/:id", "write the parameter as `{id}`"),
+            ("/files/*rest", "write a catch-all as `{*rest}`"),
+            ("/orders/{id", "is malformed"),
+            ("/orders/id}", "is malformed"),
+            ("/orders/x{id}", "is malformed"),
+            ("/orders/{}", "needs a name"),
+            ("/orders/{1d}", "needs a name"),
+            ("/orders/{a-b}", "needs a name"),
+            ("/{*rest}/x", "must be the last segment"),
+            ("/{id}/{id}", "appears twice"),
+            ("/orders?x=1", "no whitespace, query or fragment"),
+            ("/or ders", "no whitespace"),
+        ];
+        for (path, expected) in cases {
+            let error = parse(path).unwrap_err();
+            assert!(error.contains(expected), "{path:?}: {error}");
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The rate grammar: `N/unit`, or `unlimited`.
+
+/// A parsed rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParsedRate {
+    /// `count` requests per `period_secs` seconds.
+    Limit { count: u32, period_secs: u64 },
+    /// `unlimited`.
+    Unlimited,
+}
+
+/// The units of the grammar and their length in seconds.
+pub(crate) const UNITS: [(&str, u64); 10] = [
+    ("s", 1),
+    ("sec", 1),
+    ("second", 1),
+    ("m", 60),
+    ("min", 60),
+    ("minute", 60),
+    ("h", 3600),
+    ("hour", 3600),
+    ("d", 86_400),
+    ("day", 86_400),
+];
+
+const FORMAT: &str = "write a rate as `N/unit` with N from 1 to 4294967295 and unit one of \
+                      s, sec, second, m, min, minute, h, hour, d, day (for example \"100/min\"), \
+                      or \"unlimited\"";
+
+/// Parses `text`, or says what is wrong and how to write it.
+pub(crate) fn parse(text: &str) -> Result<ParsedRate, String> {
+    if text == "unlimited" {
+        return Ok(ParsedRate::Unlimited);
+    }
+    let Some((count, unit)) = text.split_once('/') else {
+        return Err(format!("invalid rate \"{text}\": {FORMAT}"));
+    };
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("invalid rate \"{text}\": `{count}` is not a number; {FORMAT}"));
+    }
+    let count: u32 = count
+        .parse()
+        .map_err(|_| format!("invalid rate \"{text}\": `{count}` is too large; {FORMAT}"))?;
+    if count == 0 {
+        return Err(format!(
+            "invalid rate \"{text}\": a rate must allow at least one request; \
+             to refuse every request, do not mount the endpoint"
+        ));
+    }
+    match UNITS.iter().find(|(name, _)| *name == unit) {
+        Some((_, period_secs)) => Ok(ParsedRate::Limit { count, period_secs: *period_secs }),
+        None => Err(format!(
+            "invalid rate \"{text}\": unknown unit `{unit}`{}; {FORMAT}",
+            crate::suggest::did_you_mean(unit, UNITS.iter().map(|(name, _)| *name))
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_every_unit() {
+        for (unit, secs) in UNITS {
+            assert_eq!(parse(&format!("7/{unit}")), Ok(ParsedRate::Limit { count: 7, period_secs: secs }));
+        }
+        assert_eq!(parse("unlimited"), Ok(ParsedRate::Unlimited));
+        assert_eq!(parse("4294967295/s"), Ok(ParsedRate::Limit { count: u32::MAX, period_secs: 1 }));
+    }
+
+    #[test]
+    fn refuses_malformed_rates() {
+        let cases = [
+            ("100/minutes", "unknown unit `minutes`; did you mean `minute`?"),
+            ("0/s", "at least one request"),
+            ("abc", "write a rate as"),
+            ("/s", "`` is not a number"),
+            ("-1/s", "`-1` is not a number"),
+            ("1.5/s", "`1.5` is not a number"),
+            ("100 /min", "`100 ` is not a number"),
+            ("100/ min", "unknown unit ` min`"),
+            ("4294967296/s", "too large"),
+            ("100/min/s", "unknown unit `min/s`"),
+            ("Unlimited", "write a rate as"),
+            ("", "write a rate as"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+}

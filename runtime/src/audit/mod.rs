@@ -1,0 +1,182 @@
+//! Audit events: one per request decision, allow or deny.
+//!
+//! Every event goes to `tracing` on target `portcullis::audit` (cheap when no subscriber
+//! listens) and to the configured [`AuditSink`]s. Events never hold a token, a secret or
+//! a request body.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::AuthFailure;
+
+/// The `tracing` target of audit events.
+pub const AUDIT_TARGET: &str = "portcullis::audit";
+
+/// Allowed or denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// The request reached the handler.
+    Allow,
+    /// The request was refused.
+    Deny,
+}
+
+impl Decision {
+    /// `allow` or `deny`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// Why a decision was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Authenticated and authorized.
+    Authorized,
+    /// A public endpoint.
+    Public,
+    /// Authentication failed.
+    Authentication(AuthFailure),
+    /// A required scope is missing.
+    InsufficientScope,
+    /// A required role is missing.
+    MissingRole,
+    /// The endpoint's policy refused.
+    PolicyDenied,
+    /// The client's quota is used up.
+    RateLimited,
+    /// The client IP failed authentication too often and is throttled before verification.
+    AuthenticationThrottled,
+    /// An input failed parsing or validation.
+    InvalidInput,
+}
+
+impl Reason {
+    /// A stable snake_case name.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Authorized => "authorized",
+            Reason::Public => "public",
+            Reason::Authentication(failure) => failure.as_str(),
+            Reason::InsufficientScope => "insufficient_scope",
+            Reason::MissingRole => "missing_role",
+            Reason::PolicyDenied => "policy_denied",
+            Reason::RateLimited => "rate_limited",
+            Reason::AuthenticationThrottled => "authentication_throttled",
+            Reason::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+/// One audited decision.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    /// The handler's name.
+    pub handler: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The route template, such as `/orders/{id}` (never the raw path).
+    pub route: &'static str,
+    /// Allow or deny.
+    pub decision: Decision,
+    /// Why.
+    pub reason: Reason,
+    /// A policy's own explanation of a denial.
+    pub detail: Option<&'a str>,
+    /// The token's subject, once verified.
+    pub subject: Option<&'a str>,
+    /// The token's client, once verified.
+    pub client: Option<&'a str>,
+    /// The client IP, when known.
+    pub ip: Option<IpAddr>,
+    /// The scopes the endpoint requires (all of).
+    pub required_scopes: &'static [&'static str],
+    /// The HTTP status of the response.
+    pub status: u16,
+    /// Time from the request entering Portcullis to the response leaving it.
+    pub latency: Duration,
+}
+
+/// A destination for audit events besides `tracing`.
+///
+/// ```
+/// use portcullis_runtime::audit::{AuditEvent, AuditSink};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// #[derive(Default)]
+/// struct CountDenials(AtomicUsize);
+///
+/// impl AuditSink for CountDenials {
+///     fn record(&self, event: &AuditEvent<'_>) {
+///         if event.decision == portcullis_runtime::audit::Decision::Deny {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+/// ```
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records one event. Called on the request path: must not block.
+    fn record(&self, event: &AuditEvent<'_>);
+}
+
+impl<F> AuditSink for F
+where
+    F: Fn(&AuditEvent<'_>) + Send + Sync + 'static,
+{
+    fn record(&self, event: &AuditEvent<'_>) {
+        self(event)
+    }
+}
+
+/// The configured sinks.
+#[derive(Clone, Default)]
+pub(crate) struct Auditor {
+    sinks: Vec<Arc<dyn AuditSink>>,
+}
+
+impl Auditor {
+    pub(crate) fn add(&mut self, sink: Arc<dyn AuditSink>) {
+        self.sinks.push(sink);
+    }
+
+    /// Emits `event` to `tracing` and every sink.
+    pub(crate) fn emit(&self, event: &AuditEvent<'_>) {
+        match event.decision {
+            Decision::Allow => tracing::info!(
+                target: AUDIT_TARGET,
+                handler = event.handler,
+                method = event.method,
+                route = event.route,
+                decision = event.decision.as_str(),
+                reason = event.reason.as_str(),
+                subject = event.subject,
+                client = event.client,
+                ip = event.ip.map(tracing::field::display),
+                status = event.status,
+                latency_us = event.latency.as_micros() as u64,
+            ),
+            Decision::Deny => tracing::warn!(
+                target: AUDIT_TARGET,
+                handler = event.handler,
+                method = event.method,
+                route = event.route,
+                decision = event.decision.as_str(),
+                reason = event.reason.as_str(),
+                detail = event.detail,
+                subject = event.subject,
+                client = event.client,
+                ip = event.ip.map(tracing::field::display),
+                status = event.status,
+                latency_us = event.latency.as_micros() as u64,
+            ),
+        }
+        for sink in &self.sinks {
+            sink.record(event);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The guard in front of authentication: one `Authorization: Bearer` header, of bounded
+//! size, and no token in the query string.
+
+use http::{HeaderMap, Uri, header};
+
+use super::AuthFailure;
+
+/// Extracts the bearer token of a request.
+///
+/// The scheme compares case-insensitively (RFC 9110 §11.1); a header with another scheme
+/// counts as no token. Returns `Ok(None)` when there is no bearer token at all.
+pub fn bearer_token<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    max_len: usize,
+) -> Result<Option<&'a str>, AuthFailure> {
+    if query_has_access_token(uri) {
+        return Err(AuthFailure::TokenInQuery);
+    }
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthFailure::MultipleAuthorizationHeaders);
+    }
+    let bytes = value.as_bytes();
+    const SCHEME: &[u8] = b"bearer ";
+    if bytes.len() < SCHEME.len() || !bytes[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        return Ok(None);
+    }
+    let token = &bytes[SCHEME.len()..];
+    let token = trim_spaces(token);
+    if token.is_empty() {
+        return Err(AuthFailure::Malformed);
+    }
+    if token.len() > max_len {
+        return Err(AuthFailure::TokenTooLarge);
+    }
+    // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" followed by "="s.
+    // A JWS uses only base64url characters and dots.
+    if !token.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(AuthFailure::Malformed);
+    }
+    // Checked to be ASCII above.
+    Ok(std::str::from_utf8(token).ok())
+}
+
+fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' '] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+fn query_has_access_token(uri: &Uri) -> bool {
+    uri.query().is_some_and(|query| {
+        query.split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            name == "access_token"
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    fn extract(values: &[&str], uri: &str) -> Result<Option<String>, AuthFailure> {
+        let map = headers(values);
+        bearer_token(&map, &uri.parse().unwrap(), 64).map(|t| t.map(str::to_owned))
+    }
+
+    #[test]
+    fn accepts_one_bearer_header_any_case() {
+        assert_eq!(extract(&["Bearer a.b.c"], "/").unwrap().as_deref(), Some("a.b.c"));
+        assert_eq!(extract(&["bEaReR   a.b.c "], "/").unwrap().as_deref(), Some("a.b.c"));
+    }
+
+    #[test]
+    fn other_schemes_are_no_token() {
+        assert_eq!(extract(&[], "/"), Ok(None));
+        assert_eq!(extract(&["Basic dXNlcjpwYXNz"], "/"), Ok(None));
+        assert_eq!(extract(&["Bearer"], "/"), Ok(None));
+    }
+
+    #[test]
+    fn rejects_duplicates_oversize_and_query_tokens() {
+        assert_eq!(
+            extract(&["Bearer a.b.c", "Bearer d.e.f"], "/"),
+            Err(AuthFailure::MultipleAuthorizationHeaders)
+        );
+        let long = format!("Bearer {}", "a".repeat(65));
+        assert_eq!(extract(&[&long], "/"), Err(AuthFailure::TokenTooLarge));
+        assert_eq!(extract(&["Bearer  "], "/"), Err(AuthFailure::Malformed));
+        assert_eq!(extract(&["Bearer a b"], "/"), Err(AuthFailure::Malformed));
+        assert_eq!(extract(&[], "/x?access_token=abc"), Err(AuthFailure::TokenInQuery));
+        assert_eq!(
+            extract(&["Bearer a.b.c"], "/x?a=1&access_token"),
+            Err(AuthFailure::TokenInQuery)
+        );
+        assert_eq!(extract(&[], "/x?my_access_token=1"), Ok(None));
+    }
+}

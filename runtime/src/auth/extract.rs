@@ -1,0 +1,50 @@
+//! `Principal` as an extractor.
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+
+use super::{AuthFailure, Principal};
+use crate::pipeline::RequestContext;
+use crate::rejection::AuthRejection;
+
+/// In a `#[secure]` endpoint, the principal the pipeline authenticated.
+///
+/// Anywhere else there is none, and the request is refused with 401: a route that was
+/// not mounted through `#[secure]` never sees a principal, even by mistake.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Principal>() {
+            Some(principal) => Ok(principal.clone()),
+            None => {
+                tracing::error!(
+                    target: "portcullis",
+                    path = parts.uri.path(),
+                    "a handler asked for a Principal on a route that is not #[secure]; refused"
+                );
+                Err(AuthRejection::for_request(parts, AuthFailure::NotAuthenticated))
+            }
+        }
+    }
+}
+
+/// Optional authentication, for `#[public]` endpoints that serve anyone but say more to
+/// a known caller: `None` without a bearer token, the principal with a valid one, and 401
+/// with an invalid one (a bad token is never silently ignored).
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Some(principal.clone()));
+        }
+        let Some(context) = parts.extensions.get::<RequestContext>() else {
+            return Ok(None);
+        };
+        let security = context.security();
+        security
+            .authenticate(&parts.headers, &parts.uri, context.registry())
+            .map_err(|failure| AuthRejection::new(failure, security.realm_arc()))
+    }
+}

@@ -1,0 +1,188 @@
+//! The configuration of one token issuer: who it is, which keys it signs with, and the
+//! rules its tokens must follow.
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use secrecy::SecretSlice;
+
+use super::keys::{KeyError, KeySet};
+
+/// The longest leeway accepted for clock skew.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// The default leeway for clock skew.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The default maximum token lifetime (`exp - iat`).
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The asymmetric algorithms allowed unless configured otherwise. Each key still verifies
+/// only the algorithms of its own type.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// A trusted token issuer and the rules for its tokens.
+///
+/// The builder methods never fail; mistakes (a bad JWKS document, a weak secret) are
+/// collected and reported by [`SecurityBuilder::build`](crate::SecurityBuilder::build).
+///
+/// ```
+/// use portcullis_runtime::Issuer;
+/// use std::time::Duration;
+///
+/// let jwks = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+/// let issuer = Issuer::new("https://idp.example.com/")
+///     .audience("orders-api")
+///     .jwks_json(jwks)
+///     .max_lifetime(Duration::from_secs(3600))
+///     .rfc9068();
+/// assert_eq!(issuer.name(), "https://idp.example.com/");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Issuer {
+    pub(crate) issuer: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) keys: KeySet,
+    pub(crate) algorithms: Option<Vec<Algorithm>>,
+    pub(crate) leeway: Duration,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) required_type: Option<String>,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) errors: Vec<KeyError>,
+}
+
+impl Issuer {
+    /// An issuer whose tokens carry exactly `issuer` in their `iss` claim.
+    pub fn new(issuer: impl Into<String>) -> Issuer {
+        Issuer {
+            issuer: issuer.into(),
+            audiences: Vec::new(),
+            keys: KeySet::new(),
+            algorithms: None,
+            leeway: DEFAULT_LEEWAY,
+            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
+            required_type: None,
+            required_claims: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The issuer identifier.
+    pub fn name(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Accepts tokens whose `aud` names `audience` (exactly). Call again to accept several.
+    pub fn audience(mut self, audience: impl Into<String>) -> Issuer {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds the keys of a JWKS document (RFC 7517).
+    pub fn jwks_json(mut self, jwks: &str) -> Issuer {
+        match KeySet::from_jwks_json(jwks) {
+            Ok(keys) => self.keys.extend(keys),
+            Err(error) => self.errors.push(error),
+        }
+        self
+    }
+
+    /// Adds the keys of a [`KeySet`].
+    pub fn keys(mut self, keys: KeySet) -> Issuer {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// Adds a public key in PEM, with the `kid` tokens name it by (if they do).
+    pub fn pem_key(mut self, kid: Option<&str>, pem: &[u8]) -> Issuer {
+        if let Err(error) = self.keys.add_pem(kid, pem) {
+            self.errors.push(error);
+        }
+        self
+    }
+
+    /// Adds an HMAC secret (HS256/384/512). A shared secret lets anyone who holds it mint
+    /// tokens; prefer asymmetric keys. Secrets shorter than 32 bytes are refused.
+    pub fn hmac_secret(mut self, kid: Option<&str>, secret: &SecretSlice<u8>) -> Issuer {
+        if let Err(error) = self.keys.add_hmac(kid, secret) {
+            self.errors.push(error);
+        }
+        self
+    }
+
+    /// Restricts the algorithms accepted. By default: [`DEFAULT_ALGORITHMS`], plus the HMAC
+    /// algorithms when an HMAC secret is configured.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Issuer {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// The clock skew tolerated on `exp`, `nbf` and `iat` (default 30 s, at most 300 s).
+    pub fn leeway(mut self, leeway: Duration) -> Issuer {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The longest token lifetime accepted (`exp - iat`, or `exp - now` without `iat`);
+    /// default 24 hours.
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Issuer {
+        self.max_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Accepts tokens of any lifetime. Long-lived bearer tokens are a liability: only for
+    /// issuers you cannot configure otherwise.
+    pub fn unbounded_lifetime(mut self) -> Issuer {
+        self.max_lifetime = None;
+        self
+    }
+
+    /// Requires the JOSE header `typ` to be `typ` (compared case-insensitively, with or
+    /// without `application/`). Without it, `typ` may be absent, `JWT` or `at+jwt`.
+    pub fn require_type(mut self, typ: impl Into<String>) -> Issuer {
+        self.required_type = Some(typ.into());
+        self
+    }
+
+    /// Requires these claims to be present.
+    pub fn require_claims<I, S>(mut self, claims: I) -> Issuer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_claims.extend(claims.into_iter().map(Into::into));
+        self
+    }
+
+    /// RFC 9068 JWT access tokens: `typ` must be `at+jwt`, and `iss`, `exp`, `aud`, `sub`,
+    /// `client_id`, `iat` and `jti` must be present.
+    pub fn rfc9068(self) -> Issuer {
+        self.require_type("at+jwt")
+            .require_claims(["iss", "exp", "aud", "sub", "client_id", "iat", "jti"])
+    }
+
+    /// The algorithms this issuer accepts.
+    pub(crate) fn allowed_algorithms(&self) -> Vec<Algorithm> {
+        match &self.algorithms {
+            Some(algorithms) => algorithms.clone(),
+            None => {
+                let mut algorithms = DEFAULT_ALGORITHMS.to_vec();
+                if self.keys.keys().iter().any(|key| key.kind().is_symmetric()) {
+                    algorithms.extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+                }
+                algorithms
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Authentication: bearer extraction, JWT verification, keys, issuers and the principal.
+
+mod bearer;
+mod claims;
+mod extract;
+mod failure;
+mod issuer;
+mod jws;
+mod keys;
+mod principal;
+mod strict_json;
+mod verifier;
+
+pub use bearer::bearer_token;
+pub use claims::Claims;
+pub use failure::{AuthFailure, BearerErrorCode};
+pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};
+pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
+pub use principal::{Principal, PrincipalBuilder};
+pub use verifier::RolesClaim;
+
+pub(crate) use verifier::{IssuerRules, Verifier, unix_now};
+
+/// The JWS algorithms, re-exported from `jsonwebtoken`.
+pub use jsonwebtoken::Algorithm;

@@ -1,0 +1,367 @@
+//! Token verification: every rule of RFC 8725 and RFC 9068 that a resource server must
+//! apply, in an order that never evaluates claims of an unverified token.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use super::jws::CompactJws;
+use super::keys::KeySet;
+use super::principal::Principal;
+use super::{AuthFailure, Issuer};
+use crate::authz::ScopeRegistry;
+
+/// The rules of one issuer, resolved from its [`Issuer`] configuration.
+#[derive(Debug)]
+pub(crate) struct IssuerRules {
+    issuer: String,
+    audiences: Vec<String>,
+    keys: KeySet,
+    algorithms: Vec<Algorithm>,
+    leeway: u64,
+    max_lifetime: Option<u64>,
+    required_type: Option<String>,
+    required_claims: Vec<String>,
+}
+
+impl IssuerRules {
+    pub(crate) fn new(config: Issuer) -> IssuerRules {
+        IssuerRules {
+            algorithms: config.allowed_algorithms(),
+            issuer: config.issuer,
+            audiences: config.audiences,
+            keys: config.keys,
+            leeway: config.leeway.as_secs(),
+            max_lifetime: config.max_lifetime.map(|lifetime| lifetime.as_secs()),
+            required_type: config.required_type,
+            required_claims: config.required_claims,
+        }
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// Where the roles of a principal are read: a dotted path into the claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolesClaim(Vec<String>);
+
+impl RolesClaim {
+    /// The claim at `path`, for example `roles` or `realm_access.roles`.
+    pub fn new(path: &str) -> RolesClaim {
+        RolesClaim(path.split('.').map(str::to_owned).collect())
+    }
+
+    fn read<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        let (first, rest) = self.0.split_first()?;
+        rest.iter().try_fold(claims.get(first)?, |value, key| value.get(key))
+    }
+}
+
+impl Default for RolesClaim {
+    fn default() -> Self {
+        RolesClaim::new("roles")
+    }
+}
+
+/// Verifies bearer tokens against the configured issuers.
+#[derive(Debug)]
+pub(crate) struct Verifier {
+    issuers: Vec<IssuerRules>,
+    roles_claim: RolesClaim,
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+impl Verifier {
+    pub(crate) fn new(issuers: Vec<IssuerRules>, roles_claim: RolesClaim) -> Verifier {
+        Verifier { issuers, roles_claim }
+    }
+
+    pub(crate) fn issuers(&self) -> &[IssuerRules] {
+        &self.issuers
+    }
+
+    /// Verifies `token` at time `now` (Unix seconds). Scopes are mapped onto `registry`.
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        registry: Option<&ScopeRegistry>,
+        now: u64,
+    ) -> Result<Principal, AuthFailure> {
+        let jws = CompactJws::parse(token)?;
+        let alg = jws.algorithm()?;
+
+        // The issuer is read before the signature is checked only to pick its keys and
+        // rules; it is compared exactly, and trusted only once the signature holds.
+        let iss = string_claim(&jws.claims, "iss")?.ok_or(AuthFailure::MissingClaim("iss"))?;
+        let rules = self
+            .issuers
+            .iter()
+            .find(|rules| rules.issuer == iss)
+            .ok_or(AuthFailure::UnknownIssuer)?;
+        if !rules.algorithms.contains(&alg) {
+            return Err(AuthFailure::AlgorithmNotAllowed);
+        }
+        check_type(jws.header.typ.as_deref(), rules.required_type.as_deref())?;
+        let key = rules.keys.select(jws.header.kid.as_deref(), alg)?;
+        if !key.verify(jws.signing_input.as_bytes(), jws.signature, alg) {
+            return Err(AuthFailure::BadSignature);
+        }
+
+        let claims = &jws.claims;
+        for claim in &rules.required_claims {
+            if !claims.contains_key(claim) {
+                return Err(AuthFailure::MissingClaim(static_claim_name(claim)));
+            }
+        }
+        let times = check_times(claims, rules, now)?;
+        check_audience(claims, &rules.audiences)?;
+        self.principal(jws.claims, registry, times)
+    }
+
+    fn principal(
+        &self,
+        claims: Map<String, Value>,
+        registry: Option<&ScopeRegistry>,
+        times: Times,
+    ) -> Result<Principal, AuthFailure> {
+        let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();
+        let subject = string_claim(&claims, "sub")?.map(str::to_owned);
+        let client_id = match string_claim(&claims, "client_id")? {
+            Some(client) => Some(client),
+            None => string_claim(&claims, "azp")?,
+        }
+        .map(str::to_owned)
+        .or_else(|| subject.clone());
+        let token_id = string_claim(&claims, "jti")?.map(str::to_owned);
+
+        let mut scopes = Vec::new();
+        if let Some(scope) = claims.get("scope") {
+            push_words(scope, "scope", &mut scopes)?;
+        }
+        if let Some(scp) = claims.get("scp") {
+            push_words(scp, "scp", &mut scopes)?;
+        }
+        scopes.sort_unstable();
+        scopes.dedup();
+        let scope_set = registry
+            .map(|registry| registry.set_of(scopes.iter().map(String::as_str)))
+            .unwrap_or_default();
+
+        let mut roles = Vec::new();
+        if let Some(value) = self.roles_claim.read(&claims) {
+            push_words(value, "roles", &mut roles)?;
+        }
+
+        let mut builder = Principal::builder(issuer)
+            .scopes(scopes)
+            .scope_set(scope_set)
+            .roles(roles)
+            .times(times.issued_at, times.expires_at);
+        if let Some(subject) = subject {
+            builder = builder.subject(subject);
+        }
+        if let Some(client_id) = client_id {
+            builder = builder.client_id(client_id);
+        }
+        if let Some(token_id) = token_id {
+            builder = builder.token_id(token_id);
+        }
+        Ok(builder.claims(claims).build())
+    }
+}
+
+struct Times {
+    issued_at: Option<u64>,
+    expires_at: u64,
+}
+
+fn check_times(claims: &Map<String, Value>, rules: &IssuerRules, now: u64) -> Result<Times, AuthFailure> {
+    let leeway = rules.leeway;
+    let expires_at = numeric_date(claims, "exp")?.ok_or(AuthFailure::MissingClaim("exp"))?;
+    if now >= expires_at.saturating_add(leeway) {
+        return Err(AuthFailure::Expired);
+    }
+    if let Some(not_before) = numeric_date(claims, "nbf")? {
+        if now.saturating_add(leeway) < not_before {
+            return Err(AuthFailure::NotYetValid);
+        }
+    }
+    let issued_at = numeric_date(claims, "iat")?;
+    if let Some(issued_at) = issued_at {
+        if issued_at > now.saturating_add(leeway) {
+            return Err(AuthFailure::IssuedInFuture);
+        }
+        if issued_at > expires_at {
+            return Err(AuthFailure::MalformedClaim("iat"));
+        }
+    }
+    if let Some(max_lifetime) = rules.max_lifetime {
+        let start = issued_at.unwrap_or(now);
+        if expires_at.saturating_sub(start) > max_lifetime.saturating_add(leeway) {
+            return Err(AuthFailure::LifetimeTooLong);
+        }
+    }
+    Ok(Times { issued_at, expires_at })
+}
+
+fn check_audience(claims: &Map<String, Value>, audiences: &[String]) -> Result<(), AuthFailure> {
+    let accepted = |candidate: &str| audiences.iter().any(|audience| audience == candidate);
+    match claims.get("aud") {
+        None => Err(AuthFailure::MissingClaim("aud")),
+        Some(Value::String(audience)) if accepted(audience) => Ok(()),
+        Some(Value::String(_)) => Err(AuthFailure::WrongAudience),
+        Some(Value::Array(list)) => {
+            let mut found = false;
+            for item in list {
+                match item {
+                    Value::String(audience) => found |= accepted(audience),
+                    _ => return Err(AuthFailure::MalformedClaim("aud")),
+                }
+            }
+            if found { Ok(()) } else { Err(AuthFailure::WrongAudience) }
+        }
+        Some(_) => Err(AuthFailure::MalformedClaim("aud")),
+    }
+}
+
+/// RFC 8725 §3.11 explicit typing: a token typed as something else (an ID token, a
+/// logout token, a DPoP proof) is never an access token.
+fn check_type(typ: Option<&str>, required: Option<&str>) -> Result<(), AuthFailure> {
+    fn media_type(typ: &str) -> &str {
+        let lower_prefix = typ.get(..12).is_some_and(|p| p.eq_ignore_ascii_case("application/"));
+        if lower_prefix { &typ[12..] } else { typ }
+    }
+    let found = typ.map(media_type);
+    let ok = match (found, required) {
+        (Some(found), Some(required)) => found.eq_ignore_ascii_case(media_type(required)),
+        (None, Some(_)) => false,
+        (None, None) => true,
+        (Some(found), None) => found.eq_ignore_ascii_case("jwt") || found.eq_ignore_ascii_case("at+jwt"),
+    };
+    if ok { Ok(()) } else { Err(AuthFailure::WrongType) }
+}
+
+fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, AuthFailure> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(AuthFailure::MalformedClaim(name)),
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a non-negative number of seconds, fractions truncated.
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthFailure> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+            .map(Some)
+            .ok_or(AuthFailure::MalformedClaim(name)),
+        Some(_) => Err(AuthFailure::MalformedClaim(name)),
+    }
+}
+
+/// Appends the words of a space-delimited string or the strings of an array.
+fn push_words(value: &Value, claim: &'static str, out: &mut Vec<String>) -> Result<(), AuthFailure> {
+    match value {
+        Value::String(words) => out.extend(words.split(' ').filter(|w| !w.is_empty()).map(str::to_owned)),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(word) => out.push(word.clone()),
+                    _ => return Err(AuthFailure::MalformedClaim(claim)),
+                }
+            }
+        }
+        _ => return Err(AuthFailure::MalformedClaim(claim)),
+    }
+    Ok(())
+}
+
+/// Audit reasons carry `&'static str` claim names: the registered ones by name, any other
+/// configured claim as "other".
+fn static_claim_name(claim: &str) -> &'static str {
+    const KNOWN: [&str; 11] =
+        ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "auth_time"];
+    KNOWN.iter().copied().find(|known| *known == claim).unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_typing() {
+        assert!(check_type(None, None).is_ok());
+        assert!(check_type(Some("JWT"), None).is_ok());
+        assert!(check_type(Some("application/AT+JWT"), None).is_ok());
+        assert_eq!(check_type(Some("id_token+jwt"), None), Err(AuthFailure::WrongType));
+        assert_eq!(check_type(Some("dpop+jwt"), None), Err(AuthFailure::WrongType));
+        assert!(check_type(Some("at+jwt"), Some("at+jwt")).is_ok());
+        assert!(check_type(Some("application/at+jwt"), Some("at+jwt")).is_ok());
+        assert_eq!(check_type(Some("JWT"), Some("at+jwt")), Err(AuthFailure::WrongType));
+        assert_eq!(check_type(None, Some("at+jwt")), Err(AuthFailure::WrongType));
+    }
+
+    #[test]
+    fn audiences_compare_exactly() {
+        let audiences = vec!["orders-api".to_owned()];
+        let claims = |aud: Value| {
+            let mut map = Map::new();
+            map.insert("aud".into(), aud);
+            map
+        };
+        assert!(check_audience(&claims("orders-api".into()), &audiences).is_ok());
+        assert!(check_audience(&claims(serde_json::json!(["x", "orders-api"])), &audiences).is_ok());
+        for wrong in ["orders-api2", "orders", "ORDERS-API", " orders-api", ""] {
+            assert_eq!(
+                check_audience(&claims(wrong.into()), &audiences),
+                Err(AuthFailure::WrongAudience),
+                "{wrong}"
+            );
+        }
+        assert_eq!(
+            check_audience(&claims(serde_json::json!([])), &audiences),
+            Err(AuthFailure::WrongAudience)
+        );
+        assert_eq!(
+            check_audience(&claims(serde_json::json!(["orders-api", 1])), &audiences),
+            Err(AuthFailure::MalformedClaim("aud"))
+        );
+        assert_eq!(check_audience(&Map::new(), &audiences), Err(AuthFailure::MissingClaim("aud")));
+    }
+
+    #[test]
+    fn numeric_dates() {
+        let mut claims = Map::new();
+        claims.insert("a".into(), serde_json::json!(10));
+        claims.insert("b".into(), serde_json::json!(10.9));
+        claims.insert("c".into(), serde_json::json!(-1));
+        claims.insert("d".into(), serde_json::json!("10"));
+        assert_eq!(numeric_date(&claims, "a"), Ok(Some(10)));
+        assert_eq!(numeric_date(&claims, "b"), Ok(Some(10)));
+        assert_eq!(numeric_date(&claims, "c"), Err(AuthFailure::MalformedClaim("c")));
+        assert_eq!(numeric_date(&claims, "d"), Err(AuthFailure::MalformedClaim("d")));
+        assert_eq!(numeric_date(&claims, "e"), Ok(None));
+    }
+
+    #[test]
+    fn roles_claim_paths() {
+        let claims: Map<String, Value> =
+            serde_json::from_str(r#"{"realm_access":{"roles":["admin"]},"roles":"a b"}"#).unwrap();
+        assert_eq!(
+            RolesClaim::new("realm_access.roles").read(&claims),
+            Some(&serde_json::json!(["admin"]))
+        );
+        assert_eq!(RolesClaim::default().read(&claims), Some(&serde_json::json!("a b")));
+        assert_eq!(RolesClaim::new("realm_access.missing").read(&claims), None);
+    }
+}

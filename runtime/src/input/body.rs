@@ -1,0 +1,128 @@
+//! Reading a request body under its limit, and turning parse errors into field paths.
+
+use axum::extract::Request;
+use bytes::Bytes;
+use http::header;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::pipeline::RequestContext;
+use crate::problem::FieldViolation;
+use crate::rejection::InputRejection;
+
+/// The body limit of the request's endpoint, or the default outside Portcullis routes.
+pub(crate) fn body_limit(request: &Request) -> usize {
+    request
+        .extensions()
+        .get::<RequestContext>()
+        .map_or(crate::config::DEFAULT_BODY_LIMIT, RequestContext::body_limit)
+}
+
+/// Whether the request's `Content-Type` is `expected` or, when `json_suffix`, any
+/// `application/*+json`.
+pub(crate) fn has_content_type(request: &Request, expected: &str, json_suffix: bool) -> bool {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(expected)
+        || (json_suffix
+            && essence.len() > 17
+            && essence[..12].eq_ignore_ascii_case("application/")
+            && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// Reads the whole body, refusing it with 413 past `limit` bytes (before reading when
+/// `Content-Length` already says so).
+pub(crate) async fn read_body(request: Request) -> Result<Bytes, InputRejection> {
+    let limit = body_limit(&request);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(InputRejection::too_large(limit));
+    }
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(InputRejection::too_large(limit)),
+        Err(_) => Err(InputRejection::malformed("the request body could not be read", Vec::new())),
+    }
+}
+
+/// The message of a serde error, without the position serde_json appends.
+fn message_of(error: &impl std::fmt::Display) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(position) if message[position..].contains(" column ") => message[..position].to_owned(),
+        _ => message,
+    }
+}
+
+/// A deserialization failure with the path of the value at fault.
+pub(crate) fn violation<E: std::fmt::Display>(error: &serde_path_to_error::Error<E>) -> Vec<FieldViolation> {
+    let path = error.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    vec![FieldViolation { path, message: message_of(error.inner()) }]
+}
+
+/// Deserializes a JSON body: syntax errors are 400, values that do not fit the type
+/// (unknown fields, wrong types, missing fields) are 422.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, InputRejection> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        use serde_json::error::Category;
+        match error.inner().classify() {
+            Category::Data => {
+                InputRejection::invalid("the JSON body does not fit the expected schema", violation(&error))
+            }
+            Category::Syntax | Category::Eof | Category::Io => {
+                InputRejection::malformed("the request body is not valid JSON", violation(&error))
+            }
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| InputRejection::malformed("the request body has data after the JSON value", Vec::new()))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Order {
+        item: String,
+        lines: Vec<Line>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        quantity: u32,
+    }
+
+    #[test]
+    fn json_errors_have_paths_and_statuses() {
+        let error = from_json::<Order>(br#"{"item":"a","lines":[{"quantity":-1}]}"#).unwrap_err();
+        assert_eq!(error.status(), 422);
+        assert_eq!(error.errors()[0].path, "lines[0].quantity");
+        assert!(!error.errors()[0].message.contains("line 1"), "{:?}", error.errors());
+
+        let error = from_json::<Order>(br#"{"item":"a","lines":[],"admin":true}"#).unwrap_err();
+        assert_eq!(error.status(), 422);
+        assert!(error.errors()[0].message.contains("unknown field `admin`"));
+
+        let error = from_json::<Order>(br#"{"item":"a","item":"b","lines":[]}"#).unwrap_err();
+        assert_eq!(error.status(), 422);
+        assert!(error.errors()[0].message.contains("duplicate field"));
+
+        assert_eq!(from_json::<Order>(br#"{"item":"#).unwrap_err().status(), 400);
+        assert_eq!(from_json::<Order>(br#"{"item":"a","lines":[]} x"#).unwrap_err().status(), 400);
+    }
+}

@@ -1,0 +1,240 @@
+//! Every way Portcullis refuses a request, each a type that renders the standard answer:
+//! RFC 6750 `WWW-Authenticate` challenges, `Retry-After`, and RFC 9457 problem details.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::audit::Reason;
+use crate::auth::{AuthFailure, BearerErrorCode};
+use crate::pipeline::RequestContext;
+use crate::problem::{FieldViolation, Problem};
+
+/// The realm used when no configuration is at hand.
+pub const DEFAULT_REALM: &str = "api";
+
+/// Marks a response with the reason it was refused, for the audit event the pipeline
+/// writes once the response is known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DenialReason(pub(crate) Reason);
+
+fn challenge(realm: &str, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
+    let mut value = format!("Bearer realm=\"{realm}\"");
+    if let Some((code, description)) = error {
+        let _ = write!(value, ", error=\"{code}\", error_description=\"{description}\"");
+    }
+    if let Some(scope) = scope {
+        let _ = write!(value, ", scope=\"{scope}\"");
+    }
+    // The realm is checked when configured, scopes when declared, descriptions are ours:
+    // all visible ASCII without quotes or backslashes.
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+fn with_reason(mut response: Response, reason: Reason) -> Response {
+    response.extensions_mut().insert(DenialReason(reason));
+    response
+}
+
+/// Authentication failed: 401 with a Bearer challenge (400 for a malformed request).
+#[derive(Debug, Clone)]
+pub struct AuthRejection {
+    failure: AuthFailure,
+    realm: Arc<str>,
+}
+
+impl AuthRejection {
+    /// A rejection for `failure`, challenging for `realm`.
+    pub fn new(failure: AuthFailure, realm: Arc<str>) -> Self {
+        AuthRejection { failure, realm }
+    }
+
+    /// A rejection for `failure` with the realm of the endpoint `parts` belongs to.
+    pub fn for_request(parts: &Parts, failure: AuthFailure) -> Self {
+        let realm = match parts.extensions.get::<RequestContext>() {
+            Some(context) => context.security().realm_arc(),
+            None => Arc::from(DEFAULT_REALM),
+        };
+        AuthRejection { failure, realm }
+    }
+
+    /// The precise reason (never sent to the client).
+    pub fn failure(&self) -> AuthFailure {
+        self.failure
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let code = self.failure.error_code();
+        let description = self.failure.public_description();
+        let (status, kind, title) = match code {
+            None => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
+            Some(BearerErrorCode::InvalidToken) => {
+                (StatusCode::UNAUTHORIZED, "invalid-token", "Invalid access token")
+            }
+            Some(BearerErrorCode::InvalidRequest) => {
+                (StatusCode::BAD_REQUEST, "invalid-request", "Invalid authentication request")
+            }
+        };
+        let mut response = Problem::new(status, kind, title).with_detail(description).into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            challenge(&self.realm, code.map(|code| (code.as_str(), description)), None),
+        );
+        with_reason(response, Reason::Authentication(self.failure))
+    }
+}
+
+/// The token is valid but not enough: 403 `insufficient_scope`.
+#[derive(Debug, Clone)]
+pub struct ForbiddenRejection {
+    realm: Arc<str>,
+    scope: Option<String>,
+    reason: Reason,
+}
+
+impl ForbiddenRejection {
+    /// A refusal for `reason`, naming the `scopes` that would have been enough.
+    pub fn new<'a>(realm: Arc<str>, scopes: impl IntoIterator<Item = &'a str>, reason: Reason) -> Self {
+        let mut joined = String::new();
+        for scope in scopes {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(scope);
+        }
+        ForbiddenRejection { realm, scope: (!joined.is_empty()).then_some(joined), reason }
+    }
+}
+
+impl IntoResponse for ForbiddenRejection {
+    fn into_response(self) -> Response {
+        let detail = match self.reason {
+            Reason::MissingRole => "the access token lacks a required role",
+            Reason::PolicyDenied => "the access policy of this endpoint refused the request",
+            _ => "the access token lacks a required scope",
+        };
+        let mut response = Problem::new(StatusCode::FORBIDDEN, "insufficient-scope", "Forbidden")
+            .with_detail(detail)
+            .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            challenge(&self.realm, Some(("insufficient_scope", detail)), self.scope.as_deref()),
+        );
+        with_reason(response, self.reason)
+    }
+}
+
+/// The quota is used up: 429 with `Retry-After`.
+#[derive(Debug, Clone)]
+pub struct RateLimitedRejection {
+    retry_after: Duration,
+    reason: Reason,
+}
+
+impl RateLimitedRejection {
+    /// A refusal that may be retried after `retry_after`.
+    pub fn new(retry_after: Duration, reason: Reason) -> Self {
+        RateLimitedRejection { retry_after, reason }
+    }
+
+    /// Whole seconds to wait, rounded up, at least one.
+    pub fn retry_after_secs(&self) -> u64 {
+        let secs = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
+        secs.max(1)
+    }
+}
+
+impl IntoResponse for RateLimitedRejection {
+    fn into_response(self) -> Response {
+        let secs = self.retry_after_secs();
+        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too Many Requests")
+            .with_detail(format!("the quota is used up; retry in {secs} s"))
+            .into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        with_reason(response, self.reason)
+    }
+}
+
+/// An input was refused: 400, 413, 415 or 422 with the fields at fault.
+#[derive(Debug, Clone)]
+pub struct InputRejection {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'static str,
+    detail: Cow<'static, str>,
+    errors: Vec<FieldViolation>,
+}
+
+impl InputRejection {
+    /// 400: the input could not be parsed.
+    pub fn malformed(detail: impl Into<Cow<'static, str>>, errors: Vec<FieldViolation>) -> Self {
+        InputRejection {
+            status: StatusCode::BAD_REQUEST,
+            kind: "malformed-input",
+            title: "Malformed input",
+            detail: detail.into(),
+            errors,
+        }
+    }
+
+    /// 413: the body is larger than the limit.
+    pub fn too_large(limit: usize) -> Self {
+        InputRejection {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            kind: "payload-too-large",
+            title: "Payload Too Large",
+            detail: format!("the request body exceeds {limit} bytes").into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 415: the body has the wrong media type.
+    pub fn unsupported_media_type(expected: &'static str) -> Self {
+        InputRejection {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            kind: "unsupported-media-type",
+            title: "Unsupported Media Type",
+            detail: format!("expected a `Content-Type: {expected}` body").into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 422: the input parsed but is not acceptable (wrong types, unknown fields, failed
+    /// validation rules).
+    pub fn invalid(detail: impl Into<Cow<'static, str>>, errors: Vec<FieldViolation>) -> Self {
+        InputRejection {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "invalid-input",
+            title: "Invalid input",
+            detail: detail.into(),
+            errors,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The fields at fault.
+    pub fn errors(&self) -> &[FieldViolation] {
+        &self.errors
+    }
+}
+
+impl IntoResponse for InputRejection {
+    fn into_response(self) -> Response {
+        let response = Problem::new(self.status, self.kind, self.title)
+            .with_detail(self.detail)
+            .with_errors(self.errors)
+            .into_response();
+        with_reason(response, Reason::InvalidInput)
+    }
+}

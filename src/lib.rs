@@ -1,0 +1,176 @@
+//! # Portcullis
+//!
+//! Secure HTTP APIs on [axum]: one attribute on a handler says what the endpoint is, who
+//! may call it, how often, and what it accepts; the rest is generated and checked at
+//! compile time.
+//!
+//! ```ignore
+//! use portcullis::prelude::*;
+//!
+//! portcullis::scopes! {
+//!     "orders:read"  => "Read orders",
+//!     "orders:write" => "Create orders",
+//! }
+//!
+//! /// Gets one order.
+//! #[secure(get, path = "/orders/{id}", scope = "orders:read", rate = "100/min")]
+//! async fn get_order(who: Principal, Path(id): Path<u64>) -> Result<Json<Order>, ApiError> {
+//!     # todo!()
+//! }
+//!
+//! #[input]
+//! struct NewOrder {
+//!     #[garde(length(min = 1, max = 64))]
+//!     item: String,
+//!     #[garde(range(min = 1, max = 1000))]
+//!     quantity: u32,
+//! }
+//!
+//! #[secure(post, path = "/orders", scope = "orders:write", rate = "10/min")]
+//! async fn create_order(who: Principal, Json(new): Json<NewOrder>) -> Result<Json<Order>, ApiError> {
+//!     # todo!()
+//! }
+//!
+//! #[public(get, path = "/health", rate = "10/s")]
+//! async fn health() -> &'static str { "ok" }
+//!
+//! let security = Security::builder()
+//!     .issuer(Issuer::new("https://idp.example.com/").audience("orders-api").jwks_json(jwks))
+//!     .default_rate(rate!("600/min"))
+//!     .build()
+//!     .await?;
+//! let app: axum::Router = SecureRouter::new(security)
+//!     .mount(routes![get_order, create_order, health])
+//!     .into_router();
+//! ```
+//!
+//! ## The attributes
+//!
+//! `#[secure(<method>, path = "...", <requirements>, [rate = "..."], [options])]`
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `get`, `post`, `put`, `patch`, `delete`, `head`, `options` | the method (exactly one) |
+//! | `path = "/orders/{id}"` | the route, axum syntax; `{name}` parameters, `{*rest}` last |
+//! | `scope = "a"` | the token must grant scope `a` |
+//! | `scopes = ["a", "b"]` | ... all of these |
+//! | `any_scope = ["a", "b"]` | ... at least one of these |
+//! | `roles = ["admin"]` | the token must carry all these roles (see [`RolesClaim`]) |
+//! | `policy = path::to::fn` | a [`PolicyFn`](authz::PolicyFn) must allow |
+//! | `rate = "100/min"` | N per s, sec, second, m, min, minute, h, hour, d, day; or `"unlimited"` |
+//! | `burst = 10` | requests allowed at once (default: N) |
+//! | `rate_key = client` | what is counted: `client` (default), `subject`, `ip`, `global` |
+//! | `body_limit = 1048576` | the largest body, in bytes (default 64 KiB) |
+//! | `tag = "orders"`, `operation_id = "getOrder"` | OpenAPI |
+//!
+//! A `#[secure]` endpoint needs at least one requirement. `#[public(...)]` takes the same
+//! keys but no requirements; it is rate limited per client IP. Doc comments become the
+//! OpenAPI summary and description.
+//!
+//! ## What fails to compile
+//!
+//! Each of these is a compile error pointing at the mistake (see `tests/ui`): mounting a
+//! handler without `#[secure]`/`#[public]`; a scope not declared in [`scopes!`]; an unknown
+//! or repeated key; a missing method or path; a malformed path or rate; `burst` without
+//! `rate`; a `#[secure]` endpoint without requirements; an unvalidated extractor such as
+//! `axum::Json<T>`; a `Json<T>` whose `T` is not [`#[input]`](input); a [`Principal`] in a
+//! `#[public]` endpoint; `Path<..>` not matching the path's parameters; a non-async handler.
+//!
+//! ## One request
+//!
+//! 1. The bearer guard: one `Authorization: Bearer` header, size-capped, no token in the
+//!    query string.
+//! 2. Authentication: the algorithm from an allow-list and bound to the key type, the key
+//!    by `kid`, the signature, then `iss`, `aud`, `exp`, `nbf`, `iat`, lifetime and `typ`.
+//! 3. Authorization: scopes as bit sets, roles, the policy.
+//! 4. Rate limit (GCRA, per endpoint and client).
+//! 5. Validated extractors, then the handler.
+//! 6. `Cache-Control: no-store` on authenticated responses; one audit event.
+//!
+//! Every refusal is RFC 9457 problem details; 401 and 403 carry RFC 6750 challenges.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use portcullis_runtime::*;
+
+/// Declares a secured endpoint: authentication, authorization, rate limit and validated
+/// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
+///
+/// ```ignore
+/// #[secure(delete, path = "/orders/{id}", scope = "orders:admin", rate = "10/min")]
+/// async fn delete_order(who: Principal, Path(id): Path<u64>) -> StatusCode { .. }
+/// ```
+pub use portcullis_macros::secure;
+
+/// Declares an endpoint anyone may call, rate limited per client IP.
+///
+/// ```ignore
+/// #[public(get, path = "/health", rate = "10/s")]
+/// async fn health() -> &'static str { "ok" }
+/// ```
+pub use portcullis_macros::public;
+
+/// Makes a struct a validated input: unknown fields are refused, garde rules are checked,
+/// and it can be taken as `Json<T>`, `Query<T>`, `Form<T>` or `Path<T>`.
+///
+/// The garde rules are garde's own, so the `garde` crate must be a direct dependency
+/// (`garde = { version = "0.23", features = ["derive"] }`): its derive names `::garde`.
+///
+/// ```ignore
+/// #[input]
+/// struct NewOrder {
+///     #[garde(length(min = 1, max = 64))]
+///     item: String,
+///     #[garde(range(min = 1, max = 1000))]
+///     quantity: u32,
+/// }
+/// ```
+pub use portcullis_macros::input;
+
+/// Declares every scope the API knows, with a description. Invoke it once, at the crate
+/// root: `#[secure]` attributes look scopes up there, and a scope that is not declared is
+/// a compile error that lists the declared ones.
+///
+/// ```ignore
+/// portcullis::scopes! {
+///     "orders:read"  => "Read orders",
+///     "orders:write" => "Create orders",
+/// }
+/// ```
+pub use portcullis_macros::scopes;
+
+/// A [`Rate`] checked at compile time: `rate!("600/min")`, `rate!("10/s", burst = 20)`.
+///
+/// ```
+/// let rate = portcullis::rate!("600/min");
+/// assert_eq!(rate, portcullis::Rate::per_minute(600));
+/// ```
+pub use portcullis_macros::rate;
+
+/// Collects annotated handlers for [`SecureRouter::mount`]. A handler without `#[secure]`
+/// or `#[public]` is a compile error.
+///
+/// ```ignore
+/// SecureRouter::new(security).mount(routes![get_order, create_order, health])
+/// ```
+#[macro_export]
+macro_rules! routes {
+    ($($handler:path),* $(,)?) => {
+        $crate::Routes::new()$(.with($handler))*
+    };
+}
+
+/// The names most handlers and set-ups need.
+pub mod prelude {
+    pub use crate::{
+        ApiError, Claims, Form, Input, Issuer, Json, Path, PolicyDecision, PolicyRequest, Principal,
+        Query, Rate, Security, SecureRouter, Unchecked, input, public, rate, routes, scopes, secure,
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use portcullis_macros::resolve_scope;
+    pub use portcullis_runtime::__private::*;
+}
