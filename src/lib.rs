@@ -1,6 +1,6 @@
 //! # Portcullis
 //!
-//! Secure HTTP APIs on [axum]: one attribute on a handler says what the endpoint is, who
+//! Secure HTTP APIs on [axum](https://docs.rs/axum): one attribute on a handler says what the endpoint is, who
 //! may call it, how often, and what it accepts; the rest is generated and checked at
 //! compile time.
 //!
@@ -73,7 +73,7 @@
 //! handler without `#[secure]`/`#[public]`; a scope not declared in [`scopes!`]; an unknown
 //! or repeated key; a missing method or path; a malformed path or rate; `burst` without
 //! `rate`; a `#[secure]` endpoint without requirements; an unvalidated extractor such as
-//! `axum::Json<T>`; a `Json<T>` whose `T` is not [`#[input]`](input); a [`Principal`] in a
+//! `axum::Json<T>`; a `Json<T>` whose `T` is not [`#[input]`](macro@input); a [`Principal`] in a
 //! `#[public]` endpoint; `Path<..>` not matching the path's parameters; a non-async handler.
 //!
 //! ## One request
@@ -156,7 +156,9 @@ pub use portcullis_macros::rate;
 /// ```
 #[macro_export]
 macro_rules! routes {
-    ($($handler:path),* $(,)?) => {
+    // `expr`, not `path`: an `expr` fragment keeps the handler's own span, so an error
+    // about a handler points at its name.
+    ($($handler:expr),* $(,)?) => {
         $crate::Routes::new()$(.with($handler))*
     };
 }
@@ -164,8 +166,9 @@ macro_rules! routes {
 /// The names most handlers and set-ups need.
 pub mod prelude {
     pub use crate::{
-        ApiError, Claims, Form, Input, Issuer, Json, Path, PolicyDecision, PolicyRequest, Principal,
-        Query, Rate, Security, SecureRouter, Unchecked, input, public, rate, routes, scopes, secure,
+        ApiError, Claims, Form, Input, Issuer, Json, Path, PolicyDecision, PolicyRequest,
+        Principal, Query, Rate, SecureRouter, Security, Unchecked, input, public, rate, routes,
+        scopes, secure,
     };
 }
 

@@ -42,6 +42,8 @@ pub(crate) struct StrList {
 #[derive(Debug, Default)]
 pub(crate) struct EndpointArgs {
     pub(crate) methods: Vec<Ident>,
+    /// A bare word that is no method was written (and reported).
+    pub(crate) unknown_method: bool,
     pub(crate) path: Option<LitStr>,
     pub(crate) scope: Option<LitStr>,
     pub(crate) scopes: Option<StrList>,
@@ -59,10 +61,28 @@ pub(crate) struct EndpointArgs {
 }
 
 const SECURE_KEYS: [&str; 12] = [
-    "path", "scope", "scopes", "any_scope", "roles", "policy", "rate", "burst", "rate_key",
-    "body_limit", "tag", "operation_id",
+    "path",
+    "scope",
+    "scopes",
+    "any_scope",
+    "roles",
+    "policy",
+    "rate",
+    "burst",
+    "rate_key",
+    "body_limit",
+    "tag",
+    "operation_id",
 ];
-const PUBLIC_KEYS: [&str; 7] = ["path", "rate", "burst", "rate_key", "body_limit", "tag", "operation_id"];
+const PUBLIC_KEYS: [&str; 7] = [
+    "path",
+    "rate",
+    "burst",
+    "rate_key",
+    "body_limit",
+    "tag",
+    "operation_id",
+];
 const REQUIREMENT_KEYS: [&str; 5] = ["scope", "scopes", "any_scope", "roles", "policy"];
 
 /// Parses the attribute's tokens. Every mistake is recorded in `errors`; what could be
@@ -98,7 +118,13 @@ impl EndpointArgs {
                 return;
             }
             Meta::List(list) => {
-                errors.spanning(&list, format!("`{key}(...)` is not part of the `#[{}]` grammar", kind.name()));
+                errors.spanning(
+                    &list,
+                    format!(
+                        "`{key}(...)` is not part of the `#[{}]` grammar",
+                        kind.name()
+                    ),
+                );
                 return;
             }
             Meta::NameValue(pair) => pair.value,
@@ -117,7 +143,10 @@ impl EndpointArgs {
                     ),
                 );
             } else if METHODS.contains(&key.as_str()) {
-                errors.at(name.span(), format!("the method is written alone, as `{key}`, not `{key} = ...`"));
+                errors.at(
+                    name.span(),
+                    format!("the method is written alone, as `{key}`, not `{key} = ...`"),
+                );
             } else {
                 errors.at(
                     name.span(),
@@ -131,10 +160,8 @@ impl EndpointArgs {
             }
             return;
         }
-        if let Some(first) = self.seen.iter().find(|seen| **seen == name) {
-            let mut error = syn::Error::new(name.span(), format!("`{key}` is given twice; give it once"));
-            error.combine(syn::Error::new(first.span(), format!("`{key}` is first given here")));
-            errors.push(error);
+        if self.seen.contains(&name) {
+            errors.at(name.span(), format!("`{key}` is given twice; keep one"));
             return;
         }
         self.seen.push(name.clone());
@@ -146,7 +173,10 @@ impl EndpointArgs {
             "roles" => self.roles = strings(&value, &key, errors),
             "policy" => match value {
                 Expr::Path(path) if path.qself.is_none() => self.policy = Some(path.path),
-                other => errors.spanning(other, "`policy` takes the path of a function, like `policy = crate::policies::owner`"),
+                other => errors.spanning(
+                    other,
+                    "`policy` takes the path of a function, like `policy = crate::policies::owner`",
+                ),
             },
             "rate" => self.rate = string(&value, &key, errors),
             "burst" => self.burst = integer(&value, &key, errors),
@@ -154,7 +184,9 @@ impl EndpointArgs {
                 Expr::Path(path) if path.path.get_ident().is_some() => {
                     self.rate_key = path.path.get_ident().cloned();
                 }
-                other => errors.spanning(other, "`rate_key` is one of: client, subject, ip, global"),
+                other => {
+                    errors.spanning(other, "`rate_key` is one of: client, subject, ip, global")
+                }
             },
             "body_limit" => self.body_limit = integer(&value, &key, errors),
             "tag" => match &value {
@@ -176,6 +208,7 @@ impl EndpointArgs {
             self.methods.push(name);
             return;
         }
+        self.unknown_method = true;
         let known_key = SECURE_KEYS.contains(&word.as_str());
         let message = if known_key {
             format!("`{word}` needs a value: `{word} = ...`")
@@ -192,9 +225,14 @@ impl EndpointArgs {
 
 fn string(value: &Expr, key: &str, errors: &mut Errors) -> Option<LitStr> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Some(lit.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit.clone()),
         other => {
-            errors.spanning(other, format!("`{key}` takes a string literal, like `{key} = \"...\"`"));
+            errors.spanning(
+                other,
+                format!("`{key}` takes a string literal, like `{key} = \"...\"`"),
+            );
             None
         }
     }
@@ -202,21 +240,32 @@ fn string(value: &Expr, key: &str, errors: &mut Errors) -> Option<LitStr> {
 
 fn strings(value: &Expr, key: &str, errors: &mut Errors) -> Option<StrList> {
     let Expr::Array(ExprArray { elems, .. }) = value else {
-        errors.spanning(value, format!("`{key}` takes a list of string literals, like `{key} = [\"a\", \"b\"]`"));
+        errors.spanning(
+            value,
+            format!("`{key}` takes a list of string literals, like `{key} = [\"a\", \"b\"]`"),
+        );
         return None;
     };
     let mut items = Vec::new();
     for element in elems {
         items.extend(string(element, key, errors));
     }
-    Some(StrList { span: value.span(), items })
+    Some(StrList {
+        span: value.span(),
+        items,
+    })
 }
 
 fn integer(value: &Expr, key: &str, errors: &mut Errors) -> Option<LitInt> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => Some(lit.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => Some(lit.clone()),
         other => {
-            errors.spanning(other, format!("`{key}` takes an integer literal, like `{key} = 10`"));
+            errors.spanning(
+                other,
+                format!("`{key}` takes an integer literal, like `{key} = 10`"),
+            );
             None
         }
     }
@@ -244,9 +293,21 @@ mod tests {
     fn reads_the_full_grammar() {
         let args = parse_ok(
             Kind::Secure,
-            quote!(get, path = "/o/{id}", scope = "a", scopes = ["b", "c"], any_scope = ["d"],
-                   roles = ["admin"], policy = crate::p::owner, rate = "10/s", burst = 5,
-                   rate_key = subject, body_limit = 1024, tag = "orders", operation_id = "getOrder"),
+            quote!(
+                get,
+                path = "/o/{id}",
+                scope = "a",
+                scopes = ["b", "c"],
+                any_scope = ["d"],
+                roles = ["admin"],
+                policy = crate::p::owner,
+                rate = "10/s",
+                burst = 5,
+                rate_key = subject,
+                body_limit = 1024,
+                tag = "orders",
+                operation_id = "getOrder"
+            ),
         );
         assert_eq!(args.methods[0], "get");
         assert_eq!(args.path.unwrap().value(), "/o/{id}");
@@ -255,24 +316,46 @@ mod tests {
         assert_eq!(args.any_scope.unwrap().items[0].value(), "d");
         assert_eq!(args.roles.unwrap().items[0].value(), "admin");
         let policy = args.policy.unwrap();
-        assert_eq!(quote!(#policy).to_string(), quote!(crate::p::owner).to_string());
+        assert_eq!(
+            quote!(#policy).to_string(),
+            quote!(crate::p::owner).to_string()
+        );
         assert_eq!(args.rate.unwrap().value(), "10/s");
         assert_eq!(args.burst.unwrap().base10_parse::<u32>().unwrap(), 5);
         assert_eq!(args.rate_key.unwrap(), "subject");
-        assert_eq!(args.body_limit.unwrap().base10_parse::<usize>().unwrap(), 1024);
+        assert_eq!(
+            args.body_limit.unwrap().base10_parse::<usize>().unwrap(),
+            1024
+        );
         assert_eq!(args.tags[0].value(), "orders");
         assert_eq!(args.operation_id.unwrap().value(), "getOrder");
     }
 
     #[test]
     fn reports_unknown_duplicate_and_misplaced_keys() {
-        assert!(parse_err(Kind::Secure, quote!(get, scop = "a")).contains("unknown key `scop` in `#[secure]`; did you mean `scope`?"));
-        assert!(parse_err(Kind::Secure, quote!(get, path = "/a", path = "/b")).contains("`path` is given twice"));
-        assert!(parse_err(Kind::Public, quote!(get, scope = "a")).contains("`#[public]` endpoints take no `scope`"));
-        assert!(parse_err(Kind::Secure, quote!(gett)).contains("unknown method `gett`; did you mean `get`?"));
-        assert!(parse_err(Kind::Secure, quote!(get = "/x")).contains("the method is written alone"));
+        assert!(
+            parse_err(Kind::Secure, quote!(get, scop = "a"))
+                .contains("unknown key `scop` in `#[secure]` (did you mean `scope`?)")
+        );
+        assert!(
+            parse_err(Kind::Secure, quote!(get, path = "/a", path = "/b"))
+                .contains("`path` is given twice")
+        );
+        assert!(
+            parse_err(Kind::Public, quote!(get, scope = "a"))
+                .contains("`#[public]` endpoints take no `scope`")
+        );
+        assert!(
+            parse_err(Kind::Secure, quote!(gett))
+                .contains("unknown method `gett` (did you mean `get`?)")
+        );
+        assert!(
+            parse_err(Kind::Secure, quote!(get = "/x")).contains("the method is written alone")
+        );
         assert!(parse_err(Kind::Secure, quote!(path)).contains("`path` needs a value"));
-        assert!(parse_err(Kind::Secure, quote!(scope = 5)).contains("`scope` takes a string literal"));
+        assert!(
+            parse_err(Kind::Secure, quote!(scope = 5)).contains("`scope` takes a string literal")
+        );
         assert!(parse_err(Kind::Secure, quote!(scopes = "a")).contains("`scopes` takes a list"));
         assert!(parse_err(Kind::Secure, quote!(burst = "5")).contains("`burst` takes an integer"));
         assert!(parse_err(Kind::Secure, quote!(rate_key = "ip")).contains("`rate_key` is one of"));

@@ -6,13 +6,15 @@ use syn::{Attribute, Expr, ExprLit, Lit, Meta};
 pub(crate) fn summary_and_description(attrs: &[Attribute]) -> (Option<String>, Option<String>) {
     let mut lines = Vec::new();
     for attr in attrs {
-        if let Meta::NameValue(pair) = &attr.meta {
-            if pair.path.is_ident("doc") {
-                if let Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) = &pair.value {
-                    for line in text.value().split('\n') {
-                        lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
-                    }
-                }
+        if let Meta::NameValue(pair) = &attr.meta
+            && pair.path.is_ident("doc")
+            && let Expr::Lit(ExprLit {
+                lit: Lit::Str(text),
+                ..
+            }) = &pair.value
+        {
+            for line in text.value().split('\n') {
+                lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
             }
         }
     }
@@ -24,7 +26,10 @@ pub(crate) fn summary_and_description(attrs: &[Attribute]) -> (Option<String>, O
     match text.split_once("\n\n") {
         Some((summary, rest)) => {
             let rest = rest.trim();
-            (Some(summary.replace('\n', " ")), (!rest.is_empty()).then(|| rest.to_owned()))
+            (
+                Some(summary.replace('\n', " ")),
+                (!rest.is_empty()).then(|| rest.to_owned()),
+            )
         }
         None => (Some(text.replace('\n', " ")), None),
     }

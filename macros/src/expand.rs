@@ -50,15 +50,25 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
 /// Attributes that belong to the item as a whole (docs, `cfg`, deprecation) rather than
 /// to the handler's body.
 fn is_outer(attr: &Attribute) -> bool {
-    ["doc", "cfg", "deprecated"].iter().any(|name| attr.path().is_ident(name))
+    ["doc", "cfg", "deprecated"]
+        .iter()
+        .any(|name| attr.path().is_ident(name))
 }
 
 fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStream {
-    let ItemFn { attrs, vis, sig, block } = func;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
     let name = &sig.ident;
     let meta = format_ident!("__portcullis_endpoint_{}", name, span = name.span());
     let outer_attrs: Vec<&Attribute> = attrs.iter().filter(|attr| is_outer(attr)).collect();
-    let cfg_attrs: Vec<&Attribute> = attrs.iter().filter(|attr| attr.path().is_ident("cfg")).collect();
+    let cfg_attrs: Vec<&Attribute> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
     let inner_attrs = attrs.iter().filter(|attr| !is_outer(attr));
     let idents: Vec<_> = args.iter().map(|arg| &arg.ident).collect();
     let types: Vec<_> = args.iter().map(|arg| &arg.ty).collect();
@@ -68,9 +78,9 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
     };
     let mut inner_sig = sig.clone();
     inner_sig.asyncness = Some(Default::default());
-    let checks = types.iter().map(|ty| {
-        quote_spanned!(ty.span()=> ::portcullis::__private::assert_safe_extractor::<#ty>();)
-    });
+    let checks = types.iter().map(
+        |ty| quote_spanned!(ty.span()=> ::portcullis::__private::assert_safe_extractor::<#ty>();),
+    );
     let spec = spec(func, model);
     quote! {
         #(#outer_attrs)*
@@ -121,7 +131,11 @@ fn spec(func: &ItemFn, model: &EndpointModel) -> TokenStream {
     let rate = match model.rate {
         RateModel::Default => quote!(::portcullis::__private::EndpointRate::Default),
         RateModel::Unlimited => quote!(::portcullis::__private::EndpointRate::Unlimited),
-        RateModel::Limit { count, period_secs, burst } => quote! {
+        RateModel::Limit {
+            count,
+            period_secs,
+            burst,
+        } => quote! {
             ::portcullis::__private::EndpointRate::Limit(
                 ::portcullis::__private::checked_rate(#count, #period_secs, #burst)
             )
@@ -152,17 +166,19 @@ fn spec(func: &ItemFn, model: &EndpointModel) -> TokenStream {
 }
 
 fn scope_set(scopes: &[LitStr]) -> TokenStream {
-    let indices = scopes.iter().map(|scope| {
-        quote_spanned!(scope.span()=> crate::__portcullis_scopes::index!(#scope))
-    });
+    let indices = scopes
+        .iter()
+        .map(|scope| quote_spanned!(scope.span()=> crate::__portcullis_scopes::index!(#scope)));
     quote!(::portcullis::__private::ScopeSet::from_indices(&[#(#indices),*]))
 }
 
 fn requirements(model: &EndpointModel) -> TokenStream {
-    let registry = if model.all_scopes.is_empty() && model.any_scopes.is_empty() {
-        quote!(::core::option::Option::None)
-    } else {
-        quote!(::core::option::Option::Some(&crate::__portcullis_scopes::REGISTRY))
+    // Spanned like the first scope, so that a missing `scopes!` is one error, there.
+    let registry = match model.all_scopes.iter().chain(&model.any_scopes).next() {
+        None => quote!(::core::option::Option::None),
+        Some(first) => quote_spanned! {first.span()=>
+            ::core::option::Option::Some(&crate::__portcullis_scopes::REGISTRY)
+        },
     };
     let all_scopes = scope_set(&model.all_scopes);
     let any_scopes = scope_set(&model.any_scopes);

@@ -16,25 +16,41 @@ pub(crate) struct HandlerArg {
 
 /// The handler's arguments, or nothing when the function cannot be wrapped (generics, a
 /// receiver); each problem is recorded.
-pub(crate) fn arguments(func: &ItemFn, kind_name: &str, errors: &mut Errors) -> Option<Vec<HandlerArg>> {
+pub(crate) fn arguments(
+    func: &ItemFn,
+    kind_name: &str,
+    errors: &mut Errors,
+) -> Option<Vec<HandlerArg>> {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
         errors.at(
             sig.fn_token.span,
-            format!("`#[{kind_name}]` handlers are `async fn`: write `async fn {}`", sig.ident),
+            format!(
+                "`#[{kind_name}]` handlers are `async fn`: write `async fn {}`",
+                sig.ident
+            ),
         );
     }
     if let Some(constness) = &sig.constness {
-        errors.at(constness.span, format!("`#[{kind_name}]` handlers cannot be `const`"));
+        errors.at(
+            constness.span,
+            format!("`#[{kind_name}]` handlers cannot be `const`"),
+        );
     }
     if let Some(unsafety) = &sig.unsafety {
-        errors.at(unsafety.span, format!("`#[{kind_name}]` handlers cannot be `unsafe`"));
+        errors.at(
+            unsafety.span,
+            format!("`#[{kind_name}]` handlers cannot be `unsafe`"),
+        );
     }
     if let Some(abi) = &sig.abi {
         errors.spanning(abi, format!("`#[{kind_name}]` handlers cannot have an ABI"));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.spanning(variadic, format!("`#[{kind_name}]` handlers cannot be variadic"));
+        errors.spanning(
+            variadic,
+            format!("`#[{kind_name}]` handlers cannot be variadic"),
+        );
     }
     let mut wrappable = true;
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
@@ -48,7 +64,10 @@ pub(crate) fn arguments(func: &ItemFn, kind_name: &str, errors: &mut Errors) -> 
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
-                errors.spanning(receiver, format!("`#[{kind_name}]` handlers are free functions, not methods"));
+                errors.spanning(
+                    receiver,
+                    format!("`#[{kind_name}]` handlers are free functions, not methods"),
+                );
                 wrappable = false;
             }
             FnArg::Typed(typed) => {
@@ -56,7 +75,10 @@ pub(crate) fn arguments(func: &ItemFn, kind_name: &str, errors: &mut Errors) -> 
                     errors.spanning(&typed.ty, format!("`#[{kind_name}]` handler arguments need concrete types, not `impl Trait`"));
                     wrappable = false;
                 }
-                args.push(HandlerArg { ident: format_ident!("__portcullis_arg{}", index), ty: (*typed.ty).clone() });
+                args.push(HandlerArg {
+                    ident: format_ident!("__portcullis_arg{}", index),
+                    ty: (*typed.ty).clone(),
+                });
             }
         }
     }
@@ -66,13 +88,17 @@ pub(crate) fn arguments(func: &ItemFn, kind_name: &str, errors: &mut Errors) -> 
 fn contains_impl_trait(ty: &Type) -> bool {
     match ty {
         Type::ImplTrait(_) => true,
-        Type::Path(path) => path.path.segments.iter().any(|segment| match &segment.arguments {
-            PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
-                GenericArgument::Type(ty) => contains_impl_trait(ty),
+        Type::Path(path) => path
+            .path
+            .segments
+            .iter()
+            .any(|segment| match &segment.arguments {
+                PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                    GenericArgument::Type(ty) => contains_impl_trait(ty),
+                    _ => false,
+                }),
                 _ => false,
             }),
-            _ => false,
-        }),
         Type::Tuple(tuple) => tuple.elems.iter().any(contains_impl_trait),
         Type::Reference(reference) => contains_impl_trait(&reference.elem),
         Type::Paren(paren) => contains_impl_trait(&paren.elem),
@@ -144,25 +170,54 @@ mod tests {
 
     #[test]
     fn recognises_authenticated_extractors() {
-        assert_eq!(authenticated_extractor(&parse_quote!(Principal)), Some("Principal"));
-        assert_eq!(authenticated_extractor(&parse_quote!(portcullis::Principal)), Some("Principal"));
-        assert_eq!(authenticated_extractor(&parse_quote!(Claims<Mine>)), Some("Claims"));
-        assert_eq!(authenticated_extractor(&parse_quote!(Option<Principal>)), None);
-        assert_eq!(authenticated_extractor(&parse_quote!(Json<Principal>)), None);
+        assert_eq!(
+            authenticated_extractor(&parse_quote!(Principal)),
+            Some("Principal")
+        );
+        assert_eq!(
+            authenticated_extractor(&parse_quote!(portcullis::Principal)),
+            Some("Principal")
+        );
+        assert_eq!(
+            authenticated_extractor(&parse_quote!(Claims<Mine>)),
+            Some("Claims")
+        );
+        assert_eq!(
+            authenticated_extractor(&parse_quote!(Option<Principal>)),
+            None
+        );
+        assert_eq!(
+            authenticated_extractor(&parse_quote!(Json<Principal>)),
+            None
+        );
     }
 
     #[test]
     fn reads_path_arity() {
-        assert!(matches!(path_arity(&parse_quote!(Path<u64>)), PathArity::Known(1, _)));
-        assert!(matches!(path_arity(&parse_quote!(portcullis::Path<(String, u32)>)), PathArity::Known(2, _)));
-        assert!(matches!(path_arity(&parse_quote!(Path<OrderRef>)), PathArity::Unknown));
-        assert!(matches!(path_arity(&parse_quote!(Json<u64>)), PathArity::NotPath));
+        assert!(matches!(
+            path_arity(&parse_quote!(Path<u64>)),
+            PathArity::Known(1, _)
+        ));
+        assert!(matches!(
+            path_arity(&parse_quote!(portcullis::Path<(String, u32)>)),
+            PathArity::Known(2, _)
+        ));
+        assert!(matches!(
+            path_arity(&parse_quote!(Path<OrderRef>)),
+            PathArity::Unknown
+        ));
+        assert!(matches!(
+            path_arity(&parse_quote!(Json<u64>)),
+            PathArity::NotPath
+        ));
     }
 
     #[test]
     fn refuses_what_cannot_be_wrapped() {
         let mut errors = Errors::default();
-        let func: ItemFn = parse_quote!(fn h<T>(x: T) {});
+        let func: ItemFn = parse_quote!(
+            fn h<T>(x: T) {}
+        );
         assert!(arguments(&func, "secure", &mut errors).is_none());
         let text = errors.to_compile_errors().to_string();
         assert!(text.contains("handlers are `async fn`"), "{text}");

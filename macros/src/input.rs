@@ -1,8 +1,8 @@
 //! `#[input]`: strict deserialization, garde validation and the `Input` trait, from one
 //! definition.
 
-use proc_macro2::{Span, TokenStream};
 use proc_macro_crate::{FoundCrate, crate_name};
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
@@ -13,12 +13,18 @@ use crate::errors::Errors;
 pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     if !attribute.is_empty() {
-        errors.spanning(&attribute, "`#[input]` takes no arguments; put garde rules on the fields");
+        errors.spanning(
+            &attribute,
+            "`#[input]` takes no arguments; put garde rules on the fields",
+        );
     }
     let parsed: DeriveInput = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(_) => {
-            errors.at(Span::call_site(), "`#[input]` goes on a struct with named fields");
+            errors.at(
+                Span::call_site(),
+                "`#[input]` goes on a struct with named fields",
+            );
             let compile_errors = errors.to_compile_errors();
             return quote!(#item #compile_errors);
         }
@@ -27,12 +33,18 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => Some(fields),
             other => {
-                errors.spanning(other, "`#[input]` needs named fields, so that unknown ones can be refused");
+                errors.spanning(
+                    other,
+                    "`#[input]` needs named fields, so that unknown ones can be refused",
+                );
                 None
             }
         },
         _ => {
-            errors.at(parsed.ident.span(), "`#[input]` goes on a struct with named fields");
+            errors.at(
+                parsed.ident.span(),
+                "`#[input]` goes on a struct with named fields",
+            );
             None
         }
     };
@@ -62,7 +74,10 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
     // A field without a rule is garde's own error; then validation is not derived, and the
     // body below must not name it, or the same mistake would be reported twice.
     let every_field_has_rules = fields.is_some_and(|fields| {
-        fields.named.iter().all(|field| field.attrs.iter().any(|attr| attr.path().is_ident("garde")))
+        fields
+            .named
+            .iter()
+            .all(|field| field.attrs.iter().any(|attr| attr.path().is_ident("garde")))
     });
     let validate = if every_field_has_rules {
         quote!(::garde::Validate::validate(self).map_err(::portcullis::__private::violations))

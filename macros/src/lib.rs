@@ -59,21 +59,22 @@ pub fn resolve_scope(input: TokenStream) -> TokenStream {
 
 fn rate_macro(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     use syn::parse::Parser;
-    let parser = |stream: syn::parse::ParseStream<'_>| -> syn::Result<(syn::LitStr, Option<syn::LitInt>)> {
-        let text: syn::LitStr = stream.parse()?;
-        if stream.is_empty() {
-            return Ok((text, None));
-        }
-        stream.parse::<syn::Token![,]>()?;
-        let key: syn::Ident = stream.parse()?;
-        if key != "burst" {
-            return Err(syn::Error::new(key.span(), "expected `burst = N`"));
-        }
-        stream.parse::<syn::Token![=]>()?;
-        let burst = stream.parse()?;
-        let _ = stream.parse::<Option<syn::Token![,]>>()?;
-        Ok((text, Some(burst)))
-    };
+    let parser =
+        |stream: syn::parse::ParseStream<'_>| -> syn::Result<(syn::LitStr, Option<syn::LitInt>)> {
+            let text: syn::LitStr = stream.parse()?;
+            if stream.is_empty() {
+                return Ok((text, None));
+            }
+            stream.parse::<syn::Token![,]>()?;
+            let key: syn::Ident = stream.parse()?;
+            if key != "burst" {
+                return Err(syn::Error::new(key.span(), "expected `burst = N`"));
+            }
+            stream.parse::<syn::Token![=]>()?;
+            let burst = stream.parse()?;
+            let _ = stream.parse::<Option<syn::Token![,]>>()?;
+            Ok((text, Some(burst)))
+        };
     let (text, burst) = match parser.parse2(input) {
         Ok(parsed) => parsed,
         Err(error) => return error.to_compile_error(),
@@ -84,7 +85,8 @@ fn rate_macro(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
                 None => count,
                 Some((Ok(burst), _)) if burst > 0 => burst,
                 Some((_, lit)) => {
-                    return syn::Error::new(lit.span(), "`burst` is from 1 to 4294967295").to_compile_error();
+                    return syn::Error::new(lit.span(), "`burst` is from 1 to 4294967295")
+                        .to_compile_error();
                 }
             };
             quote::quote!(::portcullis::__private::checked_rate(#count, #period_secs, #burst))

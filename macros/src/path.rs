@@ -16,15 +16,24 @@ fn is_name(name: &str) -> bool {
 /// Parses `path`, or says what is wrong with it.
 pub(crate) fn parse(path: &str) -> Result<RoutePath, String> {
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(format!("the path \"{path}\" must start with `/`, like \"/{path}\""));
+        return Err(format!(
+            "the path \"{path}\" must start with `/`, like \"/{path}\""
+        ));
     };
-    if let Some(bad) = path.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#')) {
+    if let Some(bad) = path
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
+    {
         return Err(format!(
             "the path \"{path}\" contains {bad:?}; a route path holds no whitespace, query or fragment"
         ));
     }
     let mut params = Vec::new();
-    let segments: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+    let segments: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
     let last = segments.len().saturating_sub(1);
     for (index, segment) in segments.iter().enumerate() {
         if segment.is_empty() {
@@ -46,12 +55,15 @@ pub(crate) fn parse(path: &str) -> Result<RoutePath, String> {
             }
             continue;
         }
-        let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')).ok_or_else(|| {
-            format!(
-                "the path segment `{segment}` is malformed: a parameter takes a whole segment, \
+        let inner = segment
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .ok_or_else(|| {
+                format!(
+                    "the path segment `{segment}` is malformed: a parameter takes a whole segment, \
                  written `{{name}}` (or `{{*name}}` for the rest of the path)"
-            )
-        })?;
+                )
+            })?;
         let (name, catch_all) = match inner.strip_prefix('*') {
             Some(name) => (name, true),
             None => (inner, false),
@@ -63,10 +75,14 @@ pub(crate) fn parse(path: &str) -> Result<RoutePath, String> {
             ));
         }
         if catch_all && index != last {
-            return Err(format!("the catch-all parameter `{segment}` must be the last segment"));
+            return Err(format!(
+                "the catch-all parameter `{segment}` must be the last segment"
+            ));
         }
         if params.iter().any(|existing| existing == name) {
-            return Err(format!("the path parameter `{name}` appears twice in \"{path}\""));
+            return Err(format!(
+                "the path parameter `{name}` appears twice in \"{path}\""
+            ));
         }
         params.push(name.to_owned());
     }
@@ -82,8 +98,14 @@ mod tests {
         assert_eq!(parse("/").unwrap().params, Vec::<String>::new());
         assert_eq!(parse("/orders/").unwrap().params, Vec::<String>::new());
         assert_eq!(parse("/orders/{id}").unwrap().params, vec!["id"]);
-        assert_eq!(parse("/a/{x}/b/{y_2}/{*rest}").unwrap().params, vec!["x", "y_2", "rest"]);
-        assert_eq!(parse("/v1.0/caf%C3%A9-ok~").unwrap().params, Vec::<String>::new());
+        assert_eq!(
+            parse("/a/{x}/b/{y_2}/{*rest}").unwrap().params,
+            vec!["x", "y_2", "rest"]
+        );
+        assert_eq!(
+            parse("/v1.0/caf%C3%A9-ok~").unwrap().params,
+            Vec::<String>::new()
+        );
     }
 
     #[test]

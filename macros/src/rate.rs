@@ -23,8 +23,8 @@ pub(crate) const UNITS: [(&str, u64); 10] = [
     ("day", 86_400),
 ];
 
-const FORMAT: &str = "write a rate as `N/unit` with N from 1 to 4294967295 and unit one of \
-                      s, sec, second, m, min, minute, h, hour, d, day (for example \"100/min\"), \
+const FORMAT: &str = "write a rate as `N/unit`, N from 1 to 4294967295 and unit one of \
+                      s, sec, second, m, min, minute, h, hour, d, day (like \"100/min\"), \
                       or \"unlimited\"";
 
 /// Parses `text`, or says what is wrong and how to write it.
@@ -33,14 +33,16 @@ pub(crate) fn parse(text: &str) -> Result<ParsedRate, String> {
         return Ok(ParsedRate::Unlimited);
     }
     let Some((count, unit)) = text.split_once('/') else {
-        return Err(format!("invalid rate \"{text}\": {FORMAT}"));
+        return Err(format!("invalid rate \"{text}\"\n{FORMAT}"));
     };
     if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("invalid rate \"{text}\": `{count}` is not a number; {FORMAT}"));
+        return Err(format!(
+            "invalid rate \"{text}\": `{count}` is not a number\n{FORMAT}"
+        ));
     }
     let count: u32 = count
         .parse()
-        .map_err(|_| format!("invalid rate \"{text}\": `{count}` is too large; {FORMAT}"))?;
+        .map_err(|_| format!("invalid rate \"{text}\": `{count}` is too large\n{FORMAT}"))?;
     if count == 0 {
         return Err(format!(
             "invalid rate \"{text}\": a rate must allow at least one request; \
@@ -48,9 +50,12 @@ pub(crate) fn parse(text: &str) -> Result<ParsedRate, String> {
         ));
     }
     match UNITS.iter().find(|(name, _)| *name == unit) {
-        Some((_, period_secs)) => Ok(ParsedRate::Limit { count, period_secs: *period_secs }),
+        Some((_, period_secs)) => Ok(ParsedRate::Limit {
+            count,
+            period_secs: *period_secs,
+        }),
         None => Err(format!(
-            "invalid rate \"{text}\": unknown unit `{unit}`{}; {FORMAT}",
+            "invalid rate \"{text}\": unknown unit `{unit}`{}\n{FORMAT}",
             crate::suggest::did_you_mean(unit, UNITS.iter().map(|(name, _)| *name))
         )),
     }
@@ -63,16 +68,31 @@ mod tests {
     #[test]
     fn accepts_every_unit() {
         for (unit, secs) in UNITS {
-            assert_eq!(parse(&format!("7/{unit}")), Ok(ParsedRate::Limit { count: 7, period_secs: secs }));
+            assert_eq!(
+                parse(&format!("7/{unit}")),
+                Ok(ParsedRate::Limit {
+                    count: 7,
+                    period_secs: secs
+                })
+            );
         }
         assert_eq!(parse("unlimited"), Ok(ParsedRate::Unlimited));
-        assert_eq!(parse("4294967295/s"), Ok(ParsedRate::Limit { count: u32::MAX, period_secs: 1 }));
+        assert_eq!(
+            parse("4294967295/s"),
+            Ok(ParsedRate::Limit {
+                count: u32::MAX,
+                period_secs: 1
+            })
+        );
     }
 
     #[test]
     fn refuses_malformed_rates() {
         let cases = [
-            ("100/minutes", "unknown unit `minutes`; did you mean `minute`?"),
+            (
+                "100/minutes",
+                "unknown unit `minutes` (did you mean `minute`?)",
+            ),
             ("0/s", "at least one request"),
             ("abc", "write a rate as"),
             ("/s", "`` is not a number"),

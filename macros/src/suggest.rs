@@ -16,7 +16,10 @@ pub(crate) fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -26,10 +29,13 @@ pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a s
         .map(|(_, candidate)| candidate)
 }
 
-/// ", did you mean `x`?" or nothing.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+/// " (did you mean `x`?)" or nothing.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     match closest(word, candidates) {
-        Some(candidate) => format!("; did you mean `{candidate}`?"),
+        Some(candidate) => format!(" (did you mean `{candidate}`?)"),
         None => String::new(),
     }
 }
@@ -50,6 +56,9 @@ mod tests {
     fn suggestions() {
         assert_eq!(closest("scop", ["scope", "scopes", "rate"]), Some("scope"));
         assert_eq!(closest("zzz", ["scope", "rate"]), None);
-        assert_eq!(did_you_mean("gett", ["get", "post"]), "; did you mean `get`?");
+        assert_eq!(
+            did_you_mean("gett", ["get", "post"]),
+            " (did you mean `get`?)"
+        );
     }
 }

@@ -14,7 +14,11 @@ use crate::rate::{self, ParsedRate};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RateModel {
     Default,
-    Limit { count: u32, period_secs: u64, burst: u32 },
+    Limit {
+        count: u32,
+        period_secs: u64,
+        burst: u32,
+    },
     Unlimited,
 }
 
@@ -25,6 +29,8 @@ pub(crate) struct EndpointModel {
     pub(crate) method: &'static str,
     pub(crate) path: String,
     pub(crate) params: Vec<String>,
+    /// Whether `path` is the one written (false when it was missing or malformed).
+    pub(crate) path_known: bool,
     pub(crate) all_scopes: Vec<LitStr>,
     pub(crate) any_scopes: Vec<LitStr>,
     pub(crate) roles: Vec<LitStr>,
@@ -37,8 +43,12 @@ pub(crate) struct EndpointModel {
     pub(crate) operation_id: Option<LitStr>,
 }
 
-const RATE_KEYS: [(&str, &str); 4] =
-    [("client", "Client"), ("subject", "Subject"), ("ip", "Ip"), ("global", "Global")];
+const RATE_KEYS: [(&str, &str); 4] = [
+    ("client", "Client"),
+    ("subject", "Subject"),
+    ("ip", "Ip"),
+    ("global", "Global"),
+];
 
 /// Checks `args`; records every broken rule and returns the best reading regardless.
 pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> EndpointModel {
@@ -47,31 +57,41 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         Kind::Public => "#[public(get, path = \"/health\")]",
     };
     let method = match args.methods.as_slice() {
+        [] if args.unknown_method => "Get",
         [] => {
             errors.at(
                 Span::call_site(),
-                format!("missing HTTP method: start with one of {}, as in `{example}`", METHODS.join(", ")),
+                format!(
+                    "missing HTTP method: start with one of {}, as in `{example}`",
+                    METHODS.join(", ")
+                ),
             );
             "Get"
         }
         [first, rest @ ..] => {
             for extra in rest {
-                errors.at(extra.span(), "an endpoint has one method; declare another handler for this one");
+                errors.at(
+                    extra.span(),
+                    "an endpoint has one method; declare another handler for this one",
+                );
             }
             method_variant(&first.to_string())
         }
     };
 
-    let (path, params) = match &args.path {
+    let (path, params, path_known) = match &args.path {
         None => {
-            errors.at(Span::call_site(), format!("missing `path = \"/...\"`, as in `{example}`"));
-            ("/".to_owned(), Vec::new())
+            errors.at(
+                Span::call_site(),
+                format!("missing `path = \"/...\"`, as in `{example}`"),
+            );
+            ("/".to_owned(), Vec::new(), false)
         }
         Some(lit) => match path::parse(&lit.value()) {
-            Ok(RoutePath { params }) => (lit.value(), params),
+            Ok(RoutePath { params }) => (lit.value(), params, true),
             Err(message) => {
                 errors.at(lit.span(), message);
-                ("/".to_owned(), Vec::new())
+                ("/".to_owned(), Vec::new(), false)
             }
         },
     };
@@ -100,7 +120,10 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         }
     }
     check_unique(&roles, "role", errors);
-    let has_requirement = !all_scopes.is_empty() || !any_scopes.is_empty() || !roles.is_empty() || args.policy.is_some();
+    let has_requirement = !all_scopes.is_empty()
+        || !any_scopes.is_empty()
+        || !roles.is_empty()
+        || args.policy.is_some();
     if kind == Kind::Secure && !has_requirement && errors.is_empty() {
         errors.at(
             Span::call_site(),
@@ -117,7 +140,9 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         Some(ident) => {
             let word = ident.to_string();
             match RATE_KEYS.iter().find(|(name, _)| *name == word) {
-                Some((name, _)) if kind == Kind::Public && matches!(*name, "client" | "subject") => {
+                Some((name, _))
+                    if kind == Kind::Public && matches!(*name, "client" | "subject") =>
+                {
                     errors.at(
                         ident.span(),
                         format!("a `#[public]` endpoint has no token, so no `{word}`: use `rate_key = ip` or `rate_key = global`"),
@@ -139,16 +164,22 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         }
     };
     if let (Some(ident), RateModel::Unlimited) = (&args.rate_key, rate) {
-        errors.at(ident.span(), "`rate_key` has nothing to count with `rate = \"unlimited\"`");
+        errors.at(
+            ident.span(),
+            "`rate_key` has nothing to count with `rate = \"unlimited\"`",
+        );
     }
 
-    let body_limit = args.body_limit.as_ref().and_then(|lit| match lit.base10_parse::<usize>() {
-        Ok(0) | Err(_) => {
-            errors.at(lit.span(), "`body_limit` is a number of bytes, at least 1");
-            None
-        }
-        Ok(bytes) => Some(bytes),
-    });
+    let body_limit = args
+        .body_limit
+        .as_ref()
+        .and_then(|lit| match lit.base10_parse::<usize>() {
+            Ok(0) | Err(_) => {
+                errors.at(lit.span(), "`body_limit` is a number of bytes, at least 1");
+                None
+            }
+            Ok(bytes) => Some(bytes),
+        });
     for tag in &args.tags {
         if tag.value().trim().is_empty() {
             errors.at(tag.span(), "a tag is a non-empty name");
@@ -156,8 +187,15 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
     }
     if let Some(id) = &args.operation_id {
         let value = id.value();
-        if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-            errors.at(id.span(), "an operation id is made of letters, digits, `_`, `-` and `.`");
+        if value.is_empty()
+            || !value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            errors.at(
+                id.span(),
+                "an operation id is made of letters, digits, `_`, `-` and `.`",
+            );
         }
     }
 
@@ -166,6 +204,7 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         method,
         path,
         params,
+        path_known,
         all_scopes,
         any_scopes,
         roles,
@@ -193,7 +232,10 @@ fn method_variant(method: &str) -> &'static str {
 fn non_empty(list: Option<&StrList>, key: &str, errors: &mut Errors) -> Vec<LitStr> {
     match list {
         Some(list) if list.items.is_empty() => {
-            errors.at(list.span, format!("`{key}` is empty; list at least one, or leave `{key}` out"));
+            errors.at(
+                list.span,
+                format!("`{key}` is empty; list at least one, or leave `{key}` out"),
+            );
             Vec::new()
         }
         Some(list) => list.items.clone(),
@@ -203,8 +245,14 @@ fn non_empty(list: Option<&StrList>, key: &str, errors: &mut Errors) -> Vec<LitS
 
 fn check_unique(items: &[LitStr], what: &str, errors: &mut Errors) {
     for (index, item) in items.iter().enumerate() {
-        if items[..index].iter().any(|earlier| earlier.value() == item.value()) {
-            errors.at(item.span(), format!("the {what} \"{}\" is listed twice", item.value()));
+        if items[..index]
+            .iter()
+            .any(|earlier| earlier.value() == item.value())
+        {
+            errors.at(
+                item.span(),
+                format!("the {what} \"{}\" is listed twice", item.value()),
+            );
         }
     }
 }
@@ -214,7 +262,10 @@ pub(crate) fn scope_token(scope: &str) -> Result<(), String> {
     if scope.is_empty() {
         return Err("a scope cannot be empty".to_owned());
     }
-    match scope.chars().find(|c| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)) {
+    match scope
+        .chars()
+        .find(|c| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    {
         None => Ok(()),
         Some(bad) => Err(format!(
             "the scope \"{scope}\" contains {bad:?}; a scope is visible ASCII without spaces, `\"` or `\\` (RFC 6749 §3.3)"
@@ -267,7 +318,13 @@ fn rate_model(args: &EndpointArgs, errors: &mut Errors) -> RateModel {
 
 /// Checks the handler's arguments against the attribute: no principal in a public
 /// endpoint, and `Path<..>` matching the path's parameters.
-pub(crate) fn check_handler(model: &EndpointModel, path_lit: Option<&LitStr>, handler: &str, args: &[HandlerArg], errors: &mut Errors) {
+pub(crate) fn check_handler(
+    model: &EndpointModel,
+    path_lit: Option<&LitStr>,
+    handler: &str,
+    args: &[HandlerArg],
+    errors: &mut Errors,
+) {
     if model.kind == Kind::Public {
         for arg in args {
             if let Some(name) = authenticated_extractor(&arg.ty) {
@@ -283,11 +340,15 @@ pub(crate) fn check_handler(model: &EndpointModel, path_lit: Option<&LitStr>, ha
             }
         }
     }
-    let Some(path_lit) = path_lit else {
+    let (Some(path_lit), true) = (path_lit, model.path_known) else {
         return;
     };
     let params = &model.params;
-    let listed = params.iter().map(|param| format!("`{{{param}}}`")).collect::<Vec<_>>().join(", ");
+    let listed = params
+        .iter()
+        .map(|param| format!("`{{{param}}}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut found_path = false;
     for arg in args {
         match path_arity(&arg.ty) {
@@ -298,7 +359,10 @@ pub(crate) fn check_handler(model: &EndpointModel, path_lit: Option<&LitStr>, ha
                 if params.is_empty() {
                     errors.at(
                         span,
-                        format!("`{handler}` takes `Path<..>` but the path \"{}\" has no parameters", model.path),
+                        format!(
+                            "`{handler}` takes `Path<..>` but the path \"{}\" has no parameters",
+                            model.path
+                        ),
                     );
                 } else if arity != params.len() {
                     errors.at(
@@ -322,7 +386,11 @@ pub(crate) fn check_handler(model: &EndpointModel, path_lit: Option<&LitStr>, ha
                  add one, like `Path({}): Path<{}>`",
                 if params.len() == 1 { "" } else { "s" },
                 params.join(", "),
-                if params.len() == 1 { "String".to_owned() } else { format!("({})", vec!["String"; params.len()].join(", ")) },
+                if params.len() == 1 {
+                    "String".to_owned()
+                } else {
+                    format!("({})", vec!["String"; params.len()].join(", "))
+                },
             ),
         );
     }
@@ -346,31 +414,93 @@ mod tests {
     fn a_full_endpoint_is_valid() {
         let (model, errors) = check(
             Kind::Secure,
-            quote!(post, path = "/orders/{id}", scopes = ["a", "b"], rate = "10/min", burst = 3, rate_key = subject),
+            quote!(
+                post,
+                path = "/orders/{id}",
+                scopes = ["a", "b"],
+                rate = "10/min",
+                burst = 3,
+                rate_key = subject
+            ),
         );
         assert_eq!(errors, "");
         assert_eq!(model.method, "Post");
         assert_eq!(model.params, vec!["id"]);
-        assert_eq!(model.rate, RateModel::Limit { count: 10, period_secs: 60, burst: 3 });
+        assert_eq!(
+            model.rate,
+            RateModel::Limit {
+                count: 10,
+                period_secs: 60,
+                burst: 3
+            }
+        );
         assert_eq!(model.rate_key, "Subject");
     }
 
     #[test]
     fn rules_between_arguments() {
         let cases: [(Kind, TokenStream, &str); 13] = [
-            (Kind::Secure, quote!(path = "/a", scope = "x"), "missing HTTP method"),
+            (
+                Kind::Secure,
+                quote!(path = "/a", scope = "x"),
+                "missing HTTP method",
+            ),
             (Kind::Secure, quote!(get, scope = "x"), "missing `path"),
-            (Kind::Secure, quote!(get, post, path = "/a", scope = "x"), "one method"),
-            (Kind::Secure, quote!(get, path = "a", scope = "x"), "must start with `/`"),
-            (Kind::Secure, quote!(get, path = "/a"), "needs at least one requirement"),
-            (Kind::Secure, quote!(get, path = "/a", scope = "x", burst = 5), "`burst` needs a `rate`"),
-            (Kind::Secure, quote!(get, path = "/a", scope = "x", rate = "0/s"), "at least one request"),
-            (Kind::Secure, quote!(get, path = "/a", scope = "x", rate = "5/s", burst = 0), "from 1 to"),
-            (Kind::Secure, quote!(get, path = "/a", scopes = []), "`scopes` is empty"),
-            (Kind::Secure, quote!(get, path = "/a", scope = "has space"), "without spaces"),
-            (Kind::Secure, quote!(get, path = "/a", scope = "x", rate_key = clinet), "did you mean `client`?"),
-            (Kind::Public, quote!(get, path = "/a", rate_key = client), "use `rate_key = ip`"),
-            (Kind::Secure, quote!(get, path = "/a", scope = "x", scopes = ["y"]), "not both"),
+            (
+                Kind::Secure,
+                quote!(get, post, path = "/a", scope = "x"),
+                "one method",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "a", scope = "x"),
+                "must start with `/`",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a"),
+                "needs at least one requirement",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scope = "x", burst = 5),
+                "`burst` needs a `rate`",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scope = "x", rate = "0/s"),
+                "at least one request",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scope = "x", rate = "5/s", burst = 0),
+                "from 1 to",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scopes = []),
+                "`scopes` is empty",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scope = "has space"),
+                "without spaces",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scope = "x", rate_key = clinet),
+                "(did you mean `client`?)",
+            ),
+            (
+                Kind::Public,
+                quote!(get, path = "/a", rate_key = client),
+                "use `rate_key = ip`",
+            ),
+            (
+                Kind::Secure,
+                quote!(get, path = "/a", scope = "x", scopes = ["y"]),
+                "not both",
+            ),
         ];
         for (kind, tokens, expected) in cases {
             let shown = tokens.to_string();

@@ -51,7 +51,9 @@ pub enum ConfigError {
         source: KeyError,
     },
     /// An issuer's leeway is too long.
-    #[error("the issuer {issuer:?} allows {leeway:?} of clock skew; at most {MAX_LEEWAY:?} is allowed")]
+    #[error(
+        "the issuer {issuer:?} allows {leeway:?} of clock skew; at most {MAX_LEEWAY:?} is allowed"
+    )]
     LeewayTooLong {
         /// The issuer.
         issuer: String,
@@ -141,7 +143,10 @@ impl SecurityBuilder {
             return Err(ConfigError::InvalidRateScale);
         }
         let realm_ok = !self.realm.is_empty()
-            && self.realm.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ');
+            && self
+                .realm
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ');
         if !realm_ok {
             return Err(ConfigError::InvalidRealm);
         }
@@ -170,7 +175,10 @@ fn check_issuer(issuer: Issuer, earlier: &[IssuerRules]) -> Result<IssuerRules, 
         return Err(ConfigError::DuplicateIssuer(name));
     }
     if let Some(error) = issuer.errors.first() {
-        return Err(ConfigError::Key { issuer: name, source: error.clone() });
+        return Err(ConfigError::Key {
+            issuer: name,
+            source: error.clone(),
+        });
     }
     if issuer.audiences.is_empty() {
         return Err(ConfigError::MissingAudience(name));
@@ -179,7 +187,10 @@ fn check_issuer(issuer: Issuer, earlier: &[IssuerRules]) -> Result<IssuerRules, 
         return Err(ConfigError::NoKeys(name));
     }
     if issuer.leeway > MAX_LEEWAY {
-        return Err(ConfigError::LeewayTooLong { issuer: name, leeway: issuer.leeway });
+        return Err(ConfigError::LeewayTooLong {
+            issuer: name,
+            leeway: issuer.leeway,
+        });
     }
     Ok(IssuerRules::new(issuer))
 }
@@ -212,7 +223,13 @@ pub(crate) struct SecurityInner {
 
 impl std::fmt::Debug for Security {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let issuers: Vec<&str> = self.0.verifier.issuers().iter().map(IssuerRules::issuer).collect();
+        let issuers: Vec<&str> = self
+            .0
+            .verifier
+            .issuers()
+            .iter()
+            .map(IssuerRules::issuer)
+            .collect();
         f.debug_struct("Security")
             .field("issuers", &issuers)
             .field("default_rate", &self.0.default_rate)
@@ -284,19 +301,23 @@ impl Security {
     }
 
     /// Verifies one bearer token.
-    pub fn verify(&self, token: &str, registry: Option<&ScopeRegistry>) -> Result<Principal, AuthFailure> {
+    pub fn verify(
+        &self,
+        token: &str,
+        registry: Option<&ScopeRegistry>,
+    ) -> Result<Principal, AuthFailure> {
         if token.len() > self.0.max_token_bytes {
             return Err(AuthFailure::TokenTooLarge);
         }
         let result = self.0.verifier.verify(token, registry, unix_now());
-        if let Err(failure) = &result {
-            if failure.is_server_side() {
-                tracing::error!(
-                    target: "portcullis::alert",
-                    reason = failure.as_str(),
-                    "no signing keys available: every token is refused until keys return"
-                );
-            }
+        if let Err(failure) = &result
+            && failure.is_server_side()
+        {
+            tracing::error!(
+                target: "portcullis::alert",
+                reason = failure.as_str(),
+                "no signing keys available: every token is refused until keys return"
+            );
         }
         result
     }

@@ -135,7 +135,10 @@ pin_project_lite::pin_project! {
 impl<F, M> EndpointFuture<F, M> {
     /// Tags `inner` with the metadata type `M`.
     pub fn new(inner: F) -> Self {
-        EndpointFuture { inner, meta: PhantomData }
+        EndpointFuture {
+            inner,
+            meta: PhantomData,
+        }
     }
 }
 
@@ -186,5 +189,9 @@ impl_endpoint!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11);
 impl_endpoint!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12);
 impl_endpoint!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13);
 impl_endpoint!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14);
-impl_endpoint!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15);
-impl_endpoint!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16);
+impl_endpoint!(
+    T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15
+);
+impl_endpoint!(
+    T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16
+);

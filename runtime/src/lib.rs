@@ -20,7 +20,9 @@ mod router;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
-pub use config::{ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES, Security, SecurityBuilder};
+pub use config::{
+    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES, Security, SecurityBuilder,
+};
 pub use endpoint::{Endpoint, EndpointSpec};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
 pub use pipeline::RequestContext;

@@ -59,8 +59,18 @@ struct ProblemBody<'a> {
 impl Problem {
     /// A problem with `status`, a short kebab-case `kind` (the last part of its type URI)
     /// and a human `title`.
-    pub fn new(status: StatusCode, kind: &'static str, title: impl Into<Cow<'static, str>>) -> Self {
-        Problem { status, kind, title: title.into(), detail: None, errors: Vec::new() }
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Problem {
+            status,
+            kind,
+            title: title.into(),
+            detail: None,
+            errors: Vec::new(),
+        }
     }
 
     /// Adds an explanation specific to this occurrence.
@@ -144,7 +154,11 @@ pub struct ApiError(Problem);
 
 impl ApiError {
     /// An error with any status; `kind` names it in the problem `type` URI.
-    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         let title = status.canonical_reason().unwrap_or("Error");
         ApiError(Problem::new(status, kind, title).with_detail(detail))
     }
@@ -203,9 +217,16 @@ mod tests {
 
     #[test]
     fn renders_rfc9457_json() {
-        let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
-            .with_detail("bad")
-            .with_errors(vec![FieldViolation { path: "a.b".into(), message: "too long".into() }]);
+        let problem = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Invalid input",
+        )
+        .with_detail("bad")
+        .with_errors(vec![FieldViolation {
+            path: "a.b".into(),
+            message: "too long".into(),
+        }]);
         let json: serde_json::Value = serde_json::from_slice(&problem.to_json()).unwrap();
         assert_eq!(
             json,

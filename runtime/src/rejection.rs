@@ -26,7 +26,10 @@ pub(crate) struct DenialReason(pub(crate) Reason);
 fn challenge(realm: &str, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
     let mut value = format!("Bearer realm=\"{realm}\"");
     if let Some((code, description)) = error {
-        let _ = write!(value, ", error=\"{code}\", error_description=\"{description}\"");
+        let _ = write!(
+            value,
+            ", error=\"{code}\", error_description=\"{description}\""
+        );
     }
     if let Some(scope) = scope {
         let _ = write!(value, ", scope=\"{scope}\"");
@@ -74,18 +77,32 @@ impl IntoResponse for AuthRejection {
         let code = self.failure.error_code();
         let description = self.failure.public_description();
         let (status, kind, title) = match code {
-            None => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
-            Some(BearerErrorCode::InvalidToken) => {
-                (StatusCode::UNAUTHORIZED, "invalid-token", "Invalid access token")
-            }
-            Some(BearerErrorCode::InvalidRequest) => {
-                (StatusCode::BAD_REQUEST, "invalid-request", "Invalid authentication request")
-            }
+            None => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            Some(BearerErrorCode::InvalidToken) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid-token",
+                "Invalid access token",
+            ),
+            Some(BearerErrorCode::InvalidRequest) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid authentication request",
+            ),
         };
-        let mut response = Problem::new(status, kind, title).with_detail(description).into_response();
+        let mut response = Problem::new(status, kind, title)
+            .with_detail(description)
+            .into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            challenge(&self.realm, code.map(|code| (code.as_str(), description)), None),
+            challenge(
+                &self.realm,
+                code.map(|code| (code.as_str(), description)),
+                None,
+            ),
         );
         with_reason(response, Reason::Authentication(self.failure))
     }
@@ -101,7 +118,11 @@ pub struct ForbiddenRejection {
 
 impl ForbiddenRejection {
     /// A refusal for `reason`, naming the `scopes` that would have been enough.
-    pub fn new<'a>(realm: Arc<str>, scopes: impl IntoIterator<Item = &'a str>, reason: Reason) -> Self {
+    pub fn new<'a>(
+        realm: Arc<str>,
+        scopes: impl IntoIterator<Item = &'a str>,
+        reason: Reason,
+    ) -> Self {
         let mut joined = String::new();
         for scope in scopes {
             if !joined.is_empty() {
@@ -109,7 +130,11 @@ impl ForbiddenRejection {
             }
             joined.push_str(scope);
         }
-        ForbiddenRejection { realm, scope: (!joined.is_empty()).then_some(joined), reason }
+        ForbiddenRejection {
+            realm,
+            scope: (!joined.is_empty()).then_some(joined),
+            reason,
+        }
     }
 }
 
@@ -125,7 +150,11 @@ impl IntoResponse for ForbiddenRejection {
             .into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            challenge(&self.realm, Some(("insufficient_scope", detail)), self.scope.as_deref()),
+            challenge(
+                &self.realm,
+                Some(("insufficient_scope", detail)),
+                self.scope.as_deref(),
+            ),
         );
         with_reason(response, self.reason)
     }
@@ -141,7 +170,10 @@ pub struct RateLimitedRejection {
 impl RateLimitedRejection {
     /// A refusal that may be retried after `retry_after`.
     pub fn new(retry_after: Duration, reason: Reason) -> Self {
-        RateLimitedRejection { retry_after, reason }
+        RateLimitedRejection {
+            retry_after,
+            reason,
+        }
     }
 
     /// Whole seconds to wait, rounded up, at least one.
@@ -154,10 +186,16 @@ impl RateLimitedRejection {
 impl IntoResponse for RateLimitedRejection {
     fn into_response(self) -> Response {
         let secs = self.retry_after_secs();
-        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too Many Requests")
-            .with_detail(format!("the quota is used up; retry in {secs} s"))
-            .into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        let mut response = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too Many Requests",
+        )
+        .with_detail(format!("the quota is used up; retry in {secs} s"))
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         with_reason(response, self.reason)
     }
 }

@@ -31,13 +31,21 @@ struct Mounted<S> {
 
 impl<S> Default for Routes<S> {
     fn default() -> Self {
-        Routes { endpoints: Vec::new() }
+        Routes {
+            endpoints: Vec::new(),
+        }
     }
 }
 
 impl<S> std::fmt::Debug for Routes<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.endpoints.iter().map(|m| (m.spec.method.as_str(), m.spec.path))).finish()
+        f.debug_list()
+            .entries(
+                self.endpoints
+                    .iter()
+                    .map(|m| (m.spec.method.as_str(), m.spec.path)),
+            )
+            .finish()
     }
 }
 
@@ -58,7 +66,10 @@ where
     {
         let spec = <H::Meta as EndpointMeta>::SPEC;
         let method_router = axum::routing::on(spec.method.filter(), handler);
-        self.endpoints.push(Mounted { spec, method_router });
+        self.endpoints.push(Mounted {
+            spec,
+            method_router,
+        });
         self
     }
 
@@ -135,7 +146,10 @@ where
 {
     /// A router with no endpoints yet.
     pub fn new(security: Security) -> Self {
-        SecureRouter { security, endpoints: Vec::new() }
+        SecureRouter {
+            security,
+            endpoints: Vec::new(),
+        }
     }
 
     /// Mounts `routes`.
@@ -159,7 +173,11 @@ where
         let registry = self.check()?;
         let mut paths: Vec<(&'static str, MethodRouter<S>)> = Vec::new();
         let mut contexts = Vec::with_capacity(self.endpoints.len());
-        for Mounted { spec, method_router } in self.endpoints {
+        for Mounted {
+            spec,
+            method_router,
+        } in self.endpoints
+        {
             let context = Arc::new(EndpointContext::new(self.security.clone(), spec, registry));
             contexts.push(Arc::downgrade(&context));
             let secured = method_router.route_layer(EndpointLayer::new(context));
@@ -171,7 +189,9 @@ where
         spawn_eviction(contexts);
         let router = paths
             .into_iter()
-            .fold(Router::new(), |router, (path, method_router)| router.route(path, method_router));
+            .fold(Router::new(), |router, (path, method_router)| {
+                router.route(path, method_router)
+            });
         Ok(router.fallback(not_found))
     }
 

@@ -39,7 +39,10 @@ pub fn bearer_token<'a>(
     }
     // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" followed by "="s.
     // A JWS uses only base64url characters and dots.
-    if !token.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+    if !token
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
         return Err(AuthFailure::Malformed);
     }
     // Checked to be ASCII above.
@@ -85,8 +88,14 @@ mod tests {
 
     #[test]
     fn accepts_one_bearer_header_any_case() {
-        assert_eq!(extract(&["Bearer a.b.c"], "/").unwrap().as_deref(), Some("a.b.c"));
-        assert_eq!(extract(&["bEaReR   a.b.c "], "/").unwrap().as_deref(), Some("a.b.c"));
+        assert_eq!(
+            extract(&["Bearer a.b.c"], "/").unwrap().as_deref(),
+            Some("a.b.c")
+        );
+        assert_eq!(
+            extract(&["bEaReR   a.b.c "], "/").unwrap().as_deref(),
+            Some("a.b.c")
+        );
     }
 
     #[test]
@@ -106,7 +115,10 @@ mod tests {
         assert_eq!(extract(&[&long], "/"), Err(AuthFailure::TokenTooLarge));
         assert_eq!(extract(&["Bearer  "], "/"), Err(AuthFailure::Malformed));
         assert_eq!(extract(&["Bearer a b"], "/"), Err(AuthFailure::Malformed));
-        assert_eq!(extract(&[], "/x?access_token=abc"), Err(AuthFailure::TokenInQuery));
+        assert_eq!(
+            extract(&[], "/x?access_token=abc"),
+            Err(AuthFailure::TokenInQuery)
+        );
         assert_eq!(
             extract(&["Bearer a.b.c"], "/x?a=1&access_token"),
             Err(AuthFailure::TokenInQuery)

@@ -38,7 +38,8 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         decode(&principal, parts)
     }
 }
@@ -50,7 +51,10 @@ where
 {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         match <Principal as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
             Some(principal) => decode(&principal, parts).map(Some),
             None => Ok(None),
@@ -58,7 +62,10 @@ where
     }
 }
 
-fn decode<T: DeserializeOwned>(principal: &Principal, parts: &Parts) -> Result<Claims<T>, AuthRejection> {
+fn decode<T: DeserializeOwned>(
+    principal: &Principal,
+    parts: &Parts,
+) -> Result<Claims<T>, AuthRejection> {
     T::deserialize(principal.claims_value())
         .map(Claims)
         .map_err(|_| AuthRejection::for_request(parts, AuthFailure::MalformedClaim("custom")))

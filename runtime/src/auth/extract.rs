@@ -23,7 +23,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
                     path = parts.uri.path(),
                     "a handler asked for a Principal on a route that is not #[secure]; refused"
                 );
-                Err(AuthRejection::for_request(parts, AuthFailure::NotAuthenticated))
+                Err(AuthRejection::for_request(
+                    parts,
+                    AuthFailure::NotAuthenticated,
+                ))
             }
         }
     }
@@ -35,7 +38,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(Some(principal.clone()));
         }

@@ -136,9 +136,7 @@ impl AuthFailure {
             AuthFailure::MissingToken | AuthFailure::NotAuthenticated => {
                 "a bearer access token is required"
             }
-            AuthFailure::MultipleAuthorizationHeaders => {
-                "send exactly one Authorization header"
-            }
+            AuthFailure::MultipleAuthorizationHeaders => "send exactly one Authorization header",
             AuthFailure::TokenInQuery => {
                 "access tokens are accepted only in the Authorization header"
             }

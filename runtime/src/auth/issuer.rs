@@ -161,15 +161,23 @@ impl Issuer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.required_claims.extend(claims.into_iter().map(Into::into));
+        self.required_claims
+            .extend(claims.into_iter().map(Into::into));
         self
     }
 
     /// RFC 9068 JWT access tokens: `typ` must be `at+jwt`, and `iss`, `exp`, `aud`, `sub`,
     /// `client_id`, `iat` and `jti` must be present.
     pub fn rfc9068(self) -> Issuer {
-        self.require_type("at+jwt")
-            .require_claims(["iss", "exp", "aud", "sub", "client_id", "iat", "jti"])
+        self.require_type("at+jwt").require_claims([
+            "iss",
+            "exp",
+            "aud",
+            "sub",
+            "client_id",
+            "iat",
+            "jti",
+        ])
     }
 
     /// The algorithms this issuer accepts.

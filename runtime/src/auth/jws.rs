@@ -56,14 +56,23 @@ impl<'a> CompactJws<'a> {
         let header_value = strict_json::from_slice(&decode_part(header)?)?;
         let header: JoseHeader =
             serde_json::from_value(header_value).map_err(|_| AuthFailure::Malformed)?;
-        if header.kid.as_ref().is_some_and(|kid| kid.len() > MAX_KID_LEN) {
+        if header
+            .kid
+            .as_ref()
+            .is_some_and(|kid| kid.len() > MAX_KID_LEN)
+        {
             return Err(AuthFailure::UnknownKey);
         }
         let claims = match strict_json::from_slice(&decode_part(payload)?)? {
             Value::Object(claims) => claims,
             _ => return Err(AuthFailure::Malformed),
         };
-        Ok(CompactJws { signing_input, signature, header: parsed(header)?, claims })
+        Ok(CompactJws {
+            signing_input,
+            signature,
+            header: parsed(header)?,
+            claims,
+        })
     }
 
     /// The header's algorithm, if it is one Portcullis knows. `none`, in any casing, is
@@ -83,7 +92,9 @@ fn parsed(header: JoseHeader) -> Result<JoseHeader, AuthFailure> {
 }
 
 fn decode_part(part: &str) -> Result<Vec<u8>, AuthFailure> {
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| AuthFailure::Malformed)
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| AuthFailure::Malformed)
 }
 
 /// The algorithm named exactly `name` (JWA names are case-sensitive).
@@ -119,7 +130,10 @@ mod tests {
 
     #[test]
     fn parses_a_compact_jws() {
-        let t = token(r#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#, r#"{"sub":"a"}"#);
+        let t = token(
+            r#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#,
+            r#"{"sub":"a"}"#,
+        );
         let jws = CompactJws::parse(&t).unwrap();
         assert_eq!(jws.algorithm().unwrap(), Algorithm::ES256);
         assert_eq!(jws.header.kid.as_deref(), Some("k1"));
@@ -141,31 +155,55 @@ mod tests {
             format!("{good_header}.{}.s", b64("[1]")),
             format!("{}.{good_payload}.s", b64("not json")),
         ] {
-            assert_eq!(CompactJws::parse(&bad).unwrap_err(), AuthFailure::Malformed, "{bad}");
+            assert_eq!(
+                CompactJws::parse(&bad).unwrap_err(),
+                AuthFailure::Malformed,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn refuses_none_and_unknown_algorithms() {
-        for alg in ["none", "None", "NONE", "nOnE", "es256", "HS256 ", "RSA-OAEP"] {
+        for alg in [
+            "none", "None", "NONE", "nOnE", "es256", "HS256 ", "RSA-OAEP",
+        ] {
             let t = token(&format!(r#"{{"alg":"{alg}"}}"#), "{}");
             let jws = CompactJws::parse(&t).unwrap();
-            assert_eq!(jws.algorithm().unwrap_err(), AuthFailure::AlgorithmNotAllowed);
+            assert_eq!(
+                jws.algorithm().unwrap_err(),
+                AuthFailure::AlgorithmNotAllowed
+            );
         }
     }
 
     #[test]
     fn refuses_crit_duplicates_and_huge_kids() {
         let crit = token(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#, "{}");
-        assert_eq!(CompactJws::parse(&crit).unwrap_err(), AuthFailure::CriticalHeader);
+        assert_eq!(
+            CompactJws::parse(&crit).unwrap_err(),
+            AuthFailure::CriticalHeader
+        );
         let empty_crit = token(r#"{"alg":"ES256","crit":[]}"#, "{}");
-        assert_eq!(CompactJws::parse(&empty_crit).unwrap_err(), AuthFailure::CriticalHeader);
+        assert_eq!(
+            CompactJws::parse(&empty_crit).unwrap_err(),
+            AuthFailure::CriticalHeader
+        );
         let dup = token(r#"{"alg":"ES256"}"#, r#"{"sub":"a","sub":"b"}"#);
-        assert_eq!(CompactJws::parse(&dup).unwrap_err(), AuthFailure::DuplicateClaim);
+        assert_eq!(
+            CompactJws::parse(&dup).unwrap_err(),
+            AuthFailure::DuplicateClaim
+        );
         let dup_header = token(r#"{"alg":"ES256","alg":"none"}"#, "{}");
-        assert_eq!(CompactJws::parse(&dup_header).unwrap_err(), AuthFailure::DuplicateClaim);
+        assert_eq!(
+            CompactJws::parse(&dup_header).unwrap_err(),
+            AuthFailure::DuplicateClaim
+        );
         let kid = "k".repeat(MAX_KID_LEN + 1);
         let long = token(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#), "{}");
-        assert_eq!(CompactJws::parse(&long).unwrap_err(), AuthFailure::UnknownKey);
+        assert_eq!(
+            CompactJws::parse(&long).unwrap_err(),
+            AuthFailure::UnknownKey
+        );
     }
 }

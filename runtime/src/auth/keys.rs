@@ -190,7 +190,10 @@ impl KeySet {
             serde_json::from_str(json).map_err(|error| KeyError::InvalidJwks(error.to_string()))?;
         let mut set = KeySet::new();
         for value in document.keys {
-            match serde_json::from_value::<RawJwk>(value).ok().and_then(from_jwk) {
+            match serde_json::from_value::<RawJwk>(value)
+                .ok()
+                .and_then(from_jwk)
+            {
                 Some(key) => set.keys.push(key),
                 None => set.skipped += 1,
             }
@@ -223,13 +226,22 @@ impl KeySet {
         } else {
             return Err(KeyError::InvalidPem);
         };
-        self.keys.push(VerificationKey { kid, kind, alg: None, key });
+        self.keys.push(VerificationKey {
+            kid,
+            kind,
+            alg: None,
+            key,
+        });
         Ok(())
     }
 
     /// Adds an HMAC secret. HMAC is accepted only when configured this way, never from a
     /// JWKS document, and the secret must be at least 32 bytes.
-    pub fn add_hmac(&mut self, kid: Option<&str>, secret: &SecretSlice<u8>) -> Result<(), KeyError> {
+    pub fn add_hmac(
+        &mut self,
+        kid: Option<&str>,
+        secret: &SecretSlice<u8>,
+    ) -> Result<(), KeyError> {
         let bytes = secret.expose_secret();
         if bytes.len() < MIN_HMAC_BYTES {
             return Err(KeyError::WeakHmacSecret { bytes: bytes.len() });
@@ -273,18 +285,27 @@ impl KeySet {
     ///
     /// With a `kid`, only keys with that exact id are considered. Without one, the key is
     /// used only if exactly one key could verify `alg`.
-    pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&VerificationKey, AuthFailure> {
+    pub fn select(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&VerificationKey, AuthFailure> {
         if self.keys.is_empty() {
             return Err(AuthFailure::NoKeys);
         }
         match kid {
             Some(kid) => {
-                let mut with_kid =
-                    self.keys.iter().filter(|key| key.kid.as_deref() == Some(kid)).peekable();
+                let mut with_kid = self
+                    .keys
+                    .iter()
+                    .filter(|key| key.kid.as_deref() == Some(kid))
+                    .peekable();
                 if with_kid.peek().is_none() {
                     return Err(AuthFailure::UnknownKey);
                 }
-                with_kid.find(|key| key.usable_with(alg)).ok_or(AuthFailure::KeyAlgorithmMismatch)
+                with_kid
+                    .find(|key| key.usable_with(alg))
+                    .ok_or(AuthFailure::KeyAlgorithmMismatch)
             }
             None => {
                 let mut usable = self.keys.iter().filter(|key| key.usable_with(alg));
@@ -302,7 +323,11 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
     if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
         return None;
     }
-    if jwk.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|op| op == "verify")) {
+    if jwk
+        .key_ops
+        .as_ref()
+        .is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
+    {
         return None;
     }
     let alg = match jwk.alg.as_deref() {
@@ -320,10 +345,16 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
             (KeyKind::Rsa, DecodingKey::from_rsa_components(&n, &e).ok()?)
         }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
-            let (kind, size) =
-                if crv == "P-256" { (KeyKind::EcP256, 32) } else { (KeyKind::EcP384, 48) };
+            let (kind, size) = if crv == "P-256" {
+                (KeyKind::EcP256, 32)
+            } else {
+                (KeyKind::EcP384, 48)
+            };
             let (x, y) = (jwk.x?, jwk.y?);
-            let sizes = (URL_SAFE_NO_PAD.decode(&x).ok()?.len(), URL_SAFE_NO_PAD.decode(&y).ok()?.len());
+            let sizes = (
+                URL_SAFE_NO_PAD.decode(&x).ok()?.len(),
+                URL_SAFE_NO_PAD.decode(&y).ok()?.len(),
+            );
             if sizes != (size, size) {
                 return None;
             }
@@ -341,7 +372,12 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
     if alg.is_some_and(|alg| !kind.allows(alg)) {
         return None;
     }
-    Some(VerificationKey { kid: jwk.kid, kind, alg, key })
+    Some(VerificationKey {
+        kid: jwk.kid,
+        kind,
+        alg,
+        key,
+    })
 }
 
 #[cfg(test)]
@@ -392,21 +428,36 @@ mod tests {
             r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"a"}},
                {{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"b","alg":"EdDSA"}}"#
         ));
-        assert_eq!(set.select(Some("b"), Algorithm::EdDSA).unwrap().kid(), Some("b"));
-        assert_eq!(set.select(Some("c"), Algorithm::EdDSA).unwrap_err(), AuthFailure::UnknownKey);
+        assert_eq!(
+            set.select(Some("b"), Algorithm::EdDSA).unwrap().kid(),
+            Some("b")
+        );
+        assert_eq!(
+            set.select(Some("c"), Algorithm::EdDSA).unwrap_err(),
+            AuthFailure::UnknownKey
+        );
         assert_eq!(
             set.select(Some("a"), Algorithm::HS256).unwrap_err(),
             AuthFailure::KeyAlgorithmMismatch
         );
-        assert_eq!(set.select(None, Algorithm::EdDSA).unwrap_err(), AuthFailure::AmbiguousKey);
-        assert_eq!(KeySet::new().select(None, Algorithm::EdDSA).unwrap_err(), AuthFailure::NoKeys);
+        assert_eq!(
+            set.select(None, Algorithm::EdDSA).unwrap_err(),
+            AuthFailure::AmbiguousKey
+        );
+        assert_eq!(
+            KeySet::new().select(None, Algorithm::EdDSA).unwrap_err(),
+            AuthFailure::NoKeys
+        );
     }
 
     #[test]
     fn refuses_weak_hmac_secrets() {
         let mut set = KeySet::new();
         let weak = SecretSlice::from(b"short".to_vec());
-        assert_eq!(set.add_hmac(None, &weak), Err(KeyError::WeakHmacSecret { bytes: 5 }));
+        assert_eq!(
+            set.add_hmac(None, &weak),
+            Err(KeyError::WeakHmacSecret { bytes: 5 })
+        );
         let strong = SecretSlice::from(vec![7u8; 48]);
         set.add_hmac(Some("h"), &strong).unwrap();
         assert!(set.keys()[0].usable_with(Algorithm::HS384));

@@ -108,7 +108,9 @@ impl Principal {
 
     /// When the token was issued (`iat`), if it says.
     pub fn issued_at(&self) -> Option<SystemTime> {
-        self.0.issued_at.map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+        self.0
+            .issued_at
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
     }
 
     /// The expiry (`exp`) as seconds since the Unix epoch.
@@ -171,7 +173,9 @@ pub struct PrincipalBuilder {
 
 impl fmt::Debug for PrincipalInner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrincipalInner").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("PrincipalInner")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 

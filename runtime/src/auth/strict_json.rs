@@ -19,7 +19,11 @@ const MAX_DEPTH: usize = 32;
 pub(crate) fn from_slice(bytes: &[u8]) -> Result<Value, AuthFailure> {
     let duplicate = Cell::new(false);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let parsed = StrictValue { depth: 0, duplicate: &duplicate }.deserialize(&mut deserializer);
+    let parsed = StrictValue {
+        depth: 0,
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut deserializer);
     match parsed {
         Ok(value) if deserializer.end().is_ok() => Ok(value),
         _ if duplicate.get() => Err(AuthFailure::DuplicateClaim),
@@ -106,7 +110,10 @@ impl<'a> StrictValue<'a> {
         if self.depth >= MAX_DEPTH {
             return Err(E::custom("nested too deeply"));
         }
-        Ok(StrictValue { depth: self.depth + 1, duplicate: self.duplicate })
+        Ok(StrictValue {
+            depth: self.depth + 1,
+            duplicate: self.duplicate,
+        })
     }
 }
 
@@ -116,9 +123,18 @@ mod tests {
 
     #[test]
     fn parses_and_refuses_duplicates_at_any_depth() {
-        assert_eq!(from_slice(br#"{"a":[1,{"b":null}]}"#).unwrap()["a"][1]["b"], Value::Null);
-        assert_eq!(from_slice(br#"{"a":1,"a":2}"#), Err(AuthFailure::DuplicateClaim));
-        assert_eq!(from_slice(br#"{"a":{"b":1,"b":1}}"#), Err(AuthFailure::DuplicateClaim));
+        assert_eq!(
+            from_slice(br#"{"a":[1,{"b":null}]}"#).unwrap()["a"][1]["b"],
+            Value::Null
+        );
+        assert_eq!(
+            from_slice(br#"{"a":1,"a":2}"#),
+            Err(AuthFailure::DuplicateClaim)
+        );
+        assert_eq!(
+            from_slice(br#"{"a":{"b":1,"b":1}}"#),
+            Err(AuthFailure::DuplicateClaim)
+        );
         assert_eq!(from_slice(br#"{"a":1} x"#), Err(AuthFailure::Malformed));
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
         assert_eq!(from_slice(deep.as_bytes()), Err(AuthFailure::Malformed));

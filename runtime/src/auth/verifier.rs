@@ -56,7 +56,8 @@ impl RolesClaim {
 
     fn read<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
         let (first, rest) = self.0.split_first()?;
-        rest.iter().try_fold(claims.get(first)?, |value, key| value.get(key))
+        rest.iter()
+            .try_fold(claims.get(first)?, |value, key| value.get(key))
     }
 }
 
@@ -75,12 +76,17 @@ pub(crate) struct Verifier {
 
 /// Seconds since the Unix epoch, now.
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 impl Verifier {
     pub(crate) fn new(issuers: Vec<IssuerRules>, roles_claim: RolesClaim) -> Verifier {
-        Verifier { issuers, roles_claim }
+        Verifier {
+            issuers,
+            roles_claim,
+        }
     }
 
     pub(crate) fn issuers(&self) -> &[IssuerRules] {
@@ -182,16 +188,20 @@ struct Times {
     expires_at: u64,
 }
 
-fn check_times(claims: &Map<String, Value>, rules: &IssuerRules, now: u64) -> Result<Times, AuthFailure> {
+fn check_times(
+    claims: &Map<String, Value>,
+    rules: &IssuerRules,
+    now: u64,
+) -> Result<Times, AuthFailure> {
     let leeway = rules.leeway;
     let expires_at = numeric_date(claims, "exp")?.ok_or(AuthFailure::MissingClaim("exp"))?;
     if now >= expires_at.saturating_add(leeway) {
         return Err(AuthFailure::Expired);
     }
-    if let Some(not_before) = numeric_date(claims, "nbf")? {
-        if now.saturating_add(leeway) < not_before {
-            return Err(AuthFailure::NotYetValid);
-        }
+    if let Some(not_before) = numeric_date(claims, "nbf")?
+        && now.saturating_add(leeway) < not_before
+    {
+        return Err(AuthFailure::NotYetValid);
     }
     let issued_at = numeric_date(claims, "iat")?;
     if let Some(issued_at) = issued_at {
@@ -208,7 +218,10 @@ fn check_times(claims: &Map<String, Value>, rules: &IssuerRules, now: u64) -> Re
             return Err(AuthFailure::LifetimeTooLong);
         }
     }
-    Ok(Times { issued_at, expires_at })
+    Ok(Times {
+        issued_at,
+        expires_at,
+    })
 }
 
 fn check_audience(claims: &Map<String, Value>, audiences: &[String]) -> Result<(), AuthFailure> {
@@ -225,7 +238,11 @@ fn check_audience(claims: &Map<String, Value>, audiences: &[String]) -> Result<(
                     _ => return Err(AuthFailure::MalformedClaim("aud")),
                 }
             }
-            if found { Ok(()) } else { Err(AuthFailure::WrongAudience) }
+            if found {
+                Ok(())
+            } else {
+                Err(AuthFailure::WrongAudience)
+            }
         }
         Some(_) => Err(AuthFailure::MalformedClaim("aud")),
     }
@@ -235,7 +252,9 @@ fn check_audience(claims: &Map<String, Value>, audiences: &[String]) -> Result<(
 /// logout token, a DPoP proof) is never an access token.
 fn check_type(typ: Option<&str>, required: Option<&str>) -> Result<(), AuthFailure> {
     fn media_type(typ: &str) -> &str {
-        let lower_prefix = typ.get(..12).is_some_and(|p| p.eq_ignore_ascii_case("application/"));
+        let lower_prefix = typ
+            .get(..12)
+            .is_some_and(|p| p.eq_ignore_ascii_case("application/"));
         if lower_prefix { &typ[12..] } else { typ }
     }
     let found = typ.map(media_type);
@@ -243,12 +262,21 @@ fn check_type(typ: Option<&str>, required: Option<&str>) -> Result<(), AuthFailu
         (Some(found), Some(required)) => found.eq_ignore_ascii_case(media_type(required)),
         (None, Some(_)) => false,
         (None, None) => true,
-        (Some(found), None) => found.eq_ignore_ascii_case("jwt") || found.eq_ignore_ascii_case("at+jwt"),
+        (Some(found), None) => {
+            found.eq_ignore_ascii_case("jwt") || found.eq_ignore_ascii_case("at+jwt")
+        }
     };
-    if ok { Ok(()) } else { Err(AuthFailure::WrongType) }
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthFailure::WrongType)
+    }
 }
 
-fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, AuthFailure> {
+fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, AuthFailure> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(value)) => Ok(Some(value)),
@@ -257,12 +285,20 @@ fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Resul
 }
 
 /// A NumericDate (RFC 7519 §2): a non-negative number of seconds, fractions truncated.
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthFailure> {
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<u64>, AuthFailure> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(number)) => number
             .as_u64()
-            .or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f as u64)
+            })
             .map(Some)
             .ok_or(AuthFailure::MalformedClaim(name)),
         Some(_) => Err(AuthFailure::MalformedClaim(name)),
@@ -270,9 +306,18 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
 }
 
 /// Appends the words of a space-delimited string or the strings of an array.
-fn push_words(value: &Value, claim: &'static str, out: &mut Vec<String>) -> Result<(), AuthFailure> {
+fn push_words(
+    value: &Value,
+    claim: &'static str,
+    out: &mut Vec<String>,
+) -> Result<(), AuthFailure> {
     match value {
-        Value::String(words) => out.extend(words.split(' ').filter(|w| !w.is_empty()).map(str::to_owned)),
+        Value::String(words) => out.extend(
+            words
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned),
+        ),
         Value::Array(items) => {
             for item in items {
                 match item {
@@ -289,9 +334,24 @@ fn push_words(value: &Value, claim: &'static str, out: &mut Vec<String>) -> Resu
 /// Audit reasons carry `&'static str` claim names: the registered ones by name, any other
 /// configured claim as "other".
 fn static_claim_name(claim: &str) -> &'static str {
-    const KNOWN: [&str; 11] =
-        ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "auth_time"];
-    KNOWN.iter().copied().find(|known| *known == claim).unwrap_or("other")
+    const KNOWN: [&str; 11] = [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "client_id",
+        "azp",
+        "scope",
+        "auth_time",
+    ];
+    KNOWN
+        .iter()
+        .copied()
+        .find(|known| *known == claim)
+        .unwrap_or("other")
 }
 
 #[cfg(test)]
@@ -303,12 +363,24 @@ mod tests {
         assert!(check_type(None, None).is_ok());
         assert!(check_type(Some("JWT"), None).is_ok());
         assert!(check_type(Some("application/AT+JWT"), None).is_ok());
-        assert_eq!(check_type(Some("id_token+jwt"), None), Err(AuthFailure::WrongType));
-        assert_eq!(check_type(Some("dpop+jwt"), None), Err(AuthFailure::WrongType));
+        assert_eq!(
+            check_type(Some("id_token+jwt"), None),
+            Err(AuthFailure::WrongType)
+        );
+        assert_eq!(
+            check_type(Some("dpop+jwt"), None),
+            Err(AuthFailure::WrongType)
+        );
         assert!(check_type(Some("at+jwt"), Some("at+jwt")).is_ok());
         assert!(check_type(Some("application/at+jwt"), Some("at+jwt")).is_ok());
-        assert_eq!(check_type(Some("JWT"), Some("at+jwt")), Err(AuthFailure::WrongType));
-        assert_eq!(check_type(None, Some("at+jwt")), Err(AuthFailure::WrongType));
+        assert_eq!(
+            check_type(Some("JWT"), Some("at+jwt")),
+            Err(AuthFailure::WrongType)
+        );
+        assert_eq!(
+            check_type(None, Some("at+jwt")),
+            Err(AuthFailure::WrongType)
+        );
     }
 
     #[test]
@@ -320,7 +392,9 @@ mod tests {
             map
         };
         assert!(check_audience(&claims("orders-api".into()), &audiences).is_ok());
-        assert!(check_audience(&claims(serde_json::json!(["x", "orders-api"])), &audiences).is_ok());
+        assert!(
+            check_audience(&claims(serde_json::json!(["x", "orders-api"])), &audiences).is_ok()
+        );
         for wrong in ["orders-api2", "orders", "ORDERS-API", " orders-api", ""] {
             assert_eq!(
                 check_audience(&claims(wrong.into()), &audiences),
@@ -336,7 +410,10 @@ mod tests {
             check_audience(&claims(serde_json::json!(["orders-api", 1])), &audiences),
             Err(AuthFailure::MalformedClaim("aud"))
         );
-        assert_eq!(check_audience(&Map::new(), &audiences), Err(AuthFailure::MissingClaim("aud")));
+        assert_eq!(
+            check_audience(&Map::new(), &audiences),
+            Err(AuthFailure::MissingClaim("aud"))
+        );
     }
 
     #[test]
@@ -348,8 +425,14 @@ mod tests {
         claims.insert("d".into(), serde_json::json!("10"));
         assert_eq!(numeric_date(&claims, "a"), Ok(Some(10)));
         assert_eq!(numeric_date(&claims, "b"), Ok(Some(10)));
-        assert_eq!(numeric_date(&claims, "c"), Err(AuthFailure::MalformedClaim("c")));
-        assert_eq!(numeric_date(&claims, "d"), Err(AuthFailure::MalformedClaim("d")));
+        assert_eq!(
+            numeric_date(&claims, "c"),
+            Err(AuthFailure::MalformedClaim("c"))
+        );
+        assert_eq!(
+            numeric_date(&claims, "d"),
+            Err(AuthFailure::MalformedClaim("d"))
+        );
         assert_eq!(numeric_date(&claims, "e"), Ok(None));
     }
 
@@ -361,7 +444,10 @@ mod tests {
             RolesClaim::new("realm_access.roles").read(&claims),
             Some(&serde_json::json!(["admin"]))
         );
-        assert_eq!(RolesClaim::default().read(&claims), Some(&serde_json::json!("a b")));
+        assert_eq!(
+            RolesClaim::default().read(&claims),
+            Some(&serde_json::json!("a b"))
+        );
         assert_eq!(RolesClaim::new("realm_access.missing").read(&claims), None);
     }
 }

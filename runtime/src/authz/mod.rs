@@ -54,6 +54,9 @@ impl Requirements {
     /// The scopes to name in `WWW-Authenticate` when refusing: the all-of set, then the
     /// any-of set.
     pub(crate) fn scope_hint(&self) -> impl Iterator<Item = &'static str> {
-        self.all_scope_names.iter().chain(self.any_scope_names.iter()).copied()
+        self.all_scope_names
+            .iter()
+            .chain(self.any_scope_names.iter())
+            .copied()
     }
 }

@@ -19,7 +19,11 @@ pub enum PolicyDecision {
 impl PolicyDecision {
     /// Allow when `condition` holds, else deny with `reason`.
     pub fn allow_if(condition: bool, reason: impl Into<Cow<'static, str>>) -> PolicyDecision {
-        if condition { PolicyDecision::Allow } else { PolicyDecision::Deny(reason.into()) }
+        if condition {
+            PolicyDecision::Allow
+        } else {
+            PolicyDecision::Deny(reason.into())
+        }
     }
 }
 
@@ -54,7 +58,12 @@ impl<'a> PolicyRequest<'a> {
         endpoint: &'static EndpointSpec,
         path_params: &'a [(String, String)],
     ) -> Self {
-        PolicyRequest { principal, parts, endpoint, path_params }
+        PolicyRequest {
+            principal,
+            parts,
+            endpoint,
+            path_params,
+        }
     }
 
     /// The authenticated caller.
@@ -75,7 +84,10 @@ impl<'a> PolicyRequest<'a> {
     /// The percent-decoded value of the path parameter `name`, such as `id` in
     /// `/orders/{id}`.
     pub fn path_param(&self, name: &str) -> Option<&'a str> {
-        self.path_params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.path_params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 

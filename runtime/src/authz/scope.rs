@@ -122,7 +122,10 @@ impl ScopeRegistry {
         scopes: &'static [ScopeDecl],
         by_name: &'static [(&'static str, u16)],
     ) -> ScopeRegistry {
-        assert!(scopes.len() == by_name.len(), "by_name must list every scope");
+        assert!(
+            scopes.len() == by_name.len(),
+            "by_name must list every scope"
+        );
         assert!(scopes.len() <= MAX_SCOPES, "too many scopes");
         ScopeRegistry { scopes, by_name }
     }
@@ -162,9 +165,18 @@ mod tests {
     use super::*;
 
     static SCOPES: [ScopeDecl; 3] = [
-        ScopeDecl { name: "orders:read", description: "Read" },
-        ScopeDecl { name: "orders:write", description: "Write" },
-        ScopeDecl { name: "admin", description: "Admin" },
+        ScopeDecl {
+            name: "orders:read",
+            description: "Read",
+        },
+        ScopeDecl {
+            name: "orders:write",
+            description: "Write",
+        },
+        ScopeDecl {
+            name: "admin",
+            description: "Admin",
+        },
     ];
     static REGISTRY: ScopeRegistry = ScopeRegistry::new(
         &SCOPES,

@@ -57,18 +57,27 @@ impl std::fmt::Debug for DevIssuer {
 
 fn random_id(bytes: usize) -> Result<String, DevError> {
     let mut buffer = vec![0u8; bytes];
-    SystemRandom::new().fill(&mut buffer).map_err(|_| DevError::KeyGeneration)?;
+    SystemRandom::new()
+        .fill(&mut buffer)
+        .map_err(|_| DevError::KeyGeneration)?;
     Ok(URL_SAFE_NO_PAD.encode(buffer))
 }
 
 impl DevIssuer {
     /// An issuer called `issuer` (the `iss` of its tokens) minting tokens for `audience`,
     /// with a freshly generated P-256 key.
-    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Result<DevIssuer, DevError> {
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| DevError::KeyGeneration)?;
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<DevIssuer, DevError> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| DevError::KeyGeneration)?;
         let pkcs8 = pair.to_pkcs8v1().map_err(|_| DevError::KeyGeneration)?;
         let point = pair.public_key().as_ref();
-        let (x, y) = (URL_SAFE_NO_PAD.encode(&point[1..33]), URL_SAFE_NO_PAD.encode(&point[33..65]));
+        let (x, y) = (
+            URL_SAFE_NO_PAD.encode(&point[1..33]),
+            URL_SAFE_NO_PAD.encode(&point[33..65]),
+        );
         // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
         let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
@@ -100,7 +109,10 @@ impl DevIssuer {
 
     /// The configuration that trusts this issuer: its key, its audience, RFC 9068 rules.
     pub fn issuer(&self) -> Issuer {
-        Issuer::new(&self.issuer).audience(&self.audience).jwks_json(&self.jwks_json()).rfc9068()
+        Issuer::new(&self.issuer)
+            .audience(&self.audience)
+            .jwks_json(&self.jwks_json())
+            .rfc9068()
     }
 
     /// The JWKS document.
@@ -132,8 +144,14 @@ impl DevIssuer {
         let jwks = self.jwks();
         let discovery = self.discovery();
         Router::new()
-            .route("/.well-known/jwks.json", get(move || async move { axum::Json(jwks) }))
-            .route("/.well-known/openid-configuration", get(move || async move { axum::Json(discovery) }))
+            .route(
+                "/.well-known/jwks.json",
+                get(move || async move { axum::Json(jwks) }),
+            )
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || async move { axum::Json(discovery) }),
+            )
     }
 
     /// Starts a token.
@@ -222,7 +240,10 @@ impl TokenRequest<'_> {
         let now = unix_now();
         let mut claims = Map::new();
         claims.insert("iss".into(), self.issuer.issuer.clone().into());
-        claims.insert("sub".into(), self.subject.unwrap_or_else(|| self.client.clone()).into());
+        claims.insert(
+            "sub".into(),
+            self.subject.unwrap_or_else(|| self.client.clone()).into(),
+        );
         claims.insert("aud".into(), self.issuer.audience.clone().into());
         claims.insert("client_id".into(), self.client.into());
         claims.insert("scope".into(), self.scopes.join(" ").into());
@@ -233,6 +254,7 @@ impl TokenRequest<'_> {
         claims.insert("exp".into(), (now + self.lifetime.as_secs()).into());
         claims.insert("jti".into(), random_id(16).unwrap_or_default().into());
         claims.extend(self.extra);
-        self.issuer.sign_claims(Some("at+jwt"), &Value::Object(claims))
+        self.issuer
+            .sign_claims(Some("at+jwt"), &Value::Object(claims))
     }
 }

@@ -11,16 +11,19 @@ use crate::rejection::InputRejection;
 
 /// The body limit of the request's endpoint, or the default outside Portcullis routes.
 pub(crate) fn body_limit(request: &Request) -> usize {
-    request
-        .extensions()
-        .get::<RequestContext>()
-        .map_or(crate::config::DEFAULT_BODY_LIMIT, RequestContext::body_limit)
+    request.extensions().get::<RequestContext>().map_or(
+        crate::config::DEFAULT_BODY_LIMIT,
+        RequestContext::body_limit,
+    )
 }
 
 /// Whether the request's `Content-Type` is `expected` or, when `json_suffix`, any
 /// `application/*+json`.
 pub(crate) fn has_content_type(request: &Request, expected: &str, json_suffix: bool) -> bool {
-    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    let Some(value) = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
     else {
         return false;
     };
@@ -47,7 +50,10 @@ pub(crate) async fn read_body(request: Request) -> Result<Bytes, InputRejection>
     match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<LengthLimitError>() => Err(InputRejection::too_large(limit)),
-        Err(_) => Err(InputRejection::malformed("the request body could not be read", Vec::new())),
+        Err(_) => Err(InputRejection::malformed(
+            "the request body could not be read",
+            Vec::new(),
+        )),
     }
 }
 
@@ -55,16 +61,23 @@ pub(crate) async fn read_body(request: Request) -> Result<Bytes, InputRejection>
 fn message_of(error: &impl std::fmt::Display) -> String {
     let message = error.to_string();
     match message.rfind(" at line ") {
-        Some(position) if message[position..].contains(" column ") => message[..position].to_owned(),
+        Some(position) if message[position..].contains(" column ") => {
+            message[..position].to_owned()
+        }
         _ => message,
     }
 }
 
 /// A deserialization failure with the path of the value at fault.
-pub(crate) fn violation<E: std::fmt::Display>(error: &serde_path_to_error::Error<E>) -> Vec<FieldViolation> {
+pub(crate) fn violation<E: std::fmt::Display>(
+    error: &serde_path_to_error::Error<E>,
+) -> Vec<FieldViolation> {
     let path = error.path().to_string();
     let path = if path == "." { String::new() } else { path };
-    vec![FieldViolation { path, message: message_of(error.inner()) }]
+    vec![FieldViolation {
+        path,
+        message: message_of(error.inner()),
+    }]
 }
 
 /// Deserializes a JSON body: syntax errors are 400, values that do not fit the type
@@ -74,17 +87,18 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         use serde_json::error::Category;
         match error.inner().classify() {
-            Category::Data => {
-                InputRejection::invalid("the JSON body does not fit the expected schema", violation(&error))
-            }
+            Category::Data => InputRejection::invalid(
+                "the JSON body does not fit the expected schema",
+                violation(&error),
+            ),
             Category::Syntax | Category::Eof | Category::Io => {
                 InputRejection::malformed("the request body is not valid JSON", violation(&error))
             }
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|_| InputRejection::malformed("the request body has data after the JSON value", Vec::new()))?;
+    deserializer.end().map_err(|_| {
+        InputRejection::malformed("the request body has data after the JSON value", Vec::new())
+    })?;
     Ok(value)
 }
 
@@ -112,7 +126,11 @@ mod tests {
         let error = from_json::<Order>(br#"{"item":"a","lines":[{"quantity":-1}]}"#).unwrap_err();
         assert_eq!(error.status(), 422);
         assert_eq!(error.errors()[0].path, "lines[0].quantity");
-        assert!(!error.errors()[0].message.contains("line 1"), "{:?}", error.errors());
+        assert!(
+            !error.errors()[0].message.contains("line 1"),
+            "{:?}",
+            error.errors()
+        );
 
         let error = from_json::<Order>(br#"{"item":"a","lines":[],"admin":true}"#).unwrap_err();
         assert_eq!(error.status(), 422);
@@ -122,7 +140,15 @@ mod tests {
         assert_eq!(error.status(), 422);
         assert!(error.errors()[0].message.contains("duplicate field"));
 
-        assert_eq!(from_json::<Order>(br#"{"item":"#).unwrap_err().status(), 400);
-        assert_eq!(from_json::<Order>(br#"{"item":"a","lines":[]} x"#).unwrap_err().status(), 400);
+        assert_eq!(
+            from_json::<Order>(br#"{"item":"#).unwrap_err().status(),
+            400
+        );
+        assert_eq!(
+            from_json::<Order>(br#"{"item":"a","lines":[]} x"#)
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 }

@@ -2,8 +2,8 @@
 
 use axum::extract::{FromRequest, Request};
 
-use super::body::{read_body, violation};
 use super::Input;
+use super::body::{read_body, violation};
 use crate::rejection::InputRejection;
 
 /// An `application/x-www-form-urlencoded` body, parsed strictly and validated.
@@ -21,12 +21,17 @@ where
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         if !super::body::has_content_type(&request, "application/x-www-form-urlencoded", false) {
-            return Err(InputRejection::unsupported_media_type("application/x-www-form-urlencoded"));
+            return Err(InputRejection::unsupported_media_type(
+                "application/x-www-form-urlencoded",
+            ));
         }
         let bytes = read_body(request).await?;
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
         let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            InputRejection::invalid("the form does not fit the expected schema", violation(&error))
+            InputRejection::invalid(
+                "the form does not fit the expected schema",
+                violation(&error),
+            )
         })?;
         value
             .validate_input()

@@ -4,8 +4,8 @@ use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::body::{from_json, has_content_type, read_body};
 use super::Input;
+use super::body::{from_json, has_content_type, read_body};
 use crate::rejection::InputRejection;
 
 /// A JSON request body, parsed strictly and validated; or a JSON response.
@@ -40,9 +40,9 @@ where
         }
         let bytes = read_body(request).await?;
         let value: T = from_json(&bytes)?;
-        value
-            .validate_input()
-            .map_err(|errors| InputRejection::invalid("the request body failed validation", errors))?;
+        value.validate_input().map_err(|errors| {
+            InputRejection::invalid("the request body failed validation", errors)
+        })?;
         Ok(Json(value))
     }
 }

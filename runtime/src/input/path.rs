@@ -27,15 +27,21 @@ where
             .await
             .map_err(|rejection| {
                 let message = rejection.body_text();
-                let message = message.strip_prefix("Invalid URL: ").unwrap_or(&message).to_owned();
+                let message = message
+                    .strip_prefix("Invalid URL: ")
+                    .unwrap_or(&message)
+                    .to_owned();
                 InputRejection::malformed(
                     "the path parameters do not parse",
-                    vec![FieldViolation { path: String::new(), message }],
+                    vec![FieldViolation {
+                        path: String::new(),
+                        message,
+                    }],
                 )
             })?;
-        value
-            .validate_input()
-            .map_err(|errors| InputRejection::invalid("the path parameters failed validation", errors))?;
+        value.validate_input().map_err(|errors| {
+            InputRejection::invalid("the path parameters failed validation", errors)
+        })?;
         Ok(Path(value))
     }
 }

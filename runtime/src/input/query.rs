@@ -3,8 +3,8 @@
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
-use super::body::violation;
 use super::Input;
+use super::body::violation;
 use crate::rejection::InputRejection;
 
 /// The query string, parsed strictly and validated.
@@ -23,13 +23,17 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            InputRejection::malformed("the query string does not fit the expected parameters", violation(&error))
+            InputRejection::malformed(
+                "the query string does not fit the expected parameters",
+                violation(&error),
+            )
         })?;
-        value
-            .validate_input()
-            .map_err(|errors| InputRejection::invalid("the query string failed validation", errors))?;
+        value.validate_input().map_err(|errors| {
+            InputRejection::invalid("the query string failed validation", errors)
+        })?;
         Ok(Query(value))
     }
 }

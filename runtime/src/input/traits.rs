@@ -26,7 +26,10 @@ pub trait Input: DeserializeOwned + Send + 'static {
 pub fn violations(report: garde::Report) -> Vec<FieldViolation> {
     report
         .iter()
-        .map(|(path, error)| FieldViolation { path: path.to_string(), message: error.message().to_owned() })
+        .map(|(path, error)| FieldViolation {
+            path: path.to_string(),
+            message: error.message().to_owned(),
+        })
         .collect()
 }
 
@@ -78,7 +81,11 @@ fn join_path(prefix: &str, path: &str) -> String {
 
 impl<T: Input> Input for Vec<T> {
     fn validate_input(&self) -> Result<(), Vec<FieldViolation>> {
-        validate_each(self.iter().enumerate().map(|(index, item)| (format!("[{index}]"), item)))
+        validate_each(
+            self.iter()
+                .enumerate()
+                .map(|(index, item)| (format!("[{index}]"), item)),
+        )
     }
 }
 
@@ -88,7 +95,9 @@ impl<T: Input> Input for BTreeMap<String, T> {
     }
 }
 
-impl<T: Input, H: std::hash::BuildHasher + Default + Send + 'static> Input for HashMap<String, T, H> {
+impl<T: Input, H: std::hash::BuildHasher + Default + Send + 'static> Input
+    for HashMap<String, T, H>
+{
     fn validate_input(&self) -> Result<(), Vec<FieldViolation>> {
         validate_each(self.iter().map(|(key, item)| (key.clone(), item)))
     }

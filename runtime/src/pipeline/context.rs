@@ -30,7 +30,13 @@ impl EndpointContext {
             EndpointRate::Unlimited => None,
         };
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
-        EndpointContext { security, spec, registry, limiter, body_limit }
+        EndpointContext {
+            security,
+            spec,
+            registry,
+            limiter,
+            body_limit,
+        }
     }
 
     pub(crate) fn security(&self) -> &Security {
@@ -84,6 +90,8 @@ impl RequestContext {
 
 impl std::fmt::Debug for RequestContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestContext").field("endpoint", &self.0.spec.path).finish_non_exhaustive()
+        f.debug_struct("RequestContext")
+            .field("endpoint", &self.0.spec.path)
+            .finish_non_exhaustive()
     }
 }

@@ -3,8 +3,8 @@
 
 mod context;
 
-pub use context::RequestContext;
 pub(crate) use context::EndpointContext;
+pub use context::RequestContext;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -43,7 +43,10 @@ impl<I> Layer<I> for EndpointLayer {
     type Service = EndpointService<I>;
 
     fn layer(&self, inner: I) -> EndpointService<I> {
-        EndpointService { inner, context: self.context.clone() }
+        EndpointService {
+            inner,
+            context: self.context.clone(),
+        }
     }
 }
 
@@ -83,16 +86,55 @@ struct Admitted {
     principal: Option<Principal>,
 }
 
+/// Why the pipeline refused; rendered into a response once, at the end.
+enum Rejection {
+    Auth(AuthRejection),
+    Forbidden(ForbiddenRejection),
+    Limited(RateLimitedRejection),
+}
+
+impl From<AuthRejection> for Rejection {
+    fn from(rejection: AuthRejection) -> Self {
+        Rejection::Auth(rejection)
+    }
+}
+
+impl From<ForbiddenRejection> for Rejection {
+    fn from(rejection: ForbiddenRejection) -> Self {
+        Rejection::Forbidden(rejection)
+    }
+}
+
+impl From<RateLimitedRejection> for Rejection {
+    fn from(rejection: RateLimitedRejection) -> Self {
+        Rejection::Limited(rejection)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Rejection::Auth(rejection) => rejection.into_response(),
+            Rejection::Forbidden(rejection) => rejection.into_response(),
+            Rejection::Limited(rejection) => rejection.into_response(),
+        }
+    }
+}
+
 /// A refusal, with what the audit event needs.
 struct Refused {
-    response: Response,
+    rejection: Rejection,
     principal: Option<Principal>,
     detail: Option<String>,
 }
 
 impl Refused {
-    fn new(response: impl IntoResponse) -> Self {
-        Refused { response: response.into_response(), principal: None, detail: None }
+    fn new(rejection: impl Into<Rejection>) -> Self {
+        Refused {
+            rejection: rejection.into(),
+            principal: None,
+            detail: None,
+        }
     }
 }
 
@@ -104,11 +146,22 @@ where
     let ip = peer_ip(&request);
     match admit(&context, &mut request, ip).await {
         Err(refused) => {
-            audit(&context, &refused.response, refused.principal.as_ref(), refused.detail.as_deref(), ip, started);
-            refused.response
+            let response = refused.rejection.into_response();
+            let principal = refused.principal.as_ref();
+            audit(
+                &context,
+                &response,
+                principal,
+                refused.detail.as_deref(),
+                ip,
+                started,
+            );
+            response
         }
         Ok(Admitted { principal }) => {
-            request.extensions_mut().insert(RequestContext::new(context.clone()));
+            request
+                .extensions_mut()
+                .insert(RequestContext::new(context.clone()));
             if let Some(principal) = &principal {
                 request.extensions_mut().insert(principal.clone());
             }
@@ -128,7 +181,11 @@ where
     }
 }
 
-async fn admit(context: &EndpointContext, request: &mut Request, ip: Option<IpAddr>) -> Result<Admitted, Refused> {
+async fn admit(
+    context: &EndpointContext,
+    request: &mut Request,
+    ip: Option<IpAddr>,
+) -> Result<Admitted, Refused> {
     let spec = context.spec();
     let requirements = match &spec.access {
         Access::Public => {
@@ -138,13 +195,21 @@ async fn admit(context: &EndpointContext, request: &mut Request, ip: Option<IpAd
         Access::Secured(requirements) => requirements,
     };
     let security = context.security();
-    let principal = match security.authenticate(request.headers(), request.uri(), context.registry()) {
-        Ok(Some(principal)) => principal,
-        Ok(None) => return Err(Refused::new(context.auth_rejection(AuthFailure::MissingToken))),
-        Err(failure) => return Err(Refused::new(context.auth_rejection(failure))),
-    };
+    let principal =
+        match security.authenticate(request.headers(), request.uri(), context.registry()) {
+            Ok(Some(principal)) => principal,
+            Ok(None) => {
+                return Err(Refused::new(
+                    context.auth_rejection(AuthFailure::MissingToken),
+                ));
+            }
+            Err(failure) => return Err(Refused::new(context.auth_rejection(failure))),
+        };
     if let Err(refused) = authorize(context, requirements, &principal, request).await {
-        return Err(Refused { principal: Some(principal), ..refused });
+        return Err(Refused {
+            principal: Some(principal),
+            ..refused
+        });
     }
     let key = match spec.rate_key {
         RateKeyKind::Client => principal.client_key().cloned().map(RateKey::Id),
@@ -153,9 +218,14 @@ async fn admit(context: &EndpointContext, request: &mut Request, ip: Option<IpAd
         RateKeyKind::Global => None,
     };
     if let Err(refused) = limit(context, key.unwrap_or(RateKey::Global)) {
-        return Err(Refused { principal: Some(principal), ..refused });
+        return Err(Refused {
+            principal: Some(principal),
+            ..refused
+        });
     }
-    Ok(Admitted { principal: Some(principal) })
+    Ok(Admitted {
+        principal: Some(principal),
+    })
 }
 
 async fn authorize(
@@ -165,7 +235,11 @@ async fn authorize(
     request: &mut Request,
 ) -> Result<(), Refused> {
     let forbidden = |reason| {
-        ForbiddenRejection::new(context.security().realm_arc(), requirements.scope_hint(), reason)
+        ForbiddenRejection::new(
+            context.security().realm_arc(),
+            requirements.scope_hint(),
+            reason,
+        )
     };
     match requirements.check(principal) {
         Ok(()) => {}
@@ -176,11 +250,20 @@ async fn authorize(
         return Ok(());
     };
     let (mut parts, body) = std::mem::take(request).into_parts();
-    let params: Vec<(String, String)> = match RawPathParams::from_request_parts(&mut parts, &()).await {
-        Ok(raw) => raw.iter().map(|(key, value)| (key.to_owned(), value.to_owned())).collect(),
-        Err(_) => Vec::new(),
-    };
-    let decision = (policy.check)(&PolicyRequest::new(principal, &parts, context.spec(), &params));
+    let params: Vec<(String, String)> =
+        match RawPathParams::from_request_parts(&mut parts, &()).await {
+            Ok(raw) => raw
+                .iter()
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+    let decision = (policy.check)(&PolicyRequest::new(
+        principal,
+        &parts,
+        context.spec(),
+        &params,
+    ));
     *request = Request::from_parts(parts, body);
     match decision {
         PolicyDecision::Allow => Ok(()),
@@ -197,9 +280,10 @@ fn limit(context: &EndpointContext, key: RateKey) -> Result<(), Refused> {
     };
     match limiter.check(&key) {
         RateDecision::Allowed { .. } => Ok(()),
-        RateDecision::Limited { retry_after } => {
-            Err(Refused::new(RateLimitedRejection::new(retry_after, Reason::RateLimited)))
-        }
+        RateDecision::Limited { retry_after } => Err(Refused::new(RateLimitedRejection::new(
+            retry_after,
+            Reason::RateLimited,
+        ))),
     }
 }
 
@@ -212,7 +296,10 @@ fn public_key(kind: RateKeyKind, ip: Option<IpAddr>) -> RateKey {
 
 /// The address of the peer, when the server was started with connect info.
 fn peer_ip(request: &Request) -> Option<IpAddr> {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 fn audit(
@@ -247,7 +334,7 @@ fn audit(
 }
 
 impl EndpointContext {
-    fn auth_rejection(&self, failure: AuthFailure) -> AuthRejection {
-        AuthRejection::new(failure, self.security().realm_arc())
+    fn auth_rejection(&self, failure: AuthFailure) -> Rejection {
+        Rejection::Auth(AuthRejection::new(failure, self.security().realm_arc()))
     }
 }

@@ -67,7 +67,9 @@ impl MemoryLimiter {
     #[inline]
     pub fn check(&self, key: &RateKey) -> RateDecision {
         match self.governor.check_key(key) {
-            Ok(snapshot) => RateDecision::Allowed { remaining: snapshot.remaining_burst_capacity() },
+            Ok(snapshot) => RateDecision::Allowed {
+                remaining: snapshot.remaining_burst_capacity(),
+            },
             Err(not_until) => RateDecision::Limited {
                 retry_after: not_until.wait_time_from(self.governor.clock().now()),
             },
@@ -105,7 +107,10 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         }
         let other = RateKey::Ip(IpAddr::from([127, 0, 0, 1]));
-        assert_eq!(limiter.check(&other), RateDecision::Allowed { remaining: 2 });
+        assert_eq!(
+            limiter.check(&other),
+            RateDecision::Allowed { remaining: 2 }
+        );
         assert_eq!(limiter.tracked_keys(), 2);
     }
 }

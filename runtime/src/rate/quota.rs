@@ -47,7 +47,11 @@ impl Rate {
         if period.as_nanos() < count.get() as u128 {
             return Err(RateError::PeriodTooShort);
         }
-        Ok(Rate { count, period, burst: count })
+        Ok(Rate {
+            count,
+            period,
+            burst: count,
+        })
     }
 
     const fn per(count: u32, seconds: u64) -> Rate {
@@ -119,7 +123,11 @@ impl Rate {
         } else {
             self.period
         };
-        Rate { count, period, burst: scale(self.burst) }
+        Rate {
+            count,
+            period,
+            burst: scale(self.burst),
+        }
     }
 
     /// Requests allowed per period.

@@ -1,0 +1,10 @@
+use portcullis::prelude::*;
+
+portcullis::scopes! { "orders:read" => "Read orders" }
+
+#[secure(path = "/orders", scope = "orders:read")]
+async fn list_orders(_who: Principal) -> &'static str {
+    "[]"
+}
+
+fn main() {}

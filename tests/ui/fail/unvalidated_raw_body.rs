@@ -1,0 +1,8 @@
+use portcullis::prelude::*;
+
+#[public(post, path = "/echo")]
+async fn echo(body: String) -> String {
+    body
+}
+
+fn main() {}
