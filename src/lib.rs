@@ -128,6 +128,20 @@ pub use portcullis_macros::public;
 /// ```
 pub use portcullis_macros::input;
 
+/// Makes a type a documented response: it derives serde's `Serialize` and utoipa's
+/// `ToSchema` (through Portcullis, so neither is needed in your manifest), and `Json<T>`
+/// responses of it appear in the OpenAPI document with its schema. `#[serde(...)]` and
+/// utoipa's `#[schema(...)]` attributes work as usual.
+///
+/// ```ignore
+/// #[output]
+/// struct Order {
+///     id: u64,
+///     item: String,
+/// }
+/// ```
+pub use portcullis_macros::output;
+
 /// Declares every scope the API knows, with a description. Invoke it once, at the crate
 /// root: `#[secure]` attributes look scopes up there, and a scope that is not declared is
 /// a compile error that lists the declared ones.
@@ -167,8 +181,8 @@ macro_rules! routes {
 pub mod prelude {
     pub use crate::{
         ApiError, Claims, Form, Input, Issuer, Json, Path, PolicyDecision, PolicyRequest,
-        Principal, Query, Rate, SecureRouter, Security, Unchecked, input, public, rate, routes,
-        scopes, secure,
+        Principal, Query, Rate, SecureRouter, Security, Unchecked, input, output, public, rate,
+        routes, scopes, secure,
     };
 }
 

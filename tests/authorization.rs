@@ -31,7 +31,7 @@ async fn reports(_who: Principal) -> &'static str {
     "reports"
 }
 
-#[secure(delete, path = "/orders/{id}", scope = "orders:admin", roles = ["admin"])]
+#[secure(delete, path = "/orders/{id}", scope = "orders:admin", roles = ["admin"], status = 204)]
 async fn delete_order(_who: Principal, Path(_id): Path<u64>) -> StatusCode {
     StatusCode::NO_CONTENT
 }

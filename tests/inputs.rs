@@ -162,13 +162,24 @@ async fn unknown_fields_and_wrong_types_are_422() {
             .contains("missing field `quantity`")
     );
 
+    // A repeated member is ambiguous JSON: refused before it reaches the type.
     let reply = create(
         &app,
         &token,
         r#"{"item":"tea","item":"coffee","quantity":1}"#,
     )
     .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let message = reply.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("repeats a member name"), "{message}");
+    // JSON Schema's integers include `3.0`; so does the parser.
+    let whole = create(&app, &token, r#"{"item":"tea","quantity":3.0}"#).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    let fraction = create(&app, &token, r#"{"item":"tea","quantity":3.5}"#).await;
+    assert_eq!(fraction.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]

@@ -38,12 +38,12 @@ async fn list_orders(_who: Principal) -> &'static str {
     "list"
 }
 
-#[secure(post, path = "/orders", scope = "orders:write")]
+#[secure(post, path = "/orders", scope = "orders:write", status = 201)]
 async fn create_order(_who: Principal) -> (StatusCode, &'static str) {
     (StatusCode::CREATED, "created")
 }
 
-#[secure(delete, path = "/orders", scope = "orders:write")]
+#[secure(delete, path = "/orders", scope = "orders:write", status = 204)]
 async fn clear_orders(_who: Principal) -> StatusCode {
     StatusCode::NO_CONTENT
 }

@@ -31,6 +31,30 @@ impl Kind {
 /// The HTTP methods the grammar knows.
 pub(crate) const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
 
+/// A value in the attribute: `key = expr` or `key(...)`.
+enum Value {
+    Expr(Expr),
+    List(syn::MetaList),
+}
+
+/// `404 = "no such order"` in `errors(...)`.
+struct ErrorEntry {
+    status: LitInt,
+    description: LitStr,
+}
+
+impl syn::parse::Parse for ErrorEntry {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let status = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let description = input.parse()?;
+        Ok(ErrorEntry {
+            status,
+            description,
+        })
+    }
+}
+
 /// A list of string literals, with the span of the whole list.
 #[derive(Debug, Clone)]
 pub(crate) struct StrList {
@@ -56,11 +80,13 @@ pub(crate) struct EndpointArgs {
     pub(crate) body_limit: Option<LitInt>,
     pub(crate) tags: Vec<LitStr>,
     pub(crate) operation_id: Option<LitStr>,
+    pub(crate) status: Option<LitInt>,
+    pub(crate) errors: Vec<(LitInt, LitStr)>,
     /// The keys seen, to report duplicates.
     seen: Vec<Ident>,
 }
 
-const SECURE_KEYS: [&str; 12] = [
+const SECURE_KEYS: [&str; 14] = [
     "path",
     "scope",
     "scopes",
@@ -73,8 +99,10 @@ const SECURE_KEYS: [&str; 12] = [
     "body_limit",
     "tag",
     "operation_id",
+    "status",
+    "errors",
 ];
-const PUBLIC_KEYS: [&str; 7] = [
+const PUBLIC_KEYS: [&str; 9] = [
     "path",
     "rate",
     "burst",
@@ -82,6 +110,8 @@ const PUBLIC_KEYS: [&str; 7] = [
     "body_limit",
     "tag",
     "operation_id",
+    "status",
+    "errors",
 ];
 const REQUIREMENT_KEYS: [&str; 5] = ["scope", "scopes", "any_scope", "roles", "policy"];
 
@@ -117,6 +147,7 @@ impl EndpointArgs {
                 self.read_method(name, errors);
                 return;
             }
+            Meta::List(list) if key == "errors" => Value::List(list),
             Meta::List(list) => {
                 errors.spanning(
                     &list,
@@ -127,7 +158,14 @@ impl EndpointArgs {
                 );
                 return;
             }
-            Meta::NameValue(pair) => pair.value,
+            Meta::NameValue(pair) if key == "errors" => {
+                errors.spanning(
+                    &pair,
+                    "`errors` lists the statuses the handler returns, like `errors(404 = \"no such order\")`",
+                );
+                return;
+            }
+            Meta::NameValue(pair) => Value::Expr(pair.value),
         };
         let allowed: &[&str] = match kind {
             Kind::Secure => &SECURE_KEYS,
@@ -165,6 +203,13 @@ impl EndpointArgs {
             return;
         }
         self.seen.push(name.clone());
+        let value = match value {
+            Value::List(list) => {
+                self.read_errors(list, errors);
+                return;
+            }
+            Value::Expr(value) => value,
+        };
         match key.as_str() {
             "path" => self.path = string(&value, &key, errors),
             "scope" => self.scope = string(&value, &key, errors),
@@ -198,7 +243,21 @@ impl EndpointArgs {
                 _ => self.tags.extend(string(&value, &key, errors)),
             },
             "operation_id" => self.operation_id = string(&value, &key, errors),
+            "status" => self.status = integer(&value, &key, errors),
             _ => {}
+        }
+    }
+
+    fn read_errors(&mut self, list: syn::MetaList, errors: &mut Errors) {
+        let parser = Punctuated::<ErrorEntry, Token![,]>::parse_terminated;
+        match list.parse_args_with(parser) {
+            Ok(entries) => {
+                self.errors.extend(entries.into_iter().map(|entry| (entry.status, entry.description)))
+            }
+            Err(error) => errors.push(syn::Error::new(
+                error.span(),
+                "`errors` lists statuses with a description, like `errors(404 = \"no such order\", 409 = \"...\")`",
+            )),
         }
     }
 

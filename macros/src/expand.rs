@@ -35,6 +35,16 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
     };
     let name = func.sig.ident.to_string();
     valid::check_handler(&model, path_lit.as_ref(), &name, &handler_args, &mut errors);
+    if let (Some(span), None) = (
+        crate::response::analyze(&func.sig.output).runtime_status,
+        model.status,
+    ) {
+        errors.at(
+            span,
+            "this handler picks its status code at run time; declare its success status in the \
+             attribute, like `status = 201`, so that the OpenAPI document states it",
+        );
+    }
     if !errors.is_empty() {
         // Still expand, so the handler mounts and nothing else fails; but without scope
         // lookups or a policy, which could only add errors about the same mistake.
@@ -78,10 +88,7 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
     };
     let mut inner_sig = sig.clone();
     inner_sig.asyncness = Some(Default::default());
-    let checks = types.iter().map(
-        |ty| quote_spanned!(ty.span()=> ::portcullis::__private::assert_safe_extractor::<#ty>();),
-    );
-    let spec = spec(func, model);
+    let spec = spec(func, model, args);
     quote! {
         #(#outer_attrs)*
         #vis fn #name(#(#idents: #types),*)
@@ -101,9 +108,6 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         impl ::portcullis::__private::EndpointMeta for #meta {
             const SPEC: &'static ::portcullis::__private::EndpointSpec = &#spec;
         }
-
-        #(#cfg_attrs)*
-        const _: () = { #(#checks)* };
     }
 }
 
@@ -114,7 +118,34 @@ fn option_str(value: Option<&str>) -> TokenStream {
     }
 }
 
-fn spec(func: &ItemFn, model: &EndpointModel) -> TokenStream {
+/// The function that documents the endpoint. It names every argument type as a
+/// `SafeExtractor`, which is also the check that each one validates its input: an
+/// unvalidated extractor fails here, once, on its own tokens.
+fn document(func: &ItemFn, args: &[HandlerArg]) -> TokenStream {
+    let extractors = args.iter().map(|arg| {
+        let ty = &arg.ty;
+        quote_spanned!(ty.span()=> <#ty as ::portcullis::__private::SafeExtractor>::document(doc);)
+    });
+    let response = crate::response::analyze(&func.sig.output).document;
+    quote! {{
+        fn __portcullis_document(doc: &mut ::portcullis::__private::OperationDoc<'_>) {
+            #(#extractors)*
+            #response
+        }
+        __portcullis_document
+    }}
+}
+
+fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStream {
+    let document = document(func, args);
+    let success_status = match model.status {
+        Some((status, _)) => quote!(::core::option::Option::Some(#status)),
+        None => quote!(::core::option::Option::None),
+    };
+    let errors = model
+        .errors
+        .iter()
+        .map(|(status, description)| quote!((#status, #description)));
     let handler = func.sig.ident.to_string();
     let method = format_ident!("{}", model.method);
     let path = &model.path;
@@ -161,6 +192,9 @@ fn spec(func: &ItemFn, model: &EndpointModel) -> TokenStream {
             description: #description,
             tags: &[#(#tags),*],
             operation_id: #operation_id,
+            success_status: #success_status,
+            errors: &[#(#errors),*],
+            document: #document,
         }
     }
 }

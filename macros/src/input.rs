@@ -1,13 +1,15 @@
-//! `#[input]`: strict deserialization, garde validation and the `Input` trait, from one
-//! definition.
+//! `#[input]`: strict deserialization, garde validation, the `Input` trait and the JSON
+//! Schema with the garde rules, all from one definition.
 
 use proc_macro_crate::{FoundCrate, crate_name};
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields};
+use syn::{Data, DeriveInput, Fields, FieldsNamed, Type};
 
+use crate::docs::summary_and_description;
 use crate::errors::Errors;
+use crate::{garde, serde_names};
 
 /// Expands `#[input]` on a struct with named fields.
 pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
@@ -51,22 +53,8 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
     if !parsed.generics.params.is_empty() {
         errors.spanning(&parsed.generics, "`#[input]` types cannot be generic");
     }
-    match crate_name("garde") {
-        Ok(FoundCrate::Name(name)) if name == "garde" => {}
-        Ok(FoundCrate::Itself) => {}
-        Ok(FoundCrate::Name(name)) => errors.at(
-            Span::call_site(),
-            format!(
-                "`#[input]` derives `garde::Validate`, whose code names the crate `garde`; \
-                 depend on it under that name, not `{name}`"
-            ),
-        ),
-        Err(_) => errors.at(
-            Span::call_site(),
-            "`#[input]` derives `garde::Validate`, which needs the `garde` crate as a direct dependency: \
-             add `garde = { version = \"0.23\", features = [\"derive\"] }` to [dependencies] in Cargo.toml",
-        ),
-    }
+    check_garde_dependency(&mut errors);
+    let schema = fields.map(|fields| schema(&parsed, fields, &mut errors));
     if !errors.is_empty() {
         let compile_errors = errors.to_compile_errors();
         return quote!(#item #compile_errors);
@@ -85,19 +73,134 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
         quote!(::core::result::Result::Ok(()))
     };
     let name = &parsed.ident;
-    let span = name.span();
-    let impl_input = quote::quote_spanned! {span=>
+    let impl_input = quote_spanned! {name.span()=>
         impl ::portcullis::__private::Input for #name {
             fn validate_input(&self) -> ::core::result::Result<(), ::std::vec::Vec<::portcullis::__private::FieldViolation>> {
                 #validate
             }
+
+            fn schema(
+                registry: &mut ::portcullis::__private::SchemaRegistry,
+            ) -> ::portcullis::__private::utoipa::openapi::RefOr<::portcullis::__private::utoipa::openapi::schema::Schema> {
+                #schema
+            }
+
+            fn parameters(
+                registry: &mut ::portcullis::__private::SchemaRegistry,
+            ) -> ::std::vec::Vec<::portcullis::__private::InputParameter> {
+                let schema = <Self as ::portcullis::__private::Input>::schema(registry);
+                ::portcullis::__private::object_parameters(&schema, registry)
+            }
         }
     };
-    let _ = parsed.span();
     quote! {
         #[derive(::portcullis::__private::serde::Deserialize, ::garde::Validate)]
         #[serde(crate = "::portcullis::__private::serde", deny_unknown_fields)]
         #item
         #impl_input
+    }
+}
+
+fn check_garde_dependency(errors: &mut Errors) {
+    match crate_name("garde") {
+        Ok(FoundCrate::Name(name)) if name == "garde" => {}
+        Ok(FoundCrate::Itself) => {}
+        Ok(FoundCrate::Name(name)) => errors.at(
+            Span::call_site(),
+            format!(
+                "`#[input]` derives `garde::Validate`, whose code names the crate `garde`; \
+                 depend on it under that name, not `{name}`"
+            ),
+        ),
+        Err(_) => errors.at(
+            Span::call_site(),
+            "`#[input]` derives `garde::Validate`, which needs the `garde` crate as a direct dependency: \
+             add `garde = { version = \"0.23\", features = [\"derive\"] }` to [dependencies] in Cargo.toml",
+        ),
+    }
+}
+
+fn is_option(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none()
+        && path.path.segments.last().is_some_and(|segment| segment.ident == "Option"))
+}
+
+fn option_text(text: Option<String>) -> TokenStream {
+    match text {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The body of `Input::schema`: the object with every field's schema and rules.
+fn schema(parsed: &DeriveInput, fields: &FieldsNamed, errors: &mut Errors) -> TokenStream {
+    let container = serde_names::read(&parsed.attrs);
+    if let Some(rule) = &container.rename_all
+        && serde_names::apply_rename_all("a_b", rule).is_none()
+    {
+        errors.at(
+            parsed.ident.span(),
+            format!("`#[input]` does not know the serde rename rule \"{rule}\""),
+        );
+    }
+    let mut properties = Vec::new();
+    for field in &fields.named {
+        let Some(ident) = &field.ident else { continue };
+        let serde = serde_names::read(&field.attrs);
+        if serde.flatten {
+            errors.at(
+                ident.span(),
+                "`#[input]` cannot refuse unknown fields through `#[serde(flatten)]`; nest the struct instead",
+            );
+            continue;
+        }
+        if serde.skip {
+            continue;
+        }
+        let field_name = ident.to_string().trim_start_matches("r#").to_owned();
+        let wire = serde.rename.clone().unwrap_or_else(|| {
+            container
+                .rename_all
+                .as_deref()
+                .and_then(|rule| serde_names::apply_rename_all(&field_name, rule))
+                .unwrap_or_else(|| field_name.clone())
+        });
+        let ty = &field.ty;
+        let (rules, _) = garde::rules(&field.attrs);
+        let required = !is_option(ty) && !serde.default && !container.default;
+        let (summary, rest) = summary_and_description(&field.attrs);
+        let description = option_text(match (summary, rest) {
+            (Some(summary), Some(rest)) => Some(format!("{summary}\n\n{rest}")),
+            (summary, _) => summary,
+        });
+        properties.push(quote_spanned! {ty.span()=>
+            {
+                #[allow(unused_imports)]
+                use ::portcullis::__private::probe::{ViaInput as _, ViaNothing as _, ViaToSchema as _};
+                let schema = (&&&::portcullis::__private::probe::SchemaProbe::<#ty>::new()).schema_of(registry);
+                let rules: &[::portcullis::__private::rules::Rule] = &[#(#rules),*];
+                let required = #required || ::portcullis::__private::rules::is_required(rules);
+                object = ::portcullis::__private::add_property(
+                    object,
+                    #wire,
+                    ::portcullis::__private::rules::apply(schema, rules),
+                    required,
+                    #description,
+                );
+            }
+        });
+    }
+    let name = parsed.ident.to_string();
+    let (summary, rest) = summary_and_description(&parsed.attrs);
+    let description = option_text(match (summary, rest) {
+        (Some(summary), Some(rest)) => Some(format!("{summary}\n\n{rest}")),
+        (summary, _) => summary,
+    });
+    quote! {
+        registry.register::<Self>(#name, ::core::any::type_name::<Self>(), |registry| {
+            let mut object = ::portcullis::__private::input_object(#description);
+            #(#properties)*
+            ::portcullis::__private::finish_object(object)
+        })
     }
 }

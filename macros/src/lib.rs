@@ -11,11 +11,15 @@ mod attr;
 mod docs;
 mod errors;
 mod expand;
+mod garde;
 mod handler;
 mod input;
+mod output;
 mod path;
 mod rate;
+mod response;
 mod scope;
+mod serde_names;
 mod suggest;
 mod valid;
 
@@ -37,6 +41,12 @@ pub fn public(attribute: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
     input::input(attribute.into(), item.into()).into()
+}
+
+/// Makes a type a documented response. See the `portcullis` crate documentation.
+#[proc_macro_attribute]
+pub fn output(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    output::output(attribute.into(), item.into()).into()
 }
 
 /// Declares the scopes of an API. See the `portcullis` crate documentation.

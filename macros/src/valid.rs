@@ -41,6 +41,10 @@ pub(crate) struct EndpointModel {
     pub(crate) body_limit: Option<usize>,
     pub(crate) tags: Vec<LitStr>,
     pub(crate) operation_id: Option<LitStr>,
+    /// The declared success status.
+    pub(crate) status: Option<(u16, Span)>,
+    /// The declared error statuses.
+    pub(crate) errors: Vec<(u16, LitStr)>,
 }
 
 const RATE_KEYS: [(&str, &str); 4] = [
@@ -199,6 +203,26 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         }
     }
 
+    let status = args.status.as_ref().and_then(|lit| match lit.base10_parse::<u16>() {
+        Ok(code @ 200..=399) => Some((code, lit.span())),
+        _ => {
+            errors.at(lit.span(), "`status` is the success status, from 200 to 399; declare errors with `errors(...)`");
+            None
+        }
+    });
+    let mut declared_errors: Vec<(u16, LitStr)> = Vec::new();
+    for (lit, description) in &args.errors {
+        match lit.base10_parse::<u16>() {
+            Ok(code @ 400..=599) if !declared_errors.iter().any(|(known, _)| *known == code) => {
+                declared_errors.push((code, description.clone()));
+            }
+            Ok(code @ 400..=599) => {
+                errors.at(lit.span(), format!("the status {code} is listed twice"))
+            }
+            _ => errors.at(lit.span(), "an error status is from 400 to 599"),
+        }
+    }
+
     EndpointModel {
         kind,
         method,
@@ -214,6 +238,8 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
         body_limit,
         tags: args.tags,
         operation_id: args.operation_id,
+        status,
+        errors: declared_errors,
     }
 }
 

@@ -7,8 +7,8 @@ use http::{HeaderMap, Uri};
 
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
-    AuthFailure, Issuer, IssuerRules, KeyError, MAX_LEEWAY, Principal, RolesClaim, Verifier,
-    bearer_token, unix_now,
+    AuthFailure, Issuer, IssuerDocumentation, IssuerRules, KeyError, MAX_LEEWAY, Principal,
+    RolesClaim, Verifier, bearer_token, unix_now,
 };
 use crate::authz::ScopeRegistry;
 use crate::rate::Rate;
@@ -280,6 +280,16 @@ impl Security {
     /// Whether any issuer is configured.
     pub fn has_issuers(&self) -> bool {
         !self.0.verifier.issuers().is_empty()
+    }
+
+    /// What the OpenAPI document says about each issuer.
+    pub(crate) fn issuer_documentation(&self) -> Vec<IssuerDocumentation> {
+        self.0
+            .verifier
+            .issuers()
+            .iter()
+            .map(IssuerRules::documentation)
+            .collect()
     }
 
     pub(crate) fn auditor(&self) -> &Auditor {

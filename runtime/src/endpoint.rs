@@ -97,6 +97,12 @@ pub struct EndpointSpec {
     pub tags: &'static [&'static str],
     /// The OpenAPI operation id (default: the handler's name).
     pub operation_id: Option<&'static str>,
+    /// The status of a successful response, when declared (`status = 201`); 200 otherwise.
+    pub success_status: Option<u16>,
+    /// The error statuses the handler itself returns, declared with `errors(404 = "...")`.
+    pub errors: &'static [(u16, &'static str)],
+    /// Describes the endpoint's inputs and response in its OpenAPI operation.
+    pub document: fn(&mut crate::openapi::OperationDoc<'_>),
 }
 
 impl EndpointSpec {

@@ -12,6 +12,8 @@ mod config;
 pub mod dev;
 pub mod endpoint;
 pub mod input;
+mod json;
+pub mod openapi;
 mod pipeline;
 mod problem;
 pub mod rate;
@@ -25,6 +27,7 @@ pub use config::{
 };
 pub use endpoint::{Endpoint, EndpointSpec};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
+pub use openapi::OpenApiInfo;
 pub use pipeline::RequestContext;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
 pub use rate::{Rate, RateKeyKind};
@@ -36,12 +39,69 @@ pub use router::{RouterError, Routes, SecureRouter};
 pub mod __private {
     pub use crate::authz::{Policy, PolicyFn, Requirements, ScopeDecl, ScopeRegistry, ScopeSet};
     pub use crate::endpoint::{Access, EndpointFuture, EndpointMeta, EndpointSpec, HttpMethod};
-    pub use crate::input::{Input, assert_safe_extractor, violations};
+    pub use crate::input::{Input, InputParameter, SafeExtractor, object_parameters, violations};
+    pub use crate::openapi::{OperationDoc, SchemaRegistry, probe, rules};
+    pub use utoipa;
+
+    /// Brings `utoipa` into scope where `#[output]` expands, for utoipa's derive.
+    pub mod utoipa_in_scope {
+        pub use utoipa;
+    }
     pub use crate::problem::FieldViolation;
     pub use crate::rate::{EndpointRate, Rate, RateKeyKind};
     pub use crate::router::Routes;
     pub use garde;
     pub use serde;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
+
+    /// A `string` schema.
+    pub fn string_schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .into()
+    }
+
+    /// An array of `items`.
+    pub fn array_of(items: RefOr<Schema>) -> RefOr<Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(items)
+            .into()
+    }
+
+    /// The object schema of an `#[input]` type: unknown properties refused.
+    pub fn input_object(description: Option<&str>) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Object))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(description)
+    }
+
+    /// Adds one property.
+    pub fn add_property(
+        object: ObjectBuilder,
+        name: &str,
+        schema: RefOr<Schema>,
+        required: bool,
+        description: Option<&str>,
+    ) -> ObjectBuilder {
+        let schema = match description {
+            Some(text) => crate::openapi::with_description(schema, text),
+            None => schema,
+        };
+        let object = object.property(name, schema);
+        if required {
+            object.required(name)
+        } else {
+            object
+        }
+    }
+
+    /// The finished object.
+    pub fn finish_object(object: ObjectBuilder) -> RefOr<Schema> {
+        object.into()
+    }
 
     /// Builds a rate the macros have already checked.
     pub const fn checked_rate(count: u32, period_secs: u64, burst: u32) -> Rate {

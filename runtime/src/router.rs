@@ -12,9 +12,12 @@ use http::StatusCode;
 
 use crate::authz::ScopeRegistry;
 use crate::config::Security;
+use crate::endpoint::{Access, HttpMethod};
 use crate::endpoint::{Endpoint, EndpointMeta, EndpointSpec};
+use crate::openapi::{OpenApiError, OpenApiInfo};
 use crate::pipeline::{EndpointContext, EndpointLayer};
 use crate::problem::Problem;
+use crate::rate::{EndpointRate, RateKeyKind};
 
 /// How often idle rate-limit keys are forgotten.
 const EVICTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -108,6 +111,9 @@ pub enum RouterError {
          add one with `Security::builder().issuer(...)`"
     )]
     NoIssuer(&'static str),
+    /// The OpenAPI document could not be built.
+    #[error(transparent)]
+    OpenApi(#[from] OpenApiError),
     /// Endpoints use scopes from two different `scopes!` declarations.
     #[error(
         "`{0}` uses scopes from another `scopes!` declaration than the endpoints before it; \
@@ -129,6 +135,8 @@ pub enum RouterError {
 pub struct SecureRouter<S = ()> {
     security: Security,
     endpoints: Vec<Mounted<S>>,
+    openapi_path: Option<&'static str>,
+    openapi_info: OpenApiInfo,
 }
 
 impl<S> std::fmt::Debug for SecureRouter<S> {
@@ -149,6 +157,8 @@ where
         SecureRouter {
             security,
             endpoints: Vec::new(),
+            openapi_path: None,
+            openapi_info: OpenApiInfo::default(),
         }
     }
 
@@ -168,8 +178,45 @@ where
         &self.security
     }
 
+    /// Serves the OpenAPI document of the mounted endpoints at `path` (GET, public, rate
+    /// limited per IP at the default rate), like `"/openapi.json"`.
+    pub fn with_openapi(mut self, path: &'static str) -> Self {
+        self.openapi_path = Some(path);
+        self
+    }
+
+    /// The title, version and description of the OpenAPI document.
+    pub fn openapi_info(mut self, info: OpenApiInfo) -> Self {
+        self.openapi_info = info;
+        self
+    }
+
+    /// The OpenAPI 3.1 document of the mounted endpoints.
+    pub fn openapi(&self) -> Result<utoipa::openapi::OpenApi, RouterError> {
+        let registry = self.check()?;
+        let specs: Vec<&'static EndpointSpec> = self.endpoints().collect();
+        Ok(crate::openapi::build(
+            &specs,
+            &self.security,
+            registry,
+            &self.openapi_info,
+        )?)
+    }
+
     /// Builds the `axum::Router`, or says why the endpoints cannot be served together.
-    pub fn try_into_router(self) -> Result<Router<S>, RouterError> {
+    pub fn try_into_router(mut self) -> Result<Router<S>, RouterError> {
+        if let Some(path) = self.openapi_path {
+            let document = self.openapi()?;
+            let json = bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+            let serve = move || {
+                let json = json.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], json) }
+            };
+            self.endpoints.push(Mounted {
+                spec: openapi_endpoint(path),
+                method_router: axum::routing::get(serve),
+            });
+        }
         let registry = self.check()?;
         let mut paths: Vec<(&'static str, MethodRouter<S>)> = Vec::new();
         let mut contexts = Vec::with_capacity(self.endpoints.len());
@@ -239,6 +286,30 @@ where
         }
         Ok(registry)
     }
+}
+
+/// The record of the endpoint serving the OpenAPI document. It is built at run time
+/// (the path is the caller's) and lives as long as the program, like the records the
+/// attributes generate; one per router built.
+fn openapi_endpoint(path: &'static str) -> &'static EndpointSpec {
+    Box::leak(Box::new(EndpointSpec {
+        handler: "openapi",
+        module: module_path!(),
+        method: HttpMethod::Get,
+        path,
+        path_params: &[],
+        access: Access::Public,
+        rate: EndpointRate::Default,
+        rate_key: RateKeyKind::Ip,
+        body_limit: None,
+        summary: Some("The OpenAPI document of this API"),
+        description: None,
+        tags: &[],
+        operation_id: Some("openapi"),
+        success_status: None,
+        errors: &[],
+        document: |_| {},
+    }))
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -60,6 +60,8 @@ pub struct Issuer {
     pub(crate) required_type: Option<String>,
     pub(crate) required_claims: Vec<String>,
     pub(crate) errors: Vec<KeyError>,
+    pub(crate) token_url: Option<String>,
+    pub(crate) discovery_url: Option<String>,
 }
 
 impl Issuer {
@@ -75,6 +77,8 @@ impl Issuer {
             required_type: None,
             required_claims: Vec::new(),
             errors: Vec::new(),
+            token_url: None,
+            discovery_url: None,
         }
     }
 
@@ -178,6 +182,13 @@ impl Issuer {
             "iat",
             "jti",
         ])
+    }
+
+    /// The issuer's OAuth 2.0 token endpoint, for the OpenAPI document's client-credentials
+    /// flow. Discovery sets it.
+    pub fn token_url(mut self, url: impl Into<String>) -> Issuer {
+        self.token_url = Some(url.into());
+        self
     }
 
     /// The algorithms this issuer accepts.

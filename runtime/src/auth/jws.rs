@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::AuthFailure;
-use super::strict_json;
+use crate::json::{self, JsonError};
 
 /// The JOSE header fields Portcullis looks at. Others are ignored; in particular `jku`,
 /// `x5u`, `jwk` and `x5c` are never used to find a key.
@@ -53,7 +53,7 @@ impl<'a> CompactJws<'a> {
             return Err(AuthFailure::Malformed);
         }
         let signing_input = &token[..header.len() + 1 + payload.len()];
-        let header_value = strict_json::from_slice(&decode_part(header)?)?;
+        let header_value = parse(&decode_part(header)?)?;
         let header: JoseHeader =
             serde_json::from_value(header_value).map_err(|_| AuthFailure::Malformed)?;
         if header
@@ -63,7 +63,7 @@ impl<'a> CompactJws<'a> {
         {
             return Err(AuthFailure::UnknownKey);
         }
-        let claims = match strict_json::from_slice(&decode_part(payload)?)? {
+        let claims = match parse(&decode_part(payload)?)? {
             Value::Object(claims) => claims,
             _ => return Err(AuthFailure::Malformed),
         };
@@ -89,6 +89,16 @@ fn parsed(header: JoseHeader) -> Result<JoseHeader, AuthFailure> {
         return Err(AuthFailure::CriticalHeader);
     }
     Ok(header)
+}
+
+/// The deepest nesting accepted inside a token.
+const MAX_DEPTH: usize = 32;
+
+fn parse(bytes: &[u8]) -> Result<serde_json::Value, AuthFailure> {
+    json::from_slice(bytes, MAX_DEPTH).map_err(|error| match error {
+        JsonError::Duplicate => AuthFailure::DuplicateClaim,
+        JsonError::TooDeep | JsonError::Syntax(_) => AuthFailure::Malformed,
+    })
 }
 
 fn decode_part(part: &str) -> Result<Vec<u8>, AuthFailure> {

@@ -8,7 +8,6 @@ mod issuer;
 mod jws;
 mod keys;
 mod principal;
-mod strict_json;
 mod verifier;
 
 pub use bearer::bearer_token;
@@ -19,7 +18,7 @@ pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, Verifica
 pub use principal::{Principal, PrincipalBuilder};
 pub use verifier::RolesClaim;
 
-pub(crate) use verifier::{IssuerRules, Verifier, unix_now};
+pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};
 
 /// The JWS algorithms, re-exported from `jsonwebtoken`.
 pub use jsonwebtoken::Algorithm;

@@ -23,6 +23,8 @@ pub(crate) struct IssuerRules {
     max_lifetime: Option<u64>,
     required_type: Option<String>,
     required_claims: Vec<String>,
+    token_url: Option<String>,
+    discovery_url: Option<String>,
 }
 
 impl IssuerRules {
@@ -36,12 +38,30 @@ impl IssuerRules {
             max_lifetime: config.max_lifetime.map(|lifetime| lifetime.as_secs()),
             required_type: config.required_type,
             required_claims: config.required_claims,
+            token_url: config.token_url,
+            discovery_url: config.discovery_url,
         }
     }
 
     pub(crate) fn issuer(&self) -> &str {
         &self.issuer
     }
+
+    pub(crate) fn documentation(&self) -> IssuerDocumentation {
+        IssuerDocumentation {
+            issuer: self.issuer.clone(),
+            token_url: self.token_url.clone(),
+            discovery_url: self.discovery_url.clone(),
+        }
+    }
+}
+
+/// What an OpenAPI document says about an issuer.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuerDocumentation {
+    pub(crate) issuer: String,
+    pub(crate) token_url: Option<String>,
+    pub(crate) discovery_url: Option<String>,
 }
 
 /// Where the roles of a principal are read: a dotted path into the claims.

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::header;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::json::{self, JsonError};
 use crate::pipeline::RequestContext;
 use crate::problem::FieldViolation;
 use crate::rejection::InputRejection;
@@ -80,26 +81,32 @@ pub(crate) fn violation<E: std::fmt::Display>(
     }]
 }
 
-/// Deserializes a JSON body: syntax errors are 400, values that do not fit the type
-/// (unknown fields, wrong types, missing fields) are 422.
+/// The deepest nesting accepted in a JSON body.
+const MAX_BODY_DEPTH: usize = 64;
+
+/// Deserializes a JSON body: not JSON, duplicate names or nesting deeper than 64 is 400;
+/// values that do not fit the type (unknown fields, wrong types, missing fields) are 422.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, InputRejection> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        use serde_json::error::Category;
-        match error.inner().classify() {
-            Category::Data => InputRejection::invalid(
-                "the JSON body does not fit the expected schema",
-                violation(&error),
-            ),
-            Category::Syntax | Category::Eof | Category::Io => {
-                InputRejection::malformed("the request body is not valid JSON", violation(&error))
-            }
-        }
+    let value = json::from_slice(bytes, MAX_BODY_DEPTH).map_err(|error| {
+        let message = match error {
+            JsonError::Duplicate => "an object repeats a member name".to_owned(),
+            JsonError::TooDeep => format!("the body nests deeper than {MAX_BODY_DEPTH} levels"),
+            JsonError::Syntax(message) => message,
+        };
+        InputRejection::malformed(
+            "the request body is not valid JSON",
+            vec![FieldViolation {
+                path: String::new(),
+                message,
+            }],
+        )
     })?;
-    deserializer.end().map_err(|_| {
-        InputRejection::malformed("the request body has data after the JSON value", Vec::new())
-    })?;
-    Ok(value)
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        InputRejection::invalid(
+            "the JSON body does not fit the expected schema",
+            violation(&error),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -137,8 +144,9 @@ mod tests {
         assert!(error.errors()[0].message.contains("unknown field `admin`"));
 
         let error = from_json::<Order>(br#"{"item":"a","item":"b","lines":[]}"#).unwrap_err();
-        assert_eq!(error.status(), 422);
-        assert!(error.errors()[0].message.contains("duplicate field"));
+        assert_eq!(error.status(), 400);
+        assert!(error.errors()[0].message.contains("repeats a member name"));
+        assert!(from_json::<Order>(br#"{"item":"a","lines":[{"quantity":2.0}]}"#).is_ok());
 
         assert_eq!(
             from_json::<Order>(br#"{"item":"#).unwrap_err().status(),

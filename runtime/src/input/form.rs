@@ -40,4 +40,8 @@ where
     }
 }
 
-impl<T: Input> super::SafeExtractor for Form<T> {}
+impl<T: Input> super::SafeExtractor for Form<T> {
+    fn document(doc: &mut crate::openapi::OperationDoc<'_>) {
+        doc.form_body::<T>();
+    }
+}

@@ -53,4 +53,8 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-impl<T: Input> super::SafeExtractor for Json<T> {}
+impl<T: Input> super::SafeExtractor for Json<T> {
+    fn document(doc: &mut crate::openapi::OperationDoc<'_>) {
+        doc.json_body::<T>();
+    }
+}

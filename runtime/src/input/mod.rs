@@ -12,5 +12,5 @@ pub use form::Form;
 pub use json::Json;
 pub use path::Path;
 pub use query::Query;
-pub use traits::{Input, SafeExtractor, assert_safe_extractor, violations};
+pub use traits::{Input, InputParameter, SafeExtractor, object_parameters, violations};
 pub use unchecked::Unchecked;

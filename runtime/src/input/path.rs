@@ -46,4 +46,8 @@ where
     }
 }
 
-impl<T: Input> super::SafeExtractor for Path<T> {}
+impl<T: Input> super::SafeExtractor for Path<T> {
+    fn document(doc: &mut crate::openapi::OperationDoc<'_>) {
+        doc.path_parameters::<T>();
+    }
+}

@@ -38,4 +38,8 @@ where
     }
 }
 
-impl<T: Input> super::SafeExtractor for Query<T> {}
+impl<T: Input> super::SafeExtractor for Query<T> {
+    fn document(doc: &mut crate::openapi::OperationDoc<'_>) {
+        doc.query_parameters::<T>();
+    }
+}

@@ -3,8 +3,29 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::de::DeserializeOwned;
+use utoipa::PartialSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+
+use crate::openapi::{OperationDoc, SchemaRegistry};
 
 use crate::problem::FieldViolation;
+
+/// One parameter an input contributes to a path or a query string.
+#[derive(Debug, Clone)]
+pub struct InputParameter {
+    /// The parameter's name; `None` for positional path parameters (scalars, tuples),
+    /// which take the names of the route's `{params}` in order.
+    pub name: Option<String>,
+    /// Its schema.
+    pub schema: RefOr<Schema>,
+    /// Whether it must be present.
+    pub required: bool,
+    /// Its description.
+    pub description: Option<String>,
+}
 
 /// A type that requests may carry: it deserializes strictly and validates itself.
 ///
@@ -20,6 +41,41 @@ use crate::problem::FieldViolation;
 pub trait Input: DeserializeOwned + Send + 'static {
     /// Checks the rules of the value. The fields at fault, if any.
     fn validate_input(&self) -> Result<(), Vec<FieldViolation>>;
+
+    /// The JSON Schema of the type, rules included; named types are registered in
+    /// `registry` and referred to.
+    fn schema(registry: &mut SchemaRegistry) -> RefOr<Schema>;
+
+    /// The parameters the type stands for in a path or a query string: one unnamed
+    /// parameter by default; objects give one per property, tuples one per element.
+    fn parameters(registry: &mut SchemaRegistry) -> Vec<InputParameter> {
+        vec![InputParameter {
+            name: None,
+            schema: Self::schema(registry),
+            required: true,
+            description: None,
+        }]
+    }
+}
+
+/// The parameters of an object schema: one per property.
+pub fn object_parameters(schema: &RefOr<Schema>, registry: &SchemaRegistry) -> Vec<InputParameter> {
+    let Some(Schema::Object(object)) = registry.resolve(schema) else {
+        return Vec::new();
+    };
+    object
+        .properties
+        .iter()
+        .map(|(name, schema)| {
+            let description = crate::openapi::description_of(schema);
+            InputParameter {
+                name: Some(name.clone()),
+                schema: schema.clone(),
+                required: object.required.contains(name),
+                description,
+            }
+        })
+        .collect()
 }
 
 /// Turns a garde report into field violations.
@@ -40,6 +96,10 @@ macro_rules! scalar_inputs {
             fn validate_input(&self) -> Result<(), Vec<FieldViolation>> {
                 Ok(())
             }
+
+            fn schema(_registry: &mut SchemaRegistry) -> RefOr<Schema> {
+                <$ty as PartialSchema>::schema()
+            }
         })*
     };
 }
@@ -51,6 +111,24 @@ scalar_inputs!(
 impl<T: Input> Input for Option<T> {
     fn validate_input(&self) -> Result<(), Vec<FieldViolation>> {
         self.as_ref().map_or(Ok(()), Input::validate_input)
+    }
+
+    fn schema(registry: &mut SchemaRegistry) -> RefOr<Schema> {
+        let null = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Null))
+            .build();
+        OneOfBuilder::new()
+            .item(T::schema(registry))
+            .item(null)
+            .into()
+    }
+
+    fn parameters(registry: &mut SchemaRegistry) -> Vec<InputParameter> {
+        let mut parameters = T::parameters(registry);
+        for parameter in &mut parameters {
+            parameter.required = false;
+        }
+        parameters
     }
 }
 
@@ -87,11 +165,25 @@ impl<T: Input> Input for Vec<T> {
                 .map(|(index, item)| (format!("[{index}]"), item)),
         )
     }
+
+    fn schema(registry: &mut SchemaRegistry) -> RefOr<Schema> {
+        ArrayBuilder::new().items(T::schema(registry)).into()
+    }
+}
+
+fn map_schema<T: Input>(registry: &mut SchemaRegistry) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .additional_properties(Some(T::schema(registry)))
+        .into()
 }
 
 impl<T: Input> Input for BTreeMap<String, T> {
     fn validate_input(&self) -> Result<(), Vec<FieldViolation>> {
         validate_each(self.iter().map(|(key, item)| (key.clone(), item)))
+    }
+
+    fn schema(registry: &mut SchemaRegistry) -> RefOr<Schema> {
+        map_schema::<T>(registry)
     }
 }
 
@@ -100,6 +192,10 @@ impl<T: Input, H: std::hash::BuildHasher + Default + Send + 'static> Input
 {
     fn validate_input(&self) -> Result<(), Vec<FieldViolation>> {
         validate_each(self.iter().map(|(key, item)| (key.clone(), item)))
+    }
+
+    fn schema(registry: &mut SchemaRegistry) -> RefOr<Schema> {
+        map_schema::<T>(registry)
     }
 }
 
@@ -115,6 +211,23 @@ macro_rules! tuple_inputs {
                     }));
                 })+
                 if all.is_empty() { Ok(()) } else { Err(all) }
+            }
+
+            fn schema(registry: &mut SchemaRegistry) -> RefOr<Schema> {
+                let items = vec![$($name::schema(registry)),+];
+                let mut array = ArrayBuilder::new().build();
+                array.prefix_items = items.into_iter().filter_map(|item| match item {
+                    RefOr::T(schema) => Some(schema),
+                    RefOr::Ref(_) => None,
+                }).collect();
+                array.items = utoipa::openapi::schema::ArrayItems::False;
+                RefOr::T(Schema::Array(array))
+            }
+
+            fn parameters(registry: &mut SchemaRegistry) -> Vec<InputParameter> {
+                let mut parameters = Vec::new();
+                $(parameters.extend($name::parameters(registry));)+
+                parameters
             }
         })*
     };
@@ -143,7 +256,11 @@ tuple_inputs!(
             wrap an extractor you trust as it is in `portcullis::Unchecked<...>`, \
             or implement `portcullis::SafeExtractor` for your own extractor"
 )]
-pub trait SafeExtractor {}
+pub trait SafeExtractor {
+    /// Describes what the extractor takes from the request in the endpoint's OpenAPI
+    /// operation (parameters, body). Most extractors take nothing a client must know.
+    fn document(_doc: &mut OperationDoc<'_>) {}
+}
 
 impl<S> SafeExtractor for axum::extract::State<S> {}
 impl<T> SafeExtractor for axum::extract::Extension<T> {}
@@ -155,12 +272,15 @@ impl SafeExtractor for http::Uri {}
 impl SafeExtractor for http::Version {}
 impl SafeExtractor for http::HeaderMap {}
 impl SafeExtractor for crate::auth::Principal {}
-impl SafeExtractor for Option<crate::auth::Principal> {}
+impl SafeExtractor for Option<crate::auth::Principal> {
+    fn document(doc: &mut OperationDoc<'_>) {
+        doc.optional_authentication();
+    }
+}
 impl<T> SafeExtractor for crate::auth::Claims<T> {}
-impl<T> SafeExtractor for Option<crate::auth::Claims<T>> {}
+impl<T> SafeExtractor for Option<crate::auth::Claims<T>> {
+    fn document(doc: &mut OperationDoc<'_>) {
+        doc.optional_authentication();
+    }
+}
 impl SafeExtractor for crate::pipeline::RequestContext {}
-
-/// Compile-time check that `T` is a safe extractor; the attributes call it for every
-/// handler argument.
-#[doc(hidden)]
-pub const fn assert_safe_extractor<T: SafeExtractor + ?Sized>() {}

@@ -37,7 +37,7 @@ async fn list_orders(_who: Principal, Query(page): Query<Page>) -> Json<Vec<u32>
     Json(vec![page.limit.unwrap_or(10)])
 }
 
-#[secure(post, path = "/orders", scopes = ["orders:write", "orders:read"], rate = "10/s", rate_key = subject, body_limit = 1024, operation_id = "createOrder")]
+#[secure(post, path = "/orders", scopes = ["orders:write", "orders:read"], rate = "10/s", rate_key = subject, body_limit = 1024, operation_id = "createOrder", status = 201, errors(409 = "The order exists", 503 = "Try later"))]
 async fn create_order(_who: Principal, Json(new): Json<NewOrder>) -> (StatusCode, Json<u32>) {
     (StatusCode::CREATED, Json(new.quantity))
 }
@@ -47,12 +47,12 @@ async fn report(_who: Principal, Path(id): Path<u64>) -> String {
     id.to_string()
 }
 
-#[secure(delete, path = "/orders/{id}", scope = "orders:admin", roles = ["admin", "auditor"], rate = "unlimited")]
+#[secure(delete, path = "/orders/{id}", scope = "orders:admin", roles = ["admin", "auditor"], rate = "unlimited", status = 204)]
 async fn delete_order(_who: Principal, Path(_id): Path<u64>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-#[secure(put, path = "/tenants/{tenant}/orders/{id}", policy = same_tenant, rate = "1/d", rate_key = global)]
+#[secure(put, path = "/tenants/{tenant}/orders/{id}", policy = same_tenant, rate = "1/d", rate_key = global, status = 200)]
 async fn replace_order(Path((_tenant, _id)): Path<(String, u64)>, _who: Principal, Json(_new): Json<NewOrder>) -> StatusCode {
     StatusCode::OK
 }

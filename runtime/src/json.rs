@@ -2,7 +2,11 @@
 //!
 //! RFC 8259 leaves duplicates undefined and parsers disagree (first wins, last wins). In a
 //! signed token that ambiguity is an attack: a verifier and a downstream service could read
-//! different claims from the same signed bytes. A token with duplicates is refused.
+//! different claims from the same signed bytes. In a request body it is the same attack on
+//! validation. Tokens and bodies with duplicates are refused.
+//!
+//! Numbers with a zero fraction (`348.0`, `1e2`) are read as integers: JSON Schema calls
+//! them integers, so a body the OpenAPI document allows is a body the server accepts.
 
 use std::cell::Cell;
 use std::fmt;
@@ -10,32 +14,56 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::AuthFailure;
+/// Why a document was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JsonError {
+    /// A member name appears twice in one object.
+    Duplicate,
+    /// Nested deeper than allowed.
+    TooDeep,
+    /// Not JSON; the parser's message, without position.
+    Syntax(String),
+}
 
-/// The deepest nesting accepted inside a token.
-const MAX_DEPTH: usize = 32;
-
-/// Parses `bytes` as JSON, refusing duplicate names and nesting deeper than 32.
-pub(crate) fn from_slice(bytes: &[u8]) -> Result<Value, AuthFailure> {
+/// Parses `bytes` as one JSON value, refusing duplicate names and nesting deeper than
+/// `max_depth`.
+pub(crate) fn from_slice(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let duplicate = Cell::new(false);
+    let too_deep = Cell::new(false);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = StrictValue {
         depth: 0,
+        max_depth,
         duplicate: &duplicate,
+        too_deep: &too_deep,
     }
-    .deserialize(&mut deserializer);
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value));
     match parsed {
-        Ok(value) if deserializer.end().is_ok() => Ok(value),
-        _ if duplicate.get() => Err(AuthFailure::DuplicateClaim),
-        _ => Err(AuthFailure::Malformed),
+        Ok(value) => Ok(value),
+        Err(_) if duplicate.get() => Err(JsonError::Duplicate),
+        Err(_) if too_deep.get() => Err(JsonError::TooDeep),
+        Err(error) => Err(JsonError::Syntax(without_position(&error))),
+    }
+}
+
+/// A serde_json message without the position it appends.
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(position) => message[..position].to_owned(),
+        None => message,
     }
 }
 
 #[derive(Clone, Copy)]
 struct StrictValue<'a> {
     depth: usize,
+    max_depth: usize,
     /// Set when parsing stopped on a duplicate name.
     duplicate: &'a Cell<bool>,
+    /// Set when parsing stopped on nesting.
+    too_deep: &'a Cell<bool>,
 }
 
 impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
@@ -66,7 +94,15 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
+        // 2^64 and beyond (and their negatives past -2^63) stay floats.
+        const LIMIT: f64 = 18_446_744_073_709_551_616.0;
+        if v.fract() == 0.0 && (0.0..LIMIT).contains(&v) {
+            Ok(Value::from(v as u64))
+        } else if v.fract() == 0.0 && (-(LIMIT / 2.0)..0.0).contains(&v) {
+            Ok(Value::from(v as i64))
+        } else {
+            Ok(Value::from(v))
+        }
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -107,12 +143,13 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
 
 impl<'a> StrictValue<'a> {
     fn nested<E: de::Error>(self) -> Result<StrictValue<'a>, E> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= self.max_depth {
+            self.too_deep.set(true);
             return Err(E::custom("nested too deeply"));
         }
         Ok(StrictValue {
             depth: self.depth + 1,
-            duplicate: self.duplicate,
+            ..self
         })
     }
 }
@@ -124,19 +161,30 @@ mod tests {
     #[test]
     fn parses_and_refuses_duplicates_at_any_depth() {
         assert_eq!(
-            from_slice(br#"{"a":[1,{"b":null}]}"#).unwrap()["a"][1]["b"],
+            from_slice(br#"{"a":[1,{"b":null}]}"#, 32).unwrap()["a"][1]["b"],
             Value::Null
         );
         assert_eq!(
-            from_slice(br#"{"a":1,"a":2}"#),
-            Err(AuthFailure::DuplicateClaim)
+            from_slice(br#"{"a":1,"a":2}"#, 32),
+            Err(JsonError::Duplicate)
         );
         assert_eq!(
-            from_slice(br#"{"a":{"b":1,"b":1}}"#),
-            Err(AuthFailure::DuplicateClaim)
+            from_slice(br#"{"a":{"b":1,"b":1}}"#, 32),
+            Err(JsonError::Duplicate)
         );
-        assert_eq!(from_slice(br#"{"a":1} x"#), Err(AuthFailure::Malformed));
+        assert!(matches!(
+            from_slice(br#"{"a":1} x"#, 32),
+            Err(JsonError::Syntax(_))
+        ));
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
-        assert_eq!(from_slice(deep.as_bytes()), Err(AuthFailure::Malformed));
+        assert_eq!(from_slice(deep.as_bytes(), 32), Err(JsonError::TooDeep));
+        assert!(from_slice(deep.as_bytes(), 64).is_ok());
+    }
+
+    #[test]
+    fn integral_numbers_are_integers() {
+        let value = from_slice(br#"[348.0, 1e2, -2.0, 1.5, 1e30, 0.0]"#, 32).unwrap();
+        assert_eq!(value, serde_json::json!([348, 100, -2, 1.5, 1e30, 0]));
+        assert!(value[0].is_u64() && value[2].is_i64() && value[3].is_f64());
     }
 }

@@ -1,0 +1,147 @@
+// The orders API: its scopes, types, handlers and security configuration.
+//
+// This file is `include!`d at the crate root of the example (`main.rs`) and of its test
+// (`tests/orders_example.rs`), because `portcullis::scopes!` belongs at a crate root;
+// so it holds no inner attributes and no `main`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use portcullis::dev::DevIssuer;
+use portcullis::prelude::*;
+
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
+    "orders:admin" => "Delete orders",
+}
+
+/// One order.
+#[output]
+#[derive(Clone)]
+pub struct Order {
+    /// The order's id.
+    id: u64,
+    /// What was ordered.
+    item: String,
+    /// How many.
+    quantity: u32,
+    /// The subject who ordered it.
+    created_by: String,
+}
+
+/// A new order, as clients send it.
+#[input]
+pub struct NewOrder {
+    /// What is ordered.
+    #[garde(length(chars, min = 1, max = 64))]
+    item: String,
+    /// How many.
+    #[garde(range(min = 1, max = 1000))]
+    quantity: u32,
+}
+
+/// The orders, in memory.
+#[derive(Clone, Default)]
+pub struct Store {
+    orders: Arc<Mutex<BTreeMap<u64, Order>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Store {
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, Order>) -> T) -> T {
+        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut orders)
+    }
+}
+
+/// Is the service up?
+#[public(get, path = "/health", rate = "10/s", tag = "operations")]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Lists every order.
+#[secure(get, path = "/orders", scope = "orders:read", rate = "100/min", tag = "orders")]
+async fn list_orders(State(store): State<Store>, _who: Principal) -> Json<Vec<Order>> {
+    Json(store.with(|orders| orders.values().cloned().collect()))
+}
+
+/// Gets one order.
+#[secure(get, path = "/orders/{id}", scope = "orders:read", tag = "orders", errors(404 = "No such order"))]
+async fn get_order(
+    State(store): State<Store>,
+    _who: Principal,
+    Path(id): Path<u64>,
+) -> Result<Json<Order>, ApiError> {
+    store
+        .with(|orders| orders.get(&id).cloned())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no order {id}")))
+}
+
+/// Creates an order.
+#[secure(post, path = "/orders", scope = "orders:write", rate = "10/min", status = 201, tag = "orders")]
+async fn create_order(
+    State(store): State<Store>,
+    who: Principal,
+    Json(new): Json<NewOrder>,
+) -> (StatusCode, Json<Order>) {
+    let id = store.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let order = Order {
+        id,
+        item: new.item,
+        quantity: new.quantity,
+        created_by: who.subject().unwrap_or("unknown").to_owned(),
+    };
+    store.with(|orders| orders.insert(id, order.clone()));
+    (StatusCode::CREATED, Json(order))
+}
+
+/// Deletes an order.
+#[secure(
+    delete,
+    path = "/orders/{id}",
+    scope = "orders:admin",
+    rate = "10/min",
+    status = 204,
+    tag = "orders",
+    errors(404 = "No such order")
+)]
+async fn delete_order(
+    State(store): State<Store>,
+    _who: Principal,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, ApiError> {
+    match store.with(|orders| orders.remove(&id)) {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::not_found(format!("no order {id}"))),
+    }
+}
+
+/// The security configuration: the development issuer's tokens, 600 requests a minute
+/// by default, every quota multiplied by `rate_scale`.
+async fn security(dev: &DevIssuer, rate_scale: f64) -> Result<Security, portcullis::ConfigError> {
+    Security::builder()
+        .issuer(dev.issuer().token_url(format!("{}/oauth/token", dev.issuer_id())))
+        .default_rate(rate!("600/min"))
+        .rate_scale(rate_scale)
+        .realm("orders")
+        .build()
+        .await
+}
+
+/// The API, with its OpenAPI document at `/openapi.json`.
+fn api(security: Security) -> SecureRouter<Store> {
+    SecureRouter::new(security)
+        .mount(routes![health, list_orders, get_order, create_order, delete_order])
+        .with_openapi("/openapi.json")
+        .openapi_info(portcullis::OpenApiInfo {
+            title: "Orders".to_owned(),
+            version: "1.0.0".to_owned(),
+            description: Some("An in-memory orders API secured by Portcullis.".to_owned()),
+        })
+}

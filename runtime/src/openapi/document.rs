@@ -1,0 +1,486 @@
+//! The OpenAPI 3.1 document of a set of endpoints: operations, security, rejections.
+
+use std::collections::BTreeMap;
+
+use http::StatusCode;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, OpenIdConnect, Scopes,
+    SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
+    RefOr, Required,
+};
+
+use super::SchemaRegistry;
+use super::doc::{OperationDoc, ParameterPlace};
+use crate::authz::{Requirements, ScopeRegistry};
+use crate::config::Security;
+use crate::endpoint::{EndpointSpec, HttpMethod as Method};
+use crate::problem::PROBLEM_JSON;
+use crate::rate::{EndpointRate, Rate};
+
+/// The name of the problem-details schema in `components.schemas`.
+pub const PROBLEM_SCHEMA: &str = "Problem";
+
+/// Title, version and description of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenApiInfo {
+    /// The API's title.
+    pub title: String,
+    /// The API's version (not the OpenAPI version).
+    pub version: String,
+    /// A description, in CommonMark.
+    pub description: Option<String>,
+}
+
+impl Default for OpenApiInfo {
+    fn default() -> Self {
+        OpenApiInfo {
+            title: "API".to_owned(),
+            version: "1.0.0".to_owned(),
+            description: None,
+        }
+    }
+}
+
+/// Why no document could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenApiError {
+    /// Two endpoints have the same operation id.
+    #[error(
+        "`{first}` and `{second}` both have the operation id \"{id}\"; \
+         give one of them `operation_id = \"...\"`"
+    )]
+    DuplicateOperationId {
+        /// The id.
+        id: String,
+        /// The first handler.
+        first: &'static str,
+        /// The second handler.
+        second: &'static str,
+    },
+}
+
+/// A security scheme of the document, and what it can express.
+struct SchemeRef {
+    name: String,
+    scheme: SecurityScheme,
+    /// Whether requirements on it can list scopes (OAuth 2.0 and OpenID Connect).
+    scoped: bool,
+}
+
+/// Builds the document of `endpoints`.
+pub fn build(
+    endpoints: &[&'static EndpointSpec],
+    security: &Security,
+    scopes: Option<&ScopeRegistry>,
+    info: &OpenApiInfo,
+) -> Result<OpenApi, OpenApiError> {
+    check_operation_ids(endpoints)?;
+    let schemes = security_schemes(security, scopes);
+    let mut registry = SchemaRegistry::new();
+    let mut paths = PathsBuilder::new().build();
+    for spec in endpoints {
+        let operation = operation(spec, security, &schemes, &mut registry);
+        paths.add_path_operation(spec.path, vec![http_method(spec.method)], operation);
+    }
+    let mut components = ComponentsBuilder::new().schema(PROBLEM_SCHEMA, problem_schema());
+    for (name, schema) in registry.into_schemas() {
+        components = components.schema(name, schema);
+    }
+    for scheme in schemes {
+        components = components.security_scheme(scheme.name, scheme.scheme);
+    }
+    let info = InfoBuilder::new()
+        .title(info.title.clone())
+        .version(info.version.clone())
+        .description(info.description.clone())
+        .build();
+    Ok(OpenApiBuilder::new()
+        .info(info)
+        .paths(paths)
+        .components(Some(components.build()))
+        .build())
+}
+
+fn check_operation_ids(endpoints: &[&'static EndpointSpec]) -> Result<(), OpenApiError> {
+    let mut seen: BTreeMap<&str, &'static str> = BTreeMap::new();
+    for spec in endpoints {
+        let id = operation_id(spec);
+        if let Some(first) = seen.insert(id, spec.handler) {
+            return Err(OpenApiError::DuplicateOperationId {
+                id: id.to_owned(),
+                first,
+                second: spec.handler,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn operation_id(spec: &EndpointSpec) -> &'static str {
+    spec.operation_id.unwrap_or(spec.handler)
+}
+
+fn http_method(method: Method) -> HttpMethod {
+    match method {
+        Method::Get => HttpMethod::Get,
+        Method::Post => HttpMethod::Post,
+        Method::Put => HttpMethod::Put,
+        Method::Patch => HttpMethod::Patch,
+        Method::Delete => HttpMethod::Delete,
+        Method::Head => HttpMethod::Head,
+        Method::Options => HttpMethod::Options,
+    }
+}
+
+fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Vec<SchemeRef> {
+    let scopes = || {
+        let declared = registry.map(ScopeRegistry::scopes).unwrap_or_default();
+        Scopes::from_iter(declared.iter().map(|decl| (decl.name, decl.description)))
+    };
+    let mut schemes = Vec::new();
+    let issuers = security.issuer_documentation();
+    let numbered = |base: &str, index: usize| {
+        if index == 0 {
+            base.to_owned()
+        } else {
+            format!("{base}{}", index + 1)
+        }
+    };
+    for (index, issuer) in issuers.iter().enumerate() {
+        if let Some(token_url) = &issuer.token_url {
+            let flow = Flow::ClientCredentials(ClientCredentials::new(token_url.clone(), scopes()));
+            let description = format!(
+                "OAuth 2.0 access tokens (RFC 9068 JWTs) issued by {}",
+                issuer.issuer
+            );
+            schemes.push(SchemeRef {
+                name: numbered("oauth2", index),
+                scheme: SecurityScheme::OAuth2(OAuth2::with_description([flow], description)),
+                scoped: true,
+            });
+        }
+        if let Some(discovery_url) = &issuer.discovery_url {
+            schemes.push(SchemeRef {
+                name: numbered("openIdConnect", index),
+                scheme: SecurityScheme::OpenIdConnect(OpenIdConnect::new(discovery_url.clone())),
+                scoped: true,
+            });
+        }
+    }
+    if schemes.is_empty() {
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some(
+                "Bearer access tokens (JWT); the scopes each operation needs are in its `security`",
+            ))
+            .build();
+        schemes.push(SchemeRef {
+            name: "bearer".to_owned(),
+            scheme: SecurityScheme::Http(bearer),
+            scoped: false,
+        });
+    }
+    schemes
+}
+
+fn requirements_of(requirements: &Requirements, schemes: &[SchemeRef]) -> Vec<SecurityRequirement> {
+    let all: Vec<&str> = requirements.all_scope_names.to_vec();
+    let alternatives: Vec<Vec<&str>> = if requirements.any_scope_names.is_empty() {
+        vec![all.clone()]
+    } else {
+        requirements
+            .any_scope_names
+            .iter()
+            .map(|any| {
+                let mut scopes = all.clone();
+                if !scopes.contains(any) {
+                    scopes.push(any);
+                }
+                scopes
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for scheme in schemes {
+        if scheme.scoped {
+            for scopes in &alternatives {
+                out.push(SecurityRequirement::new(
+                    scheme.name.clone(),
+                    scopes.iter().copied(),
+                ));
+            }
+        } else {
+            out.push(SecurityRequirement::new(
+                scheme.name.clone(),
+                Vec::<String>::new(),
+            ));
+        }
+    }
+    out
+}
+
+fn operation(
+    spec: &'static EndpointSpec,
+    security: &Security,
+    schemes: &[SchemeRef],
+    registry: &mut SchemaRegistry,
+) -> utoipa::openapi::path::Operation {
+    let mut doc = OperationDoc::new(registry);
+    (spec.document)(&mut doc);
+
+    let mut builder = OperationBuilder::new()
+        .operation_id(Some(operation_id(spec)))
+        .summary(spec.summary)
+        .description(spec.description)
+        .tags(Some(spec.tags.iter().copied()));
+
+    let mut path_names = spec.path_params.iter();
+    let (mut has_path, mut has_query) = (false, false);
+    for (place, parameter) in &doc.parameters {
+        let (name, location) = match place {
+            ParameterPlace::Path => {
+                has_path = true;
+                let name = parameter
+                    .name
+                    .clone()
+                    .or_else(|| path_names.next().map(|n| (*n).to_owned()));
+                (name, ParameterIn::Path)
+            }
+            ParameterPlace::Query => {
+                has_query = true;
+                (parameter.name.clone(), ParameterIn::Query)
+            }
+        };
+        let Some(name) = name else { continue };
+        let required = location == ParameterIn::Path || parameter.required;
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(location)
+                .required(if required {
+                    Required::True
+                } else {
+                    Required::False
+                })
+                .description(parameter.description.clone())
+                .schema(Some(parameter.schema.clone())),
+        );
+    }
+    let has_body = doc.body.is_some();
+    if let Some((media_type, schema)) = doc.body.take() {
+        let body = RequestBodyBuilder::new()
+            .required(Some(Required::True))
+            .content(
+                media_type,
+                ContentBuilder::new().schema(Some(schema)).build(),
+            )
+            .build();
+        builder = builder.request_body(Some(body));
+    }
+
+    let success = spec.success_status.unwrap_or(200);
+    let mut success_response = ResponseBuilder::new().description(reason(success));
+    if let Some(content) = &doc.response {
+        success_response = success_response.content(
+            content.media_type,
+            ContentBuilder::new().schema(content.schema.clone()).build(),
+        );
+    }
+    let mut responses =
+        ResponsesBuilder::new().response(success.to_string(), success_response.build());
+    let mut problem = |status: u16, description: &str| {
+        responses = std::mem::take(&mut responses)
+            .response(status.to_string(), problem_response(status, description));
+    };
+    let secured = spec.requirements();
+    let has_inputs = has_path || has_query || has_body;
+    if has_inputs || secured.is_some() || doc.optional_authentication {
+        let mut causes = Vec::new();
+        if has_inputs {
+            causes.push("an input does not parse");
+        }
+        if secured.is_some() || doc.optional_authentication {
+            causes.push("the credentials are malformed (two Authorization headers, a token in the query string)");
+        }
+        problem(400, &format!("Bad request: {}", causes.join("; ")));
+    }
+    if secured.is_some() || doc.optional_authentication {
+        problem(401, "The bearer token is missing, invalid or expired");
+    }
+    if secured.is_some() {
+        problem(
+            403,
+            "The token lacks a required scope, role, or the access policy refused",
+        );
+    }
+    for (status, description) in spec.errors {
+        problem(*status, description);
+    }
+    if has_body {
+        problem(413, "The body is larger than the endpoint accepts");
+        problem(
+            415,
+            "The body's media type is not the one the endpoint accepts",
+        );
+    }
+    if has_inputs {
+        problem(
+            422,
+            "An input breaks a validation rule; `errors` lists the fields at fault",
+        );
+    }
+    let rate = effective_rate(spec, security);
+    if rate.is_some() {
+        problem(
+            429,
+            "The client's quota is used up; retry after `Retry-After` seconds",
+        );
+    }
+    builder = builder.responses(responses.build());
+
+    builder = match secured {
+        Some(requirements) => builder.securities(Some(requirements_of(requirements, schemes))),
+        None if doc.optional_authentication => {
+            let mut alternatives = vec![SecurityRequirement::default()];
+            alternatives.extend(
+                schemes
+                    .iter()
+                    .map(|s| SecurityRequirement::new(s.name.clone(), Vec::<String>::new())),
+            );
+            builder.securities(Some(alternatives))
+        }
+        None => builder.securities(Some(Vec::new())),
+    };
+    builder.extensions(Some(extensions(spec, rate))).build()
+}
+
+/// The rate an endpoint enforces, scaled; `None` when unlimited.
+pub(crate) fn effective_rate(spec: &EndpointSpec, security: &Security) -> Option<Rate> {
+    match spec.rate {
+        EndpointRate::Default => Some(security.default_rate()),
+        EndpointRate::Limit(rate) => Some(rate.scaled(security.rate_scale())),
+        EndpointRate::Unlimited => None,
+    }
+}
+
+fn extensions(spec: &EndpointSpec, rate: Option<Rate>) -> Extensions {
+    let mut extensions = Extensions::builder();
+    extensions = extensions.add(
+        "x-ratelimit",
+        match rate {
+            Some(rate) => serde_json::json!({
+                "limit": rate.count(),
+                "window": rate.period().as_secs(),
+                "burst": rate.burst(),
+                "key": spec.rate_key.as_str(),
+            }),
+            None => serde_json::json!("unlimited"),
+        },
+    );
+    if let Some(requirements) = spec.requirements() {
+        if !requirements.roles.is_empty() {
+            extensions = extensions.add("x-portcullis-roles", requirements.roles.to_vec());
+        }
+        if let Some(policy) = requirements.policy {
+            extensions = extensions.add("x-portcullis-policy", policy.name);
+        }
+    }
+    extensions.build()
+}
+
+fn reason(status: u16) -> &'static str {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("Response")
+}
+
+fn problem_response(status: u16, description: &str) -> Response {
+    let mut response = ResponseBuilder::new().description(description).content(
+        PROBLEM_JSON,
+        ContentBuilder::new()
+            .schema(Some(RefOr::Ref(Ref::from_schema_name(PROBLEM_SCHEMA))))
+            .build(),
+    );
+    let string = || {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .build()
+    };
+    match status {
+        401 | 403 => {
+            response = response.header(
+                "WWW-Authenticate",
+                HeaderBuilder::new()
+                    .schema(Some(string()))
+                    .description(Some(
+                        "RFC 6750 Bearer challenge: realm, error, error_description, scope",
+                    ))
+                    .build(),
+            );
+        }
+        429 => {
+            let seconds = ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(1))
+                .build();
+            response = response.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(seconds))
+                    .description(Some("Seconds until a request is allowed again"))
+                    .build(),
+            );
+        }
+        _ => {}
+    }
+    response.build()
+}
+
+/// The RFC 9457 problem-details schema every rejection uses.
+pub fn problem_schema() -> Schema {
+    let string = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some(description))
+            .build()
+    };
+    let violation = ObjectBuilder::new()
+        .property(
+            "path",
+            string("Where the value is, like `items[2].quantity`; empty for the input as a whole"),
+        )
+        .required("path")
+        .property("message", string("What is wrong with it"))
+        .required("message");
+    Schema::Object(
+        ObjectBuilder::new()
+            .description(Some("Problem details (RFC 9457)"))
+            .property("type", string("A URI naming the kind of problem"))
+            .required("type")
+            .property("title", string("A short summary of the kind of problem"))
+            .required("title")
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Integer))
+                    .minimum(Some(100))
+                    .maximum(Some(599)),
+            )
+            .required("status")
+            .property("detail", string("What happened in this occurrence"))
+            .property("errors", ArrayBuilder::new().items(violation))
+            .build(),
+    )
+}
