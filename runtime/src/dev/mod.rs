@@ -1,9 +1,14 @@
-//! A development token issuer (feature `dev`): generates a signing key, publishes its
-//! JWKS and discovery documents, and mints RFC 9068 access tokens.
+//! A development authorization server (feature `dev`): an OAuth 2.0 client-credentials
+//! token endpoint issuing RFC 9068 access tokens, JWKS and discovery documents, and key
+//! rotation.
 //!
-//! It lets an example run and a test suite mint tokens with no identity provider. It is
-//! not an authorization server for production: its key lives in memory and it trusts
-//! whoever calls it.
+//! It lets an example run, and a test suite mint tokens, with no identity provider. It
+//! is not an authorization server for production: its keys and clients live in memory.
+//!
+//! # Minting tokens in tests
+//!
+//! [`DevIssuer::token`] signs a token directly, with any subject, client, scopes, roles,
+//! lifetime or claim; [`DevIssuer::issuer`] is the configuration that trusts it.
 //!
 //! ```
 //! use portcullis_runtime::dev::DevIssuer;
@@ -14,110 +19,459 @@
 //!     .lifetime(Duration::from_secs(300)).sign();
 //! assert_eq!(token.split('.').count(), 3);
 //! ```
+//!
+//! # The token endpoint
+//!
+//! Clients are registered with a secret and the scopes they may request, at construction
+//! ([`DevIssuerBuilder::client`]) or later ([`DevIssuer::register_client`]). They obtain
+//! tokens from `POST /oauth/token` (RFC 6749 §4.4):
+//!
+//! ```text
+//! curl -u cli:cli-secret -d grant_type=client_credentials -d scope=orders:read \
+//!      http://127.0.0.1:3000/dev/oauth/token
+//! {"access_token":"eyJ…","token_type":"Bearer","expires_in":600,"scope":"orders:read"}
+//! ```
+//!
+//! - The body is `application/x-www-form-urlencoded`, at most [`MAX_BODY_BYTES`].
+//! - `grant_type` must be `client_credentials` (else `unsupported_grant_type`).
+//! - The client authenticates with HTTP Basic (`client_secret_basic`: the id and the
+//!   secret are form-urlencoded, then joined by `:` and base64-encoded, RFC 6749 §2.3.1)
+//!   or with `client_id` and `client_secret` in the body (`client_secret_post`). Both at
+//!   once is `400 invalid_request`; neither, an unknown client or a wrong secret is
+//!   `401 invalid_client` with `WWW-Authenticate: Basic realm="dev"`.
+//! - `scope` is optional and space-delimited; without it the client gets every scope it
+//!   may request; a scope it may not request is `400 invalid_scope`.
+//! - A token lives [`DevIssuerBuilder::token_lifetime`] (default 10 minutes). It is an
+//!   RFC 9068 access token: header `typ: at+jwt`, claims `iss`, `sub` (the client id),
+//!   `aud`, `exp`, `iat`, `jti`, `client_id` and `scope`.
+//! - The client is authenticated before the grant type and the scope are looked at, so
+//!   an unauthenticated caller learns nothing else. A malformed or oversized body, or
+//!   a repeated parameter, is `400 invalid_request`.
+//! - Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`; errors are
+//!   RFC 6749 §5.2 JSON documents, `{"error": …, "error_description": …}`.
+//!
+//! # In-process or on its own port
+//!
+//! In-process, [`DevIssuer::router`] is nested under the path of the issuer identifier,
+//! next to the API that trusts it:
+//!
+//! ```
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use portcullis_runtime::dev::DevIssuer;
+//! use portcullis_runtime::{Rate, Security};
+//! use secrecy::SecretString;
+//!
+//! let dev = DevIssuer::builder("http://127.0.0.1:3000/dev", "orders-api")
+//!     .client("cli", SecretString::from("cli-secret"), ["orders:read", "orders:write"])
+//!     .build()?;
+//! let security = Security::builder()
+//!     .issuer(dev.issuer())
+//!     .default_rate(Rate::per_minute(60))
+//!     .build()
+//!     .await?;
+//! let app: axum::Router = axum::Router::new(/* the API, secured by `security` */)
+//!     .nest("/dev", dev.router());
+//! # let _ = (security, app);
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+//! ```
+//!
+//! On its own port, [`DevIssuer::serve`] serves the same routes at the root of a listener
+//! (the issuer identifier is then the listener's origin).
+//!
+//! # Key rotation
+//!
+//! The issuer holds a key ring of ES256 keys named by their RFC 7638 thumbprints:
+//!
+//! - the *current* key signs ([`DevIssuer::kid`]);
+//! - the *next* key ([`DevIssuer::next_kid`]) is generated in advance and published in
+//!   the JWKS before it ever signs, so that resource servers caching the JWKS already
+//!   know it when it starts signing;
+//! - after a [rotation](DevIssuer::rotate) the *previous* key stays published for a grace
+//!   period, so that the tokens it signed still verify.
+//!
+//! The grace period is [`DevIssuerBuilder::rotation_grace`] if set; by default it lasts
+//! until every token the retiring key signed has expired (at least the token lifetime),
+//! plus the largest clock leeway a verifier accepts ([`MAX_LEEWAY`]).
+//! [`DevIssuer::spawn_rotation`] rotates periodically; choose a period longer than the
+//! JWKS caches of the resource servers (60 seconds for this issuer's own document).
+//!
+//! [`DevIssuer::issuer`] is a snapshot of the keys published when it is called: it
+//! accepts tokens signed by the current and next keys, that is until the second rotation.
+//!
+//! # Secrets
+//!
+//! Client secrets are held in [`secrecy`] types, compared in constant time (as SHA-256
+//! digests, so that their length does not leak either), never logged and never shown by
+//! `Debug`.
 
+mod clients;
+mod keys;
+mod routes;
+mod token;
+mod token_endpoint;
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use axum::Router;
-use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
+use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::auth::{Issuer, unix_now};
+use crate::auth::{Issuer, MAX_LEEWAY, unix_now};
+use clients::{Client, Clients};
+use keys::{KeyRing, SigningKey};
 
-/// Why the development issuer could not start.
+pub use token::TokenRequest;
+pub use token_endpoint::MAX_BODY_BYTES;
+
+/// The default lifetime of the tokens the issuer mints: 10 minutes.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The shortest period [`DevIssuer::spawn_rotation`] accepts: 1 second.
+pub const MIN_ROTATION_PERIOD: Duration = Duration::from_secs(1);
+
+/// A retired key kept "forever" when the grace period does not fit in an `Instant`.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Why the development issuer could not start, rotate, sign or register a client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DevError {
     /// The system's random generator or key generation failed.
     #[error("could not generate a signing key")]
     KeyGeneration,
+    /// A token could not be signed.
+    #[error("could not sign a token")]
+    Signing,
+    /// A client registration was refused.
+    #[error("client {client_id:?} refused: {reason}")]
+    InvalidClient {
+        /// The client id, as given.
+        client_id: String,
+        /// What is wrong with the registration.
+        reason: String,
+    },
 }
 
-/// A development issuer with one ES256 signing key.
-pub struct DevIssuer {
+/// The state shared by every clone of an issuer.
+struct Inner {
     issuer: String,
     audience: String,
-    kid: String,
-    key: EncodingKey,
-    jwk: Value,
+    token_lifetime: Duration,
+    grace: Option<Duration>,
+    keys: RwLock<KeyRing>,
+    clients: RwLock<Clients>,
+}
+
+/// A development authorization server: keys, clients, token endpoint; see the
+/// [module documentation](self).
+///
+/// Cloning is cheap and every clone is the same issuer (same keys, same clients).
+#[derive(Clone)]
+pub struct DevIssuer {
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for DevIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let clients: Vec<String> = self.read_clients().ids().map(str::to_owned).collect();
         f.debug_struct("DevIssuer")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("kid", &self.kid)
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("kid", &self.kid())
+            .field("next_kid", &self.next_kid())
+            .field("token_lifetime", &self.inner.token_lifetime)
+            .field("rotation_grace", &self.inner.grace)
+            .field("clients", &clients)
             .finish_non_exhaustive()
     }
 }
 
-fn random_id(bytes: usize) -> Result<String, DevError> {
-    let mut buffer = vec![0u8; bytes];
-    SystemRandom::new()
-        .fill(&mut buffer)
-        .map_err(|_| DevError::KeyGeneration)?;
-    Ok(URL_SAFE_NO_PAD.encode(buffer))
+/// A client registered at construction.
+struct PendingClient {
+    id: String,
+    secret: SecretString,
+    scopes: Vec<String>,
+}
+
+/// Configures a [`DevIssuer`]; see [`DevIssuer::builder`].
+#[must_use]
+pub struct DevIssuerBuilder {
+    issuer: String,
+    audience: String,
+    token_lifetime: Duration,
+    grace: Option<Duration>,
+    clients: Vec<PendingClient>,
+}
+
+impl std::fmt::Debug for DevIssuerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let clients: Vec<&str> = self.clients.iter().map(|c| c.id.as_str()).collect();
+        f.debug_struct("DevIssuerBuilder")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("rotation_grace", &self.grace)
+            .field("clients", &clients)
+            .finish()
+    }
+}
+
+impl DevIssuerBuilder {
+    /// The lifetime of the tokens the token endpoint issues, and the default of
+    /// [`TokenRequest::lifetime`] (default [`DEFAULT_TOKEN_LIFETIME`]). Resource servers
+    /// refuse tokens living longer than their issuer's
+    /// [`max_lifetime`](crate::Issuer::max_lifetime), 24 hours by default.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// How long a key stays published after it stops signing. By default, until every
+    /// token it signed has expired, plus [`MAX_LEEWAY`]. A
+    /// shorter grace period makes tokens signed before a rotation fail once it is over.
+    pub fn rotation_grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// Registers a client; see [`DevIssuer::register_client`]. Mistakes are reported by
+    /// [`build`](DevIssuerBuilder::build).
+    pub fn client<I, S>(
+        mut self,
+        client_id: impl Into<String>,
+        secret: SecretString,
+        allowed_scopes: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.clients.push(PendingClient {
+            id: client_id.into(),
+            secret,
+            scopes: allowed_scopes.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// The issuer, with a fresh current key and a fresh next key.
+    pub fn build(self) -> Result<DevIssuer, DevError> {
+        let mut clients = Clients::default();
+        for pending in self.clients {
+            let client = Client::new(&pending.id, pending.secret, pending.scopes)?;
+            clients.insert(pending.id, client);
+        }
+        Ok(DevIssuer {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                audience: self.audience,
+                token_lifetime: self.token_lifetime,
+                grace: self.grace,
+                keys: RwLock::new(KeyRing::generate()?),
+                clients: RwLock::new(clients),
+            }),
+        })
+    }
 }
 
 impl DevIssuer {
     /// An issuer called `issuer` (the `iss` of its tokens) minting tokens for `audience`,
-    /// with a freshly generated P-256 key.
+    /// with freshly generated P-256 keys, no clients, and the default settings.
     pub fn new(
         issuer: impl Into<String>,
         audience: impl Into<String>,
     ) -> Result<DevIssuer, DevError> {
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .map_err(|_| DevError::KeyGeneration)?;
-        let pkcs8 = pair.to_pkcs8v1().map_err(|_| DevError::KeyGeneration)?;
-        let point = pair.public_key().as_ref();
-        let (x, y) = (
-            URL_SAFE_NO_PAD.encode(&point[1..33]),
-            URL_SAFE_NO_PAD.encode(&point[33..65]),
-        );
-        // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
-        let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
-        let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"});
-        Ok(DevIssuer {
+        DevIssuer::builder(issuer, audience).build()
+    }
+
+    /// Configures an issuer called `issuer` minting tokens for `audience`.
+    ///
+    /// ```
+    /// use portcullis_runtime::dev::DevIssuer;
+    /// use secrecy::SecretString;
+    /// use std::time::Duration;
+    ///
+    /// let dev = DevIssuer::builder("http://127.0.0.1:3000/dev", "orders-api")
+    ///     .token_lifetime(Duration::from_secs(300))
+    ///     .rotation_grace(Duration::from_secs(600))
+    ///     .client("cli", SecretString::from("cli-secret"), ["orders:read"])
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(dev.token_lifetime(), Duration::from_secs(300));
+    /// ```
+    pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> DevIssuerBuilder {
+        DevIssuerBuilder {
             issuer: issuer.into(),
             audience: audience.into(),
-            kid,
-            key: EncodingKey::from_ec_der(pkcs8.as_ref()),
-            jwk,
-        })
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            grace: None,
+            clients: Vec::new(),
+        }
+    }
+
+    fn read_keys(&self) -> RwLockReadGuard<'_, KeyRing> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_keys(&self) -> RwLockWriteGuard<'_, KeyRing> {
+        self.inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read_clients(&self) -> RwLockReadGuard<'_, Clients> {
+        self.inner
+            .clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The issuer identifier.
     pub fn issuer_id(&self) -> &str {
-        &self.issuer
+        &self.inner.issuer
     }
 
     /// The audience its tokens are for.
     pub fn audience(&self) -> &str {
-        &self.audience
+        &self.inner.audience
     }
 
-    /// The id of its signing key.
-    pub fn kid(&self) -> &str {
-        &self.kid
+    /// The id of the key that signs now.
+    pub fn kid(&self) -> String {
+        self.read_keys().current().kid().to_owned()
     }
 
-    /// The configuration that trusts this issuer: its key, its audience, RFC 9068 rules.
+    /// The id of the key that will sign after the next [rotation](DevIssuer::rotate); it
+    /// is already in the JWKS.
+    pub fn next_kid(&self) -> String {
+        self.read_keys().next().kid().to_owned()
+    }
+
+    /// The lifetime of the tokens the token endpoint issues.
+    pub fn token_lifetime(&self) -> Duration {
+        self.inner.token_lifetime
+    }
+
+    /// The configured grace period of retired keys, if any (else the default: until the
+    /// tokens they signed have expired).
+    pub fn rotation_grace(&self) -> Option<Duration> {
+        self.inner.grace
+    }
+
+    /// Registers a client that may request `allowed_scopes` with `secret`, replacing any
+    /// client with the same id. The router serves it at once.
+    ///
+    /// A client id is one or more printable ASCII characters; a secret is not empty; a
+    /// scope is an RFC 6749 scope token (printable ASCII but space, `"` and `\`).
+    pub fn register_client<I, S>(
+        &self,
+        client_id: impl Into<String>,
+        secret: SecretString,
+        allowed_scopes: I,
+    ) -> Result<(), DevError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let client_id = client_id.into();
+        let scopes = allowed_scopes.into_iter().map(Into::into).collect();
+        let client = Client::new(&client_id, secret, scopes)?;
+        self.inner
+            .clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(client_id, client);
+        Ok(())
+    }
+
+    /// The scopes of client `client_id` if `secret` is its secret.
+    pub(crate) fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &SecretString,
+    ) -> Option<Vec<String>> {
+        self.read_clients()
+            .authenticate(client_id, secret)
+            .map(|client| client.scopes().to_vec())
+    }
+
+    /// Rotates the keys: the next key starts signing, the current key is retired (still
+    /// published for the grace period), and a new next key is generated and published.
+    pub fn rotate(&self) -> Result<(), DevError> {
+        let fresh = SigningKey::generate()?;
+        let mut ring = self.write_keys();
+        let grace = self
+            .inner
+            .grace
+            .unwrap_or_else(|| self.default_grace(ring.current()));
+        let now = tokio::time::Instant::now();
+        let until = now
+            .checked_add(grace)
+            .or_else(|| now.checked_add(FAR_FUTURE))
+            .unwrap_or(now);
+        ring.rotate(fresh, until, now);
+        tracing::info!(
+            issuer = %self.inner.issuer,
+            kid = ring.current().kid(),
+            next_kid = ring.next().kid(),
+            "dev issuer: signing key rotated"
+        );
+        Ok(())
+    }
+
+    /// How long `outgoing` must stay published for every token it signed to verify.
+    fn default_grace(&self, outgoing: &SigningKey) -> Duration {
+        let remaining = Duration::from_secs(outgoing.latest_exp().saturating_sub(unix_now()));
+        remaining
+            .max(self.inner.token_lifetime)
+            .saturating_add(MAX_LEEWAY)
+    }
+
+    /// Rotates the keys every `every` (at least [`MIN_ROTATION_PERIOD`]) on the Tokio
+    /// runtime, the first time `every` from now. The task holds the issuer weakly: it
+    /// ends at its next tick after the last clone of the issuer (routers included) is
+    /// dropped, or when the returned handle is aborted.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, like [`tokio::spawn`].
+    pub fn spawn_rotation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let every = every.max(MIN_ROTATION_PERIOD);
+        let issuer = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = issuer.upgrade() else {
+                    break;
+                };
+                if let Err(error) = (DevIssuer { inner }).rotate() {
+                    tracing::error!(%error, "dev issuer: key rotation failed");
+                }
+            }
+        })
+    }
+
+    /// The configuration that trusts this issuer: the keys it publishes now (current,
+    /// next and previous), its audience, RFC 9068 rules.
     pub fn issuer(&self) -> Issuer {
-        Issuer::new(&self.issuer)
-            .audience(&self.audience)
+        Issuer::new(&self.inner.issuer)
+            .audience(&self.inner.audience)
             .jwks_json(&self.jwks_json())
             .rfc9068()
     }
 
-    /// The JWKS document.
+    /// The JWKS document: the current key, the next key, and the previous keys still in
+    /// their grace period.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk] })
+        let keys = self.read_keys().published(tokio::time::Instant::now());
+        json!({ "keys": keys })
     }
 
     /// The JWKS document as text.
@@ -125,36 +479,23 @@ impl DevIssuer {
         self.jwks().to_string()
     }
 
-    /// The OpenID Connect discovery document, for an issuer served at its own identifier.
+    /// The discovery document (OpenID Connect Discovery and RFC 8414 metadata) for an
+    /// issuer served at its own identifier: `token_endpoint` is `{issuer}/oauth/token`,
+    /// `jwks_uri` is `{issuer}/.well-known/jwks.json`.
     pub fn discovery(&self) -> Value {
-        let base = self.issuer.trim_end_matches('/');
+        let base = self.inner.issuer.trim_end_matches('/');
         json!({
-            "issuer": self.issuer,
+            "issuer": self.inner.issuer,
             "jwks_uri": format!("{base}/.well-known/jwks.json"),
             "token_endpoint": format!("{base}/oauth/token"),
             "grant_types_supported": ["client_credentials"],
-            "id_token_signing_alg_values_supported": ["ES256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": self.read_clients().all_scopes(),
+            "id_token_signing_alg_values_supported": ["ES256"],
         })
     }
 
-    /// Serves `/.well-known/jwks.json` and `/.well-known/openid-configuration`; nest it
-    /// under the issuer's path.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        let jwks = self.jwks();
-        let discovery = self.discovery();
-        Router::new()
-            .route(
-                "/.well-known/jwks.json",
-                get(move || async move { axum::Json(jwks) }),
-            )
-            .route(
-                "/.well-known/openid-configuration",
-                get(move || async move { axum::Json(discovery) }),
-            )
-    }
-
-    /// Starts a token.
+    /// Starts a token, signed by the current key.
     pub fn token(&self) -> TokenRequest<'_> {
         TokenRequest {
             issuer: self,
@@ -162,99 +503,36 @@ impl DevIssuer {
             client: "dev-client".to_owned(),
             scopes: Vec::new(),
             roles: Vec::new(),
-            lifetime: Duration::from_secs(600),
+            lifetime: self.inner.token_lifetime,
             extra: Map::new(),
         }
     }
 
-    /// Signs arbitrary claims with this issuer's key and the given header `typ`: for tests
-    /// of what a resource server must refuse.
+    /// Signs arbitrary claims with the current key and the given header `typ`: for tests
+    /// of what a resource server must refuse. Empty if signing fails, which a JSON value
+    /// and a valid key do not.
     pub fn sign_claims(&self, typ: Option<&str>, claims: &Value) -> String {
+        self.try_sign_claims(typ, claims).unwrap_or_default()
+    }
+
+    /// Signs `claims` with the current key, noting their `exp` for the grace period.
+    pub(crate) fn try_sign_claims(
+        &self,
+        typ: Option<&str>,
+        claims: &Value,
+    ) -> Result<String, DevError> {
+        let key = {
+            let ring = self.read_keys();
+            let key = Arc::clone(ring.current());
+            // Noted under the lock, so that a concurrent rotation sees it.
+            if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
+                key.note_exp(exp);
+            }
+            key
+        };
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(key.kid().to_owned());
         header.typ = typ.map(str::to_owned);
-        // Signing a JSON value with a valid EC key does not fail.
-        jsonwebtoken::encode(&header, claims, &self.key).unwrap_or_default()
-    }
-}
-
-/// A token being minted; see [`DevIssuer::token`].
-#[must_use]
-pub struct TokenRequest<'a> {
-    issuer: &'a DevIssuer,
-    subject: Option<String>,
-    client: String,
-    scopes: Vec<String>,
-    roles: Vec<String>,
-    lifetime: Duration,
-    extra: Map<String, Value>,
-}
-
-impl TokenRequest<'_> {
-    /// The subject (default: the client id).
-    pub fn subject(mut self, subject: impl Into<String>) -> Self {
-        self.subject = Some(subject.into());
-        self
-    }
-
-    /// The client id (default `dev-client`).
-    pub fn client(mut self, client: impl Into<String>) -> Self {
-        self.client = client.into();
-        self
-    }
-
-    /// The scopes granted.
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The roles, in a `roles` claim.
-    pub fn roles<I, S>(mut self, roles: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.roles = roles.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// How long the token is valid (default 10 minutes).
-    pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// Any other claim; it replaces a standard one of the same name.
-    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
-        self
-    }
-
-    /// The signed token.
-    pub fn sign(self) -> String {
-        let now = unix_now();
-        let mut claims = Map::new();
-        claims.insert("iss".into(), self.issuer.issuer.clone().into());
-        claims.insert(
-            "sub".into(),
-            self.subject.unwrap_or_else(|| self.client.clone()).into(),
-        );
-        claims.insert("aud".into(), self.issuer.audience.clone().into());
-        claims.insert("client_id".into(), self.client.into());
-        claims.insert("scope".into(), self.scopes.join(" ").into());
-        if !self.roles.is_empty() {
-            claims.insert("roles".into(), self.roles.into());
-        }
-        claims.insert("iat".into(), now.into());
-        claims.insert("exp".into(), (now + self.lifetime.as_secs()).into());
-        claims.insert("jti".into(), random_id(16).unwrap_or_default().into());
-        claims.extend(self.extra);
-        self.issuer
-            .sign_claims(Some("at+jwt"), &Value::Object(claims))
+        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|_| DevError::Signing)
     }
 }
