@@ -2,20 +2,31 @@
 
 mod bearer;
 mod claims;
+mod discovery;
 mod extract;
 mod failure;
+mod fetch;
 mod issuer;
 mod jws;
 mod keys;
 mod principal;
+mod remote;
 mod verifier;
 
 pub use bearer::bearer_token;
 pub use claims::Claims;
+pub use discovery::{
+    DiscoveryError, OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, ProviderMetadata, discover,
+    discover_with,
+};
 pub use failure::{AuthFailure, BearerErrorCode};
 pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};
 pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
 pub use principal::{Principal, PrincipalBuilder};
+pub use remote::{
+    DEFAULT_MAX_DOCUMENT_BYTES, JwksOptions, JwksStats, LONGEST_REFRESH_DELAY, RemoteJwks,
+    RemoteKeyError, SHORTEST_REFRESH_DELAY, cache_max_age,
+};
 pub use verifier::RolesClaim;
 
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};
