@@ -222,3 +222,58 @@ async fn policies_decide_over_principal_and_path() {
         Some("own_profile: not the profile owner")
     );
 }
+
+#[tokio::test]
+async fn provider_claim_layouts_normalise_into_one_principal() {
+    #[secure(get, path = "/keycloak", roles = ["orders-api:admin"])]
+    async fn keycloak_admin(who: Principal) -> String {
+        let mut roles: Vec<&str> = who.roles().collect();
+        roles.sort();
+        roles.join(" ")
+    }
+    #[secure(get, path = "/permissions", scope = "orders:write")]
+    async fn with_permissions(_who: Principal) {}
+
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer().roles(portcullis::RolesClaim::keycloak()))
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![keycloak_admin, with_permissions])
+        .into_router();
+    let keycloak = dev
+        .token()
+        .claim("realm_access", json!({"roles": ["admin"]}))
+        .claim(
+            "resource_access",
+            json!({"orders-api": {"roles": ["admin"]}, "billing": {"roles": ["auditor"]}}),
+        )
+        .sign();
+    let reply = send(&app, get("/keycloak", &keycloak)).await;
+    assert_eq!(reply.text, "admin billing:auditor orders-api:admin");
+    // A client role of another client, or a realm role of the same name, is not enough.
+    let other_client = dev
+        .token()
+        .claim(
+            "realm_access",
+            json!({"roles": ["admin", "orders-api:admin"]}),
+        )
+        .claim("resource_access", json!({"billing": {"roles": ["admin"]}}))
+        .sign();
+    assert_eq!(
+        send(&app, get("/keycloak", &other_client)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Auth0 puts API permissions in `permissions`.
+    let auth0 = dev
+        .token()
+        .claim("permissions", json!(["orders:write"]))
+        .sign();
+    assert_eq!(
+        send(&app, get("/permissions", &auth0)).await.status,
+        StatusCode::OK
+    );
+}

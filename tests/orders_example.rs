@@ -13,6 +13,7 @@ include!("../examples/orders/api.rs");
 use axum::body::Body;
 use axum::http::Request;
 use common::{Reply, get, post_json, send};
+use portcullis::dev::DevIssuer;
 
 const SNAPSHOT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,7 +28,9 @@ fn example_issuer() -> DevIssuer {
 #[tokio::test]
 async fn the_openapi_document_matches_its_snapshot() {
     let dev = example_issuer();
-    let document = api(security(&dev, 1.0).await.unwrap()).openapi().unwrap();
+    let document = api(security(dev.issuer(), 1.0).await.unwrap())
+        .openapi()
+        .unwrap();
     let json = serde_json::to_string_pretty(&document).unwrap() + "\n";
     if std::env::var_os("PORTCULLIS_BLESS").is_some() {
         std::fs::write(SNAPSHOT, &json).unwrap();
@@ -43,7 +46,7 @@ async fn the_openapi_document_matches_its_snapshot() {
 
 async fn app() -> (DevIssuer, axum::Router) {
     let dev = example_issuer();
-    let router = api(security(&dev, 1.0).await.unwrap())
+    let router = api(security(dev.issuer(), 1.0).await.unwrap())
         .into_router()
         .with_state(Store::default());
     (dev, router)
@@ -137,4 +140,37 @@ async fn invalid_orders_are_refused() {
             .status,
         422
     );
+}
+
+#[tokio::test]
+async fn operators_can_revoke_a_token() {
+    let (dev, app) = app().await;
+    let reader = dev.token().subject("alice").scopes(["orders:read"]).sign();
+    assert_eq!(send(&app, get("/orders", &reader)).await.status, 200);
+    let jti = claim(&reader, "jti");
+    let exp = claim(&reader, "exp");
+    let body = format!(r#"{{"jti":{jti},"exp":{exp}}}"#);
+    let admin = dev.token().scopes(["tokens:revoke"]).sign();
+    assert_eq!(
+        send(&app, post_json("/admin/revocations", &reader, &body))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        send(&app, post_json("/admin/revocations", &admin, &body))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(send(&app, get("/orders", &reader)).await.status, 401);
+}
+
+fn claim(token: &str, name: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()[name].to_string()
 }

@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use portcullis::dev::DevIssuer;
+use portcullis::RequestContext;
 use portcullis::prelude::*;
 
 portcullis::scopes! {
     "orders:read" => "Read orders",
     "orders:write" => "Create orders",
     "orders:admin" => "Delete orders",
+    "tokens:revoke" => "Revoke access tokens",
 }
 
 /// One order.
@@ -42,6 +43,17 @@ pub struct NewOrder {
     /// How many.
     #[garde(range(min = 1, max = 1000))]
     quantity: u32,
+}
+
+/// A token to revoke.
+#[input]
+pub struct Revocation {
+    /// The token's `jti`.
+    #[garde(length(chars, min = 1, max = 256))]
+    jti: String,
+    /// The token's `exp` (Unix seconds): the revocation is kept until then.
+    #[garde(range(min = 1, max = 32_503_680_000u64))]
+    exp: u64,
 }
 
 /// The orders, in memory.
@@ -122,11 +134,27 @@ async fn delete_order(
     }
 }
 
-/// The security configuration: the development issuer's tokens, 600 requests a minute
-/// by default, every quota multiplied by `rate_scale`.
-async fn security(dev: &DevIssuer, rate_scale: f64) -> Result<Security, portcullis::ConfigError> {
+/// Revokes a token of the caller's issuer, on every request from now until it expires.
+#[secure(post, path = "/admin/revocations", scope = "tokens:revoke", rate = "10/min", status = 204, tag = "operations")]
+async fn revoke(
+    context: RequestContext,
+    who: Principal,
+    Json(revocation): Json<Revocation>,
+) -> Result<StatusCode, ApiError> {
+    context
+        .security()
+        .revoke_token(who.issuer(), &revocation.jti, revocation.exp)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(target: "portcullis::audit", jti = %revocation.jti, by = who.subject(), "token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The security configuration: tokens of `issuer`, 600 requests a minute by default, every
+/// quota multiplied by `rate_scale`.
+async fn security(issuer: Issuer, rate_scale: f64) -> Result<Security, portcullis::ConfigError> {
     Security::builder()
-        .issuer(dev.issuer().token_url(format!("{}/oauth/token", dev.issuer_id())))
+        .issuer(issuer)
         .default_rate(rate!("600/min"))
         .rate_scale(rate_scale)
         .realm("orders")
@@ -137,7 +165,7 @@ async fn security(dev: &DevIssuer, rate_scale: f64) -> Result<Security, portcull
 /// The API, with its OpenAPI document at `/openapi.json`.
 fn api(security: Security) -> SecureRouter<Store> {
     SecureRouter::new(security)
-        .mount(routes![health, list_orders, get_order, create_order, delete_order])
+        .mount(routes![health, list_orders, get_order, create_order, delete_order, revoke])
         .with_openapi("/openapi.json")
         .openapi_info(portcullis::OpenApiInfo {
             title: "Orders".to_owned(),

@@ -1,21 +1,42 @@
-//! An in-memory orders API secured by Portcullis, with its own development token issuer so
-//! that it runs with no identity provider.
+//! An in-memory orders API secured by Portcullis. By default it runs its own development
+//! authorization server (under `/dev`), so that it needs no identity provider; with
+//! `OIDC_ISSUER` set it trusts that provider instead.
 //!
 //! ```text
 //! cargo run --example orders                       # serve
 //! cargo run --example orders -- --openapi out.json # write the OpenAPI document and exit
 //! ```
 //!
-//! Environment: `ORDERS_ADDR` (default `127.0.0.1:3000`), `ORDERS_RATE_SCALE` (multiplies
-//! every quota, default 1), `RUST_LOG` (default `info`: audit events included).
+//! Environment:
+//! - `ORDERS_ADDR`: where to listen (default `127.0.0.1:3000`);
+//! - `ORDERS_RATE_SCALE`: multiplies every quota (default 1);
+//! - `OIDC_ISSUER`: an external provider, found by discovery (Keycloak, Auth0, Okta, Entra
+//!   ID, Ory Hydra, ...); `OIDC_AUDIENCE` its audience for this API (default `orders-api`);
+//! - `RUST_LOG`: default `info` (audit events included).
 
 include!("api.rs");
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portcullis::dev::DevIssuer;
+use secrecy::SecretString;
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// A random client secret for the development server.
+fn random_secret() -> String {
+    use base64::Engine;
+    let bytes: [u8; 24] = std::array::from_fn(|_| rand_byte());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn rand_byte() -> u8 {
+    let mut byte = [0u8; 1];
+    aws_lc_rs::rand::fill(&mut byte).unwrap_or_default();
+    byte[0]
 }
 
 #[tokio::main]
@@ -27,10 +48,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let address: SocketAddr = env_or("ORDERS_ADDR", "127.0.0.1:3000").parse()?;
     let rate_scale: f64 = env_or("ORDERS_RATE_SCALE", "1").parse()?;
+    let base = format!("http://{address}");
 
-    let issuer = format!("http://{address}/dev");
-    let dev = DevIssuer::new(&issuer, "orders-api")?;
-    let router = api(security(&dev, rate_scale).await?);
+    // The development authorization server, with one client per role of the API.
+    let dev = DevIssuer::new(format!("{base}/dev"), "orders-api")?;
+    let clients = [
+        ("orders-reader", vec!["orders:read"]),
+        ("orders-writer", vec!["orders:read", "orders:write"]),
+        (
+            "orders-admin",
+            vec![
+                "orders:read",
+                "orders:write",
+                "orders:admin",
+                "tokens:revoke",
+            ],
+        ),
+    ];
+    let mut secrets = Vec::new();
+    for (client, scopes) in &clients {
+        let secret = random_secret();
+        dev.register_client(
+            *client,
+            SecretString::from(secret.clone()),
+            scopes.iter().copied(),
+        )?;
+        secrets.push((*client, secret));
+    }
+
+    let external = std::env::var("OIDC_ISSUER").ok();
+    let issuer = match &external {
+        Some(url) => Issuer::discover(url).audience(env_or("OIDC_AUDIENCE", "orders-api")),
+        None => dev.issuer(),
+    };
+    let router = api(security(issuer, rate_scale).await?);
 
     let mut args = std::env::args().skip(1);
     if let Some(flag) = args.next() {
@@ -47,47 +98,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    let app = router
-        .into_router()
-        .with_state(Store::default())
-        .nest("/dev", dev.router());
+    let mut app = router.into_router().with_state(Store::default());
+    if external.is_none() {
+        app = app.nest("/dev", dev.router());
+    }
 
-    let lifetime = Duration::from_secs(3600);
-    let token = |subject: &str, client: &str, scopes: &[&str]| {
-        dev.token()
-            .subject(subject)
-            .client(client)
-            .scopes(scopes.iter().copied())
-            .lifetime(lifetime)
-            .sign()
-    };
-    let reader = token("alice", "orders-reader", &["orders:read"]);
-    let writer = token("bob", "orders-writer", &["orders:read", "orders:write"]);
-    let admin = token(
-        "carol",
-        "orders-admin",
-        &["orders:read", "orders:write", "orders:admin"],
-    );
-    let base = format!("http://{address}");
-    println!("Orders API on {base}: OpenAPI at {base}/openapi.json; development issuer {issuer}");
-    println!();
-    println!("Tokens, valid 1 h:");
-    println!("READER_TOKEN={reader}");
-    println!("WRITER_TOKEN={writer}");
-    println!("ADMIN_TOKEN={admin}");
-    println!();
-    println!("Try:");
-    println!("curl -i {base}/health");
-    println!(
-        "curl -i -H \"Authorization: Bearer {writer}\" -H 'Content-Type: application/json' \
-         -d '{{\"item\": \"tea\", \"quantity\": 2}}' {base}/orders"
-    );
-    println!("curl -i -H \"Authorization: Bearer {reader}\" {base}/orders");
-    println!("curl -i -H \"Authorization: Bearer {reader}\" {base}/orders/1");
-    println!(
-        "curl -i -H \"Authorization: Bearer {reader}\" -X DELETE {base}/orders/1    # 403: needs orders:admin"
-    );
-    println!("curl -i {base}/orders    # 401: no token");
+    println!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
+    match &external {
+        Some(url) => println!("Trusting tokens of {url} (found by discovery)"),
+        None => print_development_guide(&dev, &base, &secrets),
+    }
 
     let listener = tokio::net::TcpListener::bind(address).await?;
     axum::serve(
@@ -99,4 +119,60 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     Ok(())
+}
+
+fn print_development_guide(dev: &DevIssuer, base: &str, secrets: &[(&str, String)]) {
+    let token_url = format!("{base}/dev/oauth/token");
+    println!(
+        "Development authorization server at {base}/dev (token endpoint {token_url}); clients:"
+    );
+    for (client, secret) in secrets {
+        println!("  {client}  secret {secret}");
+    }
+    println!();
+    println!("Get a token (client credentials), then call the API with it:");
+    let (writer, writer_secret) = &secrets[1];
+    println!(
+        "TOKEN=$(curl -s -u {writer}:{writer_secret} -d grant_type=client_credentials {token_url} \
+         | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!(
+        "curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \
+         -d '{{\"item\": \"tea\", \"quantity\": 2}}' {base}/orders"
+    );
+    println!("curl -i -H \"Authorization: Bearer $TOKEN\" {base}/orders/1");
+    println!("curl -i {base}/orders    # 401: no token");
+    println!();
+
+    // Ready-made tokens too, valid for an hour (also read by the repository's CI).
+    let lifetime = Duration::from_secs(3600);
+    let token = |subject: &str, client: &str, scopes: &[&str]| {
+        dev.token()
+            .subject(subject)
+            .client(client)
+            .scopes(scopes.iter().copied())
+            .lifetime(lifetime)
+            .sign()
+    };
+    println!(
+        "READER_TOKEN={}",
+        token("alice", "orders-reader", &["orders:read"])
+    );
+    println!(
+        "WRITER_TOKEN={}",
+        token("bob", "orders-writer", &["orders:read", "orders:write"])
+    );
+    println!(
+        "ADMIN_TOKEN={}",
+        token(
+            "carol",
+            "orders-admin",
+            &[
+                "orders:read",
+                "orders:write",
+                "orders:admin",
+                "tokens:revoke"
+            ]
+        )
+    );
 }

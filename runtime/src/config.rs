@@ -1,14 +1,17 @@
-//! The security configuration: issuers, default rate, realm, audit sinks.
+//! The security configuration: issuers and their keys, default rate, realm, the
+//! verified-token cache, revocations, audit sinks.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use http::{HeaderMap, Uri};
 
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
-    AuthFailure, Issuer, IssuerDocumentation, IssuerRules, KeyError, MAX_LEEWAY, Principal,
-    RolesClaim, Verifier, bearer_token, unix_now,
+    AuthFailure, CachedToken, DiscoveryError, Issuer, IssuerDocumentation, IssuerRules, KeyError,
+    KeyProvider, KeysFrom, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION, Principal,
+    RemoteJwks, RemoteKeyError, RevocationError, RevocationStore, Revocations, StaticKeys,
+    TokenCache, TokenIdentity, Verifier, bearer_token, discover, unix_now,
 };
 use crate::authz::ScopeRegistry;
 use crate::rate::Rate;
@@ -18,6 +21,19 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The default cap on a request body, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The default number of verified tokens remembered.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+/// The default longest time a verified token is remembered (its expiry comes first if
+/// sooner).
+pub const DEFAULT_TOKEN_CACHE_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// How long discovery may take at start-up, per request.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often expired revocations are forgotten.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why a [`Security`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +57,12 @@ pub enum ConfigError {
     /// An issuer has no signing key.
     #[error("the issuer {0:?} has no usable signing key")]
     NoKeys(String),
+    /// An issuer has keys from two places.
+    #[error(
+        "the issuer {0:?} has configured keys and a JWKS URL, discovery or a key provider; \
+         give it one source of keys"
+    )]
+    ConflictingKeySources(String),
     /// A key of an issuer could not be loaded.
     #[error("a key of the issuer {issuer:?} was refused: {source}")]
     Key {
@@ -49,6 +71,24 @@ pub enum ConfigError {
         /// What was wrong.
         #[source]
         source: KeyError,
+    },
+    /// Discovery failed.
+    #[error("discovery for the issuer {issuer:?} failed: {source}")]
+    Discovery {
+        /// The issuer.
+        issuer: String,
+        /// What was wrong.
+        #[source]
+        source: DiscoveryError,
+    },
+    /// The JWKS could not be fetched.
+    #[error("the keys of the issuer {issuer:?} could not be fetched: {source}")]
+    Jwks {
+        /// The issuer.
+        issuer: String,
+        /// What was wrong.
+        #[source]
+        source: RemoteKeyError,
     },
     /// An issuer's leeway is too long.
     #[error(
@@ -75,15 +115,17 @@ pub struct SecurityBuilder {
     default_rate: Option<Rate>,
     rate_scale: f64,
     realm: String,
-    roles_claim: RolesClaim,
     max_token_bytes: usize,
     body_limit: usize,
+    token_cache_capacity: usize,
+    token_cache_max_age: Duration,
+    revocations: Option<Arc<dyn RevocationStore>>,
     auditor: Auditor,
 }
 
 impl SecurityBuilder {
     /// Trusts tokens from `issuer`. Call again for several issuers: each token is checked
-    /// against the one its `iss` names, with that issuer's keys only.
+    /// against the one its `iss` names, with that issuer's keys and rules only.
     pub fn issuer(mut self, issuer: Issuer) -> Self {
         self.issuers.push(issuer);
         self
@@ -108,12 +150,6 @@ impl SecurityBuilder {
         self
     }
 
-    /// Where roles are read from the token (default the `roles` claim).
-    pub fn roles_claim(mut self, claim: RolesClaim) -> Self {
-        self.roles_claim = claim;
-        self
-    }
-
     /// The largest bearer token accepted, in bytes (default 8 KiB).
     pub fn max_token_bytes(mut self, bytes: usize) -> Self {
         self.max_token_bytes = bytes;
@@ -127,16 +163,28 @@ impl SecurityBuilder {
         self
     }
 
+    /// How many verified tokens are remembered (default 10,000), and for how long at most
+    /// (default 5 minutes; a token's expiry comes first if sooner). A capacity of 0
+    /// verifies every request's token.
+    pub fn token_cache(mut self, capacity: usize, max_age: Duration) -> Self {
+        self.token_cache_capacity = capacity;
+        self.token_cache_max_age = max_age;
+        self
+    }
+
+    /// Where revocations are kept (default: in memory, on this instance only).
+    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
     /// Sends every audit event to `sink` as well as to `tracing`.
     pub fn audit_sink(mut self, sink: impl AuditSink) -> Self {
         self.auditor.add(Arc::new(sink));
         self
     }
 
-    /// Checks the configuration and builds it.
-    ///
-    /// This is `async` because issuers may need the network (discovery, JWKS) before the
-    /// first request.
+    /// Checks the configuration and builds it: discovers issuers and fetches their keys.
     pub async fn build(self) -> Result<Security, ConfigError> {
         let default_rate = self.default_rate.ok_or(ConfigError::MissingDefaultRate)?;
         if !(self.rate_scale.is_finite() && self.rate_scale > 0.0) {
@@ -150,29 +198,43 @@ impl SecurityBuilder {
         if !realm_ok {
             return Err(ConfigError::InvalidRealm);
         }
-        let mut rules = Vec::with_capacity(self.issuers.len());
+        let mut rules: Vec<IssuerRules> = Vec::with_capacity(self.issuers.len());
         for issuer in self.issuers {
-            rules.push(check_issuer(issuer, &rules)?);
+            if rules.iter().any(|known| known.issuer() == issuer.name()) {
+                return Err(ConfigError::DuplicateIssuer(issuer.name().to_owned()));
+            }
+            rules.push(resolve_issuer(issuer).await?);
         }
-        Ok(Security(Arc::new(SecurityInner {
-            verifier: Verifier::new(rules, self.roles_claim),
+        let revocations = match self.revocations {
+            Some(store) => Revocations::Shared(store),
+            None => Revocations::Memory(Arc::new(MemoryRevocations::new())),
+        };
+        let inner = Arc::new(SecurityInner {
+            verifier: Verifier::new(rules),
             default_rate: default_rate.scaled(self.rate_scale),
             rate_scale: self.rate_scale,
             realm: Arc::from(self.realm),
             max_token_bytes: self.max_token_bytes,
             body_limit: self.body_limit,
+            cache: (self.token_cache_capacity > 0).then(|| {
+                TokenCache::new(
+                    self.token_cache_capacity,
+                    self.token_cache_max_age.as_secs(),
+                )
+            }),
+            revocations,
             auditor: self.auditor,
-        })))
+        });
+        spawn_housekeeping(Arc::downgrade(&inner));
+        Ok(Security(inner))
     }
 }
 
-fn check_issuer(issuer: Issuer, earlier: &[IssuerRules]) -> Result<IssuerRules, ConfigError> {
+/// Checks one issuer and finds its keys.
+async fn resolve_issuer(mut issuer: Issuer) -> Result<IssuerRules, ConfigError> {
     let name = issuer.name().to_owned();
     if name.is_empty() {
         return Err(ConfigError::EmptyIssuer);
-    }
-    if earlier.iter().any(|rules| rules.issuer() == name) {
-        return Err(ConfigError::DuplicateIssuer(name));
     }
     if let Some(error) = issuer.errors.first() {
         return Err(ConfigError::Key {
@@ -183,16 +245,83 @@ fn check_issuer(issuer: Issuer, earlier: &[IssuerRules]) -> Result<IssuerRules, 
     if issuer.audiences.is_empty() {
         return Err(ConfigError::MissingAudience(name));
     }
-    if issuer.keys.is_empty() {
-        return Err(ConfigError::NoKeys(name));
-    }
     if issuer.leeway > MAX_LEEWAY {
         return Err(ConfigError::LeewayTooLong {
             issuer: name,
             leeway: issuer.leeway,
         });
     }
-    Ok(IssuerRules::new(issuer))
+    let has_configured_keys = !issuer.keys.is_empty();
+    let provider: Arc<dyn KeyProvider> = match issuer.keys_from.clone() {
+        KeysFrom::Configured if has_configured_keys => {
+            Arc::new(StaticKeys::new(issuer.keys.clone()))
+        }
+        KeysFrom::Configured => return Err(ConfigError::NoKeys(name)),
+        _ if has_configured_keys => return Err(ConfigError::ConflictingKeySources(name)),
+        KeysFrom::Provider(provider) => provider,
+        KeysFrom::Url(url) => remote_keys(&name, &url, &issuer).await?,
+        KeysFrom::Discovery => {
+            let metadata = discover(&name, DISCOVERY_TIMEOUT).await.map_err(|source| {
+                ConfigError::Discovery {
+                    issuer: name.clone(),
+                    source,
+                }
+            })?;
+            if issuer.token_url.is_none() {
+                issuer.token_url = metadata.token_endpoint.clone();
+            }
+            issuer.discovery_url = Some(format!(
+                "{}{OPENID_CONFIGURATION}",
+                name.trim_end_matches('/')
+            ));
+            remote_keys(&name, &metadata.jwks_uri, &issuer).await?
+        }
+    };
+    Ok(IssuerRules::new(issuer, provider))
+}
+
+async fn remote_keys(
+    name: &str,
+    url: &str,
+    issuer: &Issuer,
+) -> Result<Arc<dyn KeyProvider>, ConfigError> {
+    let jwks = RemoteJwks::fetch(url, issuer.jwks_options.clone())
+        .await
+        .map_err(|source| ConfigError::Jwks {
+            issuer: name.to_owned(),
+            source,
+        })?;
+    jwks.spawn_refresh();
+    Ok(jwks)
+}
+
+/// Forgets expired revocations every minute, for as long as the configuration lives.
+fn spawn_housekeeping(inner: Weak<SecurityInner>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut interval = tokio::time::interval(PURGE_INTERVAL);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let Some(inner) = inner.upgrade() else { break };
+            if let Revocations::Memory(memory) = &inner.revocations {
+                memory.purge_expired(unix_now());
+            }
+        }
+    });
+}
+
+/// Counters of the verified-token cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenCacheStats {
+    /// Requests whose token was found verified.
+    pub hits: u64,
+    /// Requests whose token had to be verified.
+    pub misses: u64,
+    /// Tokens remembered now.
+    pub entries: usize,
 }
 
 /// The security configuration of an API, shared by all its endpoints.
@@ -202,7 +331,7 @@ fn check_issuer(issuer: Issuer, earlier: &[IssuerRules]) -> Result<IssuerRules, 
 /// use portcullis_runtime::{Issuer, Rate, Security};
 ///
 /// let security = Security::builder()
-///     .issuer(Issuer::new("https://idp.example.com/").audience("orders-api").jwks_json(jwks))
+///     .issuer(Issuer::discover("https://idp.example.com/").audience("orders-api"))
 ///     .default_rate(Rate::per_minute(600))
 ///     .build()
 ///     .await?;
@@ -218,6 +347,8 @@ pub(crate) struct SecurityInner {
     realm: Arc<str>,
     max_token_bytes: usize,
     body_limit: usize,
+    cache: Option<TokenCache>,
+    revocations: Revocations,
     auditor: Auditor,
 }
 
@@ -246,9 +377,11 @@ impl Security {
             default_rate: None,
             rate_scale: 1.0,
             realm: crate::rejection::DEFAULT_REALM.to_owned(),
-            roles_claim: RolesClaim::default(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             body_limit: DEFAULT_BODY_LIMIT,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            token_cache_max_age: DEFAULT_TOKEN_CACHE_MAX_AGE,
+            revocations: None,
             auditor: Auditor::default(),
         }
     }
@@ -282,6 +415,11 @@ impl Security {
         !self.0.verifier.issuers().is_empty()
     }
 
+    /// The identifiers of the configured issuers.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.0.verifier.issuers().iter().map(IssuerRules::issuer)
+    }
+
     /// What the OpenAPI document says about each issuer.
     pub(crate) fn issuer_documentation(&self) -> Vec<IssuerDocumentation> {
         self.0
@@ -296,39 +434,164 @@ impl Security {
         &self.0.auditor
     }
 
-    /// Authenticates a request head: the bearer guard, then token verification.
-    /// `Ok(None)` means no bearer token was offered.
-    pub(crate) fn authenticate(
+    /// How the verified-token cache is doing.
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        match &self.0.cache {
+            Some(cache) => {
+                let (hits, misses) = cache.stats();
+                TokenCacheStats {
+                    hits,
+                    misses,
+                    entries: cache.len(),
+                }
+            }
+            None => TokenCacheStats::default(),
+        }
+    }
+
+    /// The revocation store.
+    pub fn revocations(&self) -> &dyn RevocationStore {
+        self.0.revocations.store()
+    }
+
+    /// Revokes the token `jti` of `issuer` until its expiry `expires_at` (Unix seconds).
+    pub async fn revoke_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<(), RevocationError> {
+        self.revocations()
+            .revoke_token(issuer, jti, expires_at)
+            .await
+    }
+
+    /// Revokes every token of `subject` (of `issuer`) issued before `issued_before` (Unix
+    /// seconds); the entry is kept as long as such a token could still be valid.
+    pub async fn revoke_subject(
+        &self,
+        issuer: &str,
+        subject: &str,
+        issued_before: u64,
+    ) -> Result<(), RevocationError> {
+        let lifetime = self
+            .0
+            .verifier
+            .issuers()
+            .iter()
+            .find(|rules| rules.issuer() == issuer)
+            .and_then(|rules| rules.max_lifetime());
+        let keep_until = match lifetime {
+            Some(lifetime) => issued_before
+                .saturating_add(lifetime)
+                .saturating_add(MAX_LEEWAY.as_secs()),
+            None => u64::MAX,
+        };
+        self.revocations()
+            .revoke_subject(issuer, subject, issued_before, keep_until)
+            .await
+    }
+
+    /// Authenticates a request head: the bearer guard, then the token. `Ok(None)` means
+    /// no bearer token was offered.
+    pub(crate) async fn authenticate(
         &self,
         headers: &HeaderMap,
         uri: &Uri,
-        registry: Option<&ScopeRegistry>,
+        registry: Option<&'static ScopeRegistry>,
     ) -> Result<Option<Principal>, AuthFailure> {
         let Some(token) = bearer_token(headers, uri, self.0.max_token_bytes)? else {
             return Ok(None);
         };
-        self.verify(token, registry).map(Some)
+        self.verify(token, registry).await.map(Some)
     }
 
-    /// Verifies one bearer token.
-    pub fn verify(
+    /// Verifies one bearer token (or finds it in the verified-token cache), then checks
+    /// that it is not revoked.
+    pub async fn verify(
         &self,
         token: &str,
-        registry: Option<&ScopeRegistry>,
+        registry: Option<&'static ScopeRegistry>,
     ) -> Result<Principal, AuthFailure> {
         if token.len() > self.0.max_token_bytes {
             return Err(AuthFailure::TokenTooLarge);
         }
-        let result = self.0.verifier.verify(token, registry, unix_now());
-        if let Err(failure) = &result
-            && failure.is_server_side()
+        let now = unix_now();
+        let principal = match self.cached(token, registry, now) {
+            Some(principal) => principal,
+            None => self.verify_uncached(token, registry, now).await?,
+        };
+        match self
+            .0
+            .revocations
+            .is_revoked(TokenIdentity::of(&principal), now)
+            .await
         {
-            tracing::error!(
-                target: "portcullis::alert",
-                reason = failure.as_str(),
-                "no signing keys available: every token is refused until keys return"
-            );
+            Ok(false) => Ok(principal),
+            Ok(true) => Err(AuthFailure::Revoked),
+            Err(error) => {
+                tracing::error!(target: "portcullis::alert", %error, "revocation status unknown: request refused");
+                Err(AuthFailure::RevocationUnavailable)
+            }
         }
-        result
+    }
+
+    /// A cached principal for exactly `token`, if its keys are still the ones that
+    /// verified it.
+    #[inline]
+    fn cached(
+        &self,
+        token: &str,
+        registry: Option<&'static ScopeRegistry>,
+        now: u64,
+    ) -> Option<Principal> {
+        let cache = self.0.cache.as_ref()?;
+        let entry = cache.get(token, now)?;
+        let issuer = self.0.verifier.issuers().get(entry.issuer)?;
+        let same_registry = match (entry.registry, registry) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same_registry && Arc::ptr_eq(&entry.keys, &issuer.current_keys()) {
+            Some(entry.principal)
+        } else {
+            cache.remove(token);
+            None
+        }
+    }
+
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        registry: Option<&'static ScopeRegistry>,
+        now: u64,
+    ) -> Result<Principal, AuthFailure> {
+        let result = self.0.verifier.verify(token, registry, now).await;
+        match result {
+            Ok(verified) => {
+                if let Some(cache) = &self.0.cache {
+                    let entry = CachedToken {
+                        principal: verified.principal.clone(),
+                        keys: verified.keys,
+                        issuer: verified.issuer,
+                        registry,
+                        valid_until: 0,
+                    };
+                    cache.insert(token, entry, now);
+                }
+                Ok(verified.principal)
+            }
+            Err(failure) => {
+                if failure.is_server_side() {
+                    tracing::error!(
+                        target: "portcullis::alert",
+                        reason = failure.as_str(),
+                        "no signing keys available: every token is refused until keys return"
+                    );
+                }
+                Err(failure)
+            }
+        }
     }
 }

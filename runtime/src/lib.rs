@@ -23,7 +23,8 @@ mod router;
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
 pub use config::{
-    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES, Security, SecurityBuilder,
+    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY,
+    DEFAULT_TOKEN_CACHE_MAX_AGE, Security, SecurityBuilder, TokenCacheStats,
 };
 pub use endpoint::{Endpoint, EndpointSpec};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};

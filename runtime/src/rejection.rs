@@ -74,6 +74,17 @@ impl AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
+        if self.failure == AuthFailure::RevocationUnavailable {
+            // Not the client's fault: the server cannot tell, and refuses rather than guess.
+            let response = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service Unavailable",
+            )
+            .with_detail("the access token cannot be checked right now; retry later")
+            .into_response();
+            return with_reason(response, Reason::Authentication(self.failure));
+        }
         let code = self.failure.error_code();
         let description = self.failure.public_description();
         let (status, kind, title) = match code {

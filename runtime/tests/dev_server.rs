@@ -119,9 +119,10 @@ async fn security(issuer: Issuer) -> Security {
         .unwrap()
 }
 
-fn verify(security: &Security, token: &str) -> Principal {
+async fn verify(security: &Security, token: &str) -> Principal {
     security
         .verify(token, None)
+        .await
         .unwrap_or_else(|failure| panic!("token refused: {failure:?}"))
 }
 
@@ -199,7 +200,7 @@ async fn a_client_gets_an_rfc9068_token_with_the_scope_it_asked_for() {
     );
 
     let security = security(dev.issuer()).await;
-    let principal = verify(&security, &token);
+    let principal = verify(&security, &token).await;
     assert_eq!(principal.subject(), Some(CLIENT));
     assert_eq!(principal.client_id(), Some(CLIENT));
     assert_eq!(principal.scopes().collect::<Vec<_>>(), ["orders:read"]);
@@ -226,7 +227,7 @@ async fn without_a_scope_the_client_gets_every_scope_it_may_have_and_post_auth_w
     let reply = send(&app, token_request(body, None)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json()["scope"], "orders:read orders:write");
-    let principal = verify(&security(dev.issuer()).await, &reply.token());
+    let principal = verify(&security(dev.issuer()).await, &reply.token()).await;
     assert_eq!(
         principal.scopes().collect::<Vec<_>>(),
         ["orders:read", "orders:write"]
@@ -501,7 +502,7 @@ async fn jwks_and_discovery_are_served_and_nestable() {
     );
     *request.uri_mut() = "/dev/oauth/token".parse().unwrap();
     let token = send(&app, request).await.token();
-    verify(&security(dev.issuer()).await, &token);
+    verify(&security(dev.issuer()).await, &token).await;
 }
 
 #[tokio::test]
@@ -611,7 +612,7 @@ async fn rotation_publishes_the_next_key_first_and_keeps_the_previous_one_for_th
     .token();
     assert_eq!(part(&new_token, 0)["kid"], second);
     // A resource server that fetched the JWKS before the rotation knows the new key.
-    verify(&security_before, &new_token);
+    verify(&security_before, &new_token).await;
 
     // During the grace period the old key is still published, and a fresh issuer built
     // from the new JWKS accepts both tokens.
@@ -626,8 +627,8 @@ async fn rotation_publishes_the_next_key_first_and_keeps_the_previous_one_for_th
         .jwks_json(&jwks.to_string())
         .rfc9068();
     let fresh = security(fresh).await;
-    verify(&fresh, &old_token);
-    verify(&fresh, &new_token);
+    verify(&fresh, &old_token).await;
+    verify(&fresh, &new_token).await;
 
     // After it, the old key is gone.
     tokio::time::advance(Duration::from_secs(2)).await;
@@ -635,8 +636,8 @@ async fn rotation_publishes_the_next_key_first_and_keeps_the_previous_one_for_th
     assert_eq!(published_kids(&jwks), [second.clone(), third.clone()]);
     assert_eq!(dev.jwks(), jwks);
     let after = security(dev.issuer()).await;
-    assert!(after.verify(&old_token, None).is_err());
-    verify(&after, &new_token);
+    assert!(after.verify(&old_token, None).await.is_err());
+    verify(&after, &new_token).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -706,7 +707,7 @@ async fn it_serves_on_its_own_port() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let json: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     let token = json["access_token"].as_str().unwrap();
-    let principal = verify(&security(dev.issuer()).await, token);
+    let principal = verify(&security(dev.issuer()).await, token).await;
     assert_eq!(principal.issuer(), format!("http://{address}"));
 
     stop.send(()).unwrap();

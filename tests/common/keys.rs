@@ -146,3 +146,23 @@ fn pkcs8_private_key(der: &[u8]) -> &[u8] {
     assert_eq!(tag, 0x04, "PrivateKeyInfo.privateKey is an OCTET STRING");
     private_key
 }
+
+impl TestKey {
+    /// A raw signature of `message` (JOSE format: fixed-size r||s for ECDSA).
+    pub fn raw_signature(&self, message: &[u8]) -> Vec<u8> {
+        let token = jsonwebtoken::crypto::sign(message, &self.encoding, self.algorithm()).unwrap();
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .unwrap()
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match self.jwk["kty"].as_str() {
+            Some("RSA") => Algorithm::RS256,
+            Some("OKP") => Algorithm::EdDSA,
+            _ if self.jwk["crv"] == "P-384" => Algorithm::ES384,
+            _ => Algorithm::ES256,
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod idp;
 pub mod keys;
 
 use std::net::SocketAddr;

@@ -57,6 +57,8 @@ pub enum AuthFailure {
     LifetimeTooLong,
     /// The token was revoked.
     Revoked,
+    /// The revocation store could not say whether the token was revoked (it fails closed).
+    RevocationUnavailable,
     /// The route takes a principal but was not mounted through `#[secure]`.
     NotAuthenticated,
 }
@@ -107,6 +109,7 @@ impl AuthFailure {
             AuthFailure::IssuedInFuture => "issued_in_future",
             AuthFailure::LifetimeTooLong => "lifetime_too_long",
             AuthFailure::Revoked => "revoked",
+            AuthFailure::RevocationUnavailable => "revocation_unavailable",
             AuthFailure::NotAuthenticated => "not_authenticated",
         }
     }
@@ -148,7 +151,10 @@ impl AuthFailure {
     /// Whether the failure means something is wrong on the server's side (no keys), so
     /// that an operator must be alerted.
     pub const fn is_server_side(&self) -> bool {
-        matches!(self, AuthFailure::NoKeys)
+        matches!(
+            self,
+            AuthFailure::NoKeys | AuthFailure::RevocationUnavailable
+        )
     }
 }
 

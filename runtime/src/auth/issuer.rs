@@ -1,12 +1,29 @@
 //! The configuration of one token issuer: who it is, which keys it signs with, and the
 //! rules its tokens must follow.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use secrecy::SecretSlice;
 
 use super::keys::{KeyError, KeySet};
+use super::provider::KeyProvider;
+use super::remote::JwksOptions;
+use super::roles::RolesClaim;
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum KeysFrom {
+    /// The keys given to the builder (JWKS text, PEM, HMAC).
+    Configured,
+    /// A JWKS URL, fetched at start-up and refreshed.
+    Url(String),
+    /// The `jwks_uri` found by discovery.
+    Discovery,
+    /// A provider of the caller's.
+    Provider(Arc<dyn KeyProvider>),
+}
 
 /// The longest leeway accepted for clock skew.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -62,6 +79,9 @@ pub struct Issuer {
     pub(crate) errors: Vec<KeyError>,
     pub(crate) token_url: Option<String>,
     pub(crate) discovery_url: Option<String>,
+    pub(crate) keys_from: KeysFrom,
+    pub(crate) jwks_options: JwksOptions,
+    pub(crate) roles: RolesClaim,
 }
 
 impl Issuer {
@@ -79,7 +99,53 @@ impl Issuer {
             errors: Vec::new(),
             token_url: None,
             discovery_url: None,
+            keys_from: KeysFrom::Configured,
+            jwks_options: JwksOptions::default(),
+            roles: RolesClaim::default(),
         }
+    }
+
+    /// An issuer found by OpenID Connect discovery (or RFC 8414): at start-up, its
+    /// `/.well-known/openid-configuration` is read, its `issuer` must equal `issuer`
+    /// exactly, and its `jwks_uri` becomes the source of keys (fetched and kept fresh); its
+    /// token endpoint goes into the OpenAPI document.
+    ///
+    /// ```
+    /// use portcullis_runtime::Issuer;
+    ///
+    /// let keycloak = Issuer::discover("https://sso.example.com/realms/shop").audience("orders-api");
+    /// ```
+    pub fn discover(issuer: impl Into<String>) -> Issuer {
+        Issuer {
+            keys_from: KeysFrom::Discovery,
+            ..Issuer::new(issuer)
+        }
+    }
+
+    /// Takes the keys from a JWKS URL (`https://`, or `http://` on loopback), fetched at
+    /// start-up and refreshed in the background (see [`JwksOptions`]).
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Issuer {
+        self.keys_from = KeysFrom::Url(url.into());
+        self
+    }
+
+    /// How the JWKS is fetched and refreshed, for [`jwks_url`](Issuer::jwks_url) and
+    /// [`discover`](Issuer::discover).
+    pub fn jwks_options(mut self, options: JwksOptions) -> Issuer {
+        self.jwks_options = options;
+        self
+    }
+
+    /// Takes the keys from `provider` (for example an in-process development issuer).
+    pub fn key_provider(mut self, provider: Arc<dyn KeyProvider>) -> Issuer {
+        self.keys_from = KeysFrom::Provider(provider);
+        self
+    }
+
+    /// Where this issuer's tokens carry roles (default: the `roles` claim).
+    pub fn roles(mut self, roles: RolesClaim) -> Issuer {
+        self.roles = roles;
+        self
     }
 
     /// The issuer identifier.

@@ -1,6 +1,7 @@
 //! Authentication: bearer extraction, JWT verification, keys, issuers and the principal.
 
 mod bearer;
+mod cache;
 mod claims;
 mod discovery;
 mod extract;
@@ -10,7 +11,10 @@ mod issuer;
 mod jws;
 mod keys;
 mod principal;
+mod provider;
 mod remote;
+mod revocation;
+mod roles;
 mod verifier;
 
 pub use bearer::bearer_token;
@@ -23,12 +27,19 @@ pub use failure::{AuthFailure, BearerErrorCode};
 pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};
 pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
 pub use principal::{Principal, PrincipalBuilder};
+pub use provider::{KeyProvider, KeysFuture, StaticKeys};
 pub use remote::{
     DEFAULT_MAX_DOCUMENT_BYTES, JwksOptions, JwksStats, LONGEST_REFRESH_DELAY, RemoteJwks,
     RemoteKeyError, SHORTEST_REFRESH_DELAY, cache_max_age,
 };
-pub use verifier::RolesClaim;
+pub use revocation::{
+    MemoryRevocations, RevocationError, RevocationFuture, RevocationStore, TokenIdentity,
+};
+pub use roles::RolesClaim;
 
+pub(crate) use cache::{CachedToken, TokenCache};
+pub(crate) use issuer::KeysFrom;
+pub(crate) use revocation::Revocations;
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};
 
 /// The JWS algorithms, re-exported from `jsonwebtoken`.

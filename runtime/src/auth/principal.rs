@@ -113,6 +113,11 @@ impl Principal {
             .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
     }
 
+    /// When the token was issued (`iat`), in seconds since the Unix epoch.
+    pub fn issued_at_unix(&self) -> Option<u64> {
+        self.0.issued_at
+    }
+
     /// The expiry (`exp`) as seconds since the Unix epoch.
     pub fn expires_at_unix(&self) -> u64 {
         self.0.expires_at

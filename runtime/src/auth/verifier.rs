@@ -1,6 +1,7 @@
 //! Token verification: every rule of RFC 8725 and RFC 9068 that a resource server must
 //! apply, in an order that never evaluates claims of an unverified token.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
@@ -9,6 +10,8 @@ use serde_json::{Map, Value};
 use super::jws::CompactJws;
 use super::keys::KeySet;
 use super::principal::Principal;
+use super::provider::KeyProvider;
+use super::roles::{RolesClaim, push_words as push_claim_words};
 use super::{AuthFailure, Issuer};
 use crate::authz::ScopeRegistry;
 
@@ -17,7 +20,7 @@ use crate::authz::ScopeRegistry;
 pub(crate) struct IssuerRules {
     issuer: String,
     audiences: Vec<String>,
-    keys: KeySet,
+    keys: Arc<dyn KeyProvider>,
     algorithms: Vec<Algorithm>,
     leeway: u64,
     max_lifetime: Option<u64>,
@@ -25,26 +28,39 @@ pub(crate) struct IssuerRules {
     required_claims: Vec<String>,
     token_url: Option<String>,
     discovery_url: Option<String>,
+    roles: RolesClaim,
 }
 
 impl IssuerRules {
-    pub(crate) fn new(config: Issuer) -> IssuerRules {
+    /// The rules of `config`, with its keys from `keys`.
+    pub(crate) fn new(config: Issuer, keys: Arc<dyn KeyProvider>) -> IssuerRules {
         IssuerRules {
             algorithms: config.allowed_algorithms(),
             issuer: config.issuer,
             audiences: config.audiences,
-            keys: config.keys,
+            keys,
             leeway: config.leeway.as_secs(),
             max_lifetime: config.max_lifetime.map(|lifetime| lifetime.as_secs()),
             required_type: config.required_type,
             required_claims: config.required_claims,
             token_url: config.token_url,
             discovery_url: config.discovery_url,
+            roles: config.roles,
         }
     }
 
     pub(crate) fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The keys now.
+    pub(crate) fn current_keys(&self) -> Arc<KeySet> {
+        self.keys.current()
+    }
+
+    /// The longest a token of this issuer lives, for revocations of all a subject's tokens.
+    pub(crate) fn max_lifetime(&self) -> Option<u64> {
+        self.max_lifetime
     }
 
     pub(crate) fn documentation(&self) -> IssuerDocumentation {
@@ -64,34 +80,19 @@ pub(crate) struct IssuerDocumentation {
     pub(crate) discovery_url: Option<String>,
 }
 
-/// Where the roles of a principal are read: a dotted path into the claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RolesClaim(Vec<String>);
-
-impl RolesClaim {
-    /// The claim at `path`, for example `roles` or `realm_access.roles`.
-    pub fn new(path: &str) -> RolesClaim {
-        RolesClaim(path.split('.').map(str::to_owned).collect())
-    }
-
-    fn read<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
-        let (first, rest) = self.0.split_first()?;
-        rest.iter()
-            .try_fold(claims.get(first)?, |value, key| value.get(key))
-    }
-}
-
-impl Default for RolesClaim {
-    fn default() -> Self {
-        RolesClaim::new("roles")
-    }
-}
-
 /// Verifies bearer tokens against the configured issuers.
 #[derive(Debug)]
 pub(crate) struct Verifier {
     issuers: Vec<IssuerRules>,
-    roles_claim: RolesClaim,
+}
+
+/// A verified token.
+pub(crate) struct Verified {
+    pub(crate) principal: Principal,
+    /// The key set that verified it.
+    pub(crate) keys: Arc<KeySet>,
+    /// The issuer's index.
+    pub(crate) issuer: usize,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -102,11 +103,8 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl Verifier {
-    pub(crate) fn new(issuers: Vec<IssuerRules>, roles_claim: RolesClaim) -> Verifier {
-        Verifier {
-            issuers,
-            roles_claim,
-        }
+    pub(crate) fn new(issuers: Vec<IssuerRules>) -> Verifier {
+        Verifier { issuers }
     }
 
     pub(crate) fn issuers(&self) -> &[IssuerRules] {
@@ -114,28 +112,43 @@ impl Verifier {
     }
 
     /// Verifies `token` at time `now` (Unix seconds). Scopes are mapped onto `registry`.
-    pub(crate) fn verify(
+    ///
+    /// When the token names a key the issuer does not publish (yet), the issuer's keys are
+    /// refreshed (at most once per cooldown) and the same token tried again, so the first
+    /// request after a key rotation succeeds.
+    pub(crate) async fn verify(
         &self,
         token: &str,
         registry: Option<&ScopeRegistry>,
         now: u64,
-    ) -> Result<Principal, AuthFailure> {
+    ) -> Result<Verified, AuthFailure> {
         let jws = CompactJws::parse(token)?;
         let alg = jws.algorithm()?;
 
         // The issuer is read before the signature is checked only to pick its keys and
         // rules; it is compared exactly, and trusted only once the signature holds.
         let iss = string_claim(&jws.claims, "iss")?.ok_or(AuthFailure::MissingClaim("iss"))?;
-        let rules = self
+        let (index, rules) = self
             .issuers
             .iter()
-            .find(|rules| rules.issuer == iss)
+            .enumerate()
+            .find(|(_, rules)| rules.issuer == iss)
             .ok_or(AuthFailure::UnknownIssuer)?;
         if !rules.algorithms.contains(&alg) {
             return Err(AuthFailure::AlgorithmNotAllowed);
         }
         check_type(jws.header.typ.as_deref(), rules.required_type.as_deref())?;
-        let key = rules.keys.select(jws.header.kid.as_deref(), alg)?;
+        let kid = jws.header.kid.as_deref();
+        let mut keys = rules.keys.current();
+        if let Some(kid) = kid
+            && matches!(
+                keys.select(Some(kid), alg),
+                Err(AuthFailure::UnknownKey | AuthFailure::NoKeys)
+            )
+        {
+            keys = rules.keys.refresh_for_unknown_kid(kid).await;
+        }
+        let key = keys.select(kid, alg)?;
         if !key.verify(jws.signing_input.as_bytes(), jws.signature, alg) {
             return Err(AuthFailure::BadSignature);
         }
@@ -148,59 +161,65 @@ impl Verifier {
         }
         let times = check_times(claims, rules, now)?;
         check_audience(claims, &rules.audiences)?;
-        self.principal(jws.claims, registry, times)
+        let principal = principal(jws.claims, rules, registry, times)?;
+        Ok(Verified {
+            principal,
+            keys,
+            issuer: index,
+        })
     }
+}
 
-    fn principal(
-        &self,
-        claims: Map<String, Value>,
-        registry: Option<&ScopeRegistry>,
-        times: Times,
-    ) -> Result<Principal, AuthFailure> {
-        let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();
-        let subject = string_claim(&claims, "sub")?.map(str::to_owned);
-        let client_id = match string_claim(&claims, "client_id")? {
-            Some(client) => Some(client),
-            None => string_claim(&claims, "azp")?,
-        }
-        .map(str::to_owned)
-        .or_else(|| subject.clone());
-        let token_id = string_claim(&claims, "jti")?.map(str::to_owned);
-
-        let mut scopes = Vec::new();
-        if let Some(scope) = claims.get("scope") {
-            push_words(scope, "scope", &mut scopes)?;
-        }
-        if let Some(scp) = claims.get("scp") {
-            push_words(scp, "scp", &mut scopes)?;
-        }
-        scopes.sort_unstable();
-        scopes.dedup();
-        let scope_set = registry
-            .map(|registry| registry.set_of(scopes.iter().map(String::as_str)))
-            .unwrap_or_default();
-
-        let mut roles = Vec::new();
-        if let Some(value) = self.roles_claim.read(&claims) {
-            push_words(value, "roles", &mut roles)?;
-        }
-
-        let mut builder = Principal::builder(issuer)
-            .scopes(scopes)
-            .scope_set(scope_set)
-            .roles(roles)
-            .times(times.issued_at, times.expires_at);
-        if let Some(subject) = subject {
-            builder = builder.subject(subject);
-        }
-        if let Some(client_id) = client_id {
-            builder = builder.client_id(client_id);
-        }
-        if let Some(token_id) = token_id {
-            builder = builder.token_id(token_id);
-        }
-        Ok(builder.claims(claims).build())
+fn principal(
+    claims: Map<String, Value>,
+    rules: &IssuerRules,
+    registry: Option<&ScopeRegistry>,
+    times: Times,
+) -> Result<Principal, AuthFailure> {
+    let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();
+    let subject = string_claim(&claims, "sub")?.map(str::to_owned);
+    let client_id = match string_claim(&claims, "client_id")? {
+        Some(client) => Some(client),
+        None => string_claim(&claims, "azp")?,
     }
+    .map(str::to_owned)
+    .or_else(|| subject.clone());
+    let token_id = string_claim(&claims, "jti")?.map(str::to_owned);
+
+    // `scope` (RFC 9068, space-delimited), `scp` (Entra ID, Okta), `permissions` (Auth0).
+    let mut scopes = Vec::new();
+    for claim in ["scope", "scp", "permissions"] {
+        if let Some(value) = claims.get(claim) {
+            push_words(value, claim, &mut scopes)?;
+        }
+    }
+    scopes.sort_unstable();
+    scopes.dedup();
+    let scope_set = registry
+        .map(|registry| registry.set_of(scopes.iter().map(String::as_str)))
+        .unwrap_or_default();
+
+    let mut roles = Vec::new();
+    rules
+        .roles
+        .read(&claims, &mut roles)
+        .map_err(|()| AuthFailure::MalformedClaim("roles"))?;
+
+    let mut builder = Principal::builder(issuer)
+        .scopes(scopes)
+        .scope_set(scope_set)
+        .roles(roles)
+        .times(times.issued_at, times.expires_at);
+    if let Some(subject) = subject {
+        builder = builder.subject(subject);
+    }
+    if let Some(client_id) = client_id {
+        builder = builder.client_id(client_id);
+    }
+    if let Some(token_id) = token_id {
+        builder = builder.token_id(token_id);
+    }
+    Ok(builder.claims(claims).build())
 }
 
 struct Times {
@@ -331,24 +350,7 @@ fn push_words(
     claim: &'static str,
     out: &mut Vec<String>,
 ) -> Result<(), AuthFailure> {
-    match value {
-        Value::String(words) => out.extend(
-            words
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned),
-        ),
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::String(word) => out.push(word.clone()),
-                    _ => return Err(AuthFailure::MalformedClaim(claim)),
-                }
-            }
-        }
-        _ => return Err(AuthFailure::MalformedClaim(claim)),
-    }
-    Ok(())
+    push_claim_words(value, out).map_err(|()| AuthFailure::MalformedClaim(claim))
 }
 
 /// Audit reasons carry `&'static str` claim names: the registered ones by name, any other
@@ -454,20 +456,5 @@ mod tests {
             Err(AuthFailure::MalformedClaim("d"))
         );
         assert_eq!(numeric_date(&claims, "e"), Ok(None));
-    }
-
-    #[test]
-    fn roles_claim_paths() {
-        let claims: Map<String, Value> =
-            serde_json::from_str(r#"{"realm_access":{"roles":["admin"]},"roles":"a b"}"#).unwrap();
-        assert_eq!(
-            RolesClaim::new("realm_access.roles").read(&claims),
-            Some(&serde_json::json!(["admin"]))
-        );
-        assert_eq!(
-            RolesClaim::default().read(&claims),
-            Some(&serde_json::json!("a b"))
-        );
-        assert_eq!(RolesClaim::new("realm_access.missing").read(&claims), None);
     }
 }

@@ -79,6 +79,9 @@ pub(crate) struct KeyRing {
     next: Arc<SigningKey>,
     /// Newest first.
     previous: Vec<Retired>,
+    /// Counts rotations, so that what was built from the published keys can tell it is
+    /// stale.
+    generation: u64,
 }
 
 impl KeyRing {
@@ -88,7 +91,23 @@ impl KeyRing {
             current: Arc::new(SigningKey::generate()?),
             next: Arc::new(SigningKey::generate()?),
             previous: Vec::new(),
+            generation: 0,
         })
+    }
+
+    /// How many rotations happened.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// When the published set next changes without a rotation: the earliest end of a
+    /// grace period still running at `now`.
+    pub(crate) fn next_expiry(&self, now: Instant) -> Option<Instant> {
+        self.previous
+            .iter()
+            .map(|retired| retired.until)
+            .filter(|until| *until > now)
+            .min()
     }
 
     /// The key that signs.
@@ -105,6 +124,7 @@ impl KeyRing {
     /// next key. Retired keys whose time is over are forgotten.
     pub(crate) fn rotate(&mut self, fresh: SigningKey, until: Instant, now: Instant) {
         self.previous.retain(|retired| retired.until > now);
+        self.generation += 1;
         let next = std::mem::replace(&mut self.next, Arc::new(fresh));
         let outgoing = std::mem::replace(&mut self.current, next);
         self.previous.insert(

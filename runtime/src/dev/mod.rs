@@ -119,7 +119,7 @@ use jsonwebtoken::{Algorithm, Header};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::auth::{Issuer, MAX_LEEWAY, unix_now};
+use crate::auth::{Issuer, KeyProvider, KeySet, MAX_LEEWAY, unix_now};
 use clients::{Client, Clients};
 use keys::{KeyRing, SigningKey};
 
@@ -163,6 +163,15 @@ struct Inner {
     grace: Option<Duration>,
     keys: RwLock<KeyRing>,
     clients: RwLock<Clients>,
+    /// The published keys as a verifier's key set, rebuilt when they change.
+    published: RwLock<Option<Published>>,
+}
+
+/// The published keys, parsed once per change.
+struct Published {
+    generation: u64,
+    stale_at: Option<tokio::time::Instant>,
+    keys: Arc<KeySet>,
 }
 
 /// A development authorization server: keys, clients, token endpoint; see the
@@ -271,6 +280,7 @@ impl DevIssuerBuilder {
                 token_lifetime: self.token_lifetime,
                 grace: self.grace,
                 keys: RwLock::new(KeyRing::generate()?),
+                published: RwLock::new(None),
                 clients: RwLock::new(clients),
             }),
         })
@@ -458,13 +468,68 @@ impl DevIssuer {
         })
     }
 
-    /// The configuration that trusts this issuer: the keys it publishes now (current,
-    /// next and previous), its audience, RFC 9068 rules.
+    /// The configuration that trusts this issuer in process: its keys as it publishes
+    /// them (rotations included, with no HTTP round trip), its audience, RFC 9068 rules,
+    /// and its token endpoint for the OpenAPI document.
     pub fn issuer(&self) -> Issuer {
+        let token_url = format!("{}/oauth/token", self.inner.issuer.trim_end_matches('/'));
+        Issuer::new(&self.inner.issuer)
+            .audience(&self.inner.audience)
+            .key_provider(Arc::new(self.clone()))
+            .token_url(token_url)
+            .rfc9068()
+    }
+
+    /// The configuration that trusts the keys this issuer publishes now, as a fixed set
+    /// (they will not follow a rotation).
+    pub fn issuer_snapshot(&self) -> Issuer {
         Issuer::new(&self.inner.issuer)
             .audience(&self.inner.audience)
             .jwks_json(&self.jwks_json())
             .rfc9068()
+    }
+
+    /// The published keys as a key set, rebuilt only after a rotation or the end of a
+    /// grace period.
+    fn published_keys(&self) -> Arc<KeySet> {
+        let now = tokio::time::Instant::now();
+        let generation = self.read_keys().generation();
+        let fresh = |published: &Published| {
+            published.generation == generation && published.stale_at.is_none_or(|at| now < at)
+        };
+        if let Some(published) = self.read_published().as_ref().filter(|p| fresh(p)) {
+            return published.keys.clone();
+        }
+        let (jwks, stale_at, generation) = {
+            let ring = self.read_keys();
+            (
+                json!({ "keys": ring.published(now) }),
+                ring.next_expiry(now),
+                ring.generation(),
+            )
+        };
+        // The ring's own JWKs always parse; an empty set would fail closed.
+        let keys = Arc::new(KeySet::from_jwks_json(&jwks.to_string()).unwrap_or_default());
+        *self.write_published() = Some(Published {
+            generation,
+            stale_at,
+            keys: keys.clone(),
+        });
+        keys
+    }
+
+    fn read_published(&self) -> RwLockReadGuard<'_, Option<Published>> {
+        self.inner
+            .published
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_published(&self) -> RwLockWriteGuard<'_, Option<Published>> {
+        self.inner
+            .published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The JWKS document: the current key, the next key, and the previous keys still in
@@ -534,5 +599,11 @@ impl DevIssuer {
         header.kid = Some(key.kid().to_owned());
         header.typ = typ.map(str::to_owned);
         jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|_| DevError::Signing)
+    }
+}
+
+impl KeyProvider for DevIssuer {
+    fn current(&self) -> Arc<KeySet> {
+        self.published_keys()
     }
 }

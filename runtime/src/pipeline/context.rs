@@ -95,3 +95,24 @@ impl std::fmt::Debug for RequestContext {
             .finish_non_exhaustive()
     }
 }
+
+/// In a handler mounted through [`SecureRouter`](crate::SecureRouter), the endpoint and its
+/// configuration; anywhere else the request fails with 500, logged.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestContext {
+    type Rejection = crate::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| {
+                crate::ApiError::internal(
+                    "RequestContext asked for on a route not mounted through SecureRouter",
+                )
+            })
+    }
+}

@@ -195,16 +195,18 @@ async fn admit(
         Access::Secured(requirements) => requirements,
     };
     let security = context.security();
-    let principal =
-        match security.authenticate(request.headers(), request.uri(), context.registry()) {
-            Ok(Some(principal)) => principal,
-            Ok(None) => {
-                return Err(Refused::new(
-                    context.auth_rejection(AuthFailure::MissingToken),
-                ));
-            }
-            Err(failure) => return Err(Refused::new(context.auth_rejection(failure))),
-        };
+    let principal = match security
+        .authenticate(request.headers(), request.uri(), context.registry())
+        .await
+    {
+        Ok(Some(principal)) => principal,
+        Ok(None) => {
+            return Err(Refused::new(
+                context.auth_rejection(AuthFailure::MissingToken),
+            ));
+        }
+        Err(failure) => return Err(Refused::new(context.auth_rejection(failure))),
+    };
     if let Err(refused) = authorize(context, requirements, &principal, request).await {
         return Err(Refused {
             principal: Some(principal),

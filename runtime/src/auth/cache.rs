@@ -1,0 +1,192 @@
+//! The verified-token cache: a token seen and verified before is not verified again until
+//! it expires, its keys change, or a configured maximum passes.
+//!
+//! Entries are found by the whole token: the hash covers only its last bytes (the
+//! signature, which spreads well), but a hit compares every byte, so a cache can never hand
+//! one token's principal to another token. Only tokens that verified are cached, and a
+//! revocation is checked on every request, hits included.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use quick_cache::Equivalent;
+use quick_cache::sync::Cache;
+
+use super::{KeySet, Principal};
+use crate::authz::ScopeRegistry;
+
+/// How many bytes at the end of a token the hash covers.
+const HASHED_SUFFIX: usize = 48;
+
+fn hash_token<H: Hasher>(token: &str, state: &mut H) {
+    let bytes = token.as_bytes();
+    bytes[bytes.len().saturating_sub(HASHED_SUFFIX)..].hash(state);
+    bytes.len().hash(state);
+}
+
+/// An owned token, as a cache key.
+#[derive(Clone)]
+struct TokenKey(Arc<str>);
+
+impl Hash for TokenKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(&self.0, state);
+    }
+}
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for TokenKey {}
+
+/// A borrowed token, to look up without allocating.
+struct TokenRef<'a>(&'a str);
+
+impl Hash for TokenRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(self.0, state);
+    }
+}
+
+impl Equivalent<TokenKey> for TokenRef<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        // The whole token, byte for byte.
+        self.0 == &*key.0
+    }
+}
+
+/// What a hit returns.
+#[derive(Clone)]
+pub(crate) struct CachedToken {
+    pub(crate) principal: Principal,
+    /// The key set the token was verified with: a refresh that replaces it invalidates the
+    /// entry, so a removed key stops working at the next refresh.
+    pub(crate) keys: Arc<KeySet>,
+    /// The issuer's index in the verifier.
+    pub(crate) issuer: usize,
+    /// The registry the principal's scope set was computed with.
+    pub(crate) registry: Option<&'static ScopeRegistry>,
+    /// Unix seconds after which the entry is stale.
+    pub(crate) valid_until: u64,
+}
+
+/// A bounded concurrent cache of verified tokens.
+pub(crate) struct TokenCache {
+    entries: Cache<TokenKey, CachedToken>,
+    max_age: u64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl TokenCache {
+    /// A cache of at most `capacity` tokens, each kept at most `max_age` seconds.
+    pub(crate) fn new(capacity: usize, max_age: u64) -> Self {
+        TokenCache {
+            entries: Cache::new(capacity.max(1)),
+            max_age,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The entry for exactly `token`, if fresh at `now`.
+    #[inline]
+    pub(crate) fn get(&self, token: &str, now: u64) -> Option<CachedToken> {
+        let found = self
+            .entries
+            .get(&TokenRef(token))
+            .filter(|entry| now < entry.valid_until);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Remembers a verified token until its expiry (or the maximum age, if sooner).
+    pub(crate) fn insert(&self, token: &str, mut entry: CachedToken, now: u64) {
+        entry.valid_until = entry
+            .principal
+            .expires_at_unix()
+            .min(now.saturating_add(self.max_age));
+        if entry.valid_until > now {
+            self.entries.insert(TokenKey(Arc::from(token)), entry);
+        }
+    }
+
+    /// Forgets `token`.
+    pub(crate) fn remove(&self, token: &str) {
+        self.entries.remove(&TokenRef(token));
+    }
+
+    /// (hits, misses) so far.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// How many tokens are cached.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(expires_at: u64) -> CachedToken {
+        CachedToken {
+            principal: Principal::builder("i")
+                .subject("alice")
+                .times(None, expires_at)
+                .build(),
+            keys: Arc::new(KeySet::new()),
+            issuer: 0,
+            registry: None,
+            valid_until: 0,
+        }
+    }
+
+    #[test]
+    fn hits_only_the_same_token() {
+        let cache = TokenCache::new(16, 300);
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtc2lnbmF0dXJl";
+        cache.insert(token, entry(1_000), 100);
+        assert!(cache.get(token, 101).is_some());
+        // One byte differs anywhere (here: early in the payload, outside the hashed tail).
+        let mut other = token.to_owned().into_bytes();
+        other[25] ^= 1;
+        assert!(
+            cache
+                .get(std::str::from_utf8(&other).unwrap(), 101)
+                .is_none()
+        );
+        // A different length with the same tail.
+        assert!(cache.get(&format!("x{token}"), 101).is_none());
+        assert_eq!(cache.stats(), (1, 2));
+    }
+
+    #[test]
+    fn entries_expire_with_the_token_or_the_maximum_age() {
+        let cache = TokenCache::new(16, 300);
+        cache.insert("a.b.c", entry(150), 100);
+        assert!(cache.get("a.b.c", 149).is_some());
+        assert!(cache.get("a.b.c", 150).is_none());
+        cache.insert("d.e.f", entry(10_000), 100);
+        assert!(cache.get("d.e.f", 399).is_some());
+        assert!(cache.get("d.e.f", 400).is_none());
+        cache.insert("g.h.i", entry(50), 100);
+        assert_eq!(cache.len(), 2, "an expired token is not cached");
+        cache.remove("d.e.f");
+        assert!(cache.get("d.e.f", 101).is_none());
+    }
+}

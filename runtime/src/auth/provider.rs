@@ -1,0 +1,57 @@
+//! Where an issuer's signing keys come from: configured once, fetched from a JWKS URL and
+//! kept fresh, or handed over by an in-process issuer.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::{KeySet, RemoteJwks};
+
+/// A future returned by [`KeyProvider`].
+pub type KeysFuture<'a> = Pin<Box<dyn Future<Output = Arc<KeySet>> + Send + 'a>>;
+
+/// A source of signing keys for one issuer.
+///
+/// [`RemoteJwks`] is one (keys fetched over HTTPS and refreshed); the development issuer is
+/// another; a fixed [`KeySet`] is the simplest. Implement it to take keys from elsewhere
+/// (a vault, a file that is watched).
+pub trait KeyProvider: Debug + Send + Sync + 'static {
+    /// The keys now. Called on every verification: it must not wait on I/O.
+    fn current(&self) -> Arc<KeySet>;
+
+    /// A token names `kid`, which `current()` lacks: look for it (at most once in a while,
+    /// however many such tokens arrive) and return the keys to retry with. The default
+    /// returns `current()`.
+    fn refresh_for_unknown_kid<'a>(&'a self, kid: &'a str) -> KeysFuture<'a> {
+        let _ = kid;
+        Box::pin(std::future::ready(self.current()))
+    }
+}
+
+/// Keys that never change.
+#[derive(Debug)]
+pub struct StaticKeys(Arc<KeySet>);
+
+impl StaticKeys {
+    /// A provider of `keys`.
+    pub fn new(keys: KeySet) -> Self {
+        StaticKeys(Arc::new(keys))
+    }
+}
+
+impl KeyProvider for StaticKeys {
+    fn current(&self) -> Arc<KeySet> {
+        self.0.clone()
+    }
+}
+
+impl KeyProvider for RemoteJwks {
+    fn current(&self) -> Arc<KeySet> {
+        RemoteJwks::current(self)
+    }
+
+    fn refresh_for_unknown_kid<'a>(&'a self, kid: &'a str) -> KeysFuture<'a> {
+        Box::pin(RemoteJwks::refresh_for_unknown_kid(self, kid))
+    }
+}
