@@ -11,7 +11,6 @@
 //! numbers of a noisy machine.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::hint::black_box;
