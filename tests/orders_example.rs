@@ -28,7 +28,7 @@ fn example_issuer() -> DevIssuer {
 #[tokio::test]
 async fn the_openapi_document_matches_its_snapshot() {
     let dev = example_issuer();
-    let document = api(security(dev.issuer(), 1.0).await.unwrap())
+    let document = api(security(dev.issuer(), 1.0, None).await.unwrap())
         .openapi()
         .unwrap();
     let json = serde_json::to_string_pretty(&document).unwrap() + "\n";
@@ -46,7 +46,7 @@ async fn the_openapi_document_matches_its_snapshot() {
 
 async fn app() -> (DevIssuer, axum::Router) {
     let dev = example_issuer();
-    let router = api(security(dev.issuer(), 1.0).await.unwrap())
+    let router = api(security(dev.issuer(), 1.0, None).await.unwrap())
         .into_router()
         .with_state(Store::default());
     (dev, router)

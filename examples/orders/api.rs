@@ -151,15 +151,26 @@ async fn revoke(
 }
 
 /// The security configuration: tokens of `issuer`, 600 requests a minute by default, every
-/// quota multiplied by `rate_scale`.
-async fn security(issuer: Issuer, rate_scale: f64) -> Result<Security, portcullis::ConfigError> {
-    Security::builder()
+/// quota multiplied by `rate_scale`; rate limits and revocations in Redis when given (rate
+/// limits fall back to this instance's memory while Redis is away; revocations, which
+/// cannot be guessed, refuse instead).
+async fn security(
+    issuer: Issuer,
+    rate_scale: f64,
+    redis: Option<&portcullis::redis::Redis>,
+) -> Result<Security, portcullis::ConfigError> {
+    let mut builder = Security::builder()
         .issuer(issuer)
         .default_rate(rate!("600/min"))
         .rate_scale(rate_scale)
-        .realm("orders")
-        .build()
-        .await
+        .realm("orders");
+    if let Some(redis) = redis {
+        use portcullis::redis::WhenUnreachable;
+        builder = builder
+            .rate_store(Arc::new(redis.rate_store(WhenUnreachable::UseLocalLimits)))
+            .revocations(Arc::new(redis.revocations()));
+    }
+    builder.build().await
 }
 
 /// The API, with its OpenAPI document at `/openapi.json`.

@@ -12,6 +12,7 @@
 //! - `ORDERS_RATE_SCALE`: multiplies every quota (default 1);
 //! - `OIDC_ISSUER`: an external provider, found by discovery (Keycloak, Auth0, Okta, Entra
 //!   ID, Ory Hydra, ...); `OIDC_AUDIENCE` its audience for this API (default `orders-api`);
+//! - `REDIS_URL`: rate limits and revocations in Redis, shared by every instance;
 //! - `RUST_LOG`: default `info` (audit events included).
 
 include!("api.rs");
@@ -81,7 +82,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => Issuer::discover(url).audience(env_or("OIDC_AUDIENCE", "orders-api")),
         None => dev.issuer(),
     };
-    let router = api(security(issuer, rate_scale).await?);
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) => Some(portcullis::redis::Redis::connect(&url).await?),
+        Err(_) => None,
+    };
+    let router = api(security(issuer, rate_scale, redis.as_ref()).await?);
 
     let mut args = std::env::args().skip(1);
     if let Some(flag) = args.next() {
@@ -104,6 +109,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
+    if redis.is_some() {
+        println!("Rate limits and revocations live in Redis (REDIS_URL)");
+    }
     match &external {
         Some(url) => println!("Trusting tokens of {url} (found by discovery)"),
         None => print_development_guide(&dev, &base, &secrets),

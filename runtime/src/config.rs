@@ -14,7 +14,7 @@ use crate::auth::{
     TokenCache, TokenIdentity, Verifier, bearer_token, discover, unix_now,
 };
 use crate::authz::ScopeRegistry;
-use crate::rate::Rate;
+use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
 
 /// The default cap on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -32,8 +32,11 @@ pub const DEFAULT_TOKEN_CACHE_MAX_AGE: Duration = Duration::from_secs(300);
 /// How long discovery may take at start-up, per request.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often expired revocations are forgotten.
+/// How often expired revocations and idle throttle entries are forgotten.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The default budget of failed authentications per client IP.
+pub const DEFAULT_AUTH_FAILURE_LIMIT: Rate = Rate::per_minute(60);
 
 /// Why a [`Security`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +123,10 @@ pub struct SecurityBuilder {
     token_cache_capacity: usize,
     token_cache_max_age: Duration,
     revocations: Option<Arc<dyn RevocationStore>>,
+    rate_store: Option<Arc<dyn RateStore>>,
+    tiers: Option<Tiers>,
+    trusted_proxies: TrustedProxies,
+    auth_failure_limit: Option<Rate>,
     auditor: Auditor,
 }
 
@@ -178,6 +185,33 @@ impl SecurityBuilder {
         self
     }
 
+    /// Where rate limits are counted (default: in this process). A shared store, such as
+    /// `portcullis::redis`, makes several instances enforce one combined quota.
+    pub fn rate_store(mut self, store: Arc<dyn RateStore>) -> Self {
+        self.rate_store = Some(store);
+        self
+    }
+
+    /// Quota tiers: a claim or scope of the token selects a bigger or smaller quota.
+    pub fn tiers(mut self, tiers: Tiers) -> Self {
+        self.tiers = Some(tiers);
+        self
+    }
+
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` headers name the client. Without
+    /// them (the default) the socket's peer is the client and those headers are ignored.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// How many failed authentications a client IP may have before it is refused (429)
+    /// without its token being verified (default 60 a minute); `None` turns it off.
+    pub fn auth_failure_limit(mut self, rate: Option<Rate>) -> Self {
+        self.auth_failure_limit = rate;
+        self
+    }
+
     /// Sends every audit event to `sink` as well as to `tracing`.
     pub fn audit_sink(mut self, sink: impl AuditSink) -> Self {
         self.auditor.add(Arc::new(sink));
@@ -223,6 +257,10 @@ impl SecurityBuilder {
                 )
             }),
             revocations,
+            rate_store: self.rate_store,
+            tiers: self.tiers,
+            trusted_proxies: self.trusted_proxies,
+            failure_throttle: self.auth_failure_limit.map(FailureThrottle::new),
             auditor: self.auditor,
         });
         spawn_housekeeping(Arc::downgrade(&inner));
@@ -309,6 +347,9 @@ fn spawn_housekeeping(inner: Weak<SecurityInner>) {
             if let Revocations::Memory(memory) = &inner.revocations {
                 memory.purge_expired(unix_now());
             }
+            if let Some(throttle) = &inner.failure_throttle {
+                throttle.evict_idle();
+            }
         }
     });
 }
@@ -349,6 +390,10 @@ pub(crate) struct SecurityInner {
     body_limit: usize,
     cache: Option<TokenCache>,
     revocations: Revocations,
+    rate_store: Option<Arc<dyn RateStore>>,
+    tiers: Option<Tiers>,
+    trusted_proxies: TrustedProxies,
+    failure_throttle: Option<FailureThrottle>,
     auditor: Auditor,
 }
 
@@ -382,6 +427,10 @@ impl Security {
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             token_cache_max_age: DEFAULT_TOKEN_CACHE_MAX_AGE,
             revocations: None,
+            rate_store: None,
+            tiers: None,
+            trusted_proxies: TrustedProxies::none(),
+            auth_failure_limit: Some(DEFAULT_AUTH_FAILURE_LIMIT),
             auditor: Auditor::default(),
         }
     }
@@ -447,6 +496,36 @@ impl Security {
             }
             None => TokenCacheStats::default(),
         }
+    }
+
+    /// How many token signatures were checked (cache hits and requests refused before
+    /// verification check none).
+    pub fn signature_checks(&self) -> u64 {
+        self.0.verifier.signature_checks()
+    }
+
+    /// The shared rate-limit store, if one is configured.
+    pub fn rate_store(&self) -> Option<&dyn RateStore> {
+        self.0.rate_store.as_deref()
+    }
+
+    /// The quota tiers, if configured.
+    pub fn tiers(&self) -> Option<&Tiers> {
+        self.0.tiers.as_ref()
+    }
+
+    /// The trusted proxies.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.0.trusted_proxies
+    }
+
+    pub(crate) fn failure_throttle(&self) -> Option<&FailureThrottle> {
+        self.0.failure_throttle.as_ref()
+    }
+
+    /// Whether revocations live in a shared store (which may be unreachable).
+    pub(crate) fn revocations_are_shared(&self) -> bool {
+        matches!(self.0.revocations, Revocations::Shared(_))
     }
 
     /// The revocation store.

@@ -17,14 +17,17 @@ pub mod openapi;
 mod pipeline;
 mod problem;
 pub mod rate;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod rejection;
 mod router;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
 pub use config::{
-    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY,
-    DEFAULT_TOKEN_CACHE_MAX_AGE, Security, SecurityBuilder, TokenCacheStats,
+    ConfigError, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_MAX_AGE, Security, SecurityBuilder,
+    TokenCacheStats,
 };
 pub use endpoint::{Endpoint, EndpointSpec};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
@@ -32,7 +35,9 @@ pub use openapi::OpenApiInfo;
 pub use pipeline::RequestContext;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
 pub use rate::{Rate, RateKeyKind};
-pub use rejection::{AuthRejection, ForbiddenRejection, InputRejection, RateLimitedRejection};
+pub use rejection::{
+    AuthRejection, ForbiddenRejection, InputRejection, RateLimitedRejection, UnavailableRejection,
+};
 pub use router::{RouterError, Routes, SecureRouter};
 
 /// Re-exports for the code `portcullis-macros` generates. Not a public API.

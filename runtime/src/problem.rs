@@ -42,6 +42,8 @@ pub struct Problem {
     title: Cow<'static, str>,
     detail: Option<Cow<'static, str>>,
     errors: Vec<FieldViolation>,
+    type_uri: Option<&'static str>,
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +56,8 @@ struct ProblemBody<'a> {
     detail: Option<&'a str>,
     #[serde(skip_serializing_if = "<[FieldViolation]>::is_empty")]
     errors: &'a [FieldViolation],
+    #[serde(flatten)]
+    extensions: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -70,6 +74,8 @@ impl Problem {
             title: title.into(),
             detail: None,
             errors: Vec::new(),
+            type_uri: None,
+            extensions: serde_json::Map::new(),
         }
     }
 
@@ -82,6 +88,18 @@ impl Problem {
     /// Adds the invalid fields of an input.
     pub fn with_errors(mut self, errors: Vec<FieldViolation>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    /// Uses a problem type defined elsewhere (a registered URI) instead of Portcullis' own.
+    pub fn with_type_uri(mut self, uri: &'static str) -> Self {
+        self.type_uri = Some(uri);
+        self
+    }
+
+    /// Adds an extension member (RFC 9457 §3.2).
+    pub fn with_extension(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(name.to_owned(), value.into());
         self
     }
 
@@ -112,7 +130,10 @@ impl Problem {
 
     /// The full `type` URI.
     pub fn type_uri(&self) -> String {
-        format!("{PROBLEM_TYPE_PREFIX}{}", self.kind)
+        match self.type_uri {
+            Some(uri) => uri.to_owned(),
+            None => format!("{PROBLEM_TYPE_PREFIX}{}", self.kind),
+        }
     }
 
     /// The JSON body.
@@ -123,6 +144,7 @@ impl Problem {
             status: self.status.as_u16(),
             detail: self.detail.as_deref(),
             errors: &self.errors,
+            extensions: &self.extensions,
         };
         // Serializing strings and numbers into a Vec cannot fail.
         serde_json::to_vec(&body).unwrap_or_default()

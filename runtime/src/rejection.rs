@@ -171,42 +171,115 @@ impl IntoResponse for ForbiddenRejection {
     }
 }
 
-/// The quota is used up: 429 with `Retry-After`.
+/// The problem type of draft-ietf-httpapi-ratelimit-headers-10 §5.1 for a used-up quota.
+pub const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+/// The problem type of draft-ietf-httpapi-ratelimit-headers-10 §5.3, for a client throttled
+/// for failing authentication too often.
+pub const ABNORMAL_USAGE: &str =
+    "https://iana.org/assignments/http-problem-types#abnormal-usage-detected";
+
+/// The policy name of the throttle of failed authentication.
+pub const AUTHENTICATION_POLICY: &str = "authentication-failures";
+
+/// The quota is used up: 429 with `Retry-After` and the RateLimit fields.
 #[derive(Debug, Clone)]
 pub struct RateLimitedRejection {
     retry_after: Duration,
     reason: Reason,
+    policy: String,
+    policy_header: HeaderValue,
 }
 
 impl RateLimitedRejection {
-    /// A refusal that may be retried after `retry_after`.
-    pub fn new(retry_after: Duration, reason: Reason) -> Self {
+    /// The quota of `policy` is used up; a request is allowed again after `retry_after`.
+    pub fn quota_exceeded(retry_after: Duration, policy: &str, policy_header: HeaderValue) -> Self {
         RateLimitedRejection {
             retry_after,
-            reason,
+            reason: Reason::RateLimited,
+            policy: policy.to_owned(),
+            policy_header,
+        }
+    }
+
+    /// The client IP failed authentication more often than `rate` allows.
+    pub fn authentication_throttled(retry_after: Duration, rate: crate::rate::Rate) -> Self {
+        RateLimitedRejection {
+            retry_after,
+            reason: Reason::AuthenticationThrottled,
+            policy: AUTHENTICATION_POLICY.to_owned(),
+            policy_header: crate::rate::headers::policy_value(AUTHENTICATION_POLICY, rate),
         }
     }
 
     /// Whole seconds to wait, rounded up, at least one.
     pub fn retry_after_secs(&self) -> u64 {
-        let secs = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
-        secs.max(1)
+        crate::rate::ceil_secs(self.retry_after).max(1)
     }
 }
 
 impl IntoResponse for RateLimitedRejection {
     fn into_response(self) -> Response {
         let secs = self.retry_after_secs();
+        let problem = match self.reason {
+            Reason::AuthenticationThrottled => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "abnormal-usage-detected",
+                "Request not satisfied due to detection of abnormal request pattern",
+            )
+            .with_type_uri(ABNORMAL_USAGE)
+            .with_detail(format!(
+                "too many failed authentications; retry in {secs} s"
+            )),
+            _ => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                "Request cannot be satisfied as assigned quota has been exceeded",
+            )
+            .with_type_uri(QUOTA_EXCEEDED)
+            .with_detail(format!("the quota is used up; retry in {secs} s")),
+        };
+        let limit = crate::rate::headers::limit_value(&self.policy, 0, Duration::from_secs(secs));
+        let mut response = problem
+            .with_extension("violated-policies", vec![self.policy])
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        headers.insert(crate::rate::headers::RATELIMIT_POLICY, self.policy_header);
+        headers.insert(crate::rate::headers::RATELIMIT, limit);
+        with_reason(response, self.reason)
+    }
+}
+
+/// A shared store did not answer and the configuration fails closed: 503.
+#[derive(Debug, Clone)]
+pub struct UnavailableRejection {
+    detail: &'static str,
+    reason: Reason,
+}
+
+impl UnavailableRejection {
+    /// The rate-limit store is unreachable.
+    pub fn rate_limits() -> Self {
+        UnavailableRejection {
+            detail: "the rate limits cannot be checked right now; retry later",
+            reason: Reason::RateLimitUnavailable,
+        }
+    }
+}
+
+impl IntoResponse for UnavailableRejection {
+    fn into_response(self) -> Response {
         let mut response = Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too Many Requests",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service Unavailable",
         )
-        .with_detail(format!("the quota is used up; retry in {secs} s"))
+        .with_detail(self.detail)
         .into_response();
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         with_reason(response, self.reason)
     }
 }

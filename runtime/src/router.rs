@@ -330,9 +330,7 @@ fn spawn_eviction(contexts: Vec<Weak<EndpointContext>>) {
             let mut alive = false;
             for context in contexts.iter().filter_map(Weak::upgrade) {
                 alive = true;
-                if let Some(limiter) = context.limiter() {
-                    limiter.evict_idle();
-                }
+                context.evict_idle();
             }
             if !alive {
                 break;

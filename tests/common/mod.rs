@@ -5,6 +5,7 @@
 
 pub mod idp;
 pub mod keys;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

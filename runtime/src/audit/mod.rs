@@ -54,6 +54,8 @@ pub enum Reason {
     AuthenticationThrottled,
     /// An input failed parsing or validation.
     InvalidInput,
+    /// The shared rate-limit store did not answer, and the configuration refuses then.
+    RateLimitUnavailable,
 }
 
 impl Reason {
@@ -69,6 +71,7 @@ impl Reason {
             Reason::RateLimited => "rate_limited",
             Reason::AuthenticationThrottled => "authentication_throttled",
             Reason::InvalidInput => "invalid_input",
+            Reason::RateLimitUnavailable => "rate_limit_unavailable",
         }
     }
 }

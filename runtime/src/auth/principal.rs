@@ -143,13 +143,13 @@ impl Principal {
     }
 
     /// The key per-client rate limits count under.
-    pub(crate) fn client_key(&self) -> Option<&Arc<str>> {
-        self.0.client_id.as_ref().or(self.0.subject.as_ref())
+    pub(crate) fn client_key(&self) -> Option<&str> {
+        self.client_id().or(self.subject())
     }
 
     /// The key per-subject rate limits count under.
-    pub(crate) fn subject_key(&self) -> Option<&Arc<str>> {
-        self.0.subject.as_ref().or(self.0.client_id.as_ref())
+    pub(crate) fn subject_key(&self) -> Option<&str> {
+        self.subject().or(self.client_id())
     }
 }
 

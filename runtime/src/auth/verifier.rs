@@ -84,6 +84,8 @@ pub(crate) struct IssuerDocumentation {
 #[derive(Debug)]
 pub(crate) struct Verifier {
     issuers: Vec<IssuerRules>,
+    /// Signatures checked so far.
+    signature_checks: std::sync::atomic::AtomicU64,
 }
 
 /// A verified token.
@@ -104,7 +106,16 @@ pub(crate) fn unix_now() -> u64 {
 
 impl Verifier {
     pub(crate) fn new(issuers: Vec<IssuerRules>) -> Verifier {
-        Verifier { issuers }
+        Verifier {
+            issuers,
+            signature_checks: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// How many signatures were checked.
+    pub(crate) fn signature_checks(&self) -> u64 {
+        self.signature_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn issuers(&self) -> &[IssuerRules] {
@@ -149,6 +160,8 @@ impl Verifier {
             keys = rules.keys.refresh_for_unknown_kid(kid).await;
         }
         let key = keys.select(kid, alg)?;
+        self.signature_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !key.verify(jws.signing_input.as_bytes(), jws.signature, alg) {
             return Err(AuthFailure::BadSignature);
         }

@@ -289,8 +289,14 @@ fn operation(
         builder = builder.request_body(Some(body));
     }
 
+    let rate = effective_rate(spec, security);
     let success = spec.success_status.unwrap_or(200);
     let mut success_response = ResponseBuilder::new().description(reason(success));
+    if rate.is_some() {
+        for (name, header) in ratelimit_headers() {
+            success_response = success_response.header(name, header);
+        }
+    }
     if let Some(content) = &doc.response {
         success_response = success_response.content(
             content.media_type,
@@ -340,11 +346,19 @@ fn operation(
             "An input breaks a validation rule; `errors` lists the fields at fault",
         );
     }
-    let rate = effective_rate(spec, security);
     if rate.is_some() {
         problem(
             429,
             "The client's quota is used up; retry after `Retry-After` seconds",
+        );
+    }
+    let shared_limits = rate.is_some() && security.rate_store().is_some();
+    let shared_revocations =
+        (secured.is_some() || doc.optional_authentication) && security.revocations_are_shared();
+    if shared_limits || shared_revocations {
+        problem(
+            503,
+            "A shared store (rate limits, revocations) is unreachable; retry shortly",
         );
     }
     builder = builder.responses(responses.build());
@@ -430,7 +444,7 @@ fn problem_response(status: u16, description: &str) -> Response {
                     .build(),
             );
         }
-        429 => {
+        429 | 503 => {
             let seconds = ObjectBuilder::new()
                 .schema_type(SchemaType::Type(Type::Integer))
                 .minimum(Some(1))
@@ -442,10 +456,40 @@ fn problem_response(status: u16, description: &str) -> Response {
                     .description(Some("Seconds until a request is allowed again"))
                     .build(),
             );
+            if status == 429 {
+                for (name, header) in ratelimit_headers() {
+                    response = response.header(name, header);
+                }
+            }
         }
         _ => {}
     }
     response.build()
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10).
+fn ratelimit_headers() -> [(&'static str, utoipa::openapi::header::Header); 2] {
+    let string = || {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .build()
+    };
+    [
+        (
+            "RateLimit-Policy",
+            HeaderBuilder::new()
+                .schema(Some(string()))
+                .description(Some("The quota policy: `\"name\";q=<requests>;w=<seconds>` (draft-ietf-httpapi-ratelimit-headers-10)"))
+                .build(),
+        ),
+        (
+            "RateLimit",
+            HeaderBuilder::new()
+                .schema(Some(string()))
+                .description(Some("What is left: `\"name\";r=<remaining>;t=<seconds until more>`"))
+                .build(),
+        ),
+    ]
 }
 
 /// The RFC 9457 problem-details schema every rejection uses.

@@ -3,17 +3,69 @@
 
 use std::sync::Arc;
 
+use http::HeaderValue;
+
 use crate::authz::ScopeRegistry;
 use crate::config::Security;
 use crate::endpoint::EndpointSpec;
-use crate::rate::{EndpointRate, MemoryLimiter};
+use crate::rate::{EndpointRate, MemoryLimiter, Rate, headers};
 
-/// One mounted endpoint: its record, its limiter and the shared configuration.
+/// One quota of an endpoint: its base rate, or the rate of a tier.
+pub(crate) struct Quota {
+    pub(crate) rate: Rate,
+    /// The name shared stores count it under: the same on every instance.
+    pub(crate) store_name: String,
+    /// `RateLimit-Policy`, formatted once.
+    pub(crate) policy_header: HeaderValue,
+    /// The limiter, when quotas are counted in this process.
+    pub(crate) memory: Option<MemoryLimiter>,
+}
+
+/// The quotas of an endpoint: index 0 is its own, then one per tier.
+pub(crate) struct Limits {
+    /// The policy name in the RateLimit fields.
+    pub(crate) policy: String,
+    pub(crate) quotas: Vec<Quota>,
+}
+
+impl Limits {
+    fn new(security: &Security, spec: &EndpointSpec) -> Option<Limits> {
+        let (rate, policy) = match spec.rate {
+            EndpointRate::Default => (security.default_rate(), "default".to_owned()),
+            EndpointRate::Limit(rate) => {
+                (rate.scaled(security.rate_scale()), spec.handler.to_owned())
+            }
+            EndpointRate::Unlimited => return None,
+        };
+        let in_memory = security.rate_store().is_none();
+        let base_name = format!("{} {}", spec.method.as_str(), spec.path);
+        let tiers = security.tiers();
+        let mut quotas = Vec::with_capacity(1 + tiers.map_or(0, |t| t.len()));
+        let quota = |rate: Rate, store_name: String| Quota {
+            rate,
+            store_name,
+            policy_header: headers::policy_value(&policy, rate),
+            memory: in_memory.then(|| MemoryLimiter::new(rate)),
+        };
+        quotas.push(quota(rate, base_name.clone()));
+        if let Some(tiers) = tiers {
+            for (index, name) in tiers.names().enumerate() {
+                quotas.push(quota(
+                    tiers.rate_of(index, rate),
+                    format!("{base_name}#{name}"),
+                ));
+            }
+        }
+        Some(Limits { policy, quotas })
+    }
+}
+
+/// One mounted endpoint: its record, its limits and the shared configuration.
 pub(crate) struct EndpointContext {
     security: Security,
     spec: &'static EndpointSpec,
     registry: Option<&'static ScopeRegistry>,
-    limiter: Option<MemoryLimiter>,
+    limits: Option<Limits>,
     body_limit: usize,
 }
 
@@ -23,18 +75,13 @@ impl EndpointContext {
         spec: &'static EndpointSpec,
         registry: Option<&'static ScopeRegistry>,
     ) -> EndpointContext {
-        let scale = security.rate_scale();
-        let limiter = match spec.rate {
-            EndpointRate::Default => Some(MemoryLimiter::new(security.default_rate())),
-            EndpointRate::Limit(rate) => Some(MemoryLimiter::new(rate.scaled(scale))),
-            EndpointRate::Unlimited => None,
-        };
+        let limits = Limits::new(&security, spec);
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
         EndpointContext {
             security,
             spec,
             registry,
-            limiter,
+            limits,
             body_limit,
         }
     }
@@ -51,14 +98,24 @@ impl EndpointContext {
         self.registry
     }
 
-    pub(crate) fn limiter(&self) -> Option<&MemoryLimiter> {
-        self.limiter.as_ref()
+    pub(crate) fn limits(&self) -> Option<&Limits> {
+        self.limits.as_ref()
+    }
+
+    /// Forgets idle rate-limit keys.
+    pub(crate) fn evict_idle(&self) {
+        for quota in self.limits.iter().flat_map(|limits| &limits.quotas) {
+            if let Some(memory) = &quota.memory {
+                memory.evict_idle();
+            }
+        }
     }
 }
 
 /// The endpoint a request is for, left in the request's extensions by the pipeline.
 ///
-/// Custom extractors can read it to learn the endpoint and its configuration.
+/// Custom extractors and handlers can take it to learn the endpoint and reach the
+/// configuration (for example to revoke a token).
 #[derive(Clone)]
 pub struct RequestContext(Arc<EndpointContext>);
 

@@ -1,5 +1,6 @@
-//! The per-endpoint pipeline: authenticate, authorize, rate limit, then the handler; one
-//! audit event per request.
+//! The per-endpoint pipeline: the bearer guard and the throttle of failed
+//! authentication, authentication, authorization, the rate limit, then the handler; the
+//! RateLimit fields and `Cache-Control` on the way out; one audit event per request.
 
 mod context;
 
@@ -24,8 +25,10 @@ use crate::audit::{AuditEvent, Decision, Reason};
 use crate::auth::{AuthFailure, Principal};
 use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::endpoint::Access;
-use crate::rate::{RateDecision, RateKey, RateKeyKind};
-use crate::rejection::{AuthRejection, DenialReason, ForbiddenRejection, RateLimitedRejection};
+use crate::rate::{RateDecision, RateIdentity, RateKeyKind, RateRequest, headers};
+use crate::rejection::{
+    AuthRejection, DenialReason, ForbiddenRejection, RateLimitedRejection, UnavailableRejection,
+};
 
 /// Applies one endpoint's security to its handler.
 #[derive(Clone)]
@@ -81,9 +84,16 @@ where
     }
 }
 
+/// The RateLimit fields of an allowed request.
+struct RateHeaders {
+    policy: HeaderValue,
+    limit: HeaderValue,
+}
+
 /// What the pipeline learned about the caller before the handler ran.
 struct Admitted {
     principal: Option<Principal>,
+    rate: Option<RateHeaders>,
 }
 
 /// Why the pipeline refused; rendered into a response once, at the end.
@@ -91,6 +101,7 @@ enum Rejection {
     Auth(AuthRejection),
     Forbidden(ForbiddenRejection),
     Limited(RateLimitedRejection),
+    Unavailable(UnavailableRejection),
 }
 
 impl From<AuthRejection> for Rejection {
@@ -111,12 +122,19 @@ impl From<RateLimitedRejection> for Rejection {
     }
 }
 
+impl From<UnavailableRejection> for Rejection {
+    fn from(rejection: UnavailableRejection) -> Self {
+        Rejection::Unavailable(rejection)
+    }
+}
+
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
             Rejection::Auth(rejection) => rejection.into_response(),
             Rejection::Forbidden(rejection) => rejection.into_response(),
             Rejection::Limited(rejection) => rejection.into_response(),
+            Rejection::Unavailable(rejection) => rejection.into_response(),
         }
     }
 }
@@ -136,6 +154,13 @@ impl Refused {
             detail: None,
         }
     }
+
+    fn by(self, principal: &Principal) -> Self {
+        Refused {
+            principal: Some(principal.clone()),
+            ..self
+        }
+    }
 }
 
 async fn handle<I>(context: Arc<EndpointContext>, mut request: Request, mut inner: I) -> Response
@@ -143,7 +168,14 @@ where
     I: Service<Request, Response = Response, Error = Infallible>,
 {
     let started = Instant::now();
-    let ip = peer_ip(&request);
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let ip = context
+        .security()
+        .trusted_proxies()
+        .client_ip(peer, request.headers());
     match admit(&context, &mut request, ip).await {
         Err(refused) => {
             let response = refused.rejection.into_response();
@@ -158,7 +190,7 @@ where
             );
             response
         }
-        Ok(Admitted { principal }) => {
+        Ok(Admitted { principal, rate }) => {
             request
                 .extensions_mut()
                 .insert(RequestContext::new(context.clone()));
@@ -169,11 +201,15 @@ where
                 Ok(response) => response,
                 Err(never) => match never {},
             };
+            let response_headers = response.headers_mut();
             if principal.is_some() {
-                response
-                    .headers_mut()
+                response_headers
                     .entry(header::CACHE_CONTROL)
                     .or_insert(HeaderValue::from_static("no-store"));
+            }
+            if let Some(rate) = rate {
+                response_headers.insert(headers::RATELIMIT_POLICY, rate.policy);
+                response_headers.insert(headers::RATELIMIT, rate.limit);
             }
             audit(&context, &response, principal.as_ref(), None, ip, started);
             response
@@ -189,45 +225,72 @@ async fn admit(
     let spec = context.spec();
     let requirements = match &spec.access {
         Access::Public => {
-            limit(context, public_key(spec.rate_key, ip))?;
-            return Ok(Admitted { principal: None });
+            let identity = match (spec.rate_key, ip) {
+                (RateKeyKind::Global, _) | (_, None) => RateIdentity::Global,
+                (_, Some(ip)) => RateIdentity::Ip(ip),
+            };
+            let rate = limit(context, identity, 0).await?;
+            return Ok(Admitted {
+                principal: None,
+                rate,
+            });
         }
         Access::Secured(requirements) => requirements,
     };
     let security = context.security();
-    let principal = match security
-        .authenticate(request.headers(), request.uri(), context.registry())
-        .await
+
+    // An IP that failed authentication too often is refused before its token is read.
+    let throttle = security.failure_throttle().zip(ip);
+    if let Some((throttle, ip)) = throttle
+        && let Some(wait) = throttle.blocked_for(ip)
     {
-        Ok(Some(principal)) => principal,
-        Ok(None) => {
-            return Err(Refused::new(
-                context.auth_rejection(AuthFailure::MissingToken),
-            ));
-        }
-        Err(failure) => return Err(Refused::new(context.auth_rejection(failure))),
-    };
-    if let Err(refused) = authorize(context, requirements, &principal, request).await {
-        return Err(Refused {
-            principal: Some(principal),
-            ..refused
-        });
+        let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
+        return Err(Refused::new(rejection));
     }
-    let key = match spec.rate_key {
-        RateKeyKind::Client => principal.client_key().cloned().map(RateKey::Id),
-        RateKeyKind::Subject => principal.subject_key().cloned().map(RateKey::Id),
-        RateKeyKind::Ip => ip.map(RateKey::Ip),
+    let authenticated = security
+        .authenticate(request.headers(), request.uri(), context.registry())
+        .await;
+    let principal = match authenticated {
+        Ok(Some(principal)) => principal,
+        Ok(None) => return Err(refuse(context, throttle, AuthFailure::MissingToken)),
+        Err(failure) => return Err(refuse(context, throttle, failure)),
+    };
+    authorize(context, requirements, &principal, request)
+        .await
+        .map_err(|refused| refused.by(&principal))?;
+
+    let identity = match spec.rate_key {
+        RateKeyKind::Client => principal.client_key().map(RateIdentity::Id),
+        RateKeyKind::Subject => principal.subject_key().map(RateIdentity::Id),
+        RateKeyKind::Ip => ip.map(RateIdentity::Ip),
         RateKeyKind::Global => None,
     };
-    if let Err(refused) = limit(context, key.unwrap_or(RateKey::Global)) {
-        return Err(Refused {
-            principal: Some(principal),
-            ..refused
-        });
-    }
+    let tier = security
+        .tiers()
+        .and_then(|tiers| tiers.tier_of(&principal))
+        .map_or(0, |tier| tier + 1);
+    let rate = limit(context, identity.unwrap_or(RateIdentity::Global), tier)
+        .await
+        .map_err(|refused| refused.by(&principal))?;
     Ok(Admitted {
         principal: Some(principal),
+        rate,
     })
+}
+
+/// The refusal for a failed authentication, counted against the client's IP.
+fn refuse(
+    context: &EndpointContext,
+    throttle: Option<(&crate::rate::FailureThrottle, IpAddr)>,
+    failure: AuthFailure,
+) -> Refused {
+    if let Some((throttle, ip)) = throttle
+        && !failure.is_server_side()
+    {
+        throttle.record_failure(ip);
+    }
+    let security = context.security();
+    Refused::new(AuthRejection::new(failure, security.realm_arc()))
 }
 
 async fn authorize(
@@ -276,32 +339,49 @@ async fn authorize(
     }
 }
 
-fn limit(context: &EndpointContext, key: RateKey) -> Result<(), Refused> {
-    let Some(limiter) = context.limiter() else {
-        return Ok(());
+/// Counts the request against the endpoint's quota (of the caller's tier).
+async fn limit(
+    context: &EndpointContext,
+    identity: RateIdentity<'_>,
+    tier: usize,
+) -> Result<Option<RateHeaders>, Refused> {
+    let Some(limits) = context.limits() else {
+        return Ok(None);
     };
-    match limiter.check(&key) {
-        RateDecision::Allowed { .. } => Ok(()),
-        RateDecision::Limited { retry_after } => Err(Refused::new(RateLimitedRejection::new(
-            retry_after,
-            Reason::RateLimited,
-        ))),
+    let Some(quota) = limits.quotas.get(tier).or(limits.quotas.first()) else {
+        return Ok(None);
+    };
+    let decision = match (&quota.memory, context.security().rate_store()) {
+        (Some(memory), _) => memory.check(identity.key()),
+        (None, Some(store)) => {
+            let request = RateRequest {
+                quota: &quota.store_name,
+                identity,
+                rate: quota.rate,
+            };
+            match store.check(request).await {
+                Ok(decision) => decision,
+                Err(error) => {
+                    tracing::error!(target: "portcullis::alert", %error, "rate limits unavailable: request refused");
+                    return Err(Refused::new(UnavailableRejection::rate_limits()));
+                }
+            }
+        }
+        (None, None) => return Ok(None),
+    };
+    match decision {
+        RateDecision::Allowed { remaining, reset } => Ok(Some(RateHeaders {
+            policy: quota.policy_header.clone(),
+            limit: headers::limit_value(&limits.policy, remaining, reset),
+        })),
+        RateDecision::Limited { retry_after } => {
+            Err(Refused::new(RateLimitedRejection::quota_exceeded(
+                retry_after,
+                &limits.policy,
+                quota.policy_header.clone(),
+            )))
+        }
     }
-}
-
-fn public_key(kind: RateKeyKind, ip: Option<IpAddr>) -> RateKey {
-    match (kind, ip) {
-        (RateKeyKind::Global, _) | (_, None) => RateKey::Global,
-        (_, Some(ip)) => RateKey::Ip(ip),
-    }
-}
-
-/// The address of the peer, when the server was started with connect info.
-fn peer_ip(request: &Request) -> Option<IpAddr> {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
 }
 
 fn audit(
@@ -333,10 +413,4 @@ fn audit(
         latency: started.elapsed(),
     };
     context.security().auditor().emit(&event);
-}
-
-impl EndpointContext {
-    fn auth_rejection(&self, failure: AuthFailure) -> Rejection {
-        Rejection::Auth(AuthRejection::new(failure, self.security().realm_arc()))
-    }
 }

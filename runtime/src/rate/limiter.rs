@@ -1,40 +1,12 @@
-//! The in-memory GCRA limiter of one endpoint, keyed per caller.
+//! The in-memory GCRA limiter of one quota, keyed per caller (governor).
 
-use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
 
-use super::Rate;
-
-/// What requests are counted under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RateKey {
-    /// A client or subject identifier.
-    Id(Arc<str>),
-    /// A client IP address.
-    Ip(IpAddr),
-    /// Everyone together; also callers whose IP is unknown.
-    Global,
-}
-
-/// The outcome of one rate-limit check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateDecision {
-    /// Allowed; `remaining` more requests are allowed right now.
-    Allowed {
-        /// Requests left in the current burst.
-        remaining: u32,
-    },
-    /// Refused; the next request is allowed after `retry_after`.
-    Limited {
-        /// How long until one request is allowed again.
-        retry_after: Duration,
-    },
-}
+use super::{Rate, RateDecision, RateKey};
 
 type Governor = governor::RateLimiter<
     RateKey,
@@ -43,7 +15,8 @@ type Governor = governor::RateLimiter<
     StateInformationMiddleware,
 >;
 
-/// A keyed GCRA limiter held in memory (governor, lock-free per key).
+/// A keyed GCRA limiter held in memory: governor's lock-free cell per key, in a sharded
+/// map. A tracked key costs its 8-byte hash, its 8-byte state and the map's overhead.
 #[derive(Debug)]
 pub struct MemoryLimiter {
     rate: Rate,
@@ -64,11 +37,15 @@ impl MemoryLimiter {
     }
 
     /// Counts one request under `key`.
+    ///
+    /// On an allowed request, `reset` is an upper bound: governor does not expose when
+    /// the next unit of quota accrues, only that it does within one emission interval.
     #[inline]
-    pub fn check(&self, key: &RateKey) -> RateDecision {
-        match self.governor.check_key(key) {
+    pub fn check(&self, key: RateKey) -> RateDecision {
+        match self.governor.check_key(&key) {
             Ok(snapshot) => RateDecision::Allowed {
                 remaining: snapshot.remaining_burst_capacity(),
+                reset: self.rate.replenish_interval(),
             },
             Err(not_until) => RateDecision::Limited {
                 retry_after: not_until.wait_time_from(self.governor.clock().now()),
@@ -88,6 +65,11 @@ impl MemoryLimiter {
     }
 }
 
+/// Seconds, rounded up.
+pub(crate) fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,22 +77,24 @@ mod tests {
     #[test]
     fn allows_the_burst_then_refuses() {
         let limiter = MemoryLimiter::new(Rate::per_minute(3));
-        let key = RateKey::Id(Arc::from("client"));
+        let key = RateKey::of_id("client");
         for remaining in [2, 1, 0] {
-            assert_eq!(limiter.check(&key), RateDecision::Allowed { remaining });
+            assert!(
+                matches!(limiter.check(key), RateDecision::Allowed { remaining: r, .. } if r == remaining)
+            );
         }
-        match limiter.check(&key) {
+        match limiter.check(key) {
             RateDecision::Limited { retry_after } => {
                 assert!(retry_after <= Duration::from_secs(20));
                 assert!(retry_after > Duration::from_secs(19));
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
-        let other = RateKey::Ip(IpAddr::from([127, 0, 0, 1]));
-        assert_eq!(
-            limiter.check(&other),
-            RateDecision::Allowed { remaining: 2 }
-        );
+        let other = RateKey::of_ip(std::net::IpAddr::from([127, 0, 0, 1]));
+        assert!(matches!(
+            limiter.check(other),
+            RateDecision::Allowed { remaining: 2, .. }
+        ));
         assert_eq!(limiter.tracked_keys(), 2);
     }
 }

@@ -1,7 +1,23 @@
-//! Rate limiting: rates, keys and the per-endpoint limiter.
+//! Rate limiting: rates, keys, stores, headers, tiers and the throttling of failed
+//! authentication.
 
+mod client_ip;
+pub mod headers;
+mod key;
 mod limiter;
 mod quota;
+mod store;
+mod throttle;
+mod tiers;
 
-pub use limiter::{MemoryLimiter, RateDecision, RateKey};
+pub use client_ip::TrustedProxies;
+pub use key::{RateIdentity, RateKey};
+pub use limiter::MemoryLimiter;
 pub use quota::{EndpointRate, Rate, RateError, RateKeyKind};
+pub use store::{
+    MemoryRateStore, RateDecision, RateFuture, RateRequest, RateStore, RateStoreError,
+};
+pub use tiers::{TierQuota, Tiers};
+
+pub(crate) use limiter::ceil_secs;
+pub(crate) use throttle::FailureThrottle;

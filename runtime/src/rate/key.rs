@@ -1,0 +1,58 @@
+//! What requests are counted under, as a keyed 64-bit hash: small in memory, cheap to
+//! compare, and never the raw identity (which stays out of the limiter's memory).
+
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+/// The key a request is counted under.
+///
+/// Two identities sharing a hash (a 2⁻⁶⁴ chance per pair, with a per-process random key
+/// so it cannot be aimed at) would share a quota: a client could be throttled early,
+/// never let through more than its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateKey(u64);
+
+fn hasher() -> &'static std::hash::RandomState {
+    static HASHER: OnceLock<std::hash::RandomState> = OnceLock::new();
+    HASHER.get_or_init(std::hash::RandomState::new)
+}
+
+impl RateKey {
+    /// Everyone together.
+    pub const GLOBAL: RateKey = RateKey(0);
+
+    /// A client or subject identifier.
+    pub fn of_id(id: &str) -> RateKey {
+        RateKey(hasher().hash_one((0u8, id)).max(1))
+    }
+
+    /// An IP address.
+    pub fn of_ip(ip: IpAddr) -> RateKey {
+        RateKey(hasher().hash_one((1u8, ip)).max(1))
+    }
+}
+
+/// The identity a request is counted under, before hashing; shared stores (Redis) key on
+/// it so that every instance agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateIdentity<'a> {
+    /// A client or subject identifier.
+    Id(&'a str),
+    /// An IP address.
+    Ip(IpAddr),
+    /// Everyone together (and callers whose address is unknown).
+    Global,
+}
+
+impl RateIdentity<'_> {
+    /// The in-memory key.
+    #[inline]
+    pub fn key(&self) -> RateKey {
+        match self {
+            RateIdentity::Id(id) => RateKey::of_id(id),
+            RateIdentity::Ip(ip) => RateKey::of_ip(*ip),
+            RateIdentity::Global => RateKey::GLOBAL,
+        }
+    }
+}

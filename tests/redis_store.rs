@@ -1,0 +1,284 @@
+//! Rate limits and revocations in Redis, for many instances: the same GCRA as in memory,
+//! one combined quota across instances, the configured behaviour when Redis goes away,
+//! and revocations seen by every instance.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::redis::RedisServer;
+use common::*;
+use portcullis::prelude::*;
+use portcullis::rate::{MemoryRateStore, RateDecision, RateIdentity, RateRequest, RateStore};
+use portcullis::redis::{Redis, WhenUnreachable};
+
+portcullis::scopes! { "orders:read" => "Read orders" }
+
+#[secure(get, path = "/orders", scope = "orders:read", rate = "5/min")]
+async fn list_orders(_who: Principal) -> &'static str {
+    "list"
+}
+
+/// The GCRA behaviour both stores must share: N allowed, N+1 refused with the right wait,
+/// another key unaffected, one more allowed after one emission interval.
+async fn gcra_boundary(store: &dyn RateStore, quota: &str) {
+    let rate = Rate::per_second(5);
+    let request = |identity| RateRequest {
+        quota,
+        identity,
+        rate,
+    };
+    for expected in (0..5).rev() {
+        match store
+            .check(request(RateIdentity::Id("client")))
+            .await
+            .unwrap()
+        {
+            RateDecision::Allowed { remaining, reset } => {
+                assert_eq!(remaining, expected);
+                assert!(reset <= Duration::from_millis(200), "{reset:?}");
+            }
+            other => panic!("expected allowed, got {other:?}"),
+        }
+    }
+    match store
+        .check(request(RateIdentity::Id("client")))
+        .await
+        .unwrap()
+    {
+        RateDecision::Limited { retry_after } => {
+            assert!(
+                retry_after > Duration::from_millis(100)
+                    && retry_after <= Duration::from_millis(200),
+                "{retry_after:?}"
+            );
+        }
+        other => panic!("the 6th request must be refused, got {other:?}"),
+    }
+    assert!(matches!(
+        store
+            .check(request(RateIdentity::Id("other")))
+            .await
+            .unwrap(),
+        RateDecision::Allowed { remaining: 4, .. }
+    ));
+    tokio::time::sleep(Duration::from_millis(210)).await;
+    assert!(matches!(
+        store
+            .check(request(RateIdentity::Id("client")))
+            .await
+            .unwrap(),
+        RateDecision::Allowed { remaining: 0, .. }
+    ));
+    assert!(matches!(
+        store
+            .check(request(RateIdentity::Id("client")))
+            .await
+            .unwrap(),
+        RateDecision::Limited { .. }
+    ));
+}
+
+#[tokio::test]
+async fn gcra_at_the_boundary_in_memory_and_in_redis() {
+    gcra_boundary(&MemoryRateStore::new(), "boundary").await;
+    let Some(server) = RedisServer::start("gcra_at_the_boundary_in_memory_and_in_redis") else {
+        return;
+    };
+    let redis = Redis::connect(&server.url()).await.unwrap();
+    gcra_boundary(&redis.rate_store(WhenUnreachable::Refuse), "boundary").await;
+}
+
+#[tokio::test]
+async fn hundreds_of_concurrent_requests_never_exceed_the_quota() {
+    async fn hammer(store: Arc<dyn RateStore>) -> usize {
+        let rate = Rate::per_minute(50);
+        let tasks: Vec<_> = (0..400)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let request = RateRequest {
+                        quota: "concurrent",
+                        identity: RateIdentity::Id("c"),
+                        rate,
+                    };
+                    matches!(store.check(request).await, Ok(RateDecision::Allowed { .. }))
+                })
+            })
+            .collect();
+        let mut allowed = 0;
+        for task in tasks {
+            allowed += usize::from(task.await.unwrap());
+        }
+        allowed
+    }
+    assert_eq!(hammer(Arc::new(MemoryRateStore::new())).await, 50);
+    let Some(server) = RedisServer::start("hundreds_of_concurrent_requests_never_exceed_the_quota")
+    else {
+        return;
+    };
+    let redis = Redis::connect(&server.url()).await.unwrap();
+    assert_eq!(
+        hammer(Arc::new(redis.rate_store(WhenUnreachable::Refuse))).await,
+        50
+    );
+}
+
+async fn instance(
+    redis: &Redis,
+    dev: &portcullis::dev::DevIssuer,
+    when: WhenUnreachable,
+) -> (Security, axum::Router) {
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .rate_store(Arc::new(redis.rate_store(when)))
+        .revocations(Arc::new(redis.revocations()))
+        .build()
+        .await
+        .unwrap();
+    let router = SecureRouter::new(security.clone())
+        .mount(routes![list_orders])
+        .into_router();
+    (security, router)
+}
+
+#[tokio::test]
+async fn instances_sharing_redis_enforce_one_quota_and_one_revocation_list() {
+    let Some(server) = RedisServer::start("instances_sharing_redis_enforce_one_quota") else {
+        return;
+    };
+    let dev = dev_issuer();
+    let (a_security, a) = instance(
+        &Redis::connect(&server.url()).await.unwrap(),
+        &dev,
+        WhenUnreachable::Refuse,
+    )
+    .await;
+    let (_, b) = instance(
+        &Redis::connect(&server.url()).await.unwrap(),
+        &dev,
+        WhenUnreachable::Refuse,
+    )
+    .await;
+    let token = dev.token().client("shared").scopes(["orders:read"]).sign();
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        statuses.push(send(app, get("/orders", &token)).await.status.as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 429, 429, 429],
+        "5 a minute across both instances"
+    );
+
+    // A revocation through A is refused by B.
+    let other = dev.token().client("other").scopes(["orders:read"]).sign();
+    assert_eq!(
+        send(&b, get("/orders", &other)).await.status,
+        StatusCode::OK
+    );
+    let (jti, exp) = (claim(&other, "jti"), claim(&other, "exp").parse().unwrap());
+    a_security.revoke_token(ISSUER, &jti, exp).await.unwrap();
+    assert_eq!(
+        send(&b, get("/orders", &other)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    a_security
+        .revoke_subject(ISSUER, "shared", now() + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        send(&b, get("/orders", &token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+fn claim(token: &str, name: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value[name].to_string())
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
+    let Some(mut server) = RedisServer::start("when_redis_goes_away") else {
+        return;
+    };
+    let dev = dev_issuer();
+    let (_, closed) = instance(
+        &Redis::connect(&server.url()).await.unwrap(),
+        &dev,
+        WhenUnreachable::Refuse,
+    )
+    .await;
+    let (_, open) = instance(
+        &Redis::connect(&server.url()).await.unwrap(),
+        &dev,
+        WhenUnreachable::UseLocalLimits,
+    )
+    .await;
+    let token = dev.token().client("c1").scopes(["orders:read"]).sign();
+    // Shared revocations fail closed too; this instance keeps them in memory to show the
+    // rate-limit policy alone.
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .rate_store(Arc::new(
+            Redis::connect(&server.url())
+                .await
+                .unwrap()
+                .rate_store(WhenUnreachable::UseLocalLimits),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let local = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router();
+    assert_eq!(
+        send(&closed, get("/orders", &token)).await.status,
+        StatusCode::OK
+    );
+
+    server.stop();
+    let refused = send(&closed, get("/orders", &token)).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.header("content-type"), "application/problem+json");
+    // Redis also holds the revocations: an instance that cannot check them refuses too.
+    assert_eq!(
+        send(&open, get("/orders", &token)).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // With revocations in memory, the local limits take over: 5 a minute, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(send(&local, get("/orders", &token)).await.status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+
+    server.restart();
+    // The failed store rests for a second, then Redis is used again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        send(&closed, get("/orders", &token)).await.status,
+        StatusCode::OK
+    );
+    let reply = send(&local, get("/orders", &token)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "a fresh Redis has a fresh quota: {}",
+        reply.text
+    );
+}
