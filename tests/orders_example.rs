@@ -174,3 +174,13 @@ fn claim(token: &str, name: &str) -> String {
         .unwrap();
     serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()[name].to_string()
 }
+
+#[tokio::test]
+async fn the_security_inventory_matches_its_snapshot() {
+    let dev = example_issuer();
+    let router = api(security(dev.issuer(), 1.0, None).await.unwrap());
+    router.inventory().assert_snapshot(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/orders.inventory.txt"
+    ));
+}

@@ -216,6 +216,23 @@ async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
         return;
     };
     let dev = dev_issuer();
+    let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = {
+        let alerts = alerts.clone();
+        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
+    };
+    let watched = Redis::connect(&server.url()).await.unwrap();
+    let watched_security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .rate_store(Arc::new(watched.rate_store(WhenUnreachable::Refuse)))
+        .alert_sink(sink)
+        .build()
+        .await
+        .unwrap();
+    let watched_app = SecureRouter::new(watched_security)
+        .mount(routes![list_orders])
+        .into_router();
     let (_, closed) = instance(
         &Redis::connect(&server.url()).await.unwrap(),
         &dev,
@@ -252,6 +269,12 @@ async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
     );
 
     server.stop();
+    for _ in 0..3 {
+        assert_eq!(
+            send(&watched_app, get("/orders", &token)).await.status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
     let refused = send(&closed, get("/orders", &token)).await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.header("content-type"), "application/problem+json");
@@ -280,5 +303,21 @@ async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
         StatusCode::OK,
         "a fresh Redis has a fresh quota: {}",
         reply.text
+    );
+    assert_eq!(
+        send(&watched_app, get("/orders", &token)).await.status,
+        StatusCode::OK
+    );
+    use portcullis::alert::AlertKind;
+    let seen = alerts.lock().unwrap().clone();
+    assert!(
+        matches!(
+            seen.as_slice(),
+            [
+                AlertKind::StoreUnreachable { store: "redis", .. },
+                AlertKind::StoreRecovered { store: "redis" }
+            ]
+        ),
+        "one alert for the outage, one for the recovery: {seen:?}"
     );
 }

@@ -140,7 +140,22 @@ async fn cached_keys_outlive_a_provider_that_fails() {
         .audience(AUDIENCE)
         .jwks_url(idp.jwks_url())
         .jwks_options(fast_refresh());
-    let app = app_for(vec![issuer], &AuditLog::default()).await;
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = {
+        let alerts = alerts.clone();
+        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
+    };
+    let security = Security::builder()
+        .issuer(issuer)
+        .default_rate(rate!("1000/s"))
+        .auth_failure_limit(None)
+        .alert_sink(sink)
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router();
 
     // Garbage: the keys stay.
     idp.publish("{\"keys\": 5}".to_owned());
@@ -166,6 +181,13 @@ async fn cached_keys_outlive_a_provider_that_fails() {
         &claims_for(&idp.base).tap_subject("carol"),
     );
     assert_eq!(status(&app, &fresh_token).await, StatusCode::OK);
+    // One alert for the outage, however many fetches failed.
+    let seen = alerts.lock().unwrap().clone();
+    let failures = seen
+        .iter()
+        .filter(|kind| matches!(kind, portcullis::alert::AlertKind::KeyFetchFailed { .. }))
+        .count();
+    assert_eq!(failures, 1, "{seen:?}");
 }
 
 #[tokio::test]

@@ -18,7 +18,11 @@ portcullis::scopes! {
     "orders:write" => "Create orders",
     "orders:admin" => "Delete orders",
     "tokens:revoke" => "Revoke access tokens",
+    "ops:metrics" => "Read the service's metrics",
 }
+
+/// The Prometheus exporter's handle, installed by `main` before the API is built.
+static METRICS: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
 
 /// One order.
 #[output]
@@ -150,6 +154,12 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The service's metrics, in the Prometheus text format.
+#[secure(get, path = "/metrics", scope = "ops:metrics", rate = "60/min", tag = "operations")]
+async fn metrics(_who: Principal) -> String {
+    METRICS.get().map(|handle| handle.render()).unwrap_or_default()
+}
+
 /// The security configuration: tokens of `issuer`, 600 requests a minute by default, every
 /// quota multiplied by `rate_scale`; rate limits and revocations in Redis when given (rate
 /// limits fall back to this instance's memory while Redis is away; revocations, which
@@ -176,7 +186,7 @@ async fn security(
 /// The API, with its OpenAPI document at `/openapi.json`.
 fn api(security: Security) -> SecureRouter<Store> {
     SecureRouter::new(security)
-        .mount(routes![health, list_orders, get_order, create_order, delete_order, revoke])
+                .mount(routes![health, list_orders, get_order, create_order, delete_order, revoke, metrics])
         .with_openapi("/openapi.json")
         .openapi_info(portcullis::OpenApiInfo {
             title: "Orders".to_owned(),

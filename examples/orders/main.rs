@@ -47,6 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    // Metrics go to a Prometheus recorder, served at /metrics (scope ops:metrics). It is
+    // installed first: handles are registered when the API is built.
+    let _ = METRICS.set(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?);
     let address: SocketAddr = env_or("ORDERS_ADDR", "127.0.0.1:3000").parse()?;
     let rate_scale: f64 = env_or("ORDERS_RATE_SCALE", "1").parse()?;
     let base = format!("http://{address}");
@@ -103,6 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
+    println!("The security surface of the API:\n{}", router.inventory());
     let mut app = router.into_router().with_state(Store::default());
     if external.is_none() {
         app = app.nest("/dev", dev.router());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, Uri};
 
+use crate::alert::{AlertHandle, AlertPolicy, AlertSink, Alerter};
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
     AuthFailure, CachedToken, DiscoveryError, Issuer, IssuerDocumentation, IssuerRules, KeyError,
@@ -14,6 +15,7 @@ use crate::auth::{
     TokenCache, TokenIdentity, Verifier, bearer_token, discover, unix_now,
 };
 use crate::authz::ScopeRegistry;
+use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
 
 /// The default cap on the size of a bearer token, in bytes.
@@ -127,6 +129,8 @@ pub struct SecurityBuilder {
     tiers: Option<Tiers>,
     trusted_proxies: TrustedProxies,
     auth_failure_limit: Option<Rate>,
+    alert_policy: AlertPolicy,
+    alert_sinks: Vec<Arc<dyn AlertSink>>,
     auditor: Auditor,
 }
 
@@ -212,6 +216,18 @@ impl SecurityBuilder {
         self
     }
 
+    /// When alerts are raised (default [`AlertPolicy::default`]).
+    pub fn alert_policy(mut self, policy: AlertPolicy) -> Self {
+        self.alert_policy = policy;
+        self
+    }
+
+    /// Sends every alert to `sink` as well as to `tracing` (target `portcullis::alert`).
+    pub fn alert_sink(mut self, sink: impl AlertSink) -> Self {
+        self.alert_sinks.push(Arc::new(sink));
+        self
+    }
+
     /// Sends every audit event to `sink` as well as to `tracing`.
     pub fn audit_sink(mut self, sink: impl AuditSink) -> Self {
         self.auditor.add(Arc::new(sink));
@@ -243,8 +259,20 @@ impl SecurityBuilder {
             Some(store) => Revocations::Shared(store),
             None => Revocations::Memory(Arc::new(MemoryRevocations::new())),
         };
+        let alerter = Arc::new(Alerter::new(self.alert_policy, self.alert_sinks));
+        let alerts = AlertHandle::new(alerter.clone());
+        for issuer in &rules {
+            issuer.attach_alerts(alerts.clone());
+        }
+        if let Some(store) = &self.rate_store {
+            store.attach_alerts(alerts.clone());
+        }
+        revocations.store().attach_alerts(alerts);
+        let metrics = SecurityMetrics::new();
         let inner = Arc::new(SecurityInner {
-            verifier: Verifier::new(rules),
+            verifier: Verifier::new(rules, metrics.signature_checks.clone()),
+            alerter,
+            metrics,
             default_rate: default_rate.scaled(self.rate_scale),
             rate_scale: self.rate_scale,
             realm: Arc::from(self.realm),
@@ -350,6 +378,7 @@ fn spawn_housekeeping(inner: Weak<SecurityInner>) {
             if let Some(throttle) = &inner.failure_throttle {
                 throttle.evict_idle();
             }
+            inner.alerter.evict_idle();
         }
     });
 }
@@ -383,6 +412,8 @@ pub struct Security(Arc<SecurityInner>);
 
 pub(crate) struct SecurityInner {
     verifier: Verifier,
+    alerter: Arc<Alerter>,
+    metrics: SecurityMetrics,
     default_rate: Rate,
     rate_scale: f64,
     realm: Arc<str>,
@@ -431,6 +462,8 @@ impl Security {
             tiers: None,
             trusted_proxies: TrustedProxies::none(),
             auth_failure_limit: Some(DEFAULT_AUTH_FAILURE_LIMIT),
+            alert_policy: AlertPolicy::default(),
+            alert_sinks: Vec::new(),
             auditor: Auditor::default(),
         }
     }
@@ -481,6 +514,14 @@ impl Security {
 
     pub(crate) fn auditor(&self) -> &Auditor {
         &self.0.auditor
+    }
+
+    pub(crate) fn alerter(&self) -> &Alerter {
+        &self.0.alerter
+    }
+
+    pub(crate) fn metrics(&self) -> &SecurityMetrics {
+        &self.0.metrics
     }
 
     /// How the verified-token cache is doing.
@@ -597,8 +638,14 @@ impl Security {
         }
         let now = unix_now();
         let principal = match self.cached(token, registry, now) {
-            Some(principal) => principal,
-            None => self.verify_uncached(token, registry, now).await?,
+            Some(principal) => {
+                self.0.metrics.cache_hits.increment(1);
+                principal
+            }
+            None => {
+                self.0.metrics.cache_misses.increment(1);
+                self.verify_uncached(token, registry, now).await?
+            }
         };
         match self
             .0

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -12,7 +13,9 @@ mod config;
 pub mod dev;
 pub mod endpoint;
 pub mod input;
+mod inventory;
 mod json;
+pub mod metrics;
 pub mod openapi;
 mod pipeline;
 mod problem;
@@ -31,6 +34,7 @@ pub use config::{
 };
 pub use endpoint::{Endpoint, EndpointSpec};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
+pub use inventory::{Inventory, InventoryAccess, InventoryEntry};
 pub use openapi::OpenApiInfo;
 pub use pipeline::RequestContext;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};

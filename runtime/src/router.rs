@@ -191,6 +191,12 @@ where
         self
     }
 
+    /// The security inventory of the mounted endpoints: method, path, access, rate and key
+    /// of each, sorted, to print at start-up or keep as a snapshot.
+    pub fn inventory(&self) -> crate::Inventory {
+        crate::Inventory::new(self.endpoints(), &self.security)
+    }
+
     /// The OpenAPI 3.1 document of the mounted endpoints.
     pub fn openapi(&self) -> Result<utoipa::openapi::OpenApi, RouterError> {
         let registry = self.check()?;

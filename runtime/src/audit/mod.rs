@@ -1,12 +1,19 @@
 //! Audit events: one per request decision, allow or deny.
 //!
 //! Every event goes to `tracing` on target `portcullis::audit` (cheap when no subscriber
-//! listens) and to the configured [`AuditSink`]s. Events never hold a token, a secret or
-//! a request body.
+//! listens) and to the configured [`AuditSink`]s, such as [`JsonLinesSink`]. Events never
+//! hold a token, a secret or a request body: the route template (not the raw path), the
+//! caller's subject and client, the scopes, the decision and its precise reason.
+
+mod json_lines;
+mod request_id;
+
+pub use json_lines::{JsonLinesSink, JsonLinesStats};
+pub use request_id::{REQUEST_ID, RequestId};
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::auth::AuthFailure;
 
@@ -79,6 +86,11 @@ impl Reason {
 /// One audited decision.
 #[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {
+    /// When the decision was taken.
+    pub time: SystemTime,
+    /// The request's id: its `X-Request-Id` when well formed, else a generated one (and
+    /// either way sent back in the response's `X-Request-Id`).
+    pub request_id: &'a str,
     /// The handler's name.
     pub handler: &'static str,
     /// The HTTP method.
@@ -99,6 +111,8 @@ pub struct AuditEvent<'a> {
     pub ip: Option<IpAddr>,
     /// The scopes the endpoint requires (all of).
     pub required_scopes: &'static [&'static str],
+    /// The scopes the token grants, once verified.
+    pub granted_scopes: &'a [String],
     /// The HTTP status of the response.
     pub status: u16,
     /// Time from the request entering Portcullis to the response leaving it.
@@ -152,6 +166,7 @@ impl Auditor {
         match event.decision {
             Decision::Allow => tracing::info!(
                 target: AUDIT_TARGET,
+                request_id = event.request_id,
                 handler = event.handler,
                 method = event.method,
                 route = event.route,
@@ -165,6 +180,7 @@ impl Auditor {
             ),
             Decision::Deny => tracing::warn!(
                 target: AUDIT_TARGET,
+                request_id = event.request_id,
                 handler = event.handler,
                 method = event.method,
                 route = event.route,

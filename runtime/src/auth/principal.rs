@@ -86,6 +86,11 @@ impl Principal {
         self.0.scopes.iter().map(String::as_str)
     }
 
+    /// The granted scopes, as a slice.
+    pub fn scope_list(&self) -> &[String] {
+        &self.0.scopes
+    }
+
     /// Whether `scope` was granted.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.0.scopes.iter().any(|granted| granted == scope)

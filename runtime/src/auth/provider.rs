@@ -27,6 +27,12 @@ pub trait KeyProvider: Debug + Send + Sync + 'static {
         let _ = kid;
         Box::pin(std::future::ready(self.current()))
     }
+
+    /// Receives the configuration's alerts, to report key fetches that fail. Called once
+    /// when the configuration is built; the default ignores them.
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        let _ = alerts;
+    }
 }
 
 /// Keys that never change.
@@ -53,5 +59,9 @@ impl KeyProvider for RemoteJwks {
 
     fn refresh_for_unknown_kid<'a>(&'a self, kid: &'a str) -> KeysFuture<'a> {
         Box::pin(RemoteJwks::refresh_for_unknown_kid(self, kid))
+    }
+
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        RemoteJwks::attach_alerts(self, alerts);
     }
 }

@@ -414,6 +414,7 @@ pub struct RemoteJwks {
     flight: tokio::sync::Mutex<Flight>,
     state: Mutex<State>,
     refresher: Mutex<Option<AbortHandle>>,
+    alerts: std::sync::OnceLock<crate::alert::AlertHandle>,
 }
 
 impl fmt::Debug for RemoteJwks {
@@ -483,6 +484,7 @@ impl RemoteJwks {
                 next_due: later(now, delay),
             }),
             refresher: Mutex::new(None),
+            alerts: std::sync::OnceLock::new(),
             options,
         }))
     }
@@ -549,6 +551,11 @@ impl RemoteJwks {
         *refresher = Some(task.abort_handle());
     }
 
+    /// Sends the alerts of failed fetches (the first of each outage) to `alerts`.
+    pub fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        let _ = self.alerts.set(alerts);
+    }
+
     /// Counters for tests and metrics.
     pub fn stats(&self) -> JwksStats {
         let keys = self.current().len();
@@ -593,6 +600,7 @@ impl RemoteJwks {
                 state.next_refresh = delay;
                 state.next_due = later(now, delay);
                 drop(state);
+                metrics::counter!(crate::metrics::JWKS_FETCHES, "outcome" => "ok").increment(1);
                 tracing::debug!(
                     target: "portcullis::auth",
                     uri = %self.uri,
@@ -613,7 +621,9 @@ impl RemoteJwks {
                     .retry_delay(state.normal_delay, state.consecutive_failures);
                 state.next_refresh = delay;
                 state.next_due = later(now, delay);
+                let first_of_an_outage = state.consecutive_failures == 1;
                 drop(state);
+                metrics::counter!(crate::metrics::JWKS_FETCHES, "outcome" => "failed").increment(1);
                 tracing::warn!(
                     target: "portcullis::alert",
                     uri = %self.uri,
@@ -621,6 +631,16 @@ impl RemoteJwks {
                     retry_in = ?delay,
                     "JWKS refresh failed; keeping the previous keys"
                 );
+                if first_of_an_outage && let Some(alerts) = self.alerts.get() {
+                    alerts.raise(crate::alert::Alert {
+                        kind: crate::alert::AlertKind::KeyFetchFailed {
+                            source: self.uri.clone(),
+                            error: error.to_string(),
+                        },
+                        count: 1,
+                        window: Duration::ZERO,
+                    });
+                }
                 Err(error)
             }
         }

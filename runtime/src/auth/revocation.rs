@@ -70,6 +70,12 @@ pub trait RevocationStore: Debug + Send + Sync + 'static {
 
     /// Whether the token is revoked at `now`.
     fn is_revoked<'a>(&'a self, token: TokenIdentity<'a>, now: u64) -> RevocationFuture<'a, bool>;
+
+    /// Receives the configuration's alerts, to report outages and recoveries. Called once
+    /// when the configuration is built; the default ignores them.
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        let _ = alerts;
+    }
 }
 
 /// Revocations held in memory: entries expire with the tokens they refuse.

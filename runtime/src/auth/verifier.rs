@@ -53,6 +53,11 @@ impl IssuerRules {
         &self.issuer
     }
 
+    /// Sends the alerts of the key source to `alerts`.
+    pub(crate) fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        self.keys.attach_alerts(alerts);
+    }
+
     /// The keys now.
     pub(crate) fn current_keys(&self) -> Arc<KeySet> {
         self.keys.current()
@@ -86,6 +91,7 @@ pub(crate) struct Verifier {
     issuers: Vec<IssuerRules>,
     /// Signatures checked so far.
     signature_checks: std::sync::atomic::AtomicU64,
+    signature_metric: metrics::Counter,
 }
 
 /// A verified token.
@@ -105,10 +111,11 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl Verifier {
-    pub(crate) fn new(issuers: Vec<IssuerRules>) -> Verifier {
+    pub(crate) fn new(issuers: Vec<IssuerRules>, signature_metric: metrics::Counter) -> Verifier {
         Verifier {
             issuers,
             signature_checks: std::sync::atomic::AtomicU64::new(0),
+            signature_metric,
         }
     }
 
@@ -162,6 +169,7 @@ impl Verifier {
         let key = keys.select(kid, alg)?;
         self.signature_checks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.signature_metric.increment(1);
         if !key.verify(jws.signing_input.as_bytes(), jws.signature, alg) {
             return Err(AuthFailure::BadSignature);
         }

@@ -15,6 +15,7 @@ mod registry;
 pub mod rules;
 
 pub use doc::OperationDoc;
+pub(crate) use document::effective_rate;
 pub use document::{OpenApiError, OpenApiInfo, PROBLEM_SCHEMA, build, problem_schema};
 pub use registry::SchemaRegistry;
 pub(crate) use registry::{description_of, with_description};

@@ -8,6 +8,7 @@ use http::HeaderValue;
 use crate::authz::ScopeRegistry;
 use crate::config::Security;
 use crate::endpoint::EndpointSpec;
+use crate::metrics::EndpointMetrics;
 use crate::rate::{EndpointRate, MemoryLimiter, Rate, headers};
 
 /// One quota of an endpoint: its base rate, or the rate of a tier.
@@ -67,6 +68,7 @@ pub(crate) struct EndpointContext {
     registry: Option<&'static ScopeRegistry>,
     limits: Option<Limits>,
     body_limit: usize,
+    metrics: EndpointMetrics,
 }
 
 impl EndpointContext {
@@ -77,12 +79,14 @@ impl EndpointContext {
     ) -> EndpointContext {
         let limits = Limits::new(&security, spec);
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
+        let metrics = EndpointMetrics::new(spec);
         EndpointContext {
             security,
             spec,
             registry,
             limits,
             body_limit,
+            metrics,
         }
     }
 
@@ -100,6 +104,10 @@ impl EndpointContext {
 
     pub(crate) fn limits(&self) -> Option<&Limits> {
         self.limits.as_ref()
+    }
+
+    pub(crate) fn metrics(&self) -> &EndpointMetrics {
+        &self.metrics
     }
 
     /// Forgets idle rate-limit keys.

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use http::{HeaderValue, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::audit::{AuditEvent, Decision, Reason};
+use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::{AuthFailure, Principal};
 use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::endpoint::Access;
@@ -168,6 +168,7 @@ where
     I: Service<Request, Response = Response, Error = Infallible>,
 {
     let started = Instant::now();
+    let request_id = RequestId::from_headers(request.headers());
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -178,22 +179,26 @@ where
         .client_ip(peer, request.headers());
     match admit(&context, &mut request, ip).await {
         Err(refused) => {
-            let response = refused.rejection.into_response();
+            let mut response = refused.rejection.into_response();
+            response
+                .headers_mut()
+                .insert(REQUEST_ID, request_id.header_value());
             let principal = refused.principal.as_ref();
-            audit(
-                &context,
-                &response,
+            let seen = Seen {
+                request_id: &request_id,
                 principal,
-                refused.detail.as_deref(),
+                detail: refused.detail.as_deref(),
                 ip,
                 started,
-            );
+            };
+            audit(&context, &response, seen);
             response
         }
         Ok(Admitted { principal, rate }) => {
             request
                 .extensions_mut()
                 .insert(RequestContext::new(context.clone()));
+            request.extensions_mut().insert(request_id.clone());
             if let Some(principal) = &principal {
                 request.extensions_mut().insert(principal.clone());
             }
@@ -211,7 +216,15 @@ where
                 response_headers.insert(headers::RATELIMIT_POLICY, rate.policy);
                 response_headers.insert(headers::RATELIMIT, rate.limit);
             }
-            audit(&context, &response, principal.as_ref(), None, ip, started);
+            response_headers.insert(REQUEST_ID, request_id.header_value());
+            let seen = Seen {
+                request_id: &request_id,
+                principal: principal.as_ref(),
+                detail: None,
+                ip,
+                started,
+            };
+            audit(&context, &response, seen);
             response
         }
     }
@@ -247,9 +260,14 @@ async fn admit(
         let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
         return Err(Refused::new(rejection));
     }
+    let authenticating = Instant::now();
     let authenticated = security
         .authenticate(request.headers(), request.uri(), context.registry())
         .await;
+    security
+        .metrics()
+        .authentication
+        .record(authenticating.elapsed().as_secs_f64());
     let principal = match authenticated {
         Ok(Some(principal)) => principal,
         Ok(None) => return Err(refuse(context, throttle, AuthFailure::MissingToken)),
@@ -384,33 +402,42 @@ async fn limit(
     }
 }
 
-fn audit(
-    context: &EndpointContext,
-    response: &Response,
-    principal: Option<&Principal>,
-    detail: Option<&str>,
+/// What the audit event says of the request besides the response.
+struct Seen<'a> {
+    request_id: &'a RequestId,
+    principal: Option<&'a Principal>,
+    detail: Option<&'a str>,
     ip: Option<IpAddr>,
     started: Instant,
-) {
+}
+
+/// One audit event, and the metrics and alerts it feeds.
+fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
     let spec = context.spec();
     let (decision, reason) = match response.extensions().get::<DenialReason>() {
         Some(DenialReason(reason)) => (Decision::Deny, *reason),
-        None if principal.is_some() => (Decision::Allow, Reason::Authorized),
+        None if seen.principal.is_some() => (Decision::Allow, Reason::Authorized),
         None => (Decision::Allow, Reason::Public),
     };
+    context.metrics().decision(decision, reason);
+    let security = context.security();
     let event = AuditEvent {
+        time: SystemTime::now(),
+        request_id: seen.request_id.as_str(),
         handler: spec.handler,
         method: spec.method.as_str(),
         route: spec.path,
         decision,
         reason,
-        detail,
-        subject: principal.and_then(Principal::subject),
-        client: principal.and_then(Principal::client_id),
-        ip,
+        detail: seen.detail,
+        subject: seen.principal.and_then(Principal::subject),
+        client: seen.principal.and_then(Principal::client_id),
+        ip: seen.ip,
         required_scopes: spec.requirements().map_or(&[], |r| r.all_scope_names),
+        granted_scopes: seen.principal.map_or(&[], Principal::scope_list),
         status: response.status().as_u16(),
-        latency: started.elapsed(),
+        latency: seen.started.elapsed(),
     };
-    context.security().auditor().emit(&event);
+    security.auditor().emit(&event);
+    security.alerter().observe(&event);
 }

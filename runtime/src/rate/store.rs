@@ -57,6 +57,12 @@ pub struct RateRequest<'a> {
 pub trait RateStore: Debug + Send + Sync + 'static {
     /// Counts one request.
     fn check<'a>(&'a self, request: RateRequest<'a>) -> RateFuture<'a>;
+
+    /// Receives the configuration's alerts, to report outages and recoveries. Called once
+    /// when the configuration is built; the default ignores them.
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        let _ = alerts;
+    }
 }
 
 /// Quotas counted in memory, one governor limiter per quota.

@@ -93,7 +93,12 @@ impl Redis {
 
     /// Runs `call` with the timeout, Redis' health tracked: after a failure Redis is not
     /// tried for [`RETRY_AFTER_FAILURE`]; one alert per outage, one note on recovery.
-    pub(crate) async fn call<T, F>(&self, what: &'static str, call: F) -> Result<T, String>
+    pub(crate) async fn call<T, F>(
+        &self,
+        what: &'static str,
+        fallback: &'static str,
+        call: F,
+    ) -> Result<T, String>
     where
         F: std::future::Future<Output = Result<T, ::redis::RedisError>>,
     {
@@ -107,9 +112,13 @@ impl Redis {
         };
         match &outcome {
             Ok(_) => self.health.succeeded(),
-            Err(error) => self.health.failed(what, error),
+            Err(error) => self.health.failed(what, fallback, error),
         }
         outcome
+    }
+
+    pub(crate) fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        let _ = self.health.alerts.set(alerts);
     }
 
     /// Whether the last call to Redis succeeded.
@@ -138,6 +147,7 @@ impl Redis {
 
 /// Whether Redis answers, and what was said about it.
 struct Health {
+    alerts: std::sync::OnceLock<crate::alert::AlertHandle>,
     start: Instant,
     /// Milliseconds since `start` before which Redis is not tried.
     resting_until: AtomicU64,
@@ -147,6 +157,7 @@ struct Health {
 impl Health {
     fn new() -> Self {
         Health {
+            alerts: std::sync::OnceLock::new(),
             start: Instant::now(),
             resting_until: AtomicU64::new(0),
             down: AtomicBool::new(false),
@@ -161,18 +172,33 @@ impl Health {
         self.now_ms() < self.resting_until.load(Ordering::Relaxed)
     }
 
-    fn failed(&self, what: &str, error: &str) {
+    fn failed(&self, what: &str, fallback: &'static str, error: &str) {
         let retry = u64::try_from(RETRY_AFTER_FAILURE.as_millis()).unwrap_or(1000);
         self.resting_until
             .store(self.now_ms() + retry, Ordering::Relaxed);
         if !self.down.swap(true, Ordering::Relaxed) {
             tracing::error!(target: "portcullis::alert", store = "redis", operation = what, %error, "Redis is unreachable");
+            self.raise(crate::alert::AlertKind::StoreUnreachable {
+                store: "redis",
+                fallback,
+            });
         }
     }
 
     fn succeeded(&self) {
         if self.down.swap(false, Ordering::Relaxed) {
             tracing::warn!(target: "portcullis::alert", store = "redis", "Redis is reachable again");
+            self.raise(crate::alert::AlertKind::StoreRecovered { store: "redis" });
+        }
+    }
+
+    fn raise(&self, kind: crate::alert::AlertKind) {
+        if let Some(alerts) = self.alerts.get() {
+            alerts.raise(crate::alert::Alert {
+                kind,
+                count: 1,
+                window: Duration::ZERO,
+            });
         }
     }
 

@@ -67,6 +67,15 @@ impl RedisRateStore {
         }
     }
 
+    fn fallback(&self) -> &'static str {
+        match self.when_unreachable {
+            WhenUnreachable::Refuse => "rate-limited requests are refused (503) until it returns",
+            WhenUnreachable::UseLocalLimits => {
+                "each instance counts rate limits in its own memory until it returns"
+            }
+        }
+    }
+
     async fn check_in_redis(&self, request: RateRequest<'_>) -> Result<RateDecision, String> {
         let identity = match request.identity {
             RateIdentity::Id(id) => format!("id:{id}"),
@@ -82,7 +91,11 @@ impl RedisRateStore {
         invocation.arg(interval).arg(request.rate.burst());
         let (allowed, remaining, micros): (u8, u64, u64) = self
             .redis
-            .call("rate limit", invocation.invoke_async(&mut connection))
+            .call(
+                "rate limit",
+                self.fallback(),
+                invocation.invoke_async(&mut connection),
+            )
             .await?;
         let time = std::time::Duration::from_micros(micros);
         Ok(if allowed == 1 {
@@ -97,6 +110,10 @@ impl RedisRateStore {
 }
 
 impl RateStore for RedisRateStore {
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        self.redis.attach_alerts(alerts);
+    }
+
     fn check<'a>(&'a self, request: RateRequest<'a>) -> RateFuture<'a> {
         Box::pin(async move {
             match self.check_in_redis(request).await {

@@ -53,7 +53,14 @@ impl RedisRevocations {
     }
 }
 
+/// What happens to requests while the revocations cannot be read.
+const FAIL_CLOSED: &str = "authenticated requests are refused (503) until it returns";
+
 impl RevocationStore for RedisRevocations {
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        self.redis.attach_alerts(alerts);
+    }
+
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
@@ -71,6 +78,7 @@ impl RevocationStore for RedisRevocations {
             self.redis
                 .call(
                     "revoke token",
+                    FAIL_CLOSED,
                     connection.set_options::<_, _, ()>(key, 1u8, options),
                 )
                 .await
@@ -98,6 +106,7 @@ impl RevocationStore for RedisRevocations {
             self.redis
                 .call(
                     "revoke subject",
+                    FAIL_CLOSED,
                     invocation.invoke_async::<u64>(&mut connection),
                 )
                 .await
@@ -123,7 +132,7 @@ impl RevocationStore for RedisRevocations {
             let mut connection = self.redis.connection();
             let values: Vec<Option<u64>> = self
                 .redis
-                .call("check revocation", connection.mget(&keys))
+                .call("check revocation", FAIL_CLOSED, connection.mget(&keys))
                 .await
                 .map_err(RevocationError)?;
             let mut values = values.into_iter();

@@ -1,0 +1,320 @@
+//! Alerts: bursts of denials per client and per IP, surges of revoked tokens, key fetches
+//! that fail, shared stores that fall back. Each is raised once per episode to the
+//! configured [`AlertSink`]s, and always as a WARN event on target `portcullis::alert`.
+
+mod window;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+use crate::audit::{AuditEvent, Decision, Reason};
+use crate::auth::AuthFailure;
+use window::SlidingCount;
+
+/// The `tracing` target of alerts.
+pub const ALERT_TARGET: &str = "portcullis::alert";
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AlertKind {
+    /// An IP failed authentication `count` times within the window (invalid or missing
+    /// tokens: someone guessing, or a client misconfigured).
+    AuthenticationFailures {
+        /// The IP.
+        ip: IpAddr,
+    },
+    /// A client was refused `count` times within the window (scopes, roles, policies,
+    /// quotas, inputs).
+    ClientDenials {
+        /// The client id.
+        client: String,
+    },
+    /// Revoked tokens were presented `count` times within the window.
+    RevokedTokens,
+    /// An issuer's keys could not be fetched (the previous keys are kept).
+    KeyFetchFailed {
+        /// Where the keys are fetched from.
+        source: String,
+        /// What went wrong.
+        error: String,
+    },
+    /// A shared store is unreachable.
+    StoreUnreachable {
+        /// Which store.
+        store: &'static str,
+        /// What the configuration does meanwhile.
+        fallback: &'static str,
+    },
+    /// A shared store answers again.
+    StoreRecovered {
+        /// Which store.
+        store: &'static str,
+    },
+}
+
+/// One alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// What happened.
+    pub kind: AlertKind,
+    /// How many events within the window (1 for one-off events).
+    pub count: u32,
+    /// The window counted over.
+    pub window: Duration,
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            AlertKind::AuthenticationFailures { ip } => {
+                write!(
+                    f,
+                    "{} failed authentications from {ip} within {:?}",
+                    self.count, self.window
+                )
+            }
+            AlertKind::ClientDenials { client } => {
+                write!(
+                    f,
+                    "{} denials of client {client:?} within {:?}",
+                    self.count, self.window
+                )
+            }
+            AlertKind::RevokedTokens => write!(
+                f,
+                "{} uses of revoked tokens within {:?}",
+                self.count, self.window
+            ),
+            AlertKind::KeyFetchFailed { source, error } => {
+                write!(f, "keys from {source} could not be fetched: {error}")
+            }
+            AlertKind::StoreUnreachable { store, fallback } => {
+                write!(f, "the {store} store is unreachable; {fallback}")
+            }
+            AlertKind::StoreRecovered { store } => {
+                write!(f, "the {store} store is reachable again")
+            }
+        }
+    }
+}
+
+/// Where alerts go besides `tracing`.
+///
+/// Closures are sinks, so a channel is one line:
+///
+/// ```
+/// use portcullis_runtime::alert::Alert;
+///
+/// let (sender, receiver) = std::sync::mpsc::channel::<Alert>();
+/// let sink = move |alert: &Alert| { let _ = sender.send(alert.clone()); };
+/// ```
+pub trait AlertSink: Send + Sync + 'static {
+    /// Receives one alert. Called on the request path: must not block.
+    fn alert(&self, alert: &Alert);
+}
+
+impl<F> AlertSink for F
+where
+    F: Fn(&Alert) + Send + Sync + 'static,
+{
+    fn alert(&self, alert: &Alert) {
+        self(alert)
+    }
+}
+
+/// When alerts are raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPolicy {
+    /// The sliding window events are counted over (default 1 minute).
+    pub window: Duration,
+    /// Failed authentications from one IP within the window that raise an alert
+    /// (default 20).
+    pub authentication_failures: u32,
+    /// Denials of one client within the window that raise an alert (default 50).
+    pub client_denials: u32,
+    /// Uses of revoked tokens (all clients) within the window that raise an alert
+    /// (default 5).
+    pub revoked_tokens: u32,
+    /// After an alert, the same key raises no other before this long (default 5
+    /// minutes): one alert per episode.
+    pub cooldown: Duration,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            window: Duration::from_secs(60),
+            authentication_failures: 20,
+            client_denials: 50,
+            revoked_tokens: 5,
+            cooldown: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One watched key: its sliding count and its last alert.
+#[derive(Debug)]
+struct Watch {
+    count: SlidingCount,
+    last_alert: Option<Instant>,
+}
+
+/// Where a component raises alerts: the configuration's policy and sinks.
+///
+/// Stores receive one through `attach_alerts` when the configuration is built, to report
+/// their outages and recoveries.
+#[derive(Clone, Debug)]
+pub struct AlertHandle(Arc<Alerter>);
+
+impl AlertHandle {
+    pub(crate) fn new(alerter: Arc<Alerter>) -> Self {
+        AlertHandle(alerter)
+    }
+
+    /// Raises `alert`: a WARN event on `portcullis::alert`, and every sink.
+    pub fn raise(&self, alert: Alert) {
+        self.0.raise(alert);
+    }
+}
+
+/// Watches decisions and raises alerts.
+pub(crate) struct Alerter {
+    policy: AlertPolicy,
+    sinks: Vec<Arc<dyn AlertSink>>,
+    by_ip: DashMap<IpAddr, Watch>,
+    by_client: DashMap<Box<str>, Watch>,
+    revoked: std::sync::Mutex<Watch>,
+    start: Instant,
+}
+
+impl fmt::Debug for Alerter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Alerter")
+            .field("policy", &self.policy)
+            .field("sinks", &self.sinks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Alerter {
+    pub(crate) fn new(policy: AlertPolicy, sinks: Vec<Arc<dyn AlertSink>>) -> Self {
+        let start = Instant::now();
+        Alerter {
+            revoked: std::sync::Mutex::new(Watch {
+                count: SlidingCount::new(policy.window),
+                last_alert: None,
+            }),
+            policy,
+            sinks,
+            by_ip: DashMap::new(),
+            by_client: DashMap::new(),
+            start,
+        }
+    }
+
+    /// Raises `alert` now: to `tracing` and every sink.
+    pub(crate) fn raise(&self, alert: Alert) {
+        tracing::warn!(target: ALERT_TARGET, alert = %alert, "{alert}");
+        for sink in &self.sinks {
+            sink.alert(&alert);
+        }
+    }
+
+    /// Looks at one decision.
+    pub(crate) fn observe(&self, event: &AuditEvent<'_>) {
+        if event.decision == Decision::Allow {
+            return;
+        }
+        let now = Instant::now();
+        match event.reason {
+            Reason::Authentication(AuthFailure::Revoked) => {
+                let mut watch = self
+                    .revoked
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(count) = self.count(&mut watch, now, self.policy.revoked_tokens) {
+                    drop(watch);
+                    self.raise(Alert {
+                        kind: AlertKind::RevokedTokens,
+                        count,
+                        window: self.policy.window,
+                    });
+                }
+            }
+            Reason::Authentication(failure) if !failure.is_server_side() => {
+                let Some(ip) = event.ip else { return };
+                let fired = {
+                    let mut watch = self.by_ip.entry(ip).or_insert_with(|| self.watch());
+                    self.count(&mut watch, now, self.policy.authentication_failures)
+                };
+                if let Some(count) = fired {
+                    self.raise(Alert {
+                        kind: AlertKind::AuthenticationFailures { ip },
+                        count,
+                        window: self.policy.window,
+                    });
+                }
+            }
+            Reason::Authentication(_) | Reason::RateLimitUnavailable => {}
+            _ => {
+                let Some(client) = event.client else { return };
+                let fired = {
+                    let mut watch = self
+                        .by_client
+                        .entry(Box::from(client))
+                        .or_insert_with(|| self.watch());
+                    self.count(&mut watch, now, self.policy.client_denials)
+                };
+                if let Some(count) = fired {
+                    let kind = AlertKind::ClientDenials {
+                        client: client.to_owned(),
+                    };
+                    self.raise(Alert {
+                        kind,
+                        count,
+                        window: self.policy.window,
+                    });
+                }
+            }
+        }
+    }
+
+    fn watch(&self) -> Watch {
+        Watch {
+            count: SlidingCount::new(self.policy.window),
+            last_alert: None,
+        }
+    }
+
+    /// Counts one event; `Some(count)` when it starts an episode.
+    fn count(&self, watch: &mut Watch, now: Instant, threshold: u32) -> Option<u32> {
+        let count = watch.count.add(now.duration_since(self.start));
+        let cooled = watch
+            .last_alert
+            .is_none_or(|at| now.duration_since(at) >= self.policy.cooldown);
+        if count >= threshold && cooled {
+            watch.last_alert = Some(now);
+            Some(count)
+        } else {
+            None
+        }
+    }
+
+    /// Forgets quiet keys.
+    pub(crate) fn evict_idle(&self) {
+        let now = Instant::now();
+        let idle = |watch: &Watch| {
+            watch.count.is_quiet(now.duration_since(self.start))
+                && watch
+                    .last_alert
+                    .is_none_or(|at| now.duration_since(at) >= self.policy.cooldown)
+        };
+        self.by_ip.retain(|_, watch| !idle(watch));
+        self.by_client.retain(|_, watch| !idle(watch));
+    }
+}

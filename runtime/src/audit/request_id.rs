@@ -1,0 +1,95 @@
+//! Request ids: taken from `X-Request-Id` when well formed, generated otherwise, and sent
+//! back on the response, so one id follows a request through proxies, logs and audit.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{HeaderMap, HeaderValue};
+
+/// The header carrying the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The longest request id taken from a client.
+const MAX_LEN: usize = 128;
+
+/// A request's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The client's `X-Request-Id` if there is exactly one and it is 1 to 128 characters of
+    /// `A-Z a-z 0-9 - _ . : / + =` (so it is safe in logs), else a new one.
+    pub fn from_headers(headers: &HeaderMap) -> RequestId {
+        let mut values = headers.get_all(REQUEST_ID).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) if well_formed(value.as_bytes()) => RequestId(value.clone()),
+            _ => RequestId::generate(),
+        }
+    }
+
+    /// A new id: a random per-process prefix and a counter, unique for the process's life
+    /// and never reused across restarts.
+    pub fn generate() -> RequestId {
+        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(|| {
+            let mut bytes = [0u8; 8];
+            // Without randomness the ids stay unique within the process; a fixed prefix
+            // only makes them collide across restarts.
+            let _ = aws_lc_rs::rand::fill(&mut bytes);
+            u64::from_le_bytes(bytes)
+        });
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let text = format!("{prefix:016x}-{count:012x}");
+        RequestId(
+            HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        )
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        // Only well-formed ASCII ever gets in.
+        self.0.to_str().unwrap_or("unknown")
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+fn well_formed(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes.len() <= MAX_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(REQUEST_ID, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn takes_well_formed_ids_and_generates_the_rest() {
+        assert_eq!(
+            RequestId::from_headers(&headers(&["abc-123:x/y"])).as_str(),
+            "abc-123:x/y"
+        );
+        for bad in [vec![""], vec!["a b"], vec!["<script>"], vec!["a", "b"]] {
+            let id = RequestId::from_headers(&headers(&bad));
+            assert_eq!(id.as_str().len(), 29, "{bad:?} → {}", id.as_str());
+        }
+        let long = "a".repeat(129);
+        assert_ne!(RequestId::from_headers(&headers(&[&long])).as_str(), long);
+        assert_ne!(RequestId::generate(), RequestId::generate());
+    }
+}

@@ -1,0 +1,98 @@
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade: install any recorder
+//! (Prometheus, StatsD, ...) before building the [`Security`](crate::Security) and the
+//! router, and these series appear:
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `portcullis_decisions_total` | counter | `route`, `method`, `decision`, `reason` |
+//! | `portcullis_rate_limited_total` | counter | `route`, `method` |
+//! | `portcullis_authentication_seconds` | histogram | (authentication time, cache hits included) |
+//! | `portcullis_token_cache_total` | counter | `result` = `hit` / `miss` |
+//! | `portcullis_signature_checks_total` | counter | |
+//! | `portcullis_jwks_fetches_total` | counter | `outcome` = `ok` / `failed` |
+//!
+//! Handles are registered once, when the configuration and the router are built, so a
+//! request never formats a label.
+
+use dashmap::DashMap;
+use metrics::{Counter, Histogram};
+
+use crate::audit::{Decision, Reason};
+use crate::endpoint::EndpointSpec;
+
+/// Decisions by reason.
+pub const DECISIONS: &str = "portcullis_decisions_total";
+/// Requests refused by a quota.
+pub const RATE_LIMITED: &str = "portcullis_rate_limited_total";
+/// Time spent authenticating a request.
+pub const AUTHENTICATION_SECONDS: &str = "portcullis_authentication_seconds";
+/// Lookups in the verified-token cache.
+pub const TOKEN_CACHE: &str = "portcullis_token_cache_total";
+/// Token signatures checked.
+pub const SIGNATURE_CHECKS: &str = "portcullis_signature_checks_total";
+/// JWKS fetches.
+pub const JWKS_FETCHES: &str = "portcullis_jwks_fetches_total";
+
+/// The handles of one endpoint.
+pub(crate) struct EndpointMetrics {
+    route: &'static str,
+    method: &'static str,
+    allowed: Counter,
+    denied: DashMap<&'static str, Counter>,
+    rate_limited: Counter,
+}
+
+impl EndpointMetrics {
+    pub(crate) fn new(spec: &EndpointSpec) -> Self {
+        let (route, method) = (spec.path, spec.method.as_str());
+        EndpointMetrics {
+            route,
+            method,
+            allowed: metrics::counter!(DECISIONS, "route" => route, "method" => method, "decision" => "allow", "reason" => "allowed"),
+            denied: DashMap::new(),
+            rate_limited: metrics::counter!(RATE_LIMITED, "route" => route, "method" => method),
+        }
+    }
+
+    /// Counts one decision.
+    pub(crate) fn decision(&self, decision: Decision, reason: Reason) {
+        if decision == Decision::Allow {
+            self.allowed.increment(1);
+            return;
+        }
+        if reason == Reason::RateLimited {
+            self.rate_limited.increment(1);
+        }
+        let name = reason.as_str();
+        let counter = match self.denied.get(name) {
+            Some(counter) => counter.clone(),
+            None => {
+                let counter = metrics::counter!(
+                    DECISIONS, "route" => self.route, "method" => self.method, "decision" => "deny", "reason" => name
+                );
+                self.denied.insert(name, counter.clone());
+                counter
+            }
+        };
+        counter.increment(1);
+    }
+}
+
+/// The handles of a configuration.
+pub(crate) struct SecurityMetrics {
+    pub(crate) authentication: Histogram,
+    pub(crate) cache_hits: Counter,
+    pub(crate) cache_misses: Counter,
+    pub(crate) signature_checks: Counter,
+}
+
+impl SecurityMetrics {
+    pub(crate) fn new() -> Self {
+        SecurityMetrics {
+            authentication: metrics::histogram!(AUTHENTICATION_SECONDS),
+            cache_hits: metrics::counter!(TOKEN_CACHE, "result" => "hit"),
+            cache_misses: metrics::counter!(TOKEN_CACHE, "result" => "miss"),
+            signature_checks: metrics::counter!(SIGNATURE_CHECKS),
+        }
+    }
+}

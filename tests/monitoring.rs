@@ -1,0 +1,408 @@
+//! Monitoring: one audit event per decision with its precise reason, request ids, alerts
+//! once per episode, a JSON-lines sink that drops rather than blocks, metrics.
+
+mod common;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use portcullis::alert::{Alert, AlertKind, AlertPolicy};
+use portcullis::audit::{AuditEvent, AuditSink, JsonLinesSink};
+use portcullis::prelude::*;
+
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
+}
+
+#[input]
+struct NewOrder {
+    #[garde(range(min = 1, max = 10))]
+    quantity: u32,
+}
+
+#[secure(get, path = "/orders/{id}", scope = "orders:read", rate = "3/min")]
+async fn get_order(_who: Principal, Path(id): Path<u64>) -> String {
+    id.to_string()
+}
+
+#[secure(post, path = "/orders", scope = "orders:write", status = 201)]
+async fn create_order(_who: Principal, Json(new): Json<NewOrder>) -> (StatusCode, String) {
+    (StatusCode::CREATED, new.quantity.to_string())
+}
+
+#[public(get, path = "/health")]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Every event, in full.
+#[derive(Clone, Default)]
+struct FullLog(Arc<Mutex<Vec<String>>>);
+
+impl AuditSink for FullLog {
+    fn record(&self, event: &AuditEvent<'_>) {
+        let line = format!(
+            "{} {} {} {} {} {:?} {:?} {:?} {:?} {:?} {}",
+            event.request_id,
+            event.method,
+            event.route,
+            event.decision.as_str(),
+            event.reason.as_str(),
+            event.subject,
+            event.client,
+            event.ip,
+            event.required_scopes,
+            event.granted_scopes,
+            event.status,
+        );
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+#[tokio::test]
+async fn every_decision_is_one_audit_event_with_its_reason() {
+    let dev = dev_issuer();
+    let log = FullLog::default();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .audit_sink(log.clone())
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![get_order, create_order, health])
+        .into_router();
+    let reader = dev
+        .token()
+        .subject("alice")
+        .client("app")
+        .scopes(["orders:read"])
+        .sign();
+    let writer = dev.token().subject("bob").scopes(["orders:write"]).sign();
+    let with_id = Request::get("/orders/7")
+        .header("authorization", format!("Bearer {reader}"))
+        .header("x-request-id", "trace-42")
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&app, with_id).await;
+    assert_eq!(reply.header("x-request-id"), "trace-42");
+    let cases: Vec<(axum::http::Request<Body>, &str, u16)> = vec![
+        (get("/orders/7", &reader), "authorized", 200),
+        (get("/orders/7", "a.b.c"), "malformed_token", 401),
+        (
+            Request::get("/orders/7").body(Body::empty()).unwrap(),
+            "missing_token",
+            401,
+        ),
+        (get("/orders/7", &writer), "insufficient_scope", 403),
+        (get("/orders/x", &reader), "invalid_input", 400),
+        (
+            post_json("/orders", &writer, r#"{"quantity": 11}"#),
+            "invalid_input",
+            422,
+        ),
+        (get("/orders/7", &reader), "rate_limited", 429),
+        (
+            Request::get("/health").body(Body::empty()).unwrap(),
+            "public",
+            200,
+        ),
+    ];
+    for (request, reason, status) in cases {
+        let reply = send(&app, request).await;
+        assert_eq!(reply.status.as_u16(), status, "{reason}");
+        let generated = reply.header("x-request-id").to_owned();
+        let line = log.0.lock().unwrap().last().cloned().unwrap();
+        assert!(
+            line.starts_with(&generated),
+            "the event carries the response's request id: {line}"
+        );
+        assert!(line.contains(&format!(" {reason} ")), "{reason}: {line}");
+        assert!(line.ends_with(&status.to_string()), "{line}");
+    }
+    let events = log.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 9, "one event per request");
+    assert!(
+        events[0].starts_with(
+            "trace-42 GET /orders/{id} allow authorized Some(\"alice\") Some(\"app\")"
+        ),
+        "{}",
+        events[0]
+    );
+    assert!(
+        events[0].contains("[\"orders:read\"] [\"orders:read\"]"),
+        "{}",
+        events[0]
+    );
+    for event in &events {
+        assert!(
+            !event.contains(&reader) && !event.contains(&writer),
+            "no token in events"
+        );
+        assert!(
+            !event.contains("/orders/7"),
+            "the route template, not the raw path: {event}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_failures_alerts_once_then_again_after_the_cooldown() {
+    let dev = dev_issuer();
+    let alerts = Arc::new(Mutex::new(Vec::<Alert>::new()));
+    let sink = {
+        let alerts = alerts.clone();
+        move |alert: &Alert| alerts.lock().unwrap().push(alert.clone())
+    };
+    let policy = AlertPolicy {
+        window: Duration::from_secs(60),
+        authentication_failures: 5,
+        client_denials: 3,
+        revoked_tokens: 2,
+        cooldown: Duration::from_millis(400),
+    };
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .auth_failure_limit(None)
+        .alert_policy(policy)
+        .alert_sink(sink)
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security.clone())
+        .mount(routes![get_order, create_order])
+        .into_router();
+    let attacker = [198, 51, 100, 9];
+    for _ in 0..20 {
+        send_from(&app, get("/orders/1", "x.y.z"), attacker).await;
+    }
+    let raised = |kind: fn(&AlertKind) -> bool| {
+        alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| kind(&a.kind))
+            .count()
+    };
+    let auth = |kind: &AlertKind| matches!(kind, AlertKind::AuthenticationFailures { .. });
+    assert_eq!(
+        raised(auth),
+        1,
+        "one alert for the burst: {:?}",
+        alerts.lock().unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    for _ in 0..3 {
+        send_from(&app, get("/orders/1", "x.y.z"), attacker).await;
+    }
+    assert_eq!(raised(auth), 2, "again after the cool-down");
+    // Another address is its own episode.
+    for _ in 0..5 {
+        send_from(&app, get("/orders/1", "x.y.z"), [198, 51, 100, 10]).await;
+    }
+    assert_eq!(raised(auth), 3);
+
+    // Denials of one client.
+    let writer = dev.token().client("noisy").scopes(["orders:write"]).sign();
+    for _ in 0..4 {
+        send(&app, get("/orders/1", &writer)).await;
+    }
+    assert_eq!(
+        raised(|kind| matches!(kind, AlertKind::ClientDenials { client } if client == "noisy")),
+        1
+    );
+
+    // A surge of revoked tokens.
+    let reader = dev.token().scopes(["orders:read"]).sign();
+    security
+        .revoke_subject(ISSUER, "dev-client", now() + 1)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        send_from(&app, get("/orders/1", &reader), [203, 0, 113, 1]).await;
+    }
+    assert_eq!(raised(|kind| matches!(kind, AlertKind::RevokedTokens)), 1);
+}
+
+/// A writer that blocks until released, then counts lines.
+struct Gate {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    lines: Arc<AtomicUsize>,
+}
+
+impl Write for Gate {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (lock, condvar) = &*self.open;
+        let mut open = lock.lock().unwrap();
+        while !*open {
+            open = condvar.wait(open).unwrap();
+        }
+        self.lines.fetch_add(
+            buf.iter().filter(|b| **b == b'\n').count(),
+            Ordering::SeqCst,
+        );
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_json_lines_sink_drops_and_counts_instead_of_blocking() {
+    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let lines = Arc::new(AtomicUsize::new(0));
+    let sink = JsonLinesSink::writer(
+        Gate {
+            open: open.clone(),
+            lines: lines.clone(),
+        },
+        8,
+    );
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("100000/s"))
+        .audit_sink(sink.clone())
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![health])
+        .into_router();
+    // The writer is stuck; 200 requests still complete.
+    for _ in 0..200 {
+        assert_eq!(
+            send(&app, Request::get("/health").body(Body::empty()).unwrap())
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let stats = sink.stats();
+    assert!(stats.dropped >= 190, "{stats:?}");
+    *open.0.lock().unwrap() = true;
+    open.1.notify_all();
+    for _ in 0..200 {
+        if sink.stats().written + sink.stats().dropped == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stats = sink.stats();
+    assert_eq!(stats.written + stats.dropped, 200, "{stats:?}");
+    assert_eq!(lines.load(Ordering::SeqCst) as u64, stats.written);
+}
+
+#[tokio::test]
+async fn json_lines_are_json() {
+    let path = std::env::temp_dir().join(format!("portcullis-audit-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let sink = JsonLinesSink::file(&path, 100).unwrap();
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .audit_sink(sink.clone())
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![get_order])
+        .into_router();
+    let token = dev.token().subject("alice").scopes(["orders:read"]).sign();
+    send(&app, get("/orders/5", &token)).await;
+    send(&app, get("/orders/5", "bad")).await;
+    for _ in 0..100 {
+        if sink.stats().written == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["route"], "/orders/{id}");
+    assert_eq!(events[0]["decision"], "allow");
+    assert_eq!(events[0]["subject"], "alice");
+    assert_eq!(
+        events[0]["granted_scopes"],
+        serde_json::json!(["orders:read"])
+    );
+    assert_eq!(events[1]["reason"], "malformed_token");
+    assert!(
+        events[1]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(!text.contains(&token));
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn decisions_latency_and_cache_appear_in_metrics() {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    let handle = HANDLE.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .unwrap()
+    });
+    #[secure(get, path = "/metered", scope = "orders:read", rate = "2/min")]
+    async fn metered(_who: Principal) {}
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![metered])
+        .into_router();
+    let token = dev.token().scopes(["orders:read"]).sign();
+    for _ in 0..3 {
+        send(&app, get("/metered", &token)).await;
+    }
+    send(&app, get("/metered", "bad")).await;
+    let text = handle.render();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|line| line.contains(needle) && !line.starts_with('#'))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let decisions = |decision: &str, reason: &str| {
+        line(&format!(
+            "portcullis_decisions_total{{route=\"/metered\",method=\"GET\",decision=\"{decision}\",reason=\"{reason}\"}}"
+        ))
+    };
+    assert!(decisions("allow", "allowed").ends_with(" 2"), "{text}");
+    assert!(decisions("deny", "rate_limited").ends_with(" 1"), "{text}");
+    assert!(
+        decisions("deny", "malformed_token").ends_with(" 1"),
+        "{text}"
+    );
+    assert!(
+        line("portcullis_rate_limited_total{route=\"/metered\",method=\"GET\"}").ends_with(" 1"),
+        "{text}"
+    );
+    assert!(text.contains("portcullis_authentication_seconds"), "{text}");
+    assert!(
+        text.contains("portcullis_token_cache_total{result=\"hit\"}"),
+        "{text}"
+    );
+    assert!(text.contains("portcullis_signature_checks_total"), "{text}");
+}
