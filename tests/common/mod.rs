@@ -154,6 +154,27 @@ pub fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
     )
 }
 
+/// `base64url(header) "." base64url(payload)`: what a JWS signature covers. The payload is
+/// text, so that tests can sign JSON no `Value` can hold (duplicate names, odd numbers).
+pub fn signing_input(header: &Value, payload: &str) -> String {
+    format!("{}.{}", b64(header.to_string()), b64(payload))
+}
+
+/// A raw HMAC signature (`HS256`, `HS384` or `HS512`) of `message` with `secret`, computed
+/// directly so that any secret can be used, including ones a JWT library refuses.
+pub fn hmac_sign(alg: &str, secret: &[u8], message: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::hmac;
+    let algorithm = match alg {
+        "HS256" => hmac::HMAC_SHA256,
+        "HS384" => hmac::HMAC_SHA384,
+        "HS512" => hmac::HMAC_SHA512,
+        other => panic!("not an HMAC algorithm: {other}"),
+    };
+    hmac::sign(&hmac::Key::new(algorithm, secret), message)
+        .as_ref()
+        .to_vec()
+}
+
 /// Standard claims for the test issuer, valid for ten minutes from now.
 pub fn claims(scope: &str) -> Value {
     let now = now();

@@ -63,9 +63,42 @@ fn query_has_access_token(uri: &Uri) -> bool {
     uri.query().is_some_and(|query| {
         query.split('&').any(|pair| {
             let name = pair.split('=').next().unwrap_or_default();
-            name == "access_token"
+            is_access_token(name)
         })
     })
+}
+
+/// Whether a query parameter's name is `access_token` once percent-decoded, as every
+/// `application/x-www-form-urlencoded` parser (axum's `Query` among them) reads it:
+/// `access%5Ftoken` names the same parameter and gets the same answer.
+fn is_access_token(name: &str) -> bool {
+    const NAME: &[u8] = b"access_token";
+    let mut rest = name.as_bytes();
+    for expected in NAME {
+        let byte = match rest {
+            [b'%', high, low, tail @ ..] => {
+                rest = tail;
+                match (hex_digit(*high), hex_digit(*low)) {
+                    (Some(high), Some(low)) => (high << 4) | low,
+                    // A stray `%` stays a `%`, which `access_token` does not contain.
+                    _ => return false,
+                }
+            }
+            [byte, tail @ ..] => {
+                rest = tail;
+                *byte
+            }
+            [] => return false,
+        };
+        if byte != *expected {
+            return false;
+        }
+    }
+    rest.is_empty()
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    char::from(byte).to_digit(16).map(|digit| digit as u8)
 }
 
 #[cfg(test)]
@@ -124,5 +157,26 @@ mod tests {
             Err(AuthFailure::TokenInQuery)
         );
         assert_eq!(extract(&[], "/x?my_access_token=1"), Ok(None));
+        for encoded in [
+            "access%5Ftoken",
+            "access%5ftoken",
+            "%61ccess_token",
+            "%61%63cess_token",
+        ] {
+            assert_eq!(
+                extract(&["Bearer a.b.c"], &format!("/x?{encoded}=abc")),
+                Err(AuthFailure::TokenInQuery),
+                "{encoded}"
+            );
+        }
+        for other in [
+            "access_tokens",
+            "access%5Ftoken%",
+            "access%5",
+            "access%255Ftoken",
+            "access_toke",
+        ] {
+            assert_eq!(extract(&[], &format!("/x?{other}=1")), Ok(None), "{other}");
+        }
     }
 }
