@@ -4,10 +4,10 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header carrying the request id.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest request id taken from a client.
 const MAX_LEN: usize = 128;
@@ -40,9 +40,13 @@ impl RequestId {
             u64::from_le_bytes(bytes)
         });
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let text = format!("{prefix:016x}-{count:012x}");
+        // `{prefix:016x}-{count:012x}`, without the formatting machinery: this runs for
+        // nearly every request.
+        let mut text = [b'-'; 29];
+        write_hex(&mut text[..16], prefix);
+        write_hex(&mut text[17..], count);
         RequestId(
-            HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("unknown")),
         )
     }
 
@@ -55,6 +59,15 @@ impl RequestId {
     /// The id as a header value.
     pub fn header_value(&self) -> HeaderValue {
         self.0.clone()
+    }
+}
+
+/// Writes the low `4 * out.len()` bits of `value` as lowercase hex, most significant first.
+fn write_hex(out: &mut [u8], mut value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 
@@ -91,5 +104,10 @@ mod tests {
         let long = "a".repeat(129);
         assert_ne!(RequestId::from_headers(&headers(&[&long])).as_str(), long);
         assert_ne!(RequestId::generate(), RequestId::generate());
+        let id = RequestId::generate();
+        let (prefix, count) = id.as_str().split_once('-').unwrap();
+        assert_eq!((prefix.len(), count.len()), (16, 12));
+        assert!(u64::from_str_radix(prefix, 16).is_ok());
+        assert!(u64::from_str_radix(count, 16).is_ok());
     }
 }

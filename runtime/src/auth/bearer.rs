@@ -39,14 +39,31 @@ pub fn bearer_token<'a>(
     }
     // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" followed by "="s.
     // A JWS uses only base64url characters and dots.
-    if !token
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+    if !is_base64url_or_dot(token) {
         return Err(AuthFailure::Malformed);
     }
     // Checked to be ASCII above.
     Ok(std::str::from_utf8(token).ok())
+}
+
+/// Whether every byte is `A-Z a-z 0-9 - _ .`.
+///
+/// Every request carries a token of several hundred bytes, so this runs branch-free over
+/// blocks of 32 bytes, which the compiler turns into vector instructions.
+fn is_base64url_or_dot(bytes: &[u8]) -> bool {
+    fn allowed(byte: u8) -> bool {
+        let folded = byte | 0x20;
+        (folded.wrapping_sub(b'a') < 26)
+            | (byte.wrapping_sub(b'0') < 10)
+            | (byte == b'-')
+            | (byte == b'_')
+            | (byte == b'.')
+    }
+    let mut blocks = bytes.chunks_exact(32);
+    let whole = blocks
+        .by_ref()
+        .all(|block| block.iter().fold(true, |ok, &byte| ok & allowed(byte)));
+    whole && blocks.remainder().iter().all(|&byte| allowed(byte))
 }
 
 fn trim_spaces(mut bytes: &[u8]) -> &[u8] {

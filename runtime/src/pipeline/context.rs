@@ -9,7 +9,8 @@ use crate::authz::ScopeRegistry;
 use crate::config::Security;
 use crate::endpoint::EndpointSpec;
 use crate::metrics::EndpointMetrics;
-use crate::rate::{EndpointRate, MemoryLimiter, Rate, headers};
+use crate::rate::headers::{self, LimitField};
+use crate::rate::{EndpointRate, MemoryLimiter, Rate};
 
 /// One quota of an endpoint: its base rate, or the rate of a tier.
 pub(crate) struct Quota {
@@ -26,6 +27,8 @@ pub(crate) struct Quota {
 pub(crate) struct Limits {
     /// The policy name in the RateLimit fields.
     pub(crate) policy: String,
+    /// `RateLimit` of the policy, its name quoted once.
+    pub(crate) limit_field: LimitField,
     pub(crate) quotas: Vec<Quota>,
 }
 
@@ -57,7 +60,11 @@ impl Limits {
                 ));
             }
         }
-        Some(Limits { policy, quotas })
+        Some(Limits {
+            limit_field: LimitField::new(&policy),
+            policy,
+            quotas,
+        })
     }
 }
 

@@ -390,7 +390,7 @@ async fn limit(
     match decision {
         RateDecision::Allowed { remaining, reset } => Ok(Some(RateHeaders {
             policy: quota.policy_header.clone(),
-            limit: headers::limit_value(&limits.policy, remaining, reset),
+            limit: limits.limit_field.value(remaining, reset),
         })),
         RateDecision::Limited { retry_after } => {
             Err(Refused::new(RateLimitedRejection::quota_exceeded(

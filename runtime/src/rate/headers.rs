@@ -13,16 +13,16 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use super::Rate;
 use super::limiter::ceil_secs;
 
 /// The `RateLimit-Policy` field.
-pub const RATELIMIT_POLICY: &str = "ratelimit-policy";
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// The `RateLimit` field.
-pub const RATELIMIT: &str = "ratelimit";
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// `RateLimit-Policy` for the policy `name` enforcing `rate`.
 pub fn policy_value(name: &str, rate: Rate) -> HeaderValue {
@@ -40,8 +40,61 @@ pub fn policy_value(name: &str, rate: Rate) -> HeaderValue {
 
 /// `RateLimit` for the policy `name`: `remaining` requests left, more in `reset`.
 pub fn limit_value(name: &str, remaining: u32, reset: Duration) -> HeaderValue {
-    let value = format!("{};r={remaining};t={}", sf_string(name), ceil_secs(reset));
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("\"default\";r=0"))
+    LimitField::new(name).value(remaining, reset)
+}
+
+/// The `RateLimit` field of one policy, its name quoted once: every allowed request
+/// sends one.
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis_runtime::rate::headers::LimitField;
+///
+/// let field = LimitField::new("get_order");
+/// assert_eq!(field.value(42, Duration::from_millis(900)), "\"get_order\";r=42;t=1");
+/// ```
+#[derive(Debug, Clone)]
+pub struct LimitField {
+    /// `"name";r=`
+    prefix: Box<[u8]>,
+}
+
+impl LimitField {
+    /// The field for the policy `name`.
+    pub fn new(name: &str) -> LimitField {
+        LimitField {
+            prefix: format!("{};r=", sf_string(name)).into_bytes().into(),
+        }
+    }
+
+    /// The value: `remaining` requests left, more in `reset`.
+    pub fn value(&self, remaining: u32, reset: Duration) -> HeaderValue {
+        let mut value = Vec::with_capacity(self.prefix.len() + 3 + 2 * MAX_DIGITS);
+        value.extend_from_slice(&self.prefix);
+        push_decimal(&mut value, u64::from(remaining));
+        value.extend_from_slice(b";t=");
+        push_decimal(&mut value, ceil_secs(reset));
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"default\";r=0"))
+    }
+}
+
+/// The most decimal digits of a `u64`.
+const MAX_DIGITS: usize = 20;
+
+/// Appends `number` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
+    let mut digits = [0u8; MAX_DIGITS];
+    let mut start = MAX_DIGITS;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// An RFC 8941 String: quoted, with `"` and `\` escaped, printable ASCII only.
@@ -77,5 +130,14 @@ mod tests {
             "\"default\";r=42;t=18"
         );
         assert_eq!(limit_value("a\"b", 0, Duration::ZERO), "\"a\\\"b\";r=0;t=0");
+        assert_eq!(
+            LimitField::new("p").value(u32::MAX, Duration::from_secs(u64::MAX)),
+            format!("\"p\";r={};t={}", u32::MAX, u64::MAX).as_str()
+        );
+        for n in [0, 9, 10, 99, 100, 1_000_007] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 }
