@@ -24,6 +24,7 @@ pub mod rate;
 pub mod redis;
 mod rejection;
 mod router;
+pub mod secrets;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
@@ -43,6 +44,9 @@ pub use rejection::{
     AuthRejection, ForbiddenRejection, InputRejection, RateLimitedRejection, UnavailableRejection,
 };
 pub use router::{RouterError, Routes, SecureRouter};
+pub use secrets::{
+    KeyRing, KeyRingError, NoContext, SealContext, SealError, Sealed, SecretEncoding, SecretError,
+};
 
 /// Re-exports for the code `portcullis-macros` generates. Not a public API.
 #[doc(hidden)]
