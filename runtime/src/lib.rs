@@ -21,6 +21,7 @@ pub mod rate;
 pub mod redis;
 mod rejection;
 mod router;
+pub mod transport;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
