@@ -25,6 +25,7 @@ pub mod redis;
 mod rejection;
 mod router;
 pub mod secrets;
+pub mod transport;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};

@@ -1,0 +1,41 @@
+//! Transport security: HTTPS with rustls, and the security headers every response carries.
+//!
+//! - [`SecurityHeadersLayer`] adds `X-Content-Type-Options: nosniff` to every response and,
+//!   when the API is served over TLS, `Strict-Transport-Security` ([`Hsts`]); a value the
+//!   handler set is kept. `Cache-Control: no-store` on authenticated responses comes from
+//!   the endpoint pipeline itself.
+//! - With the `tls` feature, `TlsConfig` and `serve_tls` serve an `axum::Router` over
+//!   TLS 1.2 and 1.3 only (rustls with the aws-lc-rs provider), HTTP/2 or HTTP/1.1 chosen
+//!   by ALPN, with `ConnectInfo<SocketAddr>` for the rate limiter and graceful shutdown.
+//!
+//! ```ignore
+//! use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls};
+//!
+//! let app = SecureRouter::new(security)
+//!     .mount(routes![get_order, health])
+//!     .into_router()
+//!     .layer(SecurityHeadersLayer::for_tls());
+//! let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:443").await?;
+//! serve_tls(listener, app, tls, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! ```
+//!
+//! ## CORS is closed unless configured
+//!
+//! Neither Portcullis nor axum sends CORS headers: a browser's preflight gets no
+//! `Access-Control-Allow-Origin`, so pages of other origins cannot call the API (the
+//! same-origin policy stands). To open it on purpose, add a CORS layer to the router with
+//! the origins, methods and headers you mean, for example tower-http's `CorsLayer` with an
+//! explicit origin list (never `Any` together with credentials).
+
+mod headers;
+#[cfg(feature = "tls")]
+mod serve;
+#[cfg(feature = "tls")]
+mod tls;
+
+pub use headers::{Hsts, SecurityHeaders, SecurityHeadersFuture, SecurityHeadersLayer};
+#[cfg(feature = "tls")]
+pub use serve::serve_tls;
+#[cfg(feature = "tls")]
+pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig, TlsError};

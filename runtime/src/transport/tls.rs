@@ -1,0 +1,137 @@
+//! The rustls server configuration: a certificate chain and its key, TLS 1.2 and 1.3
+//! only, the aws-lc-rs provider, ALPN `h2` then `http/1.1`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// How long a client may take to complete the TLS handshake before the connection is
+/// dropped.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a certificate and key could not be loaded. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read the {what} file {}: {source}", .path.display())]
+    Read {
+        /// `"certificate"` or `"private key"`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The certificate PEM is malformed.
+    #[error("the certificate PEM is malformed: {0}")]
+    CertificatePem(pem::Error),
+    /// The certificate PEM holds no `CERTIFICATE` section.
+    #[error("no certificate found in the certificate PEM")]
+    NoCertificate,
+    /// The private key PEM is malformed (the details are not shown: they could quote the
+    /// key).
+    #[error("the private key PEM is malformed")]
+    KeyPem,
+    /// The key PEM holds no PKCS#8, PKCS#1 or SEC1 private key.
+    #[error("no private key (PKCS#8, PKCS#1 or SEC1) found in the key PEM")]
+    NoPrivateKey,
+    /// rustls refused the certificate and key: an unsupported key type, or a key that
+    /// does not match the certificate.
+    #[error("the certificate and key were refused: {0}")]
+    Rejected(#[from] rustls::Error),
+}
+
+/// The TLS side of an HTTPS server, for [`serve_tls`](super::serve_tls): a certificate
+/// chain and its private key, TLS 1.2 and 1.3 only (rustls speaks nothing older), the
+/// aws-lc-rs cryptography provider, and ALPN offering `h2` then `http/1.1`.
+///
+/// No process-wide rustls provider is installed or needed: the provider is set on this
+/// configuration only.
+#[derive(Clone)]
+pub struct TlsConfig {
+    server: Arc<ServerConfig>,
+    handshake_timeout: Duration,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("alpn", &self.server.alpn_protocols)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsConfig {
+    /// From PEM files: `cert_path` holds the certificate chain, leaf first; `key_path`
+    /// the private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem_files(
+        cert_path: impl AsRef<Path>,
+        key_path: impl AsRef<Path>,
+    ) -> Result<TlsConfig, TlsError> {
+        let read = |what, path: &Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                what,
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let cert = read("certificate", cert_path.as_ref())?;
+        let key = read("private key", key_path.as_ref())?;
+        Self::from_pem(&cert, &key)
+    }
+
+    /// From PEM text: `cert_pem` holds the certificate chain, leaf first; `key_pem` the
+    /// private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsConfig, TlsError> {
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(TlsError::CertificatePem)?;
+        if chain.is_empty() {
+            return Err(TlsError::NoCertificate);
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|error| match error {
+            pem::Error::NoItemsFound => TlsError::NoPrivateKey,
+            _ => TlsError::KeyPem,
+        })?;
+        Self::from_der(chain, key)
+    }
+
+    /// From DER: the certificate chain, leaf first, and its private key.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<TlsConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut server = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsConfig {
+            server: Arc::new(server),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
+    /// How long a client may take to complete the handshake (default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The rustls configuration, to inspect it or to serve it with another server.
+    pub fn server_config(&self) -> &Arc<ServerConfig> {
+        &self.server
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+}
