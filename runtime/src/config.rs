@@ -12,7 +12,7 @@ use crate::auth::{
     AuthFailure, CachedToken, DiscoveryError, Issuer, IssuerDocumentation, IssuerRules, KeyError,
     KeyProvider, KeysFrom, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION, Principal,
     RemoteJwks, RemoteKeyError, RevocationError, RevocationStore, Revocations, StaticKeys,
-    TokenCache, TokenIdentity, Verifier, bearer_token, discover, unix_now,
+    TokenCache, TokenIdentity, Verifier, bearer_bytes, discover, token_text, unix_now,
 };
 use crate::authz::ScopeRegistry;
 use crate::metrics::SecurityMetrics;
@@ -620,10 +620,24 @@ impl Security {
         uri: &Uri,
         registry: Option<&'static ScopeRegistry>,
     ) -> Result<Option<Principal>, AuthFailure> {
-        let Some(token) = bearer_token(headers, uri, self.0.max_token_bytes)? else {
+        let Some(token) = bearer_bytes(headers, uri, self.0.max_token_bytes)? else {
             return Ok(None);
         };
-        self.verify(token, registry).await.map(Some)
+        let now = unix_now();
+        // A cached token is byte for byte one that passed every check below.
+        let principal = match self.cached(token, registry, now) {
+            Some(principal) => {
+                self.0.metrics.cache_hits.increment(1);
+                principal
+            }
+            None => {
+                let token = token_text(token)?;
+                self.0.metrics.cache_misses.increment(1);
+                // Boxed, as in `verify`.
+                Box::pin(self.verify_uncached(token, registry, now)).await?
+            }
+        };
+        self.unless_revoked(principal, now).await.map(Some)
     }
 
     /// Verifies one bearer token (or finds it in the verified-token cache), then checks
@@ -637,16 +651,28 @@ impl Security {
             return Err(AuthFailure::TokenTooLarge);
         }
         let now = unix_now();
-        let principal = match self.cached(token, registry, now) {
+        let principal = match self.cached(token.as_bytes(), registry, now) {
             Some(principal) => {
                 self.0.metrics.cache_hits.increment(1);
                 principal
             }
             None => {
                 self.0.metrics.cache_misses.increment(1);
-                self.verify_uncached(token, registry, now).await?
+                // Boxed: verification (and a key refresh it may start) is a large future,
+                // and a cache hit should not carry it on every request.
+                Box::pin(self.verify_uncached(token, registry, now)).await?
             }
         };
+        self.unless_revoked(principal, now).await
+    }
+
+    /// `principal`, unless its token (or its subject) is revoked; refused when the
+    /// revocation store cannot answer.
+    async fn unless_revoked(
+        &self,
+        principal: Principal,
+        now: u64,
+    ) -> Result<Principal, AuthFailure> {
         match self
             .0
             .revocations
@@ -667,7 +693,7 @@ impl Security {
     #[inline]
     fn cached(
         &self,
-        token: &str,
+        token: &[u8],
         registry: Option<&'static ScopeRegistry>,
         now: u64,
     ) -> Option<Principal> {

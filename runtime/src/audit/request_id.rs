@@ -45,8 +45,11 @@ impl RequestId {
         let mut text = [b'-'; 29];
         write_hex(&mut text[..16], prefix);
         write_hex(&mut text[17..], count);
+        // Owned by reference count, so the copies for the handler, the response and the
+        // audit event share one allocation.
         RequestId(
-            HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
         )
     }
 

@@ -14,6 +14,20 @@ pub fn bearer_token<'a>(
     uri: &Uri,
     max_len: usize,
 ) -> Result<Option<&'a str>, AuthFailure> {
+    match bearer_bytes(headers, uri, max_len)? {
+        Some(token) => token_text(token).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`bearer_token`] without the check of the token's characters: the pipeline looks the
+/// bytes up in the verified-token cache first (a cached token passed the check when it was
+/// verified), and calls [`token_text`] only on a miss.
+pub(crate) fn bearer_bytes<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    max_len: usize,
+) -> Result<Option<&'a [u8]>, AuthFailure> {
     if query_has_access_token(uri) {
         return Err(AuthFailure::TokenInQuery);
     }
@@ -37,13 +51,17 @@ pub fn bearer_token<'a>(
     if token.len() > max_len {
         return Err(AuthFailure::TokenTooLarge);
     }
+    Ok(Some(token))
+}
+
+/// The token as text, if it has only the characters a compact JWS can have.
+pub(crate) fn token_text(token: &[u8]) -> Result<&str, AuthFailure> {
     // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" followed by "="s.
     // A JWS uses only base64url characters and dots.
     if !is_base64url_or_dot(token) {
         return Err(AuthFailure::Malformed);
     }
-    // Checked to be ASCII above.
-    Ok(std::str::from_utf8(token).ok())
+    std::str::from_utf8(token).map_err(|_| AuthFailure::Malformed)
 }
 
 /// Whether every byte is `A-Z a-z 0-9 - _ .`.

@@ -15,7 +15,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Principal>() {
+        match parts
+            .extensions
+            .get::<RequestContext>()
+            .and_then(RequestContext::principal)
+        {
             Some(principal) => Ok(principal.clone()),
             None => {
                 tracing::error!(
@@ -42,12 +46,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(Some(principal.clone()));
-        }
         let Some(context) = parts.extensions.get::<RequestContext>() else {
             return Ok(None);
         };
+        if let Some(principal) = context.principal() {
+            return Ok(Some(principal.clone()));
+        }
         let security = context.security();
         security
             .authenticate(&parts.headers, &parts.uri, context.registry())

@@ -18,6 +18,7 @@ mod roles;
 mod verifier;
 
 pub use bearer::bearer_token;
+pub(crate) use bearer::{bearer_bytes, token_text};
 pub use claims::Claims;
 pub use discovery::{
     DiscoveryError, OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, ProviderMetadata, discover,

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 
+use crate::audit::RequestId;
+use crate::auth::Principal;
 use crate::authz::ScopeRegistry;
 use crate::config::Security;
 use crate::endpoint::EndpointSpec;
@@ -127,44 +129,92 @@ impl EndpointContext {
     }
 }
 
-/// The endpoint a request is for, left in the request's extensions by the pipeline.
+/// What the pipeline admitted a request with: the endpoint, the request id and the
+/// principal. The one value the pipeline leaves in the request's extensions.
 ///
 /// Custom extractors and handlers can take it to learn the endpoint and reach the
-/// configuration (for example to revoke a token).
+/// configuration (for example to revoke a token). [`Principal`] and [`RequestId`] are
+/// extractors of their own, read from it.
+///
+/// ```
+/// use portcullis_runtime::RequestContext;
+///
+/// async fn handler(context: RequestContext) -> String {
+///     format!("{} {}", context.endpoint().handler, context.request_id().as_str())
+/// }
+/// ```
 #[derive(Clone)]
-pub struct RequestContext(Arc<EndpointContext>);
+pub struct RequestContext {
+    endpoint: Arc<EndpointContext>,
+    request_id: RequestId,
+    principal: Option<Principal>,
+}
 
 impl RequestContext {
-    pub(crate) fn new(context: Arc<EndpointContext>) -> Self {
-        RequestContext(context)
+    pub(crate) fn new(
+        endpoint: Arc<EndpointContext>,
+        request_id: RequestId,
+        principal: Option<Principal>,
+    ) -> Self {
+        RequestContext {
+            endpoint,
+            request_id,
+            principal,
+        }
     }
 
     /// The security configuration.
     pub fn security(&self) -> &Security {
-        &self.0.security
+        &self.endpoint.security
     }
 
     /// The endpoint.
     pub fn endpoint(&self) -> &'static EndpointSpec {
-        self.0.spec
+        self.endpoint.spec
     }
 
     /// The largest body this endpoint accepts.
     pub fn body_limit(&self) -> usize {
-        self.0.body_limit
+        self.endpoint.body_limit
     }
 
     /// The scope registry of the API.
     pub fn registry(&self) -> Option<&'static ScopeRegistry> {
-        self.0.registry
+        self.endpoint.registry
+    }
+
+    /// The request's id, as sent back in `X-Request-Id` and written in its audit event.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// The authenticated caller: always present on `#[secure]` endpoints, never on
+    /// `#[public]` ones (whose optional authentication happens in the extractor).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
     }
 }
 
 impl std::fmt::Debug for RequestContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestContext")
-            .field("endpoint", &self.0.spec.path)
+            .field("endpoint", &self.endpoint.spec.path)
+            .field("request_id", &self.request_id.as_str())
             .finish_non_exhaustive()
+    }
+}
+
+/// In a handler mounted through [`SecureRouter`](crate::SecureRouter), the request's id;
+/// anywhere else the request fails with 500, logged.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = crate::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let context = RequestContext::from_request_parts(parts, state).await?;
+        Ok(context.request_id)
     }
 }
 

@@ -195,13 +195,11 @@ where
             response
         }
         Ok(Admitted { principal, rate }) => {
-            request
-                .extensions_mut()
-                .insert(RequestContext::new(context.clone()));
-            request.extensions_mut().insert(request_id.clone());
-            if let Some(principal) = &principal {
-                request.extensions_mut().insert(principal.clone());
-            }
+            request.extensions_mut().insert(RequestContext::new(
+                context.clone(),
+                request_id.clone(),
+                principal.clone(),
+            ));
             let mut response = match inner.call(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},

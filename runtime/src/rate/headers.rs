@@ -69,11 +69,14 @@ impl LimitField {
 
     /// The value: `remaining` requests left, more in `reset`.
     pub fn value(&self, remaining: u32, reset: Duration) -> HeaderValue {
-        let mut value = Vec::with_capacity(self.prefix.len() + 3 + 2 * MAX_DIGITS);
+        let (remaining, reset) = (u64::from(remaining), ceil_secs(reset));
+        // Exactly sized, so the buffer becomes the header's bytes without another allocation.
+        let len = self.prefix.len() + 3 + decimal_len(remaining) + decimal_len(reset);
+        let mut value = Vec::with_capacity(len);
         value.extend_from_slice(&self.prefix);
-        push_decimal(&mut value, u64::from(remaining));
+        push_decimal(&mut value, remaining);
         value.extend_from_slice(b";t=");
-        push_decimal(&mut value, ceil_secs(reset));
+        push_decimal(&mut value, reset);
         HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
             .unwrap_or_else(|_| HeaderValue::from_static("\"default\";r=0"))
     }
@@ -81,6 +84,11 @@ impl LimitField {
 
 /// The most decimal digits of a `u64`.
 const MAX_DIGITS: usize = 20;
+
+/// How many decimal digits `number` has.
+fn decimal_len(number: u64) -> usize {
+    number.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
 
 /// Appends `number` in decimal.
 fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
@@ -138,6 +146,7 @@ mod tests {
             let mut out = Vec::new();
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string().into_bytes());
+            assert_eq!(decimal_len(n), out.len());
         }
     }
 }
