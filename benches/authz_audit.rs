@@ -108,11 +108,13 @@ fn audit(c: &mut Criterion) {
     let (quiet, with_sink) = runtime.block_on(async {
         let quiet = Security::builder()
             .issuer(dev.issuer())
+            .default_rate(rate!("1000000/s"))
             .build()
             .await
             .expect("security");
         let with_sink = Security::builder()
             .issuer(dev.issuer())
+            .default_rate(rate!("1000000/s"))
             .audit_sink(JsonLinesSink::writer(std::io::sink(), 65_536))
             .build()
             .await
