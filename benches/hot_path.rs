@@ -8,8 +8,10 @@
 //! callgrind_annotate cached.out | head -40
 //! ```
 //!
-//! The variant is the first argument (`bare`, `cached`, `public`), the number of requests the
-//! second. Instructions per request = (total of N requests − total of 0 requests) / N.
+//! The variant is the first argument (`bare`, `cached`, `public`, `fresh`: a new ES256 token
+//! on every request), the number of requests the second. Instructions per request = (total
+//! of N requests − total of 0 requests) / N; for `fresh`, read the inclusive cost of
+//! `EndpointService::call` instead (the tokens are signed up front, in the same process).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -90,13 +92,28 @@ fn main() {
             }
             builder.body(Body::empty()).expect("request")
         };
+                // `fresh`: every request carries a token never seen before (signed up front).
+        let fresh: Vec<HeaderValue> = match variant.as_str() {
+            "fresh" => (0..=count)
+                .map(|n| {
+                    let token = dev
+                        .token()
+                        .subject(format!("user-{n}"))
+                        .scopes(["orders:read"])
+                        .sign();
+                    HeaderValue::from_str(&format!("Bearer {token}")).expect("header")
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let (router, path, token) = match variant.as_str() {
             "bare" => (bare, "/orders/7", None),
             "public" => (app, "/health", None),
             _ => (app, "/orders/7", Some(&authorization)),
         };
-        // The first request verifies the token; the rest hit the cache.
-        for _ in 0..=count {
+        // With one token, the first request verifies it and the rest hit the cache.
+        for n in 0..=count {
+            let token = fresh.get(n).or(token);
             let response = router
                 .clone()
                 .oneshot(request(path, token))
