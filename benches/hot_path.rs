@@ -92,7 +92,7 @@ fn main() {
             }
             builder.body(Body::empty()).expect("request")
         };
-                // `fresh`: every request carries a token never seen before (signed up front).
+        // `fresh`: every request carries a token never seen before (signed up front).
         let fresh: Vec<HeaderValue> = match variant.as_str() {
             "fresh" => (0..=count)
                 .map(|n| {

@@ -125,7 +125,7 @@ fn write_lines(receiver: Receiver<Vec<u8>>, mut writer: impl Write, counters: &C
             Ok(()) => counters.written.fetch_add(1, Ordering::Relaxed),
             Err(_) => counters.failed.fetch_add(1, Ordering::Relaxed),
         };
-                write(&line);
+        write(&line);
         while let Ok(line) = receiver.try_recv() {
             write(&line);
         }
