@@ -592,10 +592,19 @@ impl Security {
         token: &str,
         registry: Option<&'static ScopeRegistry>,
     ) -> Result<Principal, AuthFailure> {
+        self.verify_at(token, registry, unix_now()).await
+    }
+
+    /// [`verify`](Security::verify) at time `now` (Unix seconds).
+    pub(crate) async fn verify_at(
+        &self,
+        token: &str,
+        registry: Option<&'static ScopeRegistry>,
+        now: u64,
+    ) -> Result<Principal, AuthFailure> {
         if token.len() > self.0.max_token_bytes {
             return Err(AuthFailure::TokenTooLarge);
         }
-        let now = unix_now();
         let principal = match self.cached(token, registry, now) {
             Some(principal) => principal,
             None => self.verify_uncached(token, registry, now).await?,
