@@ -1,28 +1,29 @@
 //! The procedural macros of [Portcullis](https://docs.rs/portcullis). Use them through the
 //! `portcullis` crate: generated code names the runtime as `::portcullis::__private`.
 //!
-//! Each macro parses its input into a plain model (`attr.rs`, `scope.rs`), checks the model
-//! and reports spanned errors (`valid.rs`, `path.rs`, `rate.rs`, `handler.rs`), then
-//! generates code (`expand.rs`, `input.rs`).
+//! Each macro parses its input into a plain model (`attr`, `scope.rs`), checks the model
+//! and reports spanned errors (`valid.rs`, `path`, `rate`, `handler.rs`), then generates
+//! code (`expand.rs`, `input.rs`).
+//!
+//! The grammars of what users write (`attr`, `rate`, `path`, with `errors` and `suggest`)
+//! live in the `portcullis-grammar` crate, imported here under the same names: a
+//! `proc-macro` crate can export nothing but macros, and the fuzz targets call those
+//! parsers as plain functions.
 
 #![forbid(unsafe_code)]
 
-mod attr;
 mod docs;
-mod errors;
 mod expand;
 mod garde;
 mod handler;
 mod input;
 mod output;
-mod path;
-mod rate;
 mod response;
 mod scope;
 mod serde_names;
-mod suggest;
 mod valid;
 
+use portcullis_grammar::{attr, errors, path, rate, suggest};
 use proc_macro::TokenStream;
 
 /// Declares a secured endpoint. See the `portcullis` crate documentation.
@@ -68,24 +69,7 @@ pub fn resolve_scope(input: TokenStream) -> TokenStream {
 }
 
 fn rate_macro(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    use syn::parse::Parser;
-    let parser =
-        |stream: syn::parse::ParseStream<'_>| -> syn::Result<(syn::LitStr, Option<syn::LitInt>)> {
-            let text: syn::LitStr = stream.parse()?;
-            if stream.is_empty() {
-                return Ok((text, None));
-            }
-            stream.parse::<syn::Token![,]>()?;
-            let key: syn::Ident = stream.parse()?;
-            if key != "burst" {
-                return Err(syn::Error::new(key.span(), "expected `burst = N`"));
-            }
-            stream.parse::<syn::Token![=]>()?;
-            let burst = stream.parse()?;
-            let _ = stream.parse::<Option<syn::Token![,]>>()?;
-            Ok((text, Some(burst)))
-        };
-    let (text, burst) = match parser.parse2(input) {
+    let (text, burst) = match rate::macro_arguments(input) {
         Ok(parsed) => parsed,
         Err(error) => return error.to_compile_error(),
     };

@@ -647,10 +647,19 @@ impl Security {
         token: &str,
         registry: Option<&'static ScopeRegistry>,
     ) -> Result<Principal, AuthFailure> {
+        self.verify_at(token, registry, unix_now()).await
+    }
+
+    /// [`verify`](Security::verify) at time `now` (Unix seconds).
+    pub(crate) async fn verify_at(
+        &self,
+        token: &str,
+        registry: Option<&'static ScopeRegistry>,
+        now: u64,
+    ) -> Result<Principal, AuthFailure> {
         if token.len() > self.0.max_token_bytes {
             return Err(AuthFailure::TokenTooLarge);
         }
-        let now = unix_now();
         let principal = match self.cached(token.as_bytes(), registry, now) {
             Some(principal) => {
                 self.0.metrics.cache_hits.increment(1);

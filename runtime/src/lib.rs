@@ -49,6 +49,100 @@ pub use secrets::{
     KeyRing, KeyRingError, NoContext, SealContext, SealError, Sealed, SecretEncoding, SecretError,
 };
 
+/// Entry points for the fuzz targets (`fuzz/`) and the property tests of the workspace:
+/// thin wrappers that reach crate-private parsers, or take the clock as an argument. Not a
+/// public API.
+#[doc(hidden)]
+pub mod __fuzz {
+    use serde_json::{Map, Value};
+
+    use crate::auth::{AuthFailure, DiscoveryError, Principal, ProviderMetadata};
+    use crate::json::JsonError;
+    use crate::{ScopeRegistry, Security};
+
+    /// A compact JWS as parsed before its signature is checked.
+    #[derive(Debug)]
+    pub struct ParsedJws {
+        /// The header's algorithm, or why it is refused.
+        pub algorithm: Result<jsonwebtoken::Algorithm, AuthFailure>,
+        /// The header's `kid`.
+        pub kid: Option<String>,
+        /// The header's `typ`.
+        pub typ: Option<String>,
+        /// The claims.
+        pub claims: Map<String, Value>,
+        /// The bytes the signature covers: `header "." payload`.
+        pub signing_input: String,
+        /// The base64url signature.
+        pub signature: String,
+    }
+
+    /// Splits and decodes a compact JWS, as verification does before the signature check.
+    pub fn parse_compact_jws(token: &str) -> Result<ParsedJws, AuthFailure> {
+        let jws = crate::auth::CompactJws::parse(token)?;
+        Ok(ParsedJws {
+            algorithm: jws.algorithm(),
+            kid: jws.header.kid.clone(),
+            typ: jws.header.typ.clone(),
+            signing_input: jws.signing_input.to_owned(),
+            signature: jws.signature.to_owned(),
+            claims: jws.claims,
+        })
+    }
+
+    /// Why the strict JSON parser refused a document.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum StrictJsonError {
+        /// A member name appears twice in one object.
+        Duplicate,
+        /// Nested deeper than allowed.
+        TooDeep,
+        /// Not JSON.
+        Syntax,
+    }
+
+    /// The JSON parser of tokens and bodies: duplicate names refused at any depth, nesting
+    /// capped at `max_depth`, integral numbers read as integers.
+    pub fn parse_strict_json(bytes: &[u8], max_depth: usize) -> Result<Value, StrictJsonError> {
+        crate::json::from_slice(bytes, max_depth).map_err(|error| match error {
+            JsonError::Duplicate => StrictJsonError::Duplicate,
+            JsonError::TooDeep => StrictJsonError::TooDeep,
+            JsonError::Syntax(_) => StrictJsonError::Syntax,
+        })
+    }
+
+    /// Reads a discovery document `body`, fetched from `url`, for `issuer`, as discovery
+    /// does once the document is fetched.
+    pub fn discovery_document(
+        url: &str,
+        body: &[u8],
+        issuer: &str,
+    ) -> Result<ProviderMetadata, DiscoveryError> {
+        crate::auth::metadata_from_document(url, body, issuer)
+    }
+
+    /// Whether `key` verifies `signature` (base64url) over `message` with `alg`, as
+    /// verification does once it has picked the key.
+    pub fn verify_signature(
+        key: &crate::auth::VerificationKey,
+        message: &[u8],
+        signature: &str,
+        alg: jsonwebtoken::Algorithm,
+    ) -> bool {
+        key.verify(message, signature, alg)
+    }
+
+    /// [`Security::verify`] at time `now` (Unix seconds) instead of the system clock.
+    pub async fn verify_at(
+        security: &Security,
+        token: &str,
+        registry: Option<&'static ScopeRegistry>,
+        now: u64,
+    ) -> Result<Principal, AuthFailure> {
+        security.verify_at(token, registry, now).await
+    }
+}
+
 /// Re-exports for the code `portcullis-macros` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {

@@ -171,6 +171,110 @@ mod tests {
         assert_eq!(cache.stats(), (1, 2));
     }
 
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A principal that names its token, so that a hit can be checked exactly.
+        fn entry_for(token: &str) -> CachedToken {
+            CachedToken {
+                principal: Principal::builder("i")
+                    .subject(token)
+                    .times(None, 1_000)
+                    .build(),
+                ..entry(1_000)
+            }
+        }
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert(usize),
+            /// Looks up a token, or a variant of it: one byte changed, cut or extended.
+            Get(usize, Variant),
+            Remove(usize),
+        }
+
+        #[derive(Debug, Clone)]
+        enum Variant {
+            Same,
+            Flip(usize, u8),
+            Cut(usize),
+            Prefix(char),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let variant = prop_oneof![
+                3 => Just(Variant::Same),
+                2 => (any::<usize>(), 1u8..128).prop_map(|(at, bit)| Variant::Flip(at, bit)),
+                1 => any::<usize>().prop_map(Variant::Cut),
+                1 => prop::char::range('a', 'z').prop_map(Variant::Prefix),
+            ];
+            prop_oneof![
+                3 => any::<usize>().prop_map(Op::Insert),
+                4 => (any::<usize>(), variant).prop_map(|(index, variant)| Op::Get(index, variant)),
+                1 => any::<usize>().prop_map(Op::Remove),
+            ]
+        }
+
+        fn apply(token: &str, variant: &Variant) -> String {
+            let mut bytes = token.as_bytes().to_vec();
+            match variant {
+                Variant::Same => {}
+                Variant::Flip(at, bit) if !bytes.is_empty() => {
+                    let at = at % bytes.len();
+                    // Stays ASCII, and so UTF-8.
+                    bytes[at] = (bytes[at] ^ bit) & 0x7f;
+                }
+                Variant::Flip(..) => {}
+                Variant::Cut(at) => bytes.truncate(at % (bytes.len() + 1)),
+                Variant::Prefix(c) => bytes.insert(0, *c as u8),
+            }
+            String::from_utf8(bytes).expect("ASCII")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Tokens share their hashed tail and length as often as not; whatever is
+            /// inserted, looked up, evicted or removed, a hit is always the principal of
+            /// exactly the token looked up.
+            #[test]
+            fn never_returns_another_tokens_principal(
+                tail in "[A-Za-z0-9_-]{0,64}",
+                heads in prop::collection::vec("[a-c.]{0,6}", 1..24),
+                capacity in 1usize..32,
+                ops in prop::collection::vec(op(), 1..120),
+            ) {
+                let tokens: Vec<String> = heads.iter().map(|head| format!("{head}{tail}")).collect();
+                let cache = TokenCache::new(capacity, 300);
+                let mut present = std::collections::HashSet::new();
+                for op in ops {
+                    match op {
+                        Op::Insert(index) => {
+                            let token = &tokens[index % tokens.len()];
+                            cache.insert(token, entry_for(token), 100);
+                            present.insert(token.clone());
+                        }
+                        Op::Get(index, variant) => {
+                            let token = apply(&tokens[index % tokens.len()], &variant);
+                            if let Some(hit) = cache.get(token.as_bytes(), 101) {
+                                prop_assert_eq!(hit.principal.subject(), Some(token.as_str()));
+                                prop_assert!(present.contains(&token));
+                            }
+                        }
+                        Op::Remove(index) => {
+                            let token = &tokens[index % tokens.len()];
+                            cache.remove(token.as_bytes());
+                            present.remove(token);
+                            prop_assert!(cache.get(token.as_bytes(), 101).is_none());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn entries_expire_with_the_token_or_the_maximum_age() {
         let cache = TokenCache::new(16, 300);

@@ -242,9 +242,19 @@ pub async fn discover_with(
         },
         (url, Err(failure)) => return Err(DiscoveryError::from_fetch(&url, failure)),
     };
-    let url = url.to_string();
+    metadata_from_document(url.as_str(), &fetched.body, issuer)
+}
+
+/// Reads the discovery document `body`, fetched from `url`, for `issuer`: its `issuer`
+/// must be exactly `issuer`, and its `jwks_uri` present and acceptable.
+pub(crate) fn metadata_from_document(
+    url: &str,
+    body: &[u8],
+    issuer: &str,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let url = url.to_owned();
     let metadata: Metadata =
-        serde_json::from_slice(&fetched.body).map_err(|error| DiscoveryError::InvalidDocument {
+        serde_json::from_slice(body).map_err(|error| DiscoveryError::InvalidDocument {
             url: url.clone(),
             reason: error.to_string(),
         })?;

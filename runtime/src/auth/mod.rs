@@ -39,7 +39,9 @@ pub use revocation::{
 pub use roles::RolesClaim;
 
 pub(crate) use cache::{CachedToken, TokenCache};
+pub(crate) use discovery::metadata_from_document;
 pub(crate) use issuer::KeysFrom;
+pub(crate) use jws::CompactJws;
 pub(crate) use revocation::Revocations;
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};
 

@@ -192,6 +192,95 @@ mod tests {
         assert_eq!(REGISTRY.name(2), Some("admin"));
     }
 
+    mod properties {
+        use std::collections::BTreeSet;
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Indices in and out of range, biased towards the edges of the 64-bit words.
+        fn index() -> impl Strategy<Value = u16> {
+            prop_oneof![
+                0u16..300,
+                prop::sample::select(vec![
+                    0u16, 1, 63, 64, 65, 127, 128, 191, 192, 255, 256, 1000
+                ]),
+            ]
+        }
+
+        fn indices() -> impl Strategy<Value = BTreeSet<u16>> {
+            prop::collection::btree_set(index(), 0..24)
+        }
+
+        fn bits(indices: &BTreeSet<u16>) -> ScopeSet {
+            let mut set = ScopeSet::EMPTY;
+            for index in indices {
+                set.insert(*index);
+            }
+            set
+        }
+
+        /// What the set holds: the indices in range.
+        fn naive(indices: &BTreeSet<u16>) -> BTreeSet<u16> {
+            indices
+                .iter()
+                .copied()
+                .filter(|index| usize::from(*index) < MAX_SCOPES)
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// The bit-set checks equal the set checks they stand for.
+            #[test]
+            fn bit_set_checks_equal_set_checks(granted in indices(), required in indices()) {
+                let (granted_bits, required_bits) = (bits(&granted), bits(&required));
+                let (granted, required) = (naive(&granted), naive(&required));
+                prop_assert_eq!(granted_bits.contains_all(required_bits), required.is_subset(&granted));
+                prop_assert_eq!(granted_bits.intersects(required_bits), !granted.is_disjoint(&required));
+                prop_assert_eq!(granted_bits.is_empty(), granted.is_empty());
+                prop_assert_eq!(granted_bits.indices().collect::<BTreeSet<_>>(), granted.clone());
+                for probe in [0u16, 63, 64, 255, 256, u16::MAX] {
+                    prop_assert_eq!(granted_bits.contains(probe), granted.contains(&probe));
+                }
+                for index in &required {
+                    prop_assert_eq!(granted_bits.contains(*index), granted.contains(index));
+                }
+                let listed: Vec<u16> = granted.iter().copied().collect();
+                prop_assert_eq!(ScopeSet::from_indices(&listed), granted_bits);
+            }
+
+            /// A registry maps names to the set of the declared ones among them.
+            #[test]
+            fn registry_sets_equal_name_sets(
+                declared in prop::collection::btree_set("[a-z]{1,3}(:[a-z]{1,2})?", 1..40),
+                names in prop::collection::vec("[a-z]{1,3}(:[a-z]{1,2})?", 0..40),
+            ) {
+                let declared: Vec<String> = declared.into_iter().collect();
+                let decls: Vec<ScopeDecl> = declared
+                    .iter()
+                    .map(|name| ScopeDecl { name: Box::leak(name.clone().into_boxed_str()), description: "" })
+                    .collect();
+                let by_name: Vec<(&'static str, u16)> = decls
+                    .iter()
+                    .enumerate()
+                    .map(|(index, decl)| (decl.name, index as u16))
+                    .collect();
+                // Declared in sorted order here, so `by_name` is sorted as required.
+                let registry = ScopeRegistry::new(decls.leak(), by_name.leak());
+                let set = registry.set_of(names.iter().map(String::as_str));
+                let expected: BTreeSet<u16> = names
+                    .iter()
+                    .filter_map(|name| declared.iter().position(|d| d == name))
+                    .map(|index| index as u16)
+                    .collect();
+                prop_assert_eq!(set.indices().collect::<BTreeSet<_>>(), expected);
+            }
+        }
+    }
+
     #[test]
     fn all_and_any() {
         let granted = ScopeSet::from_indices(&[1, 70, 255]);

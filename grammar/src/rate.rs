@@ -1,16 +1,25 @@
 //! The rate grammar: `N/unit`, or `unlimited`.
 
+use proc_macro2::TokenStream;
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, LitInt, LitStr, Token};
+
 /// A parsed rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ParsedRate {
+pub enum ParsedRate {
     /// `count` requests per `period_secs` seconds.
-    Limit { count: u32, period_secs: u64 },
+    Limit {
+        /// Requests per period, at least one.
+        count: u32,
+        /// The period, in seconds.
+        period_secs: u64,
+    },
     /// `unlimited`.
     Unlimited,
 }
 
 /// The units of the grammar and their length in seconds.
-pub(crate) const UNITS: [(&str, u64); 10] = [
+pub const UNITS: [(&str, u64); 10] = [
     ("s", 1),
     ("sec", 1),
     ("second", 1),
@@ -27,8 +36,29 @@ const FORMAT: &str = "write a rate as `N/unit`, N from 1 to 4294967295 and unit 
                       s, sec, second, m, min, minute, h, hour, d, day (like \"100/min\"), \
                       or \"unlimited\"";
 
+/// The arguments of `rate!`: a string literal, then optionally `, burst = N` (and a
+/// trailing comma). The rate itself is checked by [`parse`], the burst by the caller.
+pub fn macro_arguments(tokens: TokenStream) -> syn::Result<(LitStr, Option<LitInt>)> {
+    let parser = |stream: ParseStream<'_>| -> syn::Result<(LitStr, Option<LitInt>)> {
+        let text: LitStr = stream.parse()?;
+        if stream.is_empty() {
+            return Ok((text, None));
+        }
+        stream.parse::<Token![,]>()?;
+        let key: Ident = stream.parse()?;
+        if key != "burst" {
+            return Err(syn::Error::new(key.span(), "expected `burst = N`"));
+        }
+        stream.parse::<Token![=]>()?;
+        let burst = stream.parse()?;
+        let _ = stream.parse::<Option<Token![,]>>()?;
+        Ok((text, Some(burst)))
+    };
+    parser.parse2(tokens)
+}
+
 /// Parses `text`, or says what is wrong and how to write it.
-pub(crate) fn parse(text: &str) -> Result<ParsedRate, String> {
+pub fn parse(text: &str) -> Result<ParsedRate, String> {
     if text == "unlimited" {
         return Ok(ParsedRate::Unlimited);
     }

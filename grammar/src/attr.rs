@@ -14,13 +14,16 @@ use crate::suggest::did_you_mean;
 
 /// Which attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// `#[secure(...)]`.
     Secure,
+    /// `#[public(...)]`.
     Public,
 }
 
 impl Kind {
-    pub(crate) fn name(self) -> &'static str {
+    /// The attribute's name.
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Secure => "secure",
             Kind::Public => "public",
@@ -29,7 +32,7 @@ impl Kind {
 }
 
 /// The HTTP methods the grammar knows.
-pub(crate) const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
+pub const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
 
 /// A value in the attribute: `key = expr` or `key(...)`.
 enum Value {
@@ -57,31 +60,48 @@ impl syn::parse::Parse for ErrorEntry {
 
 /// A list of string literals, with the span of the whole list.
 #[derive(Debug, Clone)]
-pub(crate) struct StrList {
-    pub(crate) span: Span,
-    pub(crate) items: Vec<LitStr>,
+pub struct StrList {
+    /// The span of the whole list.
+    pub span: Span,
+    /// The literals, in order.
+    pub items: Vec<LitStr>,
 }
 
 /// Everything written in the attribute, as written.
 #[derive(Debug, Default)]
-pub(crate) struct EndpointArgs {
-    pub(crate) methods: Vec<Ident>,
+pub struct EndpointArgs {
+    /// The bare method words (`get`, ...), in order.
+    pub methods: Vec<Ident>,
     /// A bare word that is no method was written (and reported).
-    pub(crate) unknown_method: bool,
-    pub(crate) path: Option<LitStr>,
-    pub(crate) scope: Option<LitStr>,
-    pub(crate) scopes: Option<StrList>,
-    pub(crate) any_scope: Option<StrList>,
-    pub(crate) roles: Option<StrList>,
-    pub(crate) policy: Option<syn::Path>,
-    pub(crate) rate: Option<LitStr>,
-    pub(crate) burst: Option<LitInt>,
-    pub(crate) rate_key: Option<Ident>,
-    pub(crate) body_limit: Option<LitInt>,
-    pub(crate) tags: Vec<LitStr>,
-    pub(crate) operation_id: Option<LitStr>,
-    pub(crate) status: Option<LitInt>,
-    pub(crate) errors: Vec<(LitInt, LitStr)>,
+    pub unknown_method: bool,
+    /// `path = "..."`.
+    pub path: Option<LitStr>,
+    /// `scope = "..."`.
+    pub scope: Option<LitStr>,
+    /// `scopes = [...]`.
+    pub scopes: Option<StrList>,
+    /// `any_scope = [...]`.
+    pub any_scope: Option<StrList>,
+    /// `roles = [...]`.
+    pub roles: Option<StrList>,
+    /// `policy = path::to::fn`.
+    pub policy: Option<syn::Path>,
+    /// `rate = "..."`.
+    pub rate: Option<LitStr>,
+    /// `burst = N`.
+    pub burst: Option<LitInt>,
+    /// `rate_key = client|subject|ip|global`, as written.
+    pub rate_key: Option<Ident>,
+    /// `body_limit = N`.
+    pub body_limit: Option<LitInt>,
+    /// Every `tag`, in order.
+    pub tags: Vec<LitStr>,
+    /// `operation_id = "..."`.
+    pub operation_id: Option<LitStr>,
+    /// `status = N`.
+    pub status: Option<LitInt>,
+    /// `errors(N = "...", ...)`.
+    pub errors: Vec<(LitInt, LitStr)>,
     /// The keys seen, to report duplicates.
     seen: Vec<Ident>,
 }
@@ -117,7 +137,7 @@ const REQUIREMENT_KEYS: [&str; 5] = ["scope", "scopes", "any_scope", "roles", "p
 
 /// Parses the attribute's tokens. Every mistake is recorded in `errors`; what could be
 /// read is returned regardless, so the expansion can go on.
-pub(crate) fn parse(kind: Kind, tokens: TokenStream, errors: &mut Errors) -> EndpointArgs {
+pub fn parse(kind: Kind, tokens: TokenStream, errors: &mut Errors) -> EndpointArgs {
     let mut args = EndpointArgs::default();
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(metas) => metas,

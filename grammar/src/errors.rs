@@ -4,25 +4,21 @@ use proc_macro2::{Span, TokenStream};
 
 /// Spanned errors, combined.
 #[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
+pub struct Errors(Option<syn::Error>);
 
 impl Errors {
     /// Records `message` at `span`.
-    pub(crate) fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+    pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
         self.push(syn::Error::new(span, message));
     }
 
     /// Records `message` spanning `tokens`.
-    pub(crate) fn spanning(
-        &mut self,
-        tokens: impl quote::ToTokens,
-        message: impl std::fmt::Display,
-    ) {
+    pub fn spanning(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
     /// Records an error.
-    pub(crate) fn push(&mut self, error: syn::Error) {
+    pub fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(existing) => existing.combine(error),
             None => self.0 = Some(error),
@@ -30,12 +26,12 @@ impl Errors {
     }
 
     /// Whether nothing was recorded.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
 
     /// The `compile_error!` invocations of every error.
-    pub(crate) fn to_compile_errors(&self) -> TokenStream {
+    pub fn to_compile_errors(&self) -> TokenStream {
         self.0
             .as_ref()
             .map(syn::Error::to_compile_error)

@@ -2,10 +2,14 @@
 
 /// A checked route path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RoutePath {
+pub struct RoutePath {
     /// The parameter names, in order.
-    pub(crate) params: Vec<String>,
+    pub params: Vec<String>,
 }
+
+/// axum names its own parameters (the fallback's, a nested router's tail) with this prefix,
+/// and drops every parameter whose name starts with it before extractors see them.
+const AXUM_RESERVED: &str = "__private__axum";
 
 fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -14,7 +18,7 @@ fn is_name(name: &str) -> bool {
 }
 
 /// Parses `path`, or says what is wrong with it.
-pub(crate) fn parse(path: &str) -> Result<RoutePath, String> {
+pub fn parse(path: &str) -> Result<RoutePath, String> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(format!(
             "the path \"{path}\" must start with `/`, like \"/{path}\""
@@ -74,6 +78,12 @@ pub(crate) fn parse(path: &str) -> Result<RoutePath, String> {
                  like `{{id}}`"
             ));
         }
+        if name.starts_with(AXUM_RESERVED) {
+            return Err(format!(
+                "the path parameter `{segment}` has a name axum reserves for itself \
+                 (`{AXUM_RESERVED}...`): its value would never reach the handler; choose another name"
+            ));
+        }
         if catch_all && index != last {
             return Err(format!(
                 "the catch-all parameter `{segment}` must be the last segment"
@@ -125,6 +135,11 @@ mod tests {
             ("/{*rest}/x", "must be the last segment"),
             ("/{id}/{id}", "appears twice"),
             ("/orders?x=1", "no whitespace, query or fragment"),
+            // Found by the `route_path` fuzz target: axum drops these parameters, so the
+            // handler's `Path` never sees them.
+            ("/or/{__private__axum_fallbacki888dv1}", "axum reserves"),
+            ("/{__private__axum_nest_tail_param}", "axum reserves"),
+            ("/files/{*__private__axum_x}", "axum reserves"),
             ("/or ders", "no whitespace"),
         ];
         for (path, expected) in cases {

@@ -1,0 +1,19 @@
+//! The grammars of the [Portcullis](https://docs.rs/portcullis) attributes, as plain
+//! functions over strings and `proc_macro2` tokens. Not a public API: use the `portcullis`
+//! crate.
+//!
+//! `portcullis-macros` is a `proc-macro` crate, and such a crate can export nothing but
+//! its macros. The parsers of what users write in attributes (`#[secure(...)]` arguments,
+//! `rate = "100/min"`, `path = "/orders/{id}"`) live here instead, so that the macros call
+//! them at compile time and the fuzz targets and tests of the workspace call the very same
+//! code as functions. Nothing here depends on `proc_macro`: outside a macro expansion,
+//! `proc_macro2` uses its own implementation.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod attr;
+pub mod errors;
+pub mod path;
+pub mod rate;
+pub mod suggest;
