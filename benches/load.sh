@@ -9,6 +9,8 @@
 # Variants (each run starts a fresh server process, so no token cache survives a run):
 #   bare                         bare axum, the floor (the same Authorization header is sent)
 #   portcullis_cached            Portcullis, one repeated RS256 token (a cache hit)
+#   portcullis_uncached_RS256    Portcullis with its token cache off, one repeated RS256
+#                                token (verified on every request, like the hand stack)
 #   hand_repeated_RS256          the hand-assembled stack, one repeated RS256 token
 #   portcullis_first_seen_RS256  Portcullis, a distinct RS256 token on every request
 #   portcullis_first_seen_ES256  Portcullis, a distinct ES256 token on every request
@@ -38,7 +40,7 @@ PORT=${PORT:-3917}
 TOKENS_PER_SECOND=${TOKENS_PER_SECOND:-30000}
 [[ $(id -u) -eq 0 ]] && DEFAULT_NICE=-20 || DEFAULT_NICE=0
 NICE=${NICE:-$DEFAULT_NICE}
-VARIANTS=${VARIANTS:-bare portcullis_cached hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
+VARIANTS=${VARIANTS:-bare portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -49,6 +51,7 @@ URL="http://127.0.0.1:$PORT/orders/7"
 # Runs the rest of its arguments in a new session at priority $1 (nice, and the session's
 # scheduler autogroup where the kernel has them), by exec all the way: the PID of a
 # background `$BOOST ... &` is the PID of the program itself.
+# shellcheck disable=SC2016 # expanded by the inner bash
 BOOST=(setsid bash -c 'echo "$0" >"/proc/$$/autogroup" 2>/dev/null; exec nice -n "$0" "$@"')
 
 SERVER_PID=""
@@ -103,6 +106,7 @@ fi
 server_mode() {
     case $1 in
     bare) echo bare ;;
+    portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;
     hand_*) echo hand ;;
     *) log "unknown variant $1"; exit 1 ;;
@@ -142,6 +146,11 @@ client() {
     WRK_PID=""
 }
 
+# The value of `name=value` in the RESULT line of the last run.
+field() {
+    [[ " $line " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
+}
+
 # Results: one line per run, "variant round rps p50_us p99_us status_errors socket_errors wrapped".
 RESULTS=$(mktemp)
 WRK_OUT=$(mktemp)
@@ -153,14 +162,14 @@ for round in $(seq "$ROUNDS"); do
         read -r script tokens <<<"$(client_args "$variant")"
         client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
         client "$DURATION" "$script" "$tokens"
-        line=$(grep '^RESULT ' "$WRK_OUT")
+        line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from wrk"; cat "$WRK_OUT" >&2; exit 1; }
         cleanup
-        rps=$(sed 's/.* rps=\([0-9]*\).*/\1/' <<<"$line")
-        p50=$(sed 's/.* p50_us=\([0-9]*\).*/\1/' <<<"$line")
-        p99=$(sed 's/.* p99_us=\([0-9]*\).*/\1/' <<<"$line")
-        status=$(sed 's/.* status_errors=\([0-9]*\).*/\1/' <<<"$line")
-        socket=$(sed 's/.* socket_errors=\([0-9]*\).*/\1/' <<<"$line")
-        wrapped=$(sed 's/.* wrapped=\([a-z]*\).*/\1/' <<<"$line")
+        rps=$(field rps)
+        p50=$(field p50_us)
+        p99=$(field p99_us)
+        status=$(field status_errors)
+        socket=$(field socket_errors)
+        wrapped=$(field wrapped)
         echo "$variant $round $rps $p50 $p99 $status $socket $wrapped" >>"$RESULTS"
         repeated=""
         [[ $wrapped == true ]] && repeated=", tokens repeated"

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|portcullis|hand> <address> <dir>
+//! load_server serve <bare|portcullis|portcullis-uncached|hand> <address> <dir>
 //! ```
 //!
 //! `prepare` makes a fresh RSA-2048 key and P-256 key and writes into `<dir>` what the
@@ -17,6 +17,7 @@
 //! - `bare`: the handlers on bare axum, no security;
 //! - `portcullis`: Portcullis with the default token cache, served with `ConnectInfo` as its
 //!   documentation asks (a limiter decides every request, with a quota never reached);
+//! - `portcullis-uncached`: the same with the token cache off (every token verified);
 //! - `hand`: the hand-assembled stack (`support/hand_assembled.rs`), RS256 only.
 //!
 //! Run with no arguments (as `cargo bench` does), it does nothing.
@@ -44,7 +45,7 @@ portcullis::scopes! {
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|portcullis|hand> <address> <dir>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|portcullis|portcullis-uncached|hand> <address> <dir>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -124,9 +125,12 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
         let listener = tokio::net::TcpListener::bind(address).await?;
         match variant {
             "bare" => axum::serve(listener, apps::bare()).await?,
-            "portcullis" => {
+            "portcullis" | "portcullis-uncached" => {
                 let jwks = std::fs::read_to_string(dir.join("jwks.json"))?;
-                let app = apps::portcullis(&jwks).await;
+                let app = match variant {
+                    "portcullis" => apps::portcullis(&jwks).await,
+                    _ => apps::portcullis_with_cache(&jwks, 0).await,
+                };
                 axum::serve(
                     listener,
                     app.into_make_service_with_connect_info::<SocketAddr>(),

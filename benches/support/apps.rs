@@ -70,9 +70,16 @@ async fn create_order(_who: Principal, Json(new): Json<NewOrder>) -> (StatusCode
 /// The orders endpoints on Portcullis, trusting the keys of `jwks` (issuer [`ISSUER`],
 /// audience [`AUDIENCE`]), with the default token cache.
 pub async fn portcullis(jwks: &str) -> axum::Router {
+    portcullis_with_cache(jwks, portcullis::DEFAULT_TOKEN_CACHE_CAPACITY).await
+}
+
+/// The same with a token cache of `capacity` tokens; 0 verifies every request's token, as
+/// the hand-assembled stack does.
+pub async fn portcullis_with_cache(jwks: &str, capacity: usize) -> axum::Router {
     let security = Security::builder()
         .issuer(Issuer::new(ISSUER).audience(AUDIENCE).jwks_json(jwks))
         .default_rate(rate!("1000000/s"))
+        .token_cache(capacity, portcullis::DEFAULT_TOKEN_CACHE_MAX_AGE)
         .build()
         .await
         .expect("security");
