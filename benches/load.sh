@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Load benchmark: GET /orders/{id} on loopback under wrk, for bare axum, Portcullis and the
+# hand-assembled stack (jsonwebtoken + governor + garde, benches/support/hand_assembled.rs).
+#
+#   benches/load.sh                      # 3 rounds of 10 s per variant, 32 connections
+#   DURATION=20 ROUNDS=5 benches/load.sh
+#   VARIANTS="bare portcullis_cached" benches/load.sh
+#
+# Variants (each run starts a fresh server process, so no token cache survives a run):
+#   bare                         bare axum, the floor (the same Authorization header is sent)
+#   portcullis_cached            Portcullis, one repeated RS256 token (a cache hit)
+#   portcullis_uncached_RS256    Portcullis with its token cache off, one repeated RS256
+#                                token (verified on every request, like the hand stack)
+#   hand_repeated_RS256          the hand-assembled stack, one repeated RS256 token
+#   portcullis_first_seen_RS256  Portcullis, a distinct RS256 token on every request
+#   portcullis_first_seen_ES256  Portcullis, a distinct ES256 token on every request
+#   hand_first_seen_RS256        the hand-assembled stack, a distinct RS256 token each request
+#
+# The server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $CLIENT_CPU. Variants
+# alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine
+# cancels; the table gives medians over the rounds and each ratio to bare axum.
+#
+# Environment (defaults): DURATION (10) seconds per run, WARMUP (2) seconds of warm-up per
+# run (with the repeated token), ROUNDS (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1),
+# PORT (3917), TOKENS_PER_SECOND (30000: distinct tokens prepared per second of DURATION;
+# a run that needs more says so), LOAD_DIR (target/load: keys and tokens, reused while
+# valid), VARIANTS (all of the above), NICE (-20 when run as root, else 0: the server and
+# wrk run at this priority, so that other work on a shared machine disturbs them less).
+# With the kernel's scheduler autogroups, nice only orders the processes of one session, so
+# the server and wrk each run in a session of their own whose autogroup gets that nice too.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-32}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT=${PORT:-3917}
+TOKENS_PER_SECOND=${TOKENS_PER_SECOND:-30000}
+[[ $(id -u) -eq 0 ]] && DEFAULT_NICE=-20 || DEFAULT_NICE=0
+NICE=${NICE:-$DEFAULT_NICE}
+VARIANTS=${VARIANTS:-bare portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+LOAD_DIR=${LOAD_DIR:-$ROOT/target/load}
+SCRIPTS=$ROOT/benches/load
+URL="http://127.0.0.1:$PORT/orders/7"
+
+# Runs the rest of its arguments in a new session at priority $1 (nice, and the session's
+# scheduler autogroup where the kernel has them), by exec all the way: the PID of a
+# background `$BOOST ... &` is the PID of the program itself.
+# shellcheck disable=SC2016 # expanded by the inner bash
+BOOST=(setsid bash -c 'echo "$0" >"/proc/$$/autogroup" 2>/dev/null; exec nice -n "$0" "$@"')
+
+SERVER_PID=""
+WRK_PID=""
+cleanup() {
+    if [[ -n "$WRK_PID" ]]; then
+        kill "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+        WRK_PID=""
+    fi
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "load.sh: $*" >&2; }
+
+# wrk, from Debian's packages.
+if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get install -y -qq wrk >/dev/null 2>&1 ||
+        { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null; }
+fi
+command -v taskset >/dev/null || { log "taskset (util-linux) is needed"; exit 1; }
+
+# The server binary, built in release mode.
+log "building benches/load_server.rs (release)"
+SERVER=$(cargo bench --bench load_server --no-run --message-format=json 2>/dev/null |
+    grep -o '"executable":"[^"]*"' | sed 's/"executable":"\(.*\)"/\1/' | tail -n 1)
+[[ -x "$SERVER" ]] || { log "could not build the load server"; exit 1; }
+
+# Keys and tokens: enough distinct tokens that none repeats within a run, valid until the
+# end of the whole benchmark. Reused from an earlier run while they suffice.
+NEEDED=$((DURATION * TOKENS_PER_SECOND))
+COUNT=$(wc -w <<<"$VARIANTS")
+LIFETIME=$(((DURATION + WARMUP + 5) * COUNT * ROUNDS + 3600))
+meta() { sed -n "s/^$1=//p" "$LOAD_DIR/meta" 2>/dev/null || true; }
+if [[ -f "$LOAD_DIR/meta" && $(meta rs256) -ge $NEEDED && $(meta es256) -ge $NEEDED &&
+    $(meta expires) -ge $(($(date +%s) + LIFETIME - 3600)) ]]; then
+    log "reusing the tokens of $LOAD_DIR"
+else
+    log "signing $NEEDED RS256 and $NEEDED ES256 tokens into $LOAD_DIR (RSA signing takes a while)"
+    "$SERVER" prepare "$LOAD_DIR" "$NEEDED" "$NEEDED" "$((LIFETIME + 3600))"
+fi
+
+server_mode() {
+    case $1 in
+    bare) echo bare ;;
+    portcullis_uncached_*) echo portcullis-uncached ;;
+    portcullis_*) echo portcullis ;;
+    hand_*) echo hand ;;
+    *) log "unknown variant $1"; exit 1 ;;
+    esac
+}
+
+# Which wrk script and which token file.
+client_args() {
+    case $1 in
+    *first_seen_RS256) echo "$SCRIPTS/first_seen.lua $LOAD_DIR/rs256.tokens" ;;
+    *first_seen_ES256) echo "$SCRIPTS/first_seen.lua $LOAD_DIR/es256.tokens" ;;
+    *) echo "$SCRIPTS/repeated.lua $LOAD_DIR/repeated.token" ;;
+    esac
+}
+
+start_server() {
+    "${BOOST[@]}" "$NICE" taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$PORT" "$LOAD_DIR" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { log "the $1 server exited"; exit 1; }
+        sleep 0.1
+    done
+    log "the $1 server did not start listening on port $PORT"
+    exit 1
+}
+
+# Drives the server for $1 seconds with wrk script $2 and its argument $3; wrk's output goes
+# to $WRK_OUT.
+client() {
+    "${BOOST[@]}" "$NICE" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$1s" \
+        -s "$2" "$URL" -- "$3" >"$WRK_OUT" &
+    WRK_PID=$!
+    wait "$WRK_PID" || { log "wrk failed"; cat "$WRK_OUT" >&2; exit 1; }
+    WRK_PID=""
+}
+
+# The value of `name=value` in the RESULT line of the last run.
+field() {
+    [[ " $line " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# Results: one line per run, "variant round rps p50_us p99_us status_errors socket_errors wrapped".
+RESULTS=$(mktemp)
+WRK_OUT=$(mktemp)
+trap 'cleanup; rm -f "$RESULTS" "$WRK_OUT"' EXIT
+
+for round in $(seq "$ROUNDS"); do
+    for variant in $VARIANTS; do
+        start_server "$(server_mode "$variant")"
+        read -r script tokens <<<"$(client_args "$variant")"
+        client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
+        client "$DURATION" "$script" "$tokens"
+        line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from wrk"; cat "$WRK_OUT" >&2; exit 1; }
+        cleanup
+        rps=$(field rps)
+        p50=$(field p50_us)
+        p99=$(field p99_us)
+        status=$(field status_errors)
+        socket=$(field socket_errors)
+        wrapped=$(field wrapped)
+        echo "$variant $round $rps $p50 $p99 $status $socket $wrapped" >>"$RESULTS"
+        repeated=""
+        [[ $wrapped == true ]] && repeated=", tokens repeated"
+        log "round $round/$ROUNDS $variant: $rps req/s, p50 ${p50} µs, p99 ${p99} µs, errors $status/$socket$repeated"
+    done
+done
+
+# The median of the numbers on standard input.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+column_of() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$RESULTS"; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+
+BARE_RPS=$(column_of bare 3 | median)
+BARE_P99=$(column_of bare 5 | median)
+HAND_REPEATED=$(column_of hand_repeated_RS256 3 | median)
+HAND_FIRST=$(column_of hand_first_seen_RS256 3 | median)
+
+echo
+echo "GET /orders/{id}, wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds (medians), server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU, nice $NICE"
+echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| variant | requests/s | p50 | p99 | req/s vs bare | p99 vs bare | vs hand-assembled | req/s per round | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+for variant in $VARIANTS; do
+    rps=$(column_of "$variant" 3 | median)
+    p50=$(column_of "$variant" 4 | median)
+    p99=$(column_of "$variant" 5 | median)
+    rounds=$(column_of "$variant" 3 | paste -sd/ -)
+    errors=$(awk -v v="$variant" '$1 == v { s += $6; k += $7; if ($8 == "true") w = 1 }
+        END { printf "%d status, %d socket%s", s, k, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
+    vs_bare="-"
+    p99_bare="-"
+    if [[ -n "$BARE_RPS" ]]; then
+        vs_bare=$(awk -v a="$rps" -v b="$BARE_RPS" 'BEGIN { printf "%.2f", a / b }')
+        p99_bare=$(awk -v a="$p99" -v b="$BARE_P99" 'BEGIN { printf "%.2fx", a / b }')
+    fi
+    hand=""
+    case $variant in
+    portcullis_first_seen_*) hand=$HAND_FIRST ;;
+    portcullis_*) hand=$HAND_REPEATED ;;
+    esac
+    vs_hand="-"
+    [[ -n "$hand" ]] && vs_hand=$(awk -v a="$rps" -v b="$hand" 'BEGIN { printf "%.2fx", a / b }')
+    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p99") | $vs_bare | $p99_bare | $vs_hand | $rounds | $errors |"
+done

@@ -1,0 +1,153 @@
+//! The server side of the load benchmark (`benches/load.sh`): one variant of
+//! `GET /orders/{id}` and `POST /orders` on a loopback port, and the tokens the load client
+//! sends.
+//!
+//! ```text
+//! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
+//! load_server serve <bare|portcullis|portcullis-uncached|hand> <address> <dir>
+//! ```
+//!
+//! `prepare` makes a fresh RSA-2048 key and P-256 key and writes into `<dir>` what the
+//! servers trust (`jwks.json`, `rsa.pem`) and what the client sends, one token a line:
+//! `repeated.token` (one RS256 token), `rs256.tokens` and `es256.tokens` (distinct tokens),
+//! then `meta` (their counts and expiry). The private keys are not kept. Tokens are written
+//! only to those files (mode 0600), never printed.
+//!
+//! `serve` trusts the keys of `<dir>` and serves until it is killed:
+//! - `bare`: the handlers on bare axum, no security;
+//! - `portcullis`: Portcullis with the default token cache, served with `ConnectInfo` as its
+//!   documentation asks (a limiter decides every request, with a quota never reached);
+//! - `portcullis-uncached`: the same with the token cache off (every token verified);
+//! - `hand`: the hand-assembled stack (`support/hand_assembled.rs`), RS256 only.
+//!
+//! Run with no arguments (as `cargo bench` does), it does nothing.
+
+#[path = "support/apps.rs"]
+mod apps;
+#[path = "support/hand_assembled.rs"]
+mod hand_assembled;
+#[path = "support/tokens.rs"]
+mod tokens;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokens::{AUDIENCE, Alg, BenchKeys, ISSUER};
+
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
+}
+
+type Error = Box<dyn std::error::Error>;
+
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|portcullis|portcullis-uncached|hand> <address> <dir>";
+
+fn main() -> Result<(), Error> {
+    // `cargo bench` passes `--bench`; only positional arguments matter here.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] => {
+            eprintln!("load_server: nothing to do (it is run by benches/load.sh)\n{USAGE}");
+            Ok(())
+        }
+        ["prepare", dir, rs, es, lifetime] => {
+            prepare(Path::new(dir), rs.parse()?, es.parse()?, lifetime.parse()?)
+        }
+        ["serve", variant, address, dir] => serve(variant, address.parse()?, Path::new(dir)),
+        _ => Err(USAGE.into()),
+    }
+}
+
+/// Writes `contents` to a new file that only its owner can read.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    Ok(())
+}
+
+/// Keys, and the tokens the load client sends.
+fn prepare(dir: &Path, rs256: usize, es256: usize, lifetime: u64) -> Result<(), Error> {
+    std::fs::create_dir_all(dir)?;
+    // A stale `meta` must not vouch for files being rewritten.
+    let _ = std::fs::remove_file(dir.join("meta"));
+    let keys = BenchKeys::generate();
+    std::fs::write(dir.join("jwks.json"), keys.jwks())?;
+    std::fs::write(dir.join("rsa.pem"), keys.rsa_public_pem())?;
+    let now = tokens::now();
+    let repeated = keys.sign(Alg::Rs256, "repeated", now, lifetime);
+    write_private(
+        &dir.join("repeated.token"),
+        format!("{repeated}\n").as_bytes(),
+    )?;
+    for (alg, count, file) in [
+        (Alg::Rs256, rs256, "rs256.tokens"),
+        (Alg::Es256, es256, "es256.tokens"),
+    ] {
+        let started = std::time::Instant::now();
+        let mut lines = keys
+            .sign_many(alg, alg.name(), count, now, lifetime)
+            .join("\n");
+        lines.push('\n');
+        write_private(&dir.join(file), lines.as_bytes())?;
+        eprintln!(
+            "load_server: signed {count} {} tokens in {:.1?}",
+            alg.name(),
+            started.elapsed()
+        );
+    }
+    std::fs::write(
+        dir.join("meta"),
+        format!("expires={}\nrs256={rs256}\nes256={es256}\n", now + lifetime),
+    )?;
+    Ok(())
+}
+
+/// Serves `variant` on `address` until killed.
+fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        match variant {
+            "bare" => axum::serve(listener, apps::bare()).await?,
+            "portcullis" | "portcullis-uncached" => {
+                let jwks = std::fs::read_to_string(dir.join("jwks.json"))?;
+                let app = match variant {
+                    "portcullis" => apps::portcullis(&jwks).await,
+                    _ => apps::portcullis_with_cache(&jwks, 0).await,
+                };
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await?
+            }
+            "hand" => {
+                let pem = std::fs::read_to_string(dir.join("rsa.pem"))?;
+                let verifier = hand_assembled::Verifier::rs256(&pem, ISSUER, AUDIENCE)?;
+                let unlimited = governor::Quota::per_second(
+                    NonZeroU32::new(1_000_000_000).ok_or("a quota is not zero")?,
+                );
+                let app = hand_assembled::router(Arc::new(verifier), unlimited, unlimited);
+                axum::serve(listener, app).await?
+            }
+            other => return Err(format!("unknown variant {other:?}\n{USAGE}").into()),
+        }
+        Ok(())
+    })
+}
