@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the two crates of the compile-time benchmark.
 
-    gen.py OUT_DIR REPO_ROOT
+    gen.py OUT_DIR REPO_ROOT [RESOURCES]
 
 writes OUT_DIR/portcullis_100 and OUT_DIR/axum_utoipa_100: the same 100 handlers (10
 resources x (6 GET with a path parameter and a response type of their own, 3 POST with a
@@ -13,7 +13,9 @@ the routing and the documentation anyway.
 
 Each crate has one module per resource (`src/<resource>.rs`) and a `src/main.rs` that
 builds the router and the OpenAPI document, and serves them when `SERVE_ADDR` is set, so
-that all of it is reachable and compiled. Both crates are their own workspace and carry a
+that all of it is reachable and compiled. RESOURCES (1 to 10, default 10) keeps only the
+first resources, 10 endpoints each: a smaller pair of crates tells the fixed cost of each
+stack (linking, the router's own generic code) from the cost per endpoint. Both crates are their own workspace and carry a
 copy of the repository's Cargo.lock, so that they use the same dependency versions.
 """
 
@@ -260,7 +262,7 @@ def portcullis_main():
             f'    "{plural}:write" => "Create and change {plural}",',
             f'    "{plural}:admin" => "Delete {plural}",',
         ]
-    out += ["}", "", APP_STATE, "const ENDPOINTS: usize = 100;", ""]
+    out += ["}", "", APP_STATE, f"const ENDPOINTS: usize = {10 * len(RESOURCES)};", ""]
     out += [
         'const JWKS: &str = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;',
         "",
@@ -498,7 +500,7 @@ def plain_main():
         "",
     ]
     out += [f"mod {plural};" for _, plural in RESOURCES] + [""]
-    out += [APP_STATE, PLAIN_SUPPORT, "const ENDPOINTS: usize = 100;", ""]
+    out += [APP_STATE, PLAIN_SUPPORT, f"const ENDPOINTS: usize = {10 * len(RESOURCES)};", ""]
     out += [
         "#[tokio::main]",
         "async fn main() {",
@@ -567,9 +569,13 @@ def copy_lock(repo, crate_dir):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: gen.py OUT_DIR REPO_ROOT")
-    out_dir, repo = (os.path.abspath(arg) for arg in sys.argv[1:])
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: gen.py OUT_DIR REPO_ROOT [RESOURCES]")
+    out_dir, repo = (os.path.abspath(arg) for arg in sys.argv[1:3])
+    count = int(sys.argv[3]) if len(sys.argv) == 4 else len(RESOURCES)
+    if not 1 <= count <= len(RESOURCES):
+        sys.exit(f"RESOURCES is from 1 to {len(RESOURCES)}")
+    del RESOURCES[count:]
 
     crate = os.path.join(out_dir, "portcullis_100")
     write(os.path.join(crate, "Cargo.toml"), manifest("portcullis_100", [

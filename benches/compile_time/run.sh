@@ -2,6 +2,7 @@
 # Compile time of 100 secured endpoints: Portcullis against plain axum 0.8 + utoipa 6.
 #
 #   benches/compile_time/run.sh [--rounds N] [--modes LIST] [--release] [--timings] [--dir DIR]
+#                               [--endpoints 10..100]
 #
 # Generates two crates with the same 100 handlers (gen.py says what they contain):
 #   portcullis_100   #[secure]/#[input]/#[output], scopes!, SecureRouter + routes![...]
@@ -21,6 +22,9 @@
 #            edit-compile loop when nothing changed but the file's time
 #   release  `touch src/main.rs; cargo build --release` (incremental off, cargo's default);
 #            --release adds it
+# --endpoints N (a multiple of 10, default 100) keeps the first N/10 resources: with 10,
+# the crates show the fixed cost of each stack (linking, the router's own generic code),
+# which the cost per endpoint comes on top of; use another --dir for it.
 # --timings adds one `cargo build --timings` per crate at the end, and says where its HTML
 # report is (the per-unit split between the front end and code generation).
 #
@@ -40,6 +44,7 @@ modes="check,build,rebuild"
 release=0
 timings=0
 dir="$repo/target/compile_time"
+endpoints=100
 
 usage() {
     sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -52,6 +57,7 @@ while [[ $# -gt 0 ]]; do
         --release) release=1; shift ;;
         --timings) timings=1; shift ;;
         --dir) dir="$2"; shift 2 ;;
+        --endpoints) endpoints="$2"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -61,6 +67,10 @@ if [[ $release -eq 1 && ",$modes," != *",release,"* ]]; then
 fi
 if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
     echo "--rounds takes a positive number" >&2
+    exit 2
+fi
+if ! [[ $endpoints =~ ^(10|20|30|40|50|60|70|80|90|100)$ ]]; then
+    echo "--endpoints takes a multiple of 10 from 10 to 100" >&2
     exit 2
 fi
 IFS=',' read -r -a mode_list <<<"$modes"
@@ -79,7 +89,7 @@ log="$dir/run.log"
 
 say() { printf '%s\n' "$*" >&2; }
 
-python3 "$here/gen.py" "$dir" "$repo"
+python3 "$here/gen.py" "$dir" "$repo" "$((endpoints / 10))"
 
 # cargo, in a crate's directory and target directory, with CARGO_INCREMENTAL unset.
 crate_cargo() {
@@ -175,7 +185,7 @@ table() {
 }
 
 echo
-echo "Compile time of each crate alone (dependencies built), median of $rounds rounds, seconds;"
+echo "Compile time of each crate ($endpoints endpoints) alone (dependencies built), median of $rounds rounds, seconds;"
 echo "$(nproc) cores, $(rustc --version | cut -d' ' -f1-2), $(date -u +%Y-%m-%d), load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "Wall time:"
