@@ -12,6 +12,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use portcullis::RequestContext;
 use portcullis::prelude::*;
+use portcullis::secrets::{KeyRing, Sealed, with_key_ring};
+use serde::{Deserialize, Serialize};
 
 portcullis::scopes! {
     "orders:read" => "Read orders",
@@ -36,6 +38,9 @@ pub struct Order {
     quantity: u32,
     /// The subject who ordered it.
     created_by: String,
+    /// Where to deliver it, if given: stored encrypted, returned in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_address: Option<String>,
 }
 
 /// A new order, as clients send it.
@@ -47,6 +52,9 @@ pub struct NewOrder {
     /// How many.
     #[garde(range(min = 1, max = 1000))]
     quantity: u32,
+    /// Where to deliver it (optional). Stored encrypted.
+    #[garde(length(chars, min = 1, max = 200))]
+    delivery_address: Option<String>,
 }
 
 /// A token to revoke.
@@ -60,17 +68,110 @@ pub struct Revocation {
     exp: u64,
 }
 
-/// The orders, in memory.
-#[derive(Clone, Default)]
+portcullis::seal_context! {
+    /// What an order's delivery address is sealed for: a value sealed for another field
+    /// does not open as one.
+    DeliveryAddress = "orders.delivery_address";
+}
+
+/// An order as the store keeps it: its delivery address sealed, so that the stored row
+/// holds ciphertext and `Debug` (in logs) shows `Sealed(..)`.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredOrder {
+    id: u64,
+    item: String,
+    quantity: u32,
+    created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_address: Option<Sealed<String, DeliveryAddress>>,
+}
+
+impl StoredOrder {
+    /// The order as the API returns it, the address in clear.
+    fn into_output(self) -> Order {
+        Order {
+            id: self.id,
+            item: self.item,
+            quantity: self.quantity,
+            created_by: self.created_by,
+            delivery_address: self.delivery_address.map(Sealed::into_inner),
+        }
+    }
+}
+
+/// The orders, in memory, kept as a database would keep them: one JSON row per order,
+/// its sealed fields encrypted under the store's key ring (new rows with the current key;
+/// rows of older keys in the ring still open).
+#[derive(Clone)]
 pub struct Store {
-    orders: Arc<Mutex<BTreeMap<u64, Order>>>,
+    rows: Arc<Mutex<BTreeMap<u64, String>>>,
     next_id: Arc<AtomicU64>,
+    keys: KeyRing,
 }
 
 impl Store {
-    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, Order>) -> T) -> T {
-        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut orders)
+    /// An empty store whose sealed fields use `keys`.
+    fn new(keys: KeyRing) -> Store {
+        Store {
+            rows: Arc::default(),
+            next_id: Arc::default(),
+            keys,
+        }
+    }
+
+    fn rows<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, String>) -> T) -> T {
+        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut rows)
+    }
+
+    /// Seals `order` into a row and stores it.
+    fn insert(&self, order: &StoredOrder) -> Result<(), StoreError> {
+        let row = with_key_ring(&self.keys, || serde_json::to_string(order))
+            .map_err(|cause| StoreError::new(order.id, "sealed", cause))?;
+        self.rows(|rows| rows.insert(order.id, row));
+        Ok(())
+    }
+
+    /// Opens a row. One that does not open (altered, or sealed with a key the ring does
+    /// not hold) fails closed.
+    fn open(&self, id: u64, row: &str) -> Result<StoredOrder, StoreError> {
+        with_key_ring(&self.keys, || serde_json::from_str(row))
+            .map_err(|cause| StoreError::new(id, "opened", cause))
+    }
+
+    fn get(&self, id: u64) -> Result<Option<StoredOrder>, StoreError> {
+        match self.rows(|rows| rows.get(&id).cloned()) {
+            Some(row) => self.open(id, &row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn all(&self) -> Result<Vec<StoredOrder>, StoreError> {
+        let rows: Vec<(u64, String)> =
+            self.rows(|rows| rows.iter().map(|(id, row)| (*id, row.clone())).collect());
+        rows.iter().map(|(id, row)| self.open(*id, row)).collect()
+    }
+}
+
+/// An order that could not be sealed or opened. The client gets a bare 500; the cause
+/// goes to the log, and names no plaintext and no key (a sealed field's errors never do).
+#[derive(Debug)]
+struct StoreError {
+    id: u64,
+    action: &'static str,
+    cause: serde_json::Error,
+}
+
+impl StoreError {
+    fn new(id: u64, action: &'static str, cause: serde_json::Error) -> StoreError {
+        StoreError { id, action, cause }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        let StoreError { id, action, cause } = error;
+        ApiError::internal(format_args!("order {id} could not be {action}: {cause}"))
     }
 }
 
@@ -82,8 +183,12 @@ async fn health() -> &'static str {
 
 /// Lists every order.
 #[secure(get, path = "/orders", scope = "orders:read", rate = "100/min", tag = "orders")]
-async fn list_orders(State(store): State<Store>, _who: Principal) -> Json<Vec<Order>> {
-    Json(store.with(|orders| orders.values().cloned().collect()))
+async fn list_orders(
+    State(store): State<Store>,
+    _who: Principal,
+) -> Result<Json<Vec<Order>>, ApiError> {
+    let orders = store.all()?.into_iter().map(StoredOrder::into_output);
+    Ok(Json(orders.collect()))
 }
 
 /// Gets one order.
@@ -94,8 +199,8 @@ async fn get_order(
     Path(id): Path<u64>,
 ) -> Result<Json<Order>, ApiError> {
     store
-        .with(|orders| orders.get(&id).cloned())
-        .map(Json)
+        .get(id)?
+        .map(|order| Json(order.into_output()))
         .ok_or_else(|| ApiError::not_found(format!("no order {id}")))
 }
 
@@ -105,16 +210,19 @@ async fn create_order(
     State(store): State<Store>,
     who: Principal,
     Json(new): Json<NewOrder>,
-) -> (StatusCode, Json<Order>) {
+) -> Result<(StatusCode, Json<Order>), ApiError> {
     let id = store.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-    let order = Order {
+    let order = StoredOrder {
         id,
         item: new.item,
         quantity: new.quantity,
         created_by: who.subject().unwrap_or("unknown").to_owned(),
+        delivery_address: new.delivery_address.map(Sealed::new),
     };
-    store.with(|orders| orders.insert(id, order.clone()));
-    (StatusCode::CREATED, Json(order))
+    // Safe to log: a sealed field prints as `Sealed(..)`.
+    tracing::debug!(?order, "order stored");
+    store.insert(&order)?;
+    Ok((StatusCode::CREATED, Json(order.into_output())))
 }
 
 /// Deletes an order.
@@ -132,7 +240,7 @@ async fn delete_order(
     _who: Principal,
     Path(id): Path<u64>,
 ) -> Result<StatusCode, ApiError> {
-    match store.with(|orders| orders.remove(&id)) {
+    match store.rows(|rows| rows.remove(&id)) {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(ApiError::not_found(format!("no order {id}"))),
     }

@@ -16,6 +16,11 @@
 //! - `OIDC_ISSUER`: an external provider, found by discovery (Keycloak, Auth0, Okta, Entra
 //!   ID, Ory Hydra, ...); `OIDC_AUDIENCE` its audience for this API (default `orders-api`);
 //! - `REDIS_URL`: rate limits and revocations in Redis, shared by every instance;
+//! - `ORDERS_FIELD_KEYS` (or `ORDERS_FIELD_KEYS_FILE`, a file holding the same): the key
+//!   ring that seals delivery addresses in the store, `version:base64key` entries with the
+//!   current key first, e.g. `ORDERS_FIELD_KEYS="2:<new key>,1:<old key>"`; make a key with
+//!   `openssl rand -base64 32`. Unset, a random key is made for the run (the store is in
+//!   memory anyway);
 //! - `RUST_LOG`: default `info` (audit events included).
 //!
 //! HTTPS with a self-signed certificate for local use:
@@ -34,6 +39,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use portcullis::dev::DevIssuer;
+use portcullis::secrets::{KeyRingError, SecretError};
 use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls};
 use secrecy::SecretString;
 
@@ -123,7 +129,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("The security surface of the API:\n{}", router.inventory());
-    let mut app = router.into_router().with_state(Store::default());
+    let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
+    let mut app = router.into_router().with_state(Store::new(keys));
     if external.is_none() {
         app = app.nest("/dev", dev.router());
     }
@@ -164,6 +171,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// The key ring of sealed fields, from `ORDERS_FIELD_KEYS` or `ORDERS_FIELD_KEYS_FILE`;
+/// with neither set, one random key for this run. A ring that is set but wrong stops the
+/// start-up: a typo must not silently seal with a throwaway key.
+fn field_keys() -> Result<KeyRing, KeyRingError> {
+    match KeyRing::from_env("ORDERS_FIELD_KEYS") {
+        Err(KeyRingError::Load(SecretError::Missing { .. })) => {
+            eprintln!(
+                "ORDERS_FIELD_KEYS is not set: delivery addresses are sealed with a random key \
+                 made for this run (not shown; what this run stores cannot be opened by another). \
+                 To keep a key, set ORDERS_FIELD_KEYS=\"1:$(openssl rand -base64 32)\" \
+                 or ORDERS_FIELD_KEYS_FILE=<file>"
+            );
+            Ok(KeyRing::new(1, KeyRing::generate_key()?))
+        }
+        loaded => loaded,
+    }
 }
 
 /// The certificate and key of `ORDERS_TLS_CERT` and `ORDERS_TLS_KEY`, if both are set.
