@@ -10,6 +10,7 @@ mod fetch;
 mod issuer;
 mod jws;
 mod keys;
+mod parsed_key;
 mod principal;
 mod provider;
 mod remote;
