@@ -11,6 +11,10 @@ pub struct RoutePath {
 /// and drops every parameter whose name starts with it before extractors see them.
 const AXUM_RESERVED: &str = "__private__axum";
 
+/// The most parameters one route may have: axum's router (matchit 0.8) renames them `a` to
+/// `z` internally and panics, when the router is built, on the 26th.
+pub const MAX_PARAMS: usize = 25;
+
 fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -94,6 +98,12 @@ pub fn parse(path: &str) -> Result<RoutePath, String> {
                 "the path parameter `{name}` appears twice in \"{path}\""
             ));
         }
+        if params.len() == MAX_PARAMS {
+            return Err(format!(
+                "the path \"{path}\" has more than {MAX_PARAMS} parameters, more than axum's \
+                 router can hold; take the rest as a query or a body"
+            ));
+        }
         params.push(name.to_owned());
     }
     Ok(RoutePath { params })
@@ -116,6 +126,16 @@ mod tests {
             parse("/v1.0/caf%C3%A9-ok~").unwrap().params,
             Vec::<String>::new()
         );
+    }
+
+    /// Found by the `route_path` fuzz target: axum panicked when the router was built.
+    #[test]
+    fn at_most_25_parameters() {
+        let path =
+            |count: usize| -> String { (0..count).map(|index| format!("/{{p{index}}}")).collect() };
+        assert_eq!(parse(&path(MAX_PARAMS)).unwrap().params.len(), MAX_PARAMS);
+        let error = parse(&path(MAX_PARAMS + 1)).unwrap_err();
+        assert!(error.contains("more than 25 parameters"), "{error}");
     }
 
     #[test]

@@ -371,7 +371,20 @@ fn push_words(
     claim: &'static str,
     out: &mut Vec<String>,
 ) -> Result<(), AuthFailure> {
-    push_claim_words(value, out).map_err(|()| AuthFailure::MalformedClaim(claim))
+    let mut words = Vec::new();
+    push_claim_words(value, &mut words).map_err(|()| AuthFailure::MalformedClaim(claim))?;
+    // A granted scope is an RFC 6749 scope-token, as every declared one is: an array
+    // element such as "a b" or "" grants nothing (it is no scope, and never two).
+    out.extend(words.into_iter().filter(|word| is_scope_token(word)));
+    Ok(())
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// Audit reasons carry `&'static str` claim names: the registered ones by name, any other
@@ -400,6 +413,21 @@ fn static_claim_name(claim: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `bearer_and_jws` fuzz target: an `scp` element with a space was
+    /// granted as one scope holding a space.
+    #[test]
+    fn only_scope_tokens_are_granted() {
+        let mut scopes = Vec::new();
+        let scp = serde_json::json!(["orders:read", "order(s:wre ite", "", "caf\u{e9}", "a\"b"]);
+        push_words(&scp, "scp", &mut scopes).unwrap();
+        assert_eq!(scopes, ["orders:read"]);
+        let scope = serde_json::json!("orders:read  orders:write\tx");
+        push_words(&scope, "scope", &mut scopes).unwrap();
+        assert_eq!(scopes, ["orders:read", "orders:read"]);
+        assert!(is_scope_token("!#[]~"));
+        assert!(!is_scope_token("a\\b"));
+    }
 
     #[test]
     fn explicit_typing() {
