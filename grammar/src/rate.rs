@@ -80,6 +80,13 @@ pub fn parse(text: &str) -> Result<ParsedRate, String> {
         ));
     }
     match UNITS.iter().find(|(name, _)| *name == unit) {
+        // The limiter's clock counts nanoseconds: one request each is the most it can space.
+        Some((_, period_secs)) if u128::from(count) > u128::from(*period_secs) * 1_000_000_000 => {
+            Err(format!(
+                "invalid rate \"{text}\": more than one request per nanosecond; \
+                 for no limit, write \"unlimited\""
+            ))
+        }
         Some((_, period_secs)) => Ok(ParsedRate::Limit {
             count,
             period_secs: *period_secs,
@@ -95,6 +102,25 @@ pub fn parse(text: &str) -> Result<ParsedRate, String> {
 mod tests {
     use super::*;
 
+    /// Found by the `rate_grammar` fuzz target: "3000000003/s" was accepted here, then
+    /// refused by the runtime (`Rate::new`) with a bare "invalid rate" const panic.
+    #[test]
+    fn at_most_one_request_per_nanosecond() {
+        assert_eq!(
+            parse("1000000000/s"),
+            Ok(ParsedRate::Limit {
+                count: 1_000_000_000,
+                period_secs: 1
+            })
+        );
+        let error = parse("3000000003/s").unwrap_err();
+        assert!(
+            error.contains("more than one request per nanosecond"),
+            "{error}"
+        );
+        assert!(parse("4294967295/min").is_ok());
+    }
+
     #[test]
     fn accepts_every_unit() {
         for (unit, secs) in UNITS {
@@ -108,10 +134,10 @@ mod tests {
         }
         assert_eq!(parse("unlimited"), Ok(ParsedRate::Unlimited));
         assert_eq!(
-            parse("4294967295/s"),
+            parse("4294967295/min"),
             Ok(ParsedRate::Limit {
                 count: u32::MAX,
-                period_secs: 1
+                period_secs: 60
             })
         );
     }
