@@ -44,16 +44,25 @@ impl KeyKind {
     pub fn allows(self, alg: Algorithm) -> bool {
         use Algorithm::*;
         match self {
-            KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            KeyKind::EcP256 => alg == ES256,
-            KeyKind::EcP384 => alg == ES384,
-            KeyKind::Ed25519 => alg == EdDSA,
             KeyKind::Hmac(len) => match alg {
                 HS256 => len >= 32,
                 HS384 => len >= 48,
                 HS512 => len >= 64,
                 _ => false,
             },
+            public => public.public_key_algorithms().contains(&alg),
+        }
+    }
+
+    /// The public-key algorithms a key of this kind verifies (none for an HMAC secret).
+    pub fn public_key_algorithms(self) -> &'static [Algorithm] {
+        use Algorithm::*;
+        match self {
+            KeyKind::Rsa => &[RS256, RS384, RS512, PS256, PS384, PS512],
+            KeyKind::EcP256 => &[ES256],
+            KeyKind::EcP384 => &[ES384],
+            KeyKind::Ed25519 => &[EdDSA],
+            KeyKind::Hmac(_) => &[],
         }
     }
 
@@ -109,9 +118,9 @@ impl VerificationKey {
 
     /// A key of `kind`, limited to `alg` when given.
     fn new(kid: Option<String>, kind: KeyKind, alg: Option<Algorithm>, key: DecodingKey) -> Self {
-        let parsed = ParsedKeys::parse(&key, |candidate| {
-            kind.allows(candidate) && alg.is_none_or(|own| own == candidate)
-        });
+        let algorithms = kind.public_key_algorithms().iter().copied();
+        let parsed =
+            ParsedKeys::parse(&key, algorithms.filter(|a| alg.is_none_or(|own| own == *a)));
         VerificationKey {
             kid,
             kind,

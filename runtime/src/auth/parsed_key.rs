@@ -12,31 +12,19 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents, Verifi
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 
-/// The asymmetric algorithms of JWA (RFC 7518) and RFC 8037 that keys are parsed for.
-const ASYMMETRIC: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
 /// One key, parsed for each algorithm it may verify. Cheap to clone (shared).
 #[derive(Clone, Default)]
 pub(crate) struct ParsedKeys(Arc<[(Algorithm, ParsedPublicKey)]>);
 
 impl ParsedKeys {
-    /// `key` parsed for each asymmetric algorithm that `allows` admits. An algorithm the
-    /// key does not parse for is left out; verifying with it then falls back to
-    /// jsonwebtoken, which refuses the key in the same way.
-    pub(crate) fn parse(key: &DecodingKey, allows: impl Fn(Algorithm) -> bool) -> ParsedKeys {
-        let parsed: Vec<(Algorithm, ParsedPublicKey)> = ASYMMETRIC
-            .into_iter()
-            .filter(|alg| allows(*alg))
+    /// `key` parsed for each of `algorithms` (public-key ones). An algorithm the key does
+    /// not parse for is left out; verifying with it then falls back to jsonwebtoken, which
+    /// refuses the key in the same way.
+    pub(crate) fn parse(
+        key: &DecodingKey,
+        algorithms: impl Iterator<Item = Algorithm>,
+    ) -> ParsedKeys {
+        let parsed: Vec<(Algorithm, ParsedPublicKey)> = algorithms
             .filter_map(|alg| Some((alg, parse_for(key, alg)?)))
             .collect();
         ParsedKeys(parsed.into())
