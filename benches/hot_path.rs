@@ -11,12 +11,15 @@
 //! The variant is the first argument (`bare`, `cached`, `public`, `fresh`: a new ES256 token
 //! on every request), the number of requests the second. Instructions per request = (total
 //! of N requests − total of 0 requests) / N; for `fresh`, read the inclusive cost of
-//! `EndpointService::call` instead (the tokens are signed up front, in the same process).
+//! `Secured::call` instead (the tokens are signed up front, in the same process).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
@@ -80,15 +83,27 @@ fn main() {
             .expect("security");
         let app: axum::Router = SecureRouter::new(security)
             .mount(routes![get_order, health])
-            .into_router();
-        let bare = axum::Router::new().route("/orders/{id}", axum::routing::get(bare_get_order));
+            .into_router()
+            // As `axum::serve` does for every connection: the routes are built once, not
+            // on every request.
+            .with_state(());
+        let bare = axum::Router::new()
+            .route("/orders/{id}", axum::routing::get(bare_get_order))
+            .with_state(());
         let token = dev.token().scopes(["orders:read"]).sign();
         // Built once, so the count measures the server, not the client.
         let authorization = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
+        // Portcullis is served with `ConnectInfo` (as its documentation asks, and as
+        // `benches/load_server.rs` serves it); bare axum without.
+        let peer =
+            (variant != "bare").then(|| ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
         let request = |path: &str, authorization: Option<&HeaderValue>| {
             let mut builder = Request::get(path);
             if let Some(value) = authorization {
                 builder = builder.header("authorization", value.clone());
+            }
+            if let Some(peer) = peer {
+                builder = builder.extension(peer);
             }
             builder.body(Body::empty()).expect("request")
         };
@@ -107,7 +122,8 @@ fn main() {
             _ => Vec::new(),
         };
         let (router, path, token) = match variant.as_str() {
-            "bare" => (bare, "/orders/7", None),
+            // The same request as Portcullis gets, token included (as `benches/load.sh` sends).
+            "bare" => (bare, "/orders/7", Some(&authorization)),
             "public" => (app, "/health", None),
             _ => (app, "/orders/7", Some(&authorization)),
         };

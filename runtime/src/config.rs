@@ -620,24 +620,47 @@ impl Security {
         uri: &Uri,
         registry: Option<&'static ScopeRegistry>,
     ) -> Result<Option<Principal>, AuthFailure> {
+        if let Some(decided) = self.authenticate_now(headers, uri, registry) {
+            return decided;
+        }
         let Some(token) = bearer_bytes(headers, uri, self.0.max_token_bytes)? else {
             return Ok(None);
         };
-        let now = unix_now();
-        // A cached token is byte for byte one that passed every check below.
-        let principal = match self.cached(token, registry, now) {
-            Some(principal) => {
-                self.0.metrics.cache_hits.increment(1);
-                principal
-            }
-            None => {
-                let token = token_text(token)?;
-                self.0.metrics.cache_misses.increment(1);
-                // Boxed, as in `verify`.
-                Box::pin(self.verify_uncached(token, registry, now)).await?
-            }
+        self.verify_at(token_text(token)?, registry, unix_now())
+            .await
+            .map(Some)
+    }
+
+    /// [`authenticate`](Security::authenticate) when it can be decided without waiting:
+    /// no token, a refused bearer header, or a token in the verified-token cache checked
+    /// against revocations held in memory. `None` when the token must be verified or a
+    /// shared revocation store asked; nothing has been counted then.
+    #[inline]
+    pub(crate) fn authenticate_now(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        registry: Option<&'static ScopeRegistry>,
+    ) -> Option<Result<Option<Principal>, AuthFailure>> {
+        let token = match bearer_bytes(headers, uri, self.0.max_token_bytes) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Some(Ok(None)),
+            Err(failure) => return Some(Err(failure)),
         };
-        self.unless_revoked(principal, now).await.map(Some)
+        let Revocations::Memory(revocations) = &self.0.revocations else {
+            return None;
+        };
+        let now = unix_now();
+        // A cached token is byte for byte one that passed every check of a verification.
+        let principal = self.cached(token, registry, now)?;
+        self.0.metrics.cache_hits.increment(1);
+        Some(
+            if revocations.is_revoked_now(TokenIdentity::of(&principal), now) {
+                Err(AuthFailure::Revoked)
+            } else {
+                Ok(Some(principal))
+            },
+        )
     }
 
     /// Verifies one bearer token (or finds it in the verified-token cache), then checks

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `portcullis_decisions_total` | counter | `route`, `method`, `decision`, `reason` |
 //! | `portcullis_rate_limited_total` | counter | `route`, `method` |
-//! | `portcullis_authentication_seconds` | histogram | (authentication time, cache hits included) |
+//! | `portcullis_authentication_seconds` | histogram | (time of authentications that had to wait: a verification, a shared revocation store; cache hits decided in memory are counted in `portcullis_token_cache_total`, not timed) |
 //! | `portcullis_token_cache_total` | counter | `result` = `hit` / `miss` |
 //! | `portcullis_signature_checks_total` | counter | |
 //! | `portcullis_jwks_fetches_total` | counter | `outcome` = `ok` / `failed` |

@@ -15,7 +15,7 @@ use crate::config::Security;
 use crate::endpoint::{Access, HttpMethod};
 use crate::endpoint::{Endpoint, EndpointMeta, EndpointSpec};
 use crate::openapi::{OpenApiError, OpenApiInfo};
-use crate::pipeline::{EndpointContext, EndpointLayer};
+use crate::pipeline::{EndpointContext, Secured};
 use crate::problem::Problem;
 use crate::rate::{EndpointRate, RateKeyKind};
 
@@ -29,7 +29,28 @@ pub struct Routes<S = ()> {
 
 struct Mounted<S> {
     spec: &'static EndpointSpec,
-    method_router: MethodRouter<S>,
+    /// The handler's route, its security inside, once the endpoint's context is built.
+    route: RouteMaker<S>,
+}
+
+type RouteMaker<S> = Box<dyn FnOnce(Arc<EndpointContext>) -> MethodRouter<S> + Send + Sync>;
+
+impl<S> Mounted<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    fn new<H, T>(spec: &'static EndpointSpec, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        let route =
+            move |context| axum::routing::on(spec.method.filter(), Secured::new(handler, context));
+        Mounted {
+            spec,
+            route: Box::new(route),
+        }
+    }
 }
 
 impl<S> Default for Routes<S> {
@@ -68,11 +89,7 @@ where
         T: 'static,
     {
         let spec = <H::Meta as EndpointMeta>::SPEC;
-        let method_router = axum::routing::on(spec.method.filter(), handler);
-        self.endpoints.push(Mounted {
-            spec,
-            method_router,
-        });
+        self.endpoints.push(Mounted::new(spec, handler));
         self
     }
 
@@ -218,22 +235,16 @@ where
                 let json = json.clone();
                 async move { ([(http::header::CONTENT_TYPE, "application/json")], json) }
             };
-            self.endpoints.push(Mounted {
-                spec: openapi_endpoint(path),
-                method_router: axum::routing::get(serve),
-            });
+            self.endpoints
+                .push(Mounted::new(openapi_endpoint(path), serve));
         }
         let registry = self.check()?;
         let mut paths: Vec<(&'static str, MethodRouter<S>)> = Vec::new();
         let mut contexts = Vec::with_capacity(self.endpoints.len());
-        for Mounted {
-            spec,
-            method_router,
-        } in self.endpoints
-        {
+        for Mounted { spec, route } in self.endpoints {
             let context = Arc::new(EndpointContext::new(self.security.clone(), spec, registry));
             contexts.push(Arc::downgrade(&context));
-            let secured = method_router.route_layer(EndpointLayer::new(context));
+            let secured = route(context);
             match paths.iter_mut().find(|(path, _)| *path == spec.path) {
                 Some((_, existing)) => *existing = std::mem::take(existing).merge(secured),
                 None => paths.push((spec.path, secured)),

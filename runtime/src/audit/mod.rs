@@ -161,6 +161,20 @@ impl Auditor {
         self.sinks.push(sink);
     }
 
+    /// Whether an allowed request's event goes anywhere: a sink, or a `tracing`
+    /// subscriber that takes `portcullis::audit` at INFO.
+    #[inline]
+    pub(crate) fn listening_to_allowed(&self) -> bool {
+        !self.sinks.is_empty() || tracing::enabled!(target: AUDIT_TARGET, tracing::Level::INFO)
+    }
+
+    /// Whether any event goes anywhere (denials are logged at WARN): when none does, a
+    /// request's latency need not be measured.
+    #[inline]
+    pub(crate) fn listening(&self) -> bool {
+        !self.sinks.is_empty() || tracing::enabled!(target: AUDIT_TARGET, tracing::Level::WARN)
+    }
+
     /// Emits `event` to `tracing` and every sink.
     pub(crate) fn emit(&self, event: &AuditEvent<'_>) {
         match event.decision {

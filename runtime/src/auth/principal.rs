@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::authz::ScopeSet;
+use crate::rate::RateKey;
 
 /// Who is calling: the verified claims of the request's access token, normalised.
 ///
@@ -39,6 +40,16 @@ struct PrincipalInner {
     issued_at: Option<u64>,
     expires_at: u64,
     claims: Value,
+    /// The rate keys of [`Principal::client_key`] and [`Principal::subject_key`], hashed
+    /// once when the principal is built rather than on every request.
+    rate_keys: RateKeys,
+}
+
+/// A principal's rate keys: (per client, per subject).
+#[derive(Clone, Copy, Default)]
+struct RateKeys {
+    client: Option<RateKey>,
+    subject: Option<RateKey>,
 }
 
 impl Principal {
@@ -57,6 +68,7 @@ impl Principal {
                 issued_at: None,
                 expires_at: u64::MAX,
                 claims: Value::Object(Map::new()),
+                rate_keys: RateKeys::default(),
             },
         }
     }
@@ -147,14 +159,18 @@ impl Principal {
         &self.0.claims
     }
 
-    /// The key per-client rate limits count under.
-    pub(crate) fn client_key(&self) -> Option<&str> {
-        self.client_id().or(self.subject())
+    /// The key per-client rate limits count under, with its rate key.
+    pub(crate) fn client_key(&self) -> Option<(&str, RateKey)> {
+        self.client_id()
+            .or(self.subject())
+            .zip(self.0.rate_keys.client)
     }
 
-    /// The key per-subject rate limits count under.
-    pub(crate) fn subject_key(&self) -> Option<&str> {
-        self.subject().or(self.client_id())
+    /// The key per-subject rate limits count under, with its rate key.
+    pub(crate) fn subject_key(&self) -> Option<(&str, RateKey)> {
+        self.subject()
+            .or(self.client_id())
+            .zip(self.0.rate_keys.subject)
     }
 }
 
@@ -248,7 +264,13 @@ impl PrincipalBuilder {
     }
 
     /// The principal.
-    pub fn build(self) -> Principal {
+    pub fn build(mut self) -> Principal {
+        let inner = &mut self.inner;
+        let (client, subject) = (inner.client_id.as_deref(), inner.subject.as_deref());
+        inner.rate_keys = RateKeys {
+            client: client.or(subject).map(RateKey::of_id),
+            subject: subject.or(client).map(RateKey::of_id),
+        };
         Principal(Arc::new(self.inner))
     }
 }

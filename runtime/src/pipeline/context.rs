@@ -35,6 +35,11 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
+    /// The quota of tier `tier` (0: no tier), or the endpoint's own.
+    pub(crate) fn quota(&self, tier: usize) -> Option<&Quota> {
+        self.quotas.get(tier).or(self.quotas.first())
+    }
+
     fn new(security: &Security, spec: &EndpointSpec) -> Option<Limits> {
         let (rate, policy) = match spec.rate {
             EndpointRate::Default => (security.default_rate(), "default".to_owned()),
@@ -78,6 +83,7 @@ pub(crate) struct EndpointContext {
     limits: Option<Limits>,
     body_limit: usize,
     metrics: EndpointMetrics,
+    decides_without_waiting: bool,
 }
 
 impl EndpointContext {
@@ -89,6 +95,12 @@ impl EndpointContext {
         let limits = Limits::new(&security, spec);
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
         let metrics = EndpointMetrics::new(spec);
+        let no_policy = spec
+            .requirements()
+            .is_none_or(|requirements| requirements.policy.is_none());
+        let local_limits = limits.is_none() || security.rate_store().is_none();
+        let decides_without_waiting =
+            no_policy && local_limits && !security.revocations_are_shared();
         EndpointContext {
             security,
             spec,
@@ -96,6 +108,7 @@ impl EndpointContext {
             limits,
             body_limit,
             metrics,
+            decides_without_waiting,
         }
     }
 
@@ -120,6 +133,12 @@ impl EndpointContext {
     }
 
     /// Forgets idle rate-limit keys.
+    /// Whether a request with a cached token can be admitted without waiting: no policy
+    /// (it reads the path parameters), limits and revocations in memory.
+    pub(crate) fn decides_without_waiting(&self) -> bool {
+        self.decides_without_waiting
+    }
+
     pub(crate) fn evict_idle(&self) {
         for quota in self.limits.iter().flat_map(|limits| &limits.quotas) {
             if let Some(memory) = &quota.memory {

@@ -6,82 +6,163 @@ mod context;
 
 pub(crate) use context::EndpointContext;
 pub use context::RequestContext;
+use context::{Limits, Quota};
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
-use tower_layer::Layer;
-use tower_service::Service;
 
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::{AuthFailure, Principal};
 use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::endpoint::Access;
-use crate::rate::{RateDecision, RateIdentity, RateKeyKind, RateRequest, headers};
+use crate::rate::{RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, headers};
 use crate::rejection::{
     AuthRejection, DenialReason, ForbiddenRejection, RateLimitedRejection, UnavailableRejection,
 };
 
-/// Applies one endpoint's security to its handler.
+/// A handler behind its endpoint's security: what [`SecureRouter`](crate::SecureRouter)
+/// routes a request to. The pipeline runs inside the handler's own route (no layer around
+/// it): one route, one clone of the handler, one boxed future a request.
 #[derive(Clone)]
-pub(crate) struct EndpointLayer {
+pub(crate) struct Secured<H> {
+    handler: H,
     context: Arc<EndpointContext>,
 }
 
-impl EndpointLayer {
-    pub(crate) fn new(context: Arc<EndpointContext>) -> Self {
-        EndpointLayer { context }
+impl<H> Secured<H> {
+    pub(crate) fn new(handler: H, context: Arc<EndpointContext>) -> Self {
+        Secured { handler, context }
     }
 }
 
-impl<I> Layer<I> for EndpointLayer {
-    type Service = EndpointService<I>;
+type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-    fn layer(&self, inner: I) -> EndpointService<I> {
-        EndpointService {
-            inner,
-            context: self.context.clone(),
+impl<H, T, S> Handler<T, S> for Secured<H>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Send + 'static,
+{
+    type Future = BoxFuture;
+
+    /// Most requests are decided here, before any waiting: a cached token, in-memory
+    /// revocations and limits; only the handler is then awaited. The rest (a token to
+    /// verify, a policy, shared stores) take the asynchronous path.
+    fn call(self, mut request: Request, state: S) -> BoxFuture {
+        let Secured { handler, context } = self;
+        let arrival = Arrival::of(&context, &request);
+        match admit_now(&context, &request, arrival.ip) {
+            Some(Ok(admitted)) => {
+                let request = with_context(&context, request, &admitted, &arrival);
+                let handling = handler.call(request, state);
+                Box::pin(async move { respond(&context, handling.await, admitted, &arrival) })
+            }
+            Some(Err(refused)) => Box::pin(std::future::ready(reject(&context, refused, &arrival))),
+            None => Box::pin(async move {
+                match admit(&context, &mut request, arrival.ip).await {
+                    Ok(admitted) => {
+                        let request = with_context(&context, request, &admitted, &arrival);
+                        let response = handler.call(request, state).await;
+                        respond(&context, response, admitted, &arrival)
+                    }
+                    Err(refused) => reject(&context, refused, &arrival),
+                }
+            }),
         }
     }
 }
 
-/// The service [`EndpointLayer`] wraps a handler in.
-#[derive(Clone)]
-pub(crate) struct EndpointService<I> {
-    inner: I,
-    context: Arc<EndpointContext>,
+/// What every outcome of a request needs to know of its arrival.
+struct Arrival {
+    request_id: RequestId,
+    /// The client's address, past trusted proxies.
+    ip: Option<IpAddr>,
+    /// When it arrived; only taken when an audit event may record the latency.
+    started: Option<Instant>,
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-impl<I> Service<Request> for EndpointService<I>
-where
-    I: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    I::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // The inner service is cloned per call and driven to readiness there.
-        Poll::Ready(Ok(()))
+impl Arrival {
+    fn of(context: &EndpointContext, request: &Request) -> Arrival {
+        let security = context.security();
+        let started = security.auditor().listening().then(Instant::now);
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        Arrival {
+            request_id: RequestId::from_headers(request.headers()),
+            ip: security
+                .trusted_proxies()
+                .client_ip(peer, request.headers()),
+            started,
+        }
     }
+}
 
-    fn call(&mut self, request: Request) -> BoxFuture {
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let context = self.context.clone();
-        Box::pin(async move { Ok(handle(context, request, inner).await) })
+/// An admitted request, with what the handler's extractors read.
+fn with_context(
+    context: &Arc<EndpointContext>,
+    mut request: Request,
+    admitted: &Admitted,
+    arrival: &Arrival,
+) -> Request {
+    request.extensions_mut().insert(RequestContext::new(
+        context.clone(),
+        arrival.request_id.clone(),
+        admitted.principal.clone(),
+    ));
+    request
+}
+
+/// The handler's response, with the fields of the pipeline, audited.
+fn respond(
+    context: &EndpointContext,
+    mut response: Response,
+    admitted: Admitted,
+    arrival: &Arrival,
+) -> Response {
+    let Admitted { principal, rate } = admitted;
+    let response_headers = response.headers_mut();
+    if principal.is_some() {
+        response_headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
     }
+    if let Some(rate) = rate {
+        response_headers.insert(headers::RATELIMIT_POLICY, rate.policy);
+        response_headers.insert(headers::RATELIMIT, rate.limit);
+    }
+    response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
+    let seen = Seen {
+        arrival,
+        principal: principal.as_ref(),
+        detail: None,
+    };
+    audit(context, &response, seen);
+    response
+}
+
+/// The response to a refused request, audited.
+fn reject(context: &EndpointContext, refused: Refused, arrival: &Arrival) -> Response {
+    let mut response = (*refused.rejection).into_response();
+    response
+        .headers_mut()
+        .insert(REQUEST_ID, arrival.request_id.header_value());
+    let seen = Seen {
+        arrival,
+        principal: refused.principal.as_ref(),
+        detail: refused.detail.as_deref(),
+    };
+    audit(context, &response, seen);
+    response
 }
 
 /// The RateLimit fields of an allowed request.
@@ -139,9 +220,10 @@ impl IntoResponse for Rejection {
     }
 }
 
-/// A refusal, with what the audit event needs.
+/// A refusal, with what the audit event needs. The rejection is boxed: a refusal is the
+/// rarer outcome, and every step's `Result` stays small.
 struct Refused {
-    rejection: Rejection,
+    rejection: Box<Rejection>,
     principal: Option<Principal>,
     detail: Option<String>,
 }
@@ -149,7 +231,7 @@ struct Refused {
 impl Refused {
     fn new(rejection: impl Into<Rejection>) -> Self {
         Refused {
-            rejection: rejection.into(),
+            rejection: Box::new(rejection.into()),
             principal: None,
             detail: None,
         }
@@ -163,71 +245,54 @@ impl Refused {
     }
 }
 
-async fn handle<I>(context: Arc<EndpointContext>, mut request: Request, mut inner: I) -> Response
-where
-    I: Service<Request, Response = Response, Error = Infallible>,
-{
-    let started = Instant::now();
-    let request_id = RequestId::from_headers(request.headers());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let ip = context
-        .security()
-        .trusted_proxies()
-        .client_ip(peer, request.headers());
-    match admit(&context, &mut request, ip).await {
-        Err(refused) => {
-            let mut response = refused.rejection.into_response();
-            response
-                .headers_mut()
-                .insert(REQUEST_ID, request_id.header_value());
-            let principal = refused.principal.as_ref();
-            let seen = Seen {
-                request_id: &request_id,
-                principal,
-                detail: refused.detail.as_deref(),
-                ip,
-                started,
-            };
-            audit(&context, &response, seen);
-            response
-        }
-        Ok(Admitted { principal, rate }) => {
-            request.extensions_mut().insert(RequestContext::new(
-                context.clone(),
-                request_id.clone(),
-                principal.clone(),
-            ));
-            let mut response = match inner.call(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            let response_headers = response.headers_mut();
-            if principal.is_some() {
-                response_headers
-                    .entry(header::CACHE_CONTROL)
-                    .or_insert(HeaderValue::from_static("no-store"));
-            }
-            if let Some(rate) = rate {
-                response_headers.insert(headers::RATELIMIT_POLICY, rate.policy);
-                response_headers.insert(headers::RATELIMIT, rate.limit);
-            }
-            response_headers.insert(REQUEST_ID, request_id.header_value());
-            let seen = Seen {
-                request_id: &request_id,
-                principal: principal.as_ref(),
-                detail: None,
-                ip,
-                started,
-            };
-            audit(&context, &response, seen);
-            response
-        }
+/// [`admit`] when it can be decided without waiting, which the endpoint knows in advance
+/// (no policy, limits and revocations in memory) and the token cache tells: `None` when a
+/// token must be verified, before anything was counted.
+fn admit_now(
+    context: &EndpointContext,
+    request: &Request,
+    ip: Option<IpAddr>,
+) -> Option<Result<Admitted, Refused>> {
+    if !context.decides_without_waiting() {
+        return None;
     }
+    let spec = context.spec();
+    let requirements = match &spec.access {
+        Access::Public => {
+            let rate = limit_now(context, public_caller(context, ip), 0)?;
+            return Some(rate.map(|rate| Admitted {
+                principal: None,
+                rate,
+            }));
+        }
+        Access::Secured(requirements) => requirements,
+    };
+    let throttle = match throttle(context, ip) {
+        Ok(throttle) => throttle,
+        Err(refused) => return Some(Err(refused)),
+    };
+    let authenticated = context.security().authenticate_now(
+        request.headers(),
+        request.uri(),
+        context.registry(),
+    )?;
+    let admitted =
+        authenticated_principal(context, throttle, authenticated).and_then(|principal| {
+            check_requirements(context, requirements, &principal).map_err(|r| r.by(&principal))?;
+            let (caller, tier) = authenticated_caller(context, &principal, ip);
+            // The endpoint's limits are in memory: decided now.
+            let rate = limit_now(context, caller, tier)
+                .unwrap_or(Ok(None))
+                .map_err(|refused| refused.by(&principal))?;
+            Ok(Admitted {
+                principal: Some(principal),
+                rate,
+            })
+        });
+    Some(admitted)
 }
 
+/// Authentication, authorization and the rate limit, in that order.
 async fn admit(
     context: &EndpointContext,
     request: &mut Request,
@@ -236,11 +301,7 @@ async fn admit(
     let spec = context.spec();
     let requirements = match &spec.access {
         Access::Public => {
-            let identity = match (spec.rate_key, ip) {
-                (RateKeyKind::Global, _) | (_, None) => RateIdentity::Global,
-                (_, Some(ip)) => RateIdentity::Ip(ip),
-            };
-            let rate = limit(context, identity, 0).await?;
+            let rate = limit(context, public_caller(context, ip), 0).await?;
             return Ok(Admitted {
                 principal: None,
                 rate,
@@ -249,15 +310,8 @@ async fn admit(
         Access::Secured(requirements) => requirements,
     };
     let security = context.security();
-
-    // An IP that failed authentication too often is refused before its token is read.
-    let throttle = security.failure_throttle().zip(ip);
-    if let Some((throttle, ip)) = throttle
-        && let Some(wait) = throttle.blocked_for(ip)
-    {
-        let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
-        return Err(Refused::new(rejection));
-    }
+    let throttle = throttle(context, ip)?;
+    // Timed here only: what is decided without waiting (a cache hit) is counted, not timed.
     let authenticating = Instant::now();
     let authenticated = security
         .authenticate(request.headers(), request.uri(), context.registry())
@@ -266,32 +320,100 @@ async fn admit(
         .metrics()
         .authentication
         .record(authenticating.elapsed().as_secs_f64());
-    let principal = match authenticated {
-        Ok(Some(principal)) => principal,
-        Ok(None) => return Err(refuse(context, throttle, AuthFailure::MissingToken)),
-        Err(failure) => return Err(refuse(context, throttle, failure)),
-    };
+    let principal = authenticated_principal(context, throttle, authenticated)?;
     authorize(context, requirements, &principal, request)
         .await
         .map_err(|refused| refused.by(&principal))?;
-
-    let identity = match spec.rate_key {
-        RateKeyKind::Client => principal.client_key().map(RateIdentity::Id),
-        RateKeyKind::Subject => principal.subject_key().map(RateIdentity::Id),
-        RateKeyKind::Ip => ip.map(RateIdentity::Ip),
-        RateKeyKind::Global => None,
-    };
-    let tier = security
-        .tiers()
-        .and_then(|tiers| tiers.tier_of(&principal))
-        .map_or(0, |tier| tier + 1);
-    let rate = limit(context, identity.unwrap_or(RateIdentity::Global), tier)
+    let (caller, tier) = authenticated_caller(context, &principal, ip);
+    let rate = limit(context, caller, tier)
         .await
         .map_err(|refused| refused.by(&principal))?;
     Ok(Admitted {
         principal: Some(principal),
         rate,
     })
+}
+
+/// Who a public endpoint's quota counts.
+fn public_caller(context: &EndpointContext, ip: Option<IpAddr>) -> Caller<'static> {
+    match (context.spec().rate_key, ip) {
+        (RateKeyKind::Global, _) | (_, None) => Caller::GLOBAL,
+        (_, Some(ip)) => Caller::ip(ip),
+    }
+}
+
+/// Who an authenticated request's quota counts, and the caller's tier (0: none).
+fn authenticated_caller<'p>(
+    context: &EndpointContext,
+    principal: &'p Principal,
+    ip: Option<IpAddr>,
+) -> (Caller<'p>, usize) {
+    let id = |(id, key)| Caller {
+        identity: RateIdentity::Id(id),
+        key,
+    };
+    let caller = match context.spec().rate_key {
+        RateKeyKind::Client => principal.client_key().map(id),
+        RateKeyKind::Subject => principal.subject_key().map(id),
+        RateKeyKind::Ip => ip.map(Caller::ip),
+        RateKeyKind::Global => None,
+    };
+    let tier = context
+        .security()
+        .tiers()
+        .and_then(|tiers| tiers.tier_of(principal))
+        .map_or(0, |tier| tier + 1);
+    (caller.unwrap_or(Caller::GLOBAL), tier)
+}
+
+/// Who a request counts against: the identity a shared store names, and its key in memory.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    identity: RateIdentity<'a>,
+    key: RateKey,
+}
+
+impl Caller<'_> {
+    const GLOBAL: Caller<'static> = Caller {
+        identity: RateIdentity::Global,
+        key: RateKey::GLOBAL,
+    };
+
+    fn ip(ip: IpAddr) -> Caller<'static> {
+        Caller {
+            identity: RateIdentity::Ip(ip),
+            key: RateKey::of_ip(ip),
+        }
+    }
+}
+
+/// An IP that failed authentication too often is refused before its token is read;
+/// otherwise the throttle that will count this request's failure, if any.
+fn throttle(
+    context: &EndpointContext,
+    ip: Option<IpAddr>,
+) -> Result<Option<(&crate::rate::FailureThrottle, IpAddr)>, Refused> {
+    let throttle = context.security().failure_throttle().zip(ip);
+    if let Some((throttle, ip)) = throttle
+        && let Some(wait) = throttle.blocked_for(ip)
+    {
+        let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
+        return Err(Refused::new(rejection));
+    }
+    Ok(throttle)
+}
+
+/// The principal of an authenticated request, or the refusal of one that is not.
+fn authenticated_principal(
+    context: &EndpointContext,
+    throttle: Option<(&crate::rate::FailureThrottle, IpAddr)>,
+    authenticated: Result<Option<Principal>, AuthFailure>,
+) -> Result<Principal, Refused> {
+    match authenticated {
+        Ok(Some(principal)) => Ok(principal),
+        Ok(None) => Err(refuse(context, throttle, AuthFailure::MissingToken)),
+        Err(failure) => Err(refuse(context, throttle, failure)),
+    }
 }
 
 /// The refusal for a failed authentication, counted against the client's IP.
@@ -309,24 +431,40 @@ fn refuse(
     Refused::new(AuthRejection::new(failure, security.realm_arc()))
 }
 
+/// The endpoint's scopes and roles.
+fn check_requirements(
+    context: &EndpointContext,
+    requirements: &Requirements,
+    principal: &Principal,
+) -> Result<(), Refused> {
+    let reason = match requirements.check(principal) {
+        Ok(()) => return Ok(()),
+        Err(Refusal::Scope) => Reason::InsufficientScope,
+        Err(Refusal::Role) => Reason::MissingRole,
+    };
+    Err(Refused::new(forbidden(context, requirements, reason)))
+}
+
+fn forbidden(
+    context: &EndpointContext,
+    requirements: &Requirements,
+    reason: Reason,
+) -> ForbiddenRejection {
+    ForbiddenRejection::new(
+        context.security().realm_arc(),
+        requirements.scope_hint(),
+        reason,
+    )
+}
+
+/// The endpoint's scopes and roles, then its policy.
 async fn authorize(
     context: &EndpointContext,
     requirements: &Requirements,
     principal: &Principal,
     request: &mut Request,
 ) -> Result<(), Refused> {
-    let forbidden = |reason| {
-        ForbiddenRejection::new(
-            context.security().realm_arc(),
-            requirements.scope_hint(),
-            reason,
-        )
-    };
-    match requirements.check(principal) {
-        Ok(()) => {}
-        Err(Refusal::Scope) => return Err(Refused::new(forbidden(Reason::InsufficientScope))),
-        Err(Refusal::Role) => return Err(Refused::new(forbidden(Reason::MissingRole))),
-    }
+    check_requirements(context, requirements, principal)?;
     let Some(policy) = requirements.policy else {
         return Ok(());
     };
@@ -350,7 +488,7 @@ async fn authorize(
         PolicyDecision::Allow => Ok(()),
         PolicyDecision::Deny(detail) => Err(Refused {
             detail: Some(format!("{}: {detail}", policy.name)),
-            ..Refused::new(forbidden(Reason::PolicyDenied))
+            ..Refused::new(forbidden(context, requirements, Reason::PolicyDenied))
         }),
     }
 }
@@ -358,33 +496,58 @@ async fn authorize(
 /// Counts the request against the endpoint's quota (of the caller's tier).
 async fn limit(
     context: &EndpointContext,
-    identity: RateIdentity<'_>,
+    caller: Caller<'_>,
     tier: usize,
 ) -> Result<Option<RateHeaders>, Refused> {
-    let Some(limits) = context.limits() else {
+    if let Some(decided) = limit_now(context, caller, tier) {
+        return decided;
+    }
+    let (Some(limits), Some(store)) = (context.limits(), context.security().rate_store()) else {
         return Ok(None);
     };
-    let Some(quota) = limits.quotas.get(tier).or(limits.quotas.first()) else {
+    let Some(quota) = limits.quota(tier) else {
         return Ok(None);
     };
-    let decision = match (&quota.memory, context.security().rate_store()) {
-        (Some(memory), _) => memory.check(identity.key()),
-        (None, Some(store)) => {
-            let request = RateRequest {
-                quota: &quota.store_name,
-                identity,
-                rate: quota.rate,
-            };
-            match store.check(request).await {
-                Ok(decision) => decision,
-                Err(error) => {
-                    tracing::error!(target: "portcullis::alert", %error, "rate limits unavailable: request refused");
-                    return Err(Refused::new(UnavailableRejection::rate_limits()));
-                }
-            }
+    let request = RateRequest {
+        quota: &quota.store_name,
+        identity: caller.identity,
+        rate: quota.rate,
+    };
+    match store.check(request).await {
+        Ok(decision) => rate_outcome(limits, quota, decision),
+        Err(error) => {
+            tracing::error!(target: "portcullis::alert", %error, "rate limits unavailable: request refused");
+            Err(Refused::new(UnavailableRejection::rate_limits()))
         }
-        (None, None) => return Ok(None),
+    }
+}
+
+/// [`limit`] when no shared store need be asked: no limits, or limits in memory. `None`
+/// when the store must be asked, before anything was counted.
+fn limit_now(
+    context: &EndpointContext,
+    caller: Caller<'_>,
+    tier: usize,
+) -> Option<Result<Option<RateHeaders>, Refused>> {
+    let Some(limits) = context.limits() else {
+        return Some(Ok(None));
     };
+    let Some(quota) = limits.quota(tier) else {
+        return Some(Ok(None));
+    };
+    match (&quota.memory, context.security().rate_store()) {
+        (Some(memory), _) => Some(rate_outcome(limits, quota, memory.check(caller.key))),
+        (None, Some(_)) => None,
+        (None, None) => Some(Ok(None)),
+    }
+}
+
+/// The RateLimit fields of an allowed request, or the refusal of a limited one.
+fn rate_outcome(
+    limits: &Limits,
+    quota: &Quota,
+    decision: RateDecision,
+) -> Result<Option<RateHeaders>, Refused> {
     match decision {
         RateDecision::Allowed { remaining, reset } => Ok(Some(RateHeaders {
             policy: quota.policy_header.clone(),
@@ -402,14 +565,14 @@ async fn limit(
 
 /// What the audit event says of the request besides the response.
 struct Seen<'a> {
-    request_id: &'a RequestId,
+    arrival: &'a Arrival,
     principal: Option<&'a Principal>,
     detail: Option<&'a str>,
-    ip: Option<IpAddr>,
-    started: Instant,
 }
 
-/// One audit event, and the metrics and alerts it feeds.
+/// One audit event, and the metrics and alerts it feeds. An allowed request's event is
+/// only built when a sink or a `tracing` subscriber takes it; a denial's always is (the
+/// alerts count denials).
 fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
     let spec = context.spec();
     let (decision, reason) = match response.extensions().get::<DenialReason>() {
@@ -419,9 +582,12 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
     };
     context.metrics().decision(decision, reason);
     let security = context.security();
+    if decision == Decision::Allow && !security.auditor().listening_to_allowed() {
+        return;
+    }
     let event = AuditEvent {
         time: SystemTime::now(),
-        request_id: seen.request_id.as_str(),
+        request_id: seen.arrival.request_id.as_str(),
         handler: spec.handler,
         method: spec.method.as_str(),
         route: spec.path,
@@ -430,11 +596,14 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
         detail: seen.detail,
         subject: seen.principal.and_then(Principal::subject),
         client: seen.principal.and_then(Principal::client_id),
-        ip: seen.ip,
+        ip: seen.arrival.ip,
         required_scopes: spec.requirements().map_or(&[], |r| r.all_scope_names),
         granted_scopes: seen.principal.map_or(&[], Principal::scope_list),
         status: response.status().as_u16(),
-        latency: seen.started.elapsed(),
+        latency: seen
+            .arrival
+            .started
+            .map_or(Duration::ZERO, |started| started.elapsed()),
     };
     security.auditor().emit(&event);
     security.alerter().observe(&event);

@@ -6,10 +6,14 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
 
-use super::{Rate, RateDecision, RateKey};
+use super::{BuildRateKeyHasher, Rate, RateDecision, RateKey};
 
-type Governor<C> =
-    governor::RateLimiter<RateKey, DashMapStateStore<RateKey>, C, StateInformationMiddleware>;
+type Governor<C> = governor::RateLimiter<
+    RateKey,
+    DashMapStateStore<RateKey, BuildRateKeyHasher>,
+    C,
+    StateInformationMiddleware,
+>;
 
 /// A keyed GCRA limiter held in memory: governor's lock-free cell per key, in a sharded
 /// map. A tracked key costs its 8-byte hash, its 8-byte state and the map's overhead.
@@ -57,8 +61,12 @@ struct Keyed<C: Clock> {
 
 impl<C: Clock> Keyed<C> {
     fn new(rate: Rate, clock: C) -> Self {
-        let governor = governor::RateLimiter::dashmap_with_clock(rate.quota(), clock)
-            .with_middleware::<StateInformationMiddleware>();
+        let governor = governor::RateLimiter::dashmap_with_clock_and_hasher(
+            rate.quota(),
+            clock,
+            BuildRateKeyHasher::default(),
+        )
+        .with_middleware::<StateInformationMiddleware>();
         Keyed { rate, governor }
     }
 

@@ -11,6 +11,7 @@ mod throttle;
 mod tiers;
 
 pub use client_ip::TrustedProxies;
+pub(crate) use key::BuildRateKeyHasher;
 pub use key::{RateIdentity, RateKey};
 pub use limiter::MemoryLimiter;
 pub use quota::{EndpointRate, Rate, RateError, RateKeyKind};

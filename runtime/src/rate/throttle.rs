@@ -2,6 +2,7 @@
 //! that nobody can make the server verify signatures without bound.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -14,6 +15,9 @@ use super::{MemoryLimiter, Rate, RateDecision, RateKey};
 pub(crate) struct FailureThrottle {
     failures: MemoryLimiter,
     blocked: DashMap<IpAddr, Instant>,
+    /// Entries in `blocked`, so that a request costs one load while nobody is blocked
+    /// (`DashMap::is_empty` locks every shard in turn).
+    blocked_count: AtomicUsize,
 }
 
 impl FailureThrottle {
@@ -21,6 +25,7 @@ impl FailureThrottle {
         FailureThrottle {
             failures: MemoryLimiter::new(rate),
             blocked: DashMap::new(),
+            blocked_count: AtomicUsize::new(0),
         }
     }
 
@@ -31,7 +36,7 @@ impl FailureThrottle {
     /// How long `ip` is still refused, if it is.
     #[inline]
     pub(crate) fn blocked_for(&self, ip: IpAddr) -> Option<Duration> {
-        if self.blocked.is_empty() {
+        if self.blocked_count.load(Ordering::Acquire) == 0 {
             return None;
         }
         let until = *self.blocked.get(&ip)?;
@@ -39,22 +44,39 @@ impl FailureThrottle {
         if now < until {
             Some(until - now)
         } else {
-            self.blocked.remove(&ip);
+            if self
+                .blocked
+                .remove_if(&ip, |_, until| *until <= now)
+                .is_some()
+            {
+                self.blocked_count.fetch_sub(1, Ordering::Release);
+            }
             None
         }
     }
 
     /// Counts one failure of `ip`.
     pub(crate) fn record_failure(&self, ip: IpAddr) {
-        if let RateDecision::Limited { retry_after } = self.failures.check(RateKey::of_ip(ip)) {
-            self.blocked.insert(ip, Instant::now() + retry_after);
+        if let RateDecision::Limited { retry_after } = self.failures.check(RateKey::of_ip(ip))
+            && self
+                .blocked
+                .insert(ip, Instant::now() + retry_after)
+                .is_none()
+        {
+            self.blocked_count.fetch_add(1, Ordering::Release);
         }
     }
 
     /// Forgets what is no longer needed.
     pub(crate) fn evict_idle(&self) {
         let now = Instant::now();
-        self.blocked.retain(|_, until| *until > now);
+        let mut removed = 0;
+        self.blocked.retain(|_, until| {
+            let keep = *until > now;
+            removed += usize::from(!keep);
+            keep
+        });
+        self.blocked_count.fetch_sub(removed, Ordering::Release);
         self.failures.evict_idle();
     }
 }
@@ -80,5 +102,30 @@ mod tests {
         let blocked = throttle.blocked_for(ip).unwrap();
         assert!(blocked > Duration::from_secs(19) && blocked <= Duration::from_secs(20));
         assert_eq!(throttle.blocked_for(IpAddr::from([192, 0, 2, 2])), None);
+    }
+
+    #[test]
+    fn the_count_of_blocked_ips_follows_the_map() {
+        // One failure per 20 ms: a second failure blocks for at most 20 ms.
+        let rate = Rate::new(1, Duration::from_millis(20)).unwrap();
+        let throttle = FailureThrottle::new(rate);
+        let (a, b) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
+        for ip in [a, a, b, b, b] {
+            throttle.record_failure(ip);
+        }
+        assert_eq!(throttle.blocked_count.load(Ordering::Acquire), 2);
+        assert!(throttle.blocked_for(a).is_some() && throttle.blocked_for(b).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        // An expired block is forgotten when looked at, or by the sweep.
+        assert_eq!(throttle.blocked_for(a), None);
+        assert_eq!(throttle.blocked_count.load(Ordering::Acquire), 1);
+        throttle.evict_idle();
+        assert_eq!(throttle.blocked_count.load(Ordering::Acquire), 0);
+        assert!(throttle.blocked.is_empty());
+        // And a new block is seen again.
+        throttle.record_failure(a);
+        throttle.record_failure(a);
+        assert!(throttle.blocked_for(a).is_some());
+        assert_eq!(throttle.blocked_count.load(Ordering::Acquire), 1);
     }
 }
