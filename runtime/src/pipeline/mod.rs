@@ -12,12 +12,13 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, header};
+use http::{HeaderValue, StatusCode, header};
 
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::{AuthFailure, Principal};
@@ -51,31 +52,89 @@ where
     T: 'static,
     S: Send + 'static,
 {
-    type Future = BoxFuture;
+    type Future = SecuredFuture<H::Future>;
 
     /// Most requests are decided here, before any waiting: a cached token, in-memory
     /// revocations and limits; only the handler is then awaited. The rest (a token to
     /// verify, a policy, shared stores) take the asynchronous path.
-    fn call(self, mut request: Request, state: S) -> BoxFuture {
+    fn call(self, mut request: Request, state: S) -> Self::Future {
         let Secured { handler, context } = self;
         let arrival = Arrival::of(&context, &request);
         match admit_now(&context, &request, arrival.ip) {
             Some(Ok(admitted)) => {
                 let request = with_context(&context, request, &admitted, &arrival);
-                let handling = handler.call(request, state);
-                Box::pin(async move { respond(&context, handling.await, admitted, &arrival) })
-            }
-            Some(Err(refused)) => Box::pin(std::future::ready(reject(&context, refused, &arrival))),
-            None => Box::pin(async move {
-                match admit(&context, &mut request, arrival.ip).await {
-                    Ok(admitted) => {
-                        let request = with_context(&context, request, &admitted, &arrival);
-                        let response = handler.call(request, state).await;
-                        respond(&context, response, admitted, &arrival)
-                    }
-                    Err(refused) => reject(&context, refused, &arrival),
+                SecuredFuture::Handling {
+                    handling: handler.call(request, state),
+                    finish: Some(Finish {
+                        context,
+                        admitted,
+                        arrival,
+                    }),
                 }
-            }),
+            }
+            Some(Err(refused)) => SecuredFuture::Refused {
+                response: Some(reject(&context, refused, &arrival)),
+            },
+            None => SecuredFuture::Waiting {
+                future: Box::pin(async move {
+                    match admit(&context, &mut request, arrival.ip).await {
+                        Ok(admitted) => {
+                            let request = with_context(&context, request, &admitted, &arrival);
+                            let response = handler.call(request, state).await;
+                            respond(&context, response, admitted, &arrival)
+                        }
+                        Err(refused) => reject(&context, refused, &arrival),
+                    }
+                }),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a secured request: not boxed when it was decided without waiting
+    /// (the router boxes it once already).
+    #[project = SecuredProjection]
+    pub(crate) enum SecuredFuture<F> {
+        /// Admitted without waiting: the handler runs, then its response is finished.
+        Handling { #[pin] handling: F, finish: Option<Finish> },
+        /// Refused without waiting.
+        Refused { response: Option<Response> },
+        /// A token to verify, a policy or a shared store to wait for.
+        Waiting { future: BoxFuture },
+    }
+}
+
+/// What finishing an admitted request's response needs.
+pub(crate) struct Finish {
+    context: Arc<EndpointContext>,
+    admitted: Admitted,
+    arrival: Arrival,
+}
+
+impl<F: Future<Output = Response>> Future for SecuredFuture<F> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        match self.project() {
+            SecuredProjection::Handling { handling, finish } => {
+                let response = std::task::ready!(handling.poll(cx));
+                Poll::Ready(match finish.take() {
+                    Some(Finish {
+                        context,
+                        admitted,
+                        arrival,
+                    }) => respond(&context, response, admitted, &arrival),
+                    // Polled again after it completed: the handler's future decides.
+                    None => response,
+                })
+            }
+            SecuredProjection::Refused { response } => Poll::Ready(
+                response
+                    .take()
+                    .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+            ),
+            SecuredProjection::Waiting { future } => future.as_mut().poll(cx),
         }
     }
 }
