@@ -8,6 +8,8 @@
 #
 # Variants (each run starts a fresh server process, so no token cache survives a run):
 #   bare                         bare axum, the floor (the same Authorization header is sent)
+#   bare_connect_info            bare axum served with ConnectInfo, as Portcullis is (that
+#                                serving choice alone)
 #   portcullis_cached            Portcullis, one repeated RS256 token (a cache hit)
 #   portcullis_uncached_RS256    Portcullis with its token cache off, one repeated RS256
 #                                token (verified on every request, like the hand stack)
@@ -40,7 +42,7 @@ PORT=${PORT:-3917}
 TOKENS_PER_SECOND=${TOKENS_PER_SECOND:-30000}
 [[ $(id -u) -eq 0 ]] && DEFAULT_NICE=-20 || DEFAULT_NICE=0
 NICE=${NICE:-$DEFAULT_NICE}
-VARIANTS=${VARIANTS:-bare portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
+VARIANTS=${VARIANTS:-bare bare_connect_info portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -106,6 +108,7 @@ fi
 server_mode() {
     case $1 in
     bare) echo bare ;;
+    bare_connect_info) echo bare-connect-info ;;
     portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;
     hand_*) echo hand ;;

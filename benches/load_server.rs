@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|portcullis|portcullis-uncached|hand> <address> <dir>
+//! load_server serve <bare|bare-connect-info|portcullis|portcullis-uncached|hand> <address> <dir>
 //! ```
 //!
 //! `prepare` makes a fresh RSA-2048 key and P-256 key and writes into `<dir>` what the
@@ -15,6 +15,8 @@
 //!
 //! `serve` trusts the keys of `<dir>` and serves until it is killed:
 //! - `bare`: the handlers on bare axum, no security;
+//! - `bare-connect-info`: the same, served with `ConnectInfo` as Portcullis is (what that
+//!   serving choice costs by itself);
 //! - `portcullis`: Portcullis with the default token cache, served with `ConnectInfo` as its
 //!   documentation asks (a limiter decides every request, with a quota never reached);
 //! - `portcullis-uncached`: the same with the token cache off (every token verified);
@@ -45,7 +47,7 @@ portcullis::scopes! {
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|portcullis|portcullis-uncached|hand> <address> <dir>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|portcullis|portcullis-uncached|hand> <address> <dir>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -125,6 +127,13 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
         let listener = tokio::net::TcpListener::bind(address).await?;
         match variant {
             "bare" => axum::serve(listener, apps::bare()).await?,
+            "bare-connect-info" => {
+                axum::serve(
+                    listener,
+                    apps::bare().into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await?
+            }
             "portcullis" | "portcullis-uncached" => {
                 let jwks = std::fs::read_to_string(dir.join("jwks.json"))?;
                 let app = match variant {

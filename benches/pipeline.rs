@@ -108,8 +108,12 @@ fn pipeline(c: &mut Criterion) {
     });
     let app: axum::Router = SecureRouter::new(security)
         .mount(routes![get_order])
-        .into_router();
-    let bare = axum::Router::new().route("/orders/{id}", axum::routing::get(bare_get_order));
+        .into_router()
+        // Routes built once, as `axum::serve` does for each connection.
+        .with_state(());
+    let bare = axum::Router::new()
+        .route("/orders/{id}", axum::routing::get(bare_get_order))
+        .with_state(());
 
     let mut group = c.benchmark_group("request");
     group.bench_function("bare_axum", |b| {

@@ -86,6 +86,8 @@ pub async fn portcullis_with_cache(jwks: &str, capacity: usize) -> axum::Router 
     SecureRouter::new(security)
         .mount(routes![get_order, create_order])
         .into_router()
+        // Routes built once, as `axum::serve` does for each connection.
+        .with_state(())
 }
 
 /// A bare order.
@@ -119,4 +121,6 @@ pub fn bare() -> axum::Router {
     axum::Router::new()
         .route("/orders/{id}", axum::routing::get(bare_get_order))
         .route("/orders", axum::routing::post(bare_create_order))
+        // Routes built once, as `axum::serve` does for each connection.
+        .with_state(())
 }

@@ -223,4 +223,6 @@ pub fn router(verifier: Arc<Verifier>, read: Quota, write: Quota) -> Router {
             "/orders",
             post(create_order).route_layer(middleware::from_fn_with_state(write, authenticate)),
         )
+        // Routes built once, as `axum::serve` does for each connection.
+        .with_state(())
 }

@@ -30,20 +30,23 @@ impl RequestId {
     /// A new id: a random per-process prefix and a counter, unique for the process's life
     /// and never reused across restarts.
     pub fn generate() -> RequestId {
-        static PREFIX: OnceLock<u64> = OnceLock::new();
+        // `{prefix:016x}-`, written once per process.
+        static PREFIX: OnceLock<[u8; 17]> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let prefix = *PREFIX.get_or_init(|| {
+        let prefix = PREFIX.get_or_init(|| {
             let mut bytes = [0u8; 8];
             // Without randomness the ids stay unique within the process; a fixed prefix
             // only makes them collide across restarts.
             let _ = aws_lc_rs::rand::fill(&mut bytes);
-            u64::from_le_bytes(bytes)
+            let mut prefix = [b'-'; 17];
+            write_hex(&mut prefix[..16], u64::from_le_bytes(bytes));
+            prefix
         });
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        // `{prefix:016x}-{count:012x}`, without the formatting machinery: this runs for
-        // nearly every request.
-        let mut text = [b'-'; 29];
-        write_hex(&mut text[..16], prefix);
+        // `{prefix}{count:012x}`, without the formatting machinery: this runs for nearly
+        // every request.
+        let mut text = [0u8; 29];
+        text[..17].copy_from_slice(prefix);
         write_hex(&mut text[17..], count);
         // Owned by reference count, so the copies for the handler, the response and the
         // audit event share one allocation.

@@ -30,8 +30,8 @@ use crate::rejection::{
 };
 
 /// A handler behind its endpoint's security: what [`SecureRouter`](crate::SecureRouter)
-/// routes a request to. The pipeline runs inside the handler's own route (no layer around
-/// it): one route, one clone of the handler, one boxed future a request.
+/// routes a request to. The pipeline runs inside the handler's own route rather than in a
+/// layer around it, so a request passes through one route and one clone of the handler.
 #[derive(Clone)]
 pub(crate) struct Secured<H> {
     handler: H,

@@ -69,40 +69,18 @@ impl LimitField {
 
     /// The value: `remaining` requests left, more in `reset`.
     pub fn value(&self, remaining: u32, reset: Duration) -> HeaderValue {
-        let (remaining, reset) = (u64::from(remaining), ceil_secs(reset));
+        let (mut remaining_digits, mut reset_digits) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let remaining = remaining_digits.format(remaining).as_bytes();
+        let reset = reset_digits.format(ceil_secs(reset)).as_bytes();
         // Exactly sized, so the buffer becomes the header's bytes without another allocation.
-        let len = self.prefix.len() + 3 + decimal_len(remaining) + decimal_len(reset);
-        let mut value = Vec::with_capacity(len);
+        let mut value = Vec::with_capacity(self.prefix.len() + remaining.len() + 3 + reset.len());
         value.extend_from_slice(&self.prefix);
-        push_decimal(&mut value, remaining);
+        value.extend_from_slice(remaining);
         value.extend_from_slice(b";t=");
-        push_decimal(&mut value, reset);
+        value.extend_from_slice(reset);
         HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
             .unwrap_or_else(|_| HeaderValue::from_static("\"default\";r=0"))
     }
-}
-
-/// The most decimal digits of a `u64`.
-const MAX_DIGITS: usize = 20;
-
-/// How many decimal digits `number` has.
-fn decimal_len(number: u64) -> usize {
-    number.checked_ilog10().map_or(1, |log| log as usize + 1)
-}
-
-/// Appends `number` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
-    let mut digits = [0u8; MAX_DIGITS];
-    let mut start = MAX_DIGITS;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (number % 10) as u8;
-        number /= 10;
-        if number == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
 }
 
 /// An RFC 8941 String: quoted, with `"` and `\` escaped, printable ASCII only.
@@ -142,11 +120,11 @@ mod tests {
             LimitField::new("p").value(u32::MAX, Duration::from_secs(u64::MAX)),
             format!("\"p\";r={};t={}", u32::MAX, u64::MAX).as_str()
         );
-        for n in [0, 9, 10, 99, 100, 1_000_007] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().into_bytes());
-            assert_eq!(decimal_len(n), out.len());
+        for (remaining, reset) in [(0, 0), (9, 10), (99, 100), (1_000_007, 59)] {
+            assert_eq!(
+                LimitField::new("p").value(remaining, Duration::from_secs(reset)),
+                format!("\"p\";r={remaining};t={reset}").as_str()
+            );
         }
     }
 }
