@@ -536,3 +536,82 @@ async fn custom_claims_deserialize_into_your_type() {
     assert_eq!(reply.bearer_error().as_deref(), Some("invalid_token"));
     assert_eq!(fixture.audit.last().reason, "malformed_claim");
 }
+
+#[secure(get, path = "/limited", scope = "orders:read", rate = "3/min")]
+async fn limited(who: Principal, request_id: portcullis::audit::RequestId) -> String {
+    format!("{} {}", who.subject().unwrap_or("?"), request_id.as_str())
+}
+
+/// The first request verifies the token; the next ones find it in the cache and are decided
+/// without waiting for anything. The answers must be the same but for the quota drawn on.
+#[tokio::test]
+async fn a_cached_token_is_answered_as_when_it_was_verified() {
+    let dev = dev_issuer();
+    let audit = AuditLog::default();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .audit_sink(audit.sink())
+        .build()
+        .await
+        .unwrap();
+    let app: axum::Router = SecureRouter::new(security.clone())
+        .mount(routes![limited])
+        .into_router();
+    let alice = dev.token().subject("alice").scopes(["orders:read"]).sign();
+
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let reply = send(&app, get("/limited", &alice)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let request_id = reply.header("x-request-id");
+        assert_eq!(reply.text, format!("alice {request_id}"));
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert_eq!(reply.header("ratelimit-policy"), "\"limited\";q=3;w=60");
+        let field = reply.header("ratelimit");
+        let r = field.split(';').find_map(|p| p.strip_prefix("r=")).unwrap();
+        remaining.push(r.parse::<u32>().unwrap());
+        let event = audit.last();
+        assert_eq!(
+            (
+                event.decision,
+                event.reason.as_str(),
+                event.subject.as_deref()
+            ),
+            (Decision::Allow, "authorized", Some("alice"))
+        );
+    }
+    assert_eq!(remaining, [2, 1, 0], "one quota, whichever path decided");
+    let reply = send(&app, get("/limited", &alice)).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(audit.last().reason, "rate_limited");
+
+    // Refusals of a valid token are the same from the cache too.
+    let nobody = dev.token().subject("bob").scopes(Vec::<&str>::new()).sign();
+    for _ in 0..2 {
+        let reply = send(&app, get("/limited", &nobody)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.bearer_error().as_deref(), Some("insufficient_scope"));
+        assert_eq!(audit.last().reason, "insufficient_scope");
+    }
+
+    // A token revoked after it was cached is refused from the cache (another client: the
+    // quota above is per client).
+    let carol = dev
+        .token()
+        .subject("carol")
+        .client("app-2")
+        .scopes(["orders:read"])
+        .sign();
+    assert_eq!(
+        send(&app, get("/limited", &carol)).await.status,
+        StatusCode::OK
+    );
+    security
+        .revoke_subject(ISSUER, "carol", now() + 1)
+        .await
+        .unwrap();
+    let reply = send(&app, get("/limited", &carol)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit.last().reason, "revoked");
+}

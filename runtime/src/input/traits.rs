@@ -284,3 +284,5 @@ impl<T> SafeExtractor for Option<crate::auth::Claims<T>> {
     }
 }
 impl SafeExtractor for crate::pipeline::RequestContext {}
+/// The request id: a well-formed client id (at most 128 URL-safe characters) or a generated one.
+impl SafeExtractor for crate::audit::RequestId {}
