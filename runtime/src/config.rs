@@ -737,7 +737,7 @@ impl Security {
             (None, None) => true,
             _ => false,
         };
-        if same_registry && Arc::ptr_eq(&entry.keys, &issuer.current_keys()) {
+        if same_registry && issuer.keys_are_current(&entry.keys) {
             Some(entry.principal)
         } else {
             cache.remove(token);

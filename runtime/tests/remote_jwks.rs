@@ -432,9 +432,14 @@ async fn picks_up_rotated_keys() {
 
     // The provider publishes a new key: its first sight fetches it (the start-up fetch
     // does not start the cooldown).
+    let before = jwks.current();
+    assert!(jwks.is_current(&before));
     server.set_jwks(Reply::ok(keys.jwks(&["old", "new"])));
     let refreshed = jwks.refresh_for_unknown_kid("new").await;
     assert_eq!(kids(&refreshed), set_of(&["old", "new"]));
+    // What the token cache asks on every hit: tokens verified with the old set are not.
+    assert!(!jwks.is_current(&before));
+    assert!(jwks.is_current(&refreshed));
     assert_eq!(kids(&jwks.current()), set_of(&["old", "new"]));
     assert_eq!(server.jwks_hits(), 2);
 

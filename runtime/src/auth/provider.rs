@@ -20,6 +20,14 @@ pub trait KeyProvider: Debug + Send + Sync + 'static {
     /// The keys now. Called on every verification: it must not wait on I/O.
     fn current(&self) -> Arc<KeySet>;
 
+    /// Whether `keys` are still the current ones. The verified-token cache asks on every
+    /// hit, so that a token verified with keys since rotated out is verified again. The
+    /// default compares with [`current`](KeyProvider::current); override it when that can
+    /// be told without cloning the `Arc`.
+    fn is_current(&self, keys: &Arc<KeySet>) -> bool {
+        Arc::ptr_eq(keys, &self.current())
+    }
+
     /// A token names `kid`, which `current()` lacks: look for it (at most once in a while,
     /// however many such tokens arrive) and return the keys to retry with. The default
     /// returns `current()`.
@@ -50,11 +58,19 @@ impl KeyProvider for StaticKeys {
     fn current(&self) -> Arc<KeySet> {
         self.0.clone()
     }
+
+    fn is_current(&self, keys: &Arc<KeySet>) -> bool {
+        Arc::ptr_eq(keys, &self.0)
+    }
 }
 
 impl KeyProvider for RemoteJwks {
     fn current(&self) -> Arc<KeySet> {
         RemoteJwks::current(self)
+    }
+
+    fn is_current(&self, keys: &Arc<KeySet>) -> bool {
+        RemoteJwks::is_current(self, keys)
     }
 
     fn refresh_for_unknown_kid<'a>(&'a self, kid: &'a str) -> KeysFuture<'a> {
@@ -63,5 +79,17 @@ impl KeyProvider for RemoteJwks {
 
     fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
         RemoteJwks::attach_alerts(self, alerts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_keys_are_current_only_for_their_own_set() {
+        let provider = StaticKeys::new(KeySet::new());
+        assert!(provider.is_current(&provider.current()));
+        assert!(!provider.is_current(&Arc::new(KeySet::new())));
     }
 }

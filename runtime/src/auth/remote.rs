@@ -494,6 +494,14 @@ impl RemoteJwks {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Whether `keys` are [`current`](Self::current), without cloning them.
+    pub fn is_current(&self, keys: &Arc<KeySet>) -> bool {
+        Arc::ptr_eq(
+            keys,
+            &self.keys.read().unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
     /// Called when a token names a `kid` absent from [`current`](Self::current).
     ///
     /// Refetches at most once per [`unknown_kid_cooldown`](JwksOptions::unknown_kid_cooldown)

@@ -58,9 +58,9 @@ impl IssuerRules {
         self.keys.attach_alerts(alerts);
     }
 
-    /// The keys now.
-    pub(crate) fn current_keys(&self) -> Arc<KeySet> {
-        self.keys.current()
+    /// Whether `keys` are this issuer's current keys.
+    pub(crate) fn keys_are_current(&self, keys: &Arc<KeySet>) -> bool {
+        self.keys.is_current(keys)
     }
 
     /// The longest a token of this issuer lives, for revocations of all a subject's tokens.

@@ -18,13 +18,15 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::{AuthFailure, Principal};
 use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::endpoint::Access;
-use crate::rate::{RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, headers};
+use crate::rate::{
+    FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, headers,
+};
 use crate::rejection::{
     AuthRejection, DenialReason, ForbiddenRejection, RateLimitedRejection, UnavailableRejection,
 };
@@ -59,8 +61,18 @@ where
     /// verify, a policy, shared stores) take the asynchronous path.
     fn call(self, mut request: Request, state: S) -> Self::Future {
         let Secured { handler, context } = self;
-        let arrival = Arrival::of(&context, &request);
-        match admit_now(&context, &request, arrival.ip) {
+        let mut arrival = Arrival::of(&context, &request);
+        let mut ip = match arrival.started {
+            Some(_) => ClientIp::known(arrival.ip),
+            None => ClientIp::of(&context, &request),
+        };
+        let decided = admit_now(&context, &request, &mut ip);
+        // A refusal's audit event and alerts, and the asynchronous path, need the address.
+        arrival.ip = match decided {
+            Some(Ok(_)) => ip.ip.flatten(),
+            _ => ip.get(),
+        };
+        match decided {
             Some(Ok(admitted)) => {
                 let request = with_context(&context, request, &admitted, &arrival);
                 SecuredFuture::Handling {
@@ -77,7 +89,8 @@ where
             },
             None => SecuredFuture::Waiting {
                 future: Box::pin(async move {
-                    match admit(&context, &mut request, arrival.ip).await {
+                    let ip = ClientIp::known(arrival.ip);
+                    match admit(&context, &mut request, ip).await {
                         Ok(admitted) => {
                             let request = with_context(&context, request, &admitted, &arrival);
                             let response = handler.call(request, state).await;
@@ -142,7 +155,8 @@ impl<F: Future<Output = Response>> Future for SecuredFuture<F> {
 /// What every outcome of a request needs to know of its arrival.
 struct Arrival {
     request_id: RequestId,
-    /// The client's address, past trusted proxies.
+    /// The client's address, past trusted proxies; known when an audit event will name it
+    /// (a refusal, or anything while someone listens).
     ip: Option<IpAddr>,
     /// When it arrived; only taken when an audit event may record the latency.
     started: Option<Instant>,
@@ -150,19 +164,67 @@ struct Arrival {
 
 impl Arrival {
     fn of(context: &EndpointContext, request: &Request) -> Arrival {
-        let security = context.security();
-        let started = security.auditor().listening().then(Instant::now);
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
+        let listening = context.security().auditor().listening();
         Arrival {
             request_id: RequestId::from_headers(request.headers()),
-            ip: security
-                .trusted_proxies()
-                .client_ip(peer, request.headers()),
-            started,
+            ip: if listening {
+                client_ip(context, request)
+            } else {
+                None
+            },
+            started: listening.then(Instant::now),
         }
+    }
+}
+
+/// The client's address, past trusted proxies.
+fn client_ip(context: &EndpointContext, request: &Request) -> Option<IpAddr> {
+    client_ip_of(context, request.headers(), request.extensions())
+}
+
+fn client_ip_of(
+    context: &EndpointContext,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    context
+        .security()
+        .trusted_proxies()
+        .client_ip(peer, headers)
+}
+
+/// The client's address, read from the request when first needed: most requests with a
+/// cached token never need it (no one blocked, limits per client, no one listening).
+struct ClientIp<'r> {
+    ip: Option<Option<IpAddr>>,
+    from: Option<(&'r EndpointContext, &'r HeaderMap, &'r Extensions)>,
+}
+
+impl<'r> ClientIp<'r> {
+    fn known(ip: Option<IpAddr>) -> Self {
+        ClientIp {
+            ip: Some(ip),
+            from: None,
+        }
+    }
+
+    fn of(context: &'r EndpointContext, request: &'r Request) -> Self {
+        ClientIp {
+            ip: None,
+            from: Some((context, request.headers(), request.extensions())),
+        }
+    }
+
+    fn get(&mut self) -> Option<IpAddr> {
+        let from = self.from;
+        *self.ip.get_or_insert_with(|| {
+            from.and_then(|(context, headers, extensions)| {
+                client_ip_of(context, headers, extensions)
+            })
+        })
     }
 }
 
@@ -310,7 +372,7 @@ impl Refused {
 fn admit_now(
     context: &EndpointContext,
     request: &Request,
-    ip: Option<IpAddr>,
+    ip: &mut ClientIp<'_>,
 ) -> Option<Result<Admitted, Refused>> {
     if !context.decides_without_waiting() {
         return None;
@@ -336,7 +398,7 @@ fn admit_now(
         context.registry(),
     )?;
     let admitted =
-        authenticated_principal(context, throttle, authenticated).and_then(|principal| {
+        authenticated_principal(context, throttle, ip, authenticated).and_then(|principal| {
             check_requirements(context, requirements, &principal).map_err(|r| r.by(&principal))?;
             let (caller, tier) = authenticated_caller(context, &principal, ip);
             // The endpoint's limits are in memory: decided now.
@@ -355,12 +417,12 @@ fn admit_now(
 async fn admit(
     context: &EndpointContext,
     request: &mut Request,
-    ip: Option<IpAddr>,
+    mut ip: ClientIp<'_>,
 ) -> Result<Admitted, Refused> {
     let spec = context.spec();
     let requirements = match &spec.access {
         Access::Public => {
-            let rate = limit(context, public_caller(context, ip), 0).await?;
+            let rate = limit(context, public_caller(context, &mut ip), 0).await?;
             return Ok(Admitted {
                 principal: None,
                 rate,
@@ -369,7 +431,7 @@ async fn admit(
         Access::Secured(requirements) => requirements,
     };
     let security = context.security();
-    let throttle = throttle(context, ip)?;
+    let throttle = throttle(context, &mut ip)?;
     // Timed here only: what is decided without waiting (a cache hit) is counted, not timed.
     let authenticating = Instant::now();
     let authenticated = security
@@ -379,11 +441,11 @@ async fn admit(
         .metrics()
         .authentication
         .record(authenticating.elapsed().as_secs_f64());
-    let principal = authenticated_principal(context, throttle, authenticated)?;
+    let principal = authenticated_principal(context, throttle, &mut ip, authenticated)?;
     authorize(context, requirements, &principal, request)
         .await
         .map_err(|refused| refused.by(&principal))?;
-    let (caller, tier) = authenticated_caller(context, &principal, ip);
+    let (caller, tier) = authenticated_caller(context, &principal, &mut ip);
     let rate = limit(context, caller, tier)
         .await
         .map_err(|refused| refused.by(&principal))?;
@@ -394,10 +456,10 @@ async fn admit(
 }
 
 /// Who a public endpoint's quota counts.
-fn public_caller(context: &EndpointContext, ip: Option<IpAddr>) -> Caller<'static> {
-    match (context.spec().rate_key, ip) {
-        (RateKeyKind::Global, _) | (_, None) => Caller::GLOBAL,
-        (_, Some(ip)) => Caller::ip(ip),
+fn public_caller(context: &EndpointContext, ip: &mut ClientIp<'_>) -> Caller<'static> {
+    match context.spec().rate_key {
+        RateKeyKind::Global => Caller::GLOBAL,
+        _ => ip.get().map_or(Caller::GLOBAL, Caller::ip),
     }
 }
 
@@ -405,7 +467,7 @@ fn public_caller(context: &EndpointContext, ip: Option<IpAddr>) -> Caller<'stati
 fn authenticated_caller<'p>(
     context: &EndpointContext,
     principal: &'p Principal,
-    ip: Option<IpAddr>,
+    ip: &mut ClientIp<'_>,
 ) -> (Caller<'p>, usize) {
     let id = |(id, key)| Caller {
         identity: RateIdentity::Id(id),
@@ -414,7 +476,7 @@ fn authenticated_caller<'p>(
     let caller = match context.spec().rate_key {
         RateKeyKind::Client => principal.client_key().map(id),
         RateKeyKind::Subject => principal.subject_key().map(id),
-        RateKeyKind::Ip => ip.map(Caller::ip),
+        RateKeyKind::Ip => ip.get().map(Caller::ip),
         RateKeyKind::Global => None,
     };
     let tier = context
@@ -448,12 +510,14 @@ impl Caller<'_> {
 
 /// An IP that failed authentication too often is refused before its token is read;
 /// otherwise the throttle that will count this request's failure, if any.
-fn throttle(
-    context: &EndpointContext,
-    ip: Option<IpAddr>,
-) -> Result<Option<(&crate::rate::FailureThrottle, IpAddr)>, Refused> {
-    let throttle = context.security().failure_throttle().zip(ip);
-    if let Some((throttle, ip)) = throttle
+fn throttle<'c>(
+    context: &'c EndpointContext,
+    ip: &mut ClientIp<'_>,
+) -> Result<Option<&'c FailureThrottle>, Refused> {
+    let throttle = context.security().failure_throttle();
+    if let Some(throttle) = throttle
+        && throttle.blocks_anyone()
+        && let Some(ip) = ip.get()
         && let Some(wait) = throttle.blocked_for(ip)
     {
         let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
@@ -465,24 +529,27 @@ fn throttle(
 /// The principal of an authenticated request, or the refusal of one that is not.
 fn authenticated_principal(
     context: &EndpointContext,
-    throttle: Option<(&crate::rate::FailureThrottle, IpAddr)>,
+    throttle: Option<&FailureThrottle>,
+    ip: &mut ClientIp<'_>,
     authenticated: Result<Option<Principal>, AuthFailure>,
 ) -> Result<Principal, Refused> {
     match authenticated {
         Ok(Some(principal)) => Ok(principal),
-        Ok(None) => Err(refuse(context, throttle, AuthFailure::MissingToken)),
-        Err(failure) => Err(refuse(context, throttle, failure)),
+        Ok(None) => Err(refuse(context, throttle, ip, AuthFailure::MissingToken)),
+        Err(failure) => Err(refuse(context, throttle, ip, failure)),
     }
 }
 
 /// The refusal for a failed authentication, counted against the client's IP.
 fn refuse(
     context: &EndpointContext,
-    throttle: Option<(&crate::rate::FailureThrottle, IpAddr)>,
+    throttle: Option<&FailureThrottle>,
+    ip: &mut ClientIp<'_>,
     failure: AuthFailure,
 ) -> Refused {
-    if let Some((throttle, ip)) = throttle
+    if let Some(throttle) = throttle
         && !failure.is_server_side()
+        && let Some(ip) = ip.get()
     {
         throttle.record_failure(ip);
     }

@@ -33,10 +33,16 @@ impl FailureThrottle {
         self.failures.rate()
     }
 
+    /// Whether any IP is refused now (one load).
+    #[inline]
+    pub(crate) fn blocks_anyone(&self) -> bool {
+        self.blocked_count.load(Ordering::Acquire) != 0
+    }
+
     /// How long `ip` is still refused, if it is.
     #[inline]
     pub(crate) fn blocked_for(&self, ip: IpAddr) -> Option<Duration> {
-        if self.blocked_count.load(Ordering::Acquire) == 0 {
+        if !self.blocks_anyone() {
             return None;
         }
         let until = *self.blocked.get(&ip)?;
