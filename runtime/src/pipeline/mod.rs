@@ -168,7 +168,7 @@ impl Arrival {
         Arrival {
             request_id: RequestId::from_headers(request.headers()),
             ip: if listening {
-                client_ip(context, request)
+                ClientIp::of(context, request).get()
             } else {
                 None
             },
@@ -178,11 +178,7 @@ impl Arrival {
 }
 
 /// The client's address, past trusted proxies.
-fn client_ip(context: &EndpointContext, request: &Request) -> Option<IpAddr> {
-    client_ip_of(context, request.headers(), request.extensions())
-}
-
-fn client_ip_of(
+fn client_ip(
     context: &EndpointContext,
     headers: &HeaderMap,
     extensions: &Extensions,
@@ -221,9 +217,7 @@ impl<'r> ClientIp<'r> {
     fn get(&mut self) -> Option<IpAddr> {
         let from = self.from;
         *self.ip.get_or_insert_with(|| {
-            from.and_then(|(context, headers, extensions)| {
-                client_ip_of(context, headers, extensions)
-            })
+            from.and_then(|(context, headers, extensions)| client_ip(context, headers, extensions))
         })
     }
 }
