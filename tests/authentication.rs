@@ -547,14 +547,7 @@ async fn limited(who: Principal, request_id: portcullis::audit::RequestId) -> St
 #[tokio::test]
 async fn a_cached_token_is_answered_as_when_it_was_verified() {
     let dev = dev_issuer();
-    let audit = AuditLog::default();
-    let security = Security::builder()
-        .issuer(dev.issuer())
-        .default_rate(rate!("1000/s"))
-        .audit_sink(audit.sink())
-        .build()
-        .await
-        .unwrap();
+    let (security, audit) = audited_security(&dev).await;
     let app: axum::Router = SecureRouter::new(security.clone())
         .mount(routes![limited])
         .into_router();

@@ -52,14 +52,7 @@ async fn profile(who: Principal, Path(user): Path<String>) -> String {
 
 async fn app() -> (portcullis::dev::DevIssuer, axum::Router, AuditLog) {
     let dev = dev_issuer();
-    let audit = AuditLog::default();
-    let security = Security::builder()
-        .issuer(dev.issuer())
-        .default_rate(rate!("1000/s"))
-        .audit_sink(audit.sink())
-        .build()
-        .await
-        .unwrap();
+    let (security, audit) = audited_security(&dev).await;
     let app = SecureRouter::new(security)
         .mount(routes![
             list_orders,

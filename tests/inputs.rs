@@ -73,14 +73,7 @@ async fn login(Form(login): Form<Login>) -> String {
 
 async fn app() -> (String, axum::Router, AuditLog) {
     let dev = dev_issuer();
-    let audit = AuditLog::default();
-    let security = Security::builder()
-        .issuer(dev.issuer())
-        .default_rate(rate!("1000/s"))
-        .audit_sink(audit.sink())
-        .build()
-        .await
-        .unwrap();
+    let (security, audit) = audited_security(&dev).await;
     let app = SecureRouter::new(security)
         .mount(routes![create_order, big, search, line, login])
         .into_router();

@@ -30,6 +30,20 @@ pub fn dev_issuer() -> DevIssuer {
     DevIssuer::new(ISSUER, AUDIENCE).expect("key generation")
 }
 
+/// A configuration trusting `dev`, with a default rate no test reaches (1000/s), that
+/// records every audit event in the log returned with it.
+pub async fn audited_security(dev: &DevIssuer) -> (portcullis::Security, AuditLog) {
+    let audit = AuditLog::default();
+    let security = portcullis::Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(portcullis::rate!("1000/s"))
+        .audit_sink(audit.sink())
+        .build()
+        .await
+        .expect("configuration");
+    (security, audit)
+}
+
 /// One audit event, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audited {
