@@ -61,15 +61,12 @@ where
     /// verify, a policy, shared stores) take the asynchronous path.
     fn call(self, mut request: Request, state: S) -> Self::Future {
         let Secured { handler, context } = self;
-        let mut arrival = Arrival::of(&context, &request);
-        let mut ip = match arrival.started {
-            Some(_) => ClientIp::known(arrival.ip),
-            None => ClientIp::of(&context, &request),
-        };
+        let mut ip = ClientIp::of(&context, &request);
+        let mut arrival = Arrival::of(&context, &request, &mut ip);
         let decided = admit_now(&context, &request, &mut ip);
         // A refusal's audit event and alerts, and the asynchronous path, need the address.
         arrival.ip = match decided {
-            Some(Ok(_)) => ip.ip.flatten(),
+            Some(Ok(_)) => ip.read_so_far(),
             _ => ip.get(),
         };
         match decided {
@@ -163,15 +160,12 @@ struct Arrival {
 }
 
 impl Arrival {
-    fn of(context: &EndpointContext, request: &Request) -> Arrival {
+    /// The arrival of `request`; its address is read now only when someone listens.
+    fn of(context: &EndpointContext, request: &Request, ip: &mut ClientIp<'_>) -> Arrival {
         let listening = context.security().auditor().listening();
         Arrival {
             request_id: RequestId::from_headers(request.headers()),
-            ip: if listening {
-                ClientIp::of(context, request).get()
-            } else {
-                None
-            },
+            ip: if listening { ip.get() } else { None },
             started: listening.then(Instant::now),
         }
     }
@@ -212,6 +206,11 @@ impl<'r> ClientIp<'r> {
             ip: None,
             from: Some((context, request.headers(), request.extensions())),
         }
+    }
+
+    /// The address if it was read already, without reading it.
+    fn read_so_far(&self) -> Option<IpAddr> {
+        self.ip.flatten()
     }
 
     fn get(&mut self) -> Option<IpAddr> {
@@ -395,9 +394,10 @@ fn admit_now(
         authenticated_principal(context, throttle, ip, authenticated).and_then(|principal| {
             check_requirements(context, requirements, &principal).map_err(|r| r.by(&principal))?;
             let (caller, tier) = authenticated_caller(context, &principal, ip);
-            // The endpoint's limits are in memory: decided now.
+            // The endpoint's limits are in memory (`decides_without_waiting`): decided now.
+            // Were they not, the request is refused rather than let through uncounted.
             let rate = limit_now(context, caller, tier)
-                .unwrap_or(Ok(None))
+                .unwrap_or_else(|| Err(Refused::new(UnavailableRejection::rate_limits())))
                 .map_err(|refused| refused.by(&principal))?;
             Ok(Admitted {
                 principal: Some(principal),
