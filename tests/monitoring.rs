@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use portcullis::alert::{Alert, AlertKind, AlertPolicy};
+use portcullis::alert::{Alert, AlertKind, AlertPolicy, AuditLoss};
 use portcullis::audit::{AuditEvent, AuditSink, JsonLinesSink};
 use portcullis::prelude::*;
 
@@ -258,7 +258,7 @@ impl Write for Gate {
 }
 
 #[tokio::test]
-async fn the_json_lines_sink_drops_and_counts_instead_of_blocking() {
+async fn the_json_lines_sink_drops_counts_and_alerts_instead_of_blocking() {
     let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     let lines = Arc::new(AtomicUsize::new(0));
     let sink = JsonLinesSink::writer(
@@ -268,11 +268,14 @@ async fn the_json_lines_sink_drops_and_counts_instead_of_blocking() {
         },
         8,
     );
+    let alerts = Arc::new(Mutex::new(Vec::<Alert>::new()));
+    let into = alerts.clone();
     let dev = dev_issuer();
     let security = Security::builder()
         .issuer(dev.issuer())
         .default_rate(rate!("100000/s"))
         .audit_sink(sink.clone())
+        .alert_sink(move |alert: &Alert| into.lock().unwrap().push(alert.clone()))
         .build()
         .await
         .unwrap();
@@ -290,6 +293,24 @@ async fn the_json_lines_sink_drops_and_counts_instead_of_blocking() {
     }
     let stats = sink.stats();
     assert!(stats.dropped >= 190, "{stats:?}");
+    // The first event dropped raised an alert at once; the rest wait for the next minute
+    // (one alert per minute at most, however many are dropped).
+    let lost: Vec<Alert> = alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|alert| matches!(alert.kind, AlertKind::AuditEventsLost { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(
+        lost[0].kind,
+        AlertKind::AuditEventsLost {
+            sink: "json-lines",
+            cause: AuditLoss::BufferFull
+        }
+    );
+    assert_eq!(lost[0].count, 1);
     *open.0.lock().unwrap() = true;
     open.1.notify_all();
     for _ in 0..200 {

@@ -267,6 +267,7 @@ impl SecurityBuilder {
         if let Some(store) = &self.rate_store {
             store.attach_alerts(alerts.clone());
         }
+        self.auditor.attach_alerts(&alerts);
         revocations.store().attach_alerts(alerts);
         let metrics = SecurityMetrics::new();
         let inner = Arc::new(SecurityInner {

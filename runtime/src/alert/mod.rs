@@ -1,5 +1,5 @@
 //! Alerts: bursts of denials per client and per IP, surges of revoked tokens, key fetches
-//! that fail, shared stores that fall back. Each is raised once per episode to the
+//! that fail, shared stores that fall back, audit events lost. Each is raised once per episode to the
 //! configured [`AlertSink`]s, and always as a WARN event on target `portcullis::alert`.
 
 mod window;
@@ -55,6 +55,33 @@ pub enum AlertKind {
         /// Which store.
         store: &'static str,
     },
+    /// An audit sink lost `count` events since its previous alert of this kind (the
+    /// first loss alerts at once, then at most one alert a minute).
+    AuditEventsLost {
+        /// Which sink.
+        sink: &'static str,
+        /// Why the last of them was lost.
+        cause: AuditLoss,
+    },
+}
+
+/// Why an audit sink lost an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditLoss {
+    /// Its buffer was full: the writer did not keep up (requests never wait for it).
+    BufferFull,
+    /// Writing failed (a full disk, a closed pipe), or its writer is gone.
+    WriteFailed,
+}
+
+impl fmt::Display for AuditLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuditLoss::BufferFull => "its buffer was full",
+            AuditLoss::WriteFailed => "writing failed",
+        })
+    }
 }
 
 /// One alert.
@@ -99,6 +126,11 @@ impl fmt::Display for Alert {
             AlertKind::StoreRecovered { store } => {
                 write!(f, "the {store} store is reachable again")
             }
+            AlertKind::AuditEventsLost { sink, cause } => write!(
+                f,
+                "the {sink} audit sink lost {} events within {:?} ({cause})",
+                self.count, self.window
+            ),
         }
     }
 }

@@ -1,16 +1,19 @@
 //! An audit sink writing one JSON object per line, to a file or any writer, on its own
 //! thread: a request only hands the event over (never waits for the disk), and when the
 //! bounded buffer is full the event is dropped and counted rather than slowing requests.
+//! A lost event (dropped, or a write that failed) raises an alert: at once for the first,
+//! then at most once a minute with the count since the previous one.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::time::UNIX_EPOCH;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use super::{AuditEvent, AuditSink};
+use crate::alert::{ALERT_TARGET, Alert, AlertHandle, AlertKind, AuditLoss};
 
 /// What the sink did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,7 +22,7 @@ pub struct JsonLinesStats {
     pub written: u64,
     /// Events dropped because the buffer was full.
     pub dropped: u64,
-    /// Events lost to write errors.
+    /// Events lost to write errors (a failed flush counts as one).
     pub failed: u64,
 }
 
@@ -28,6 +31,79 @@ struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    losses: LossAlerts,
+}
+
+/// At most one alert of lost events per this long.
+const LOSS_ALERT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The sink's name in its alerts.
+const SINK_NAME: &str = "json-lines";
+
+/// Alerts of lost events: the first loss at once, then at most one per
+/// [`LOSS_ALERT_INTERVAL`], each with the count since the previous one.
+struct LossAlerts {
+    /// Where alerts go; before the sink is part of a configuration, only to `tracing`.
+    alerts: OnceLock<AlertHandle>,
+    /// Losses not yet in an alert.
+    unreported: AtomicU64,
+    /// The earliest time of the next alert, in milliseconds since `start`.
+    next_alert_ms: AtomicU64,
+    start: Instant,
+}
+
+impl Default for LossAlerts {
+    fn default() -> Self {
+        LossAlerts {
+            alerts: OnceLock::new(),
+            unreported: AtomicU64::new(0),
+            next_alert_ms: AtomicU64::new(0),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl LossAlerts {
+    /// Counts one lost event, and alerts if one is due.
+    fn lost(&self, cause: AuditLoss) {
+        self.unreported.fetch_add(1, Ordering::Relaxed);
+        self.report_due(cause);
+    }
+
+    /// Alerts of the losses not reported yet, unless an alert went out less than
+    /// [`LOSS_ALERT_INTERVAL`] ago. Never blocks: of racing callers, one alerts.
+    fn report_due(&self, cause: AuditLoss) {
+        if self.unreported.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_alert_ms.load(Ordering::Relaxed);
+        let interval = LOSS_ALERT_INTERVAL.as_millis() as u64;
+        if now < next
+            || self
+                .next_alert_ms
+                .compare_exchange(next, now.saturating_add(interval), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let count = self.unreported.swap(0, Ordering::Relaxed);
+        if count == 0 {
+            return;
+        }
+        let alert = Alert {
+            kind: AlertKind::AuditEventsLost {
+                sink: SINK_NAME,
+                cause,
+            },
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            window: LOSS_ALERT_INTERVAL,
+        };
+        match self.alerts.get() {
+            Some(alerts) => alerts.raise(alert),
+            None => tracing::warn!(target: ALERT_TARGET, alert = %alert, "{alert}"),
+        }
+    }
 }
 
 /// One event as written.
@@ -121,15 +197,32 @@ impl JsonLinesSink {
 
 fn write_lines(receiver: Receiver<Vec<u8>>, mut writer: impl Write, counters: &Counters) {
     while let Ok(line) = receiver.recv() {
+        let mut cause = None;
         let mut write = |line: &[u8]| match writer.write_all(line) {
-            Ok(()) => counters.written.fetch_add(1, Ordering::Relaxed),
-            Err(_) => counters.failed.fetch_add(1, Ordering::Relaxed),
+            Ok(()) => {
+                counters.written.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                counters.losses.lost(AuditLoss::WriteFailed);
+                cause = Some(AuditLoss::WriteFailed);
+            }
         };
         write(&line);
         while let Ok(line) = receiver.try_recv() {
             write(&line);
         }
-        let _ = writer.flush();
+        if writer.flush().is_err() {
+            // What the flush held is lost: counted once, as one failed write.
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            counters.losses.lost(AuditLoss::WriteFailed);
+            cause = Some(AuditLoss::WriteFailed);
+        }
+        // Losses since the last alert (buffer overflows while the writer was busy) are
+        // reported from here once due, even when requests stop overflowing.
+        counters
+            .losses
+            .report_due(cause.unwrap_or(AuditLoss::BufferFull));
         // Let events gather before the next pass: a blocked receiver costs every request a
         // thread wake-up, a sleeping one costs nothing but this delay in the file.
         std::thread::sleep(BATCH_WINDOW);
@@ -168,9 +261,143 @@ impl AuditSink for JsonLinesSink {
         bytes.push(b'\n');
         match self.sender.try_send(bytes) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters.losses.lost(AuditLoss::BufferFull);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters.losses.lost(AuditLoss::WriteFailed);
             }
         }
+    }
+
+    fn attach_alerts(&self, alerts: AlertHandle) {
+        let _ = self.counters.losses.alerts.set(alerts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::alert::{AlertPolicy, Alerter};
+    use crate::audit::{Decision, Reason};
+
+    fn event() -> AuditEvent<'static> {
+        AuditEvent {
+            time: SystemTime::now(),
+            request_id: "r-1",
+            handler: "get_order",
+            method: "GET",
+            route: "/orders/{id}",
+            decision: Decision::Allow,
+            reason: Reason::Authorized,
+            detail: None,
+            subject: Some("alice"),
+            client: None,
+            ip: None,
+            required_scopes: &[],
+            granted_scopes: &[],
+            status: 200,
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// A sink attached to alerts that land in the returned list.
+    fn attached(sink: &JsonLinesSink) -> Arc<Mutex<Vec<Alert>>> {
+        let raised = Arc::new(Mutex::new(Vec::new()));
+        let into = raised.clone();
+        let alerter = Alerter::new(
+            AlertPolicy::default(),
+            vec![Arc::new(move |alert: &Alert| {
+                into.lock().unwrap().push(alert.clone())
+            })],
+        );
+        sink.attach_alerts(AlertHandle::new(Arc::new(alerter)));
+        raised
+    }
+
+    /// A writer that fails every write.
+    struct Broken;
+
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Waits until `done` holds (the writer runs on its own thread).
+    fn eventually(done: impl Fn() -> bool) {
+        for _ in 0..400 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("not within 2 s");
+    }
+
+    #[test]
+    fn failed_writes_alert_once_a_minute_with_their_count() {
+        let sink = JsonLinesSink::writer(Broken, 100);
+        let raised = attached(&sink);
+        sink.record(&event());
+        eventually(|| sink.stats().failed == 1);
+        eventually(|| raised.lock().unwrap().len() == 1);
+        for _ in 0..5 {
+            sink.record(&event());
+        }
+        eventually(|| sink.stats().failed == 6);
+        let raised = raised.lock().unwrap();
+        // The first loss alerted at once; the next five wait for the next minute.
+        assert_eq!(raised.len(), 1, "{raised:?}");
+        let alert = &raised[0];
+        assert_eq!(
+            alert.kind,
+            AlertKind::AuditEventsLost {
+                sink: "json-lines",
+                cause: AuditLoss::WriteFailed
+            }
+        );
+        assert_eq!((alert.count, alert.window), (1, LOSS_ALERT_INTERVAL));
+        assert_eq!(
+            alert.to_string(),
+            "the json-lines audit sink lost 1 events within 60s (writing failed)"
+        );
+    }
+
+    #[test]
+    fn the_next_alert_carries_every_loss_since_the_previous() {
+        let losses = LossAlerts::default();
+        let raised = Arc::new(Mutex::new(Vec::new()));
+        let into = raised.clone();
+        let alerter = Alerter::new(
+            AlertPolicy::default(),
+            vec![Arc::new(move |alert: &Alert| {
+                into.lock().unwrap().push(alert.count)
+            })],
+        );
+        let _ = losses.alerts.set(AlertHandle::new(Arc::new(alerter)));
+        losses.lost(AuditLoss::BufferFull);
+        for _ in 0..41 {
+            losses.lost(AuditLoss::BufferFull);
+        }
+        assert_eq!(*raised.lock().unwrap(), vec![1]);
+        // A minute later (moved back rather than waited for), the next report carries
+        // the 41 held back.
+        losses.next_alert_ms.store(0, Ordering::Relaxed);
+        losses.report_due(AuditLoss::BufferFull);
+        assert_eq!(*raised.lock().unwrap(), vec![1, 41]);
+        // Nothing new: nothing to report.
+        losses.next_alert_ms.store(0, Ordering::Relaxed);
+        losses.report_due(AuditLoss::BufferFull);
+        assert_eq!(*raised.lock().unwrap(), vec![1, 41]);
     }
 }

@@ -139,6 +139,13 @@ pub struct AuditEvent<'a> {
 pub trait AuditSink: Send + Sync + 'static {
     /// Records one event. Called on the request path: must not block.
     fn record(&self, event: &AuditEvent<'_>);
+
+    /// Receives the configuration's alerts, to report events it loses (an
+    /// [`AlertKind::AuditEventsLost`](crate::alert::AlertKind::AuditEventsLost)). Called
+    /// once when the configuration is built; the default ignores them.
+    fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        let _ = alerts;
+    }
 }
 
 impl<F> AuditSink for F
@@ -159,6 +166,13 @@ pub(crate) struct Auditor {
 impl Auditor {
     pub(crate) fn add(&mut self, sink: Arc<dyn AuditSink>) {
         self.sinks.push(sink);
+    }
+
+    /// Hands `alerts` to every sink.
+    pub(crate) fn attach_alerts(&self, alerts: &crate::alert::AlertHandle) {
+        for sink in &self.sinks {
+            sink.attach_alerts(alerts.clone());
+        }
     }
 
     /// Whether an allowed request's event goes anywhere: a sink, or a `tracing`
