@@ -10,6 +10,10 @@
 #   bare                         bare axum, the floor (the same Authorization header is sent)
 #   bare_connect_info            bare axum served with ConnectInfo, as Portcullis is (that
 #                                serving choice alone)
+#   bare_fields                  bare axum served with ConnectInfo, answering with the four
+#                                fields Portcullis adds to an allowed response (Cache-Control,
+#                                RateLimit-Policy, RateLimit, X-Request-Id) as constants: the
+#                                floor for a response that carries them
 #   portcullis_cached            Portcullis, one repeated RS256 token (a cache hit)
 #   portcullis_uncached_RS256    Portcullis with its token cache off, one repeated RS256
 #                                token (verified on every request, like the hand stack)
@@ -42,7 +46,7 @@ PORT=${PORT:-3917}
 TOKENS_PER_SECOND=${TOKENS_PER_SECOND:-30000}
 [[ $(id -u) -eq 0 ]] && DEFAULT_NICE=-20 || DEFAULT_NICE=0
 NICE=${NICE:-$DEFAULT_NICE}
-VARIANTS=${VARIANTS:-bare bare_connect_info portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
+VARIANTS=${VARIANTS:-bare bare_connect_info bare_fields portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -109,6 +113,7 @@ server_mode() {
     case $1 in
     bare) echo bare ;;
     bare_connect_info) echo bare-connect-info ;;
+    bare_fields) echo bare-fields ;;
     portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;
     hand_*) echo hand ;;

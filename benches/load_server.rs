@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|bare-connect-info|portcullis|portcullis-uncached|hand> <address> <dir>
+//! load_server serve <bare|bare-connect-info|bare-fields|portcullis|portcullis-uncached|hand> <address> <dir>
 //! ```
 //!
 //! `prepare` makes a fresh RSA-2048 key and P-256 key and writes into `<dir>` what the
@@ -17,6 +17,9 @@
 //! - `bare`: the handlers on bare axum, no security;
 //! - `bare-connect-info`: the same, served with `ConnectInfo` as Portcullis is (what that
 //!   serving choice costs by itself);
+//! - `bare-fields`: bare axum with `ConnectInfo`, whose `GET /orders/{id}` answers with the
+//!   four fields Portcullis adds to an allowed response, as constants (what sending them
+//!   costs by itself);
 //! - `portcullis`: Portcullis with the default token cache, served with `ConnectInfo` as its
 //!   documentation asks (a limiter decides every request, with a quota never reached);
 //! - `portcullis-uncached`: the same with the token cache off (every token verified);
@@ -47,7 +50,7 @@ portcullis::scopes! {
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|portcullis|portcullis-uncached|hand> <address> <dir>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|portcullis|portcullis-uncached|hand> <address> <dir>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -131,6 +134,13 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
                 axum::serve(
                     listener,
                     apps::bare().into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await?
+            }
+            "bare-fields" => {
+                axum::serve(
+                    listener,
+                    apps::bare_with_fields().into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .await?
             }

@@ -116,6 +116,49 @@ async fn bare_create_order(
     (StatusCode::CREATED, axum::Json(new))
 }
 
+/// `GET /orders/{id}` on bare axum, answering with the four fields Portcullis adds to an
+/// allowed authenticated response (`Cache-Control`, `RateLimit-Policy`, `RateLimit`,
+/// `X-Request-Id`), as constants of the same lengths: what sending those fields costs
+/// by itself, with no work to compute them.
+async fn bare_get_order_with_fields(
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> (
+    [(axum::http::HeaderName, axum::http::HeaderValue); 4],
+    axum::Json<BareOrder>,
+) {
+    use axum::http::{HeaderName, HeaderValue, header};
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                HeaderName::from_static("ratelimit-policy"),
+                HeaderValue::from_static("\"get_order\";q=1000000000;w=1"),
+            ),
+            (
+                HeaderName::from_static("ratelimit"),
+                HeaderValue::from_static("\"get_order\";r=999999999;t=1"),
+            ),
+            (
+                HeaderName::from_static("x-request-id"),
+                HeaderValue::from_static("0123456789abcdef-000000000000"),
+            ),
+        ],
+        axum::Json(BareOrder { id, item: "tea" }),
+    )
+}
+
+/// The orders endpoints on bare axum with `GET /orders/{id}` sending Portcullis' response
+/// fields (constants): the floor for a secured response, which carries them.
+pub fn bare_with_fields() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/orders/{id}",
+            axum::routing::get(bare_get_order_with_fields),
+        )
+        .route("/orders", axum::routing::post(bare_create_order))
+        .with_state(())
+}
+
 /// The same endpoints on bare axum, with no security: the floor.
 pub fn bare() -> axum::Router {
     axum::Router::new()
