@@ -14,6 +14,9 @@
 #                                fields Portcullis adds to an allowed response (Cache-Control,
 #                                RateLimit-Policy, RateLimit, X-Request-Id) as constants: the
 #                                floor for a response that carries them
+#   bare_map_response            (not run by default) bare axum behind one map_response
+#                                layer that changes nothing: what the lightest axum
+#                                middleware costs, for scale
 #   portcullis_cached            Portcullis, one repeated RS256 token (a cache hit)
 #   portcullis_uncached_RS256    Portcullis with its token cache off, one repeated RS256
 #                                token (verified on every request, like the hand stack)
@@ -114,6 +117,7 @@ server_mode() {
     bare) echo bare ;;
     bare_connect_info) echo bare-connect-info ;;
     bare_fields) echo bare-fields ;;
+    bare_map_response) echo bare-map-response ;;
     portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;
     hand_*) echo hand ;;

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|bare-connect-info|bare-fields|portcullis|portcullis-uncached|hand> <address> <dir>
+//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>
 //! ```
 //!
 //! `prepare` makes a fresh RSA-2048 key and P-256 key and writes into `<dir>` what the
@@ -20,6 +20,8 @@
 //! - `bare-fields`: bare axum with `ConnectInfo`, whose `GET /orders/{id}` answers with the
 //!   four fields Portcullis adds to an allowed response, as constants (what sending them
 //!   costs by itself);
+//! - `bare-map-response`: bare axum behind one `map_response` layer that changes nothing
+//!   (what the lightest axum middleware costs, for scale);
 //! - `portcullis`: Portcullis with the default token cache, served with `ConnectInfo` as its
 //!   documentation asks (a limiter decides every request, with a quota never reached);
 //! - `portcullis-uncached`: the same with the token cache off (every token verified);
@@ -50,7 +52,7 @@ portcullis::scopes! {
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|portcullis|portcullis-uncached|hand> <address> <dir>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -144,6 +146,7 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
                 )
                 .await?
             }
+            "bare-map-response" => axum::serve(listener, apps::bare_with_one_middleware()).await?,
             "portcullis" | "portcullis-uncached" => {
                 let jwks = std::fs::read_to_string(dir.join("jwks.json"))?;
                 let app = match variant {

@@ -159,6 +159,14 @@ pub fn bare_with_fields() -> axum::Router {
         .with_state(())
 }
 
+/// The same endpoints on bare axum behind one `axum::middleware::map_response` layer that
+/// changes nothing: what the lightest axum middleware costs, for scale.
+pub fn bare_with_one_middleware() -> axum::Router {
+    bare().layer(axum::middleware::map_response(
+        |response: axum::response::Response| async move { response },
+    ))
+}
+
 /// The same endpoints on bare axum, with no security: the floor.
 pub fn bare() -> axum::Router {
     axum::Router::new()
