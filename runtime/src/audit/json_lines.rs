@@ -137,6 +137,13 @@ struct Line<'a> {
 
 /// Writes audit events as JSON lines.
 ///
+/// Requests never wait for it: when its buffer is full an event is dropped, counted in
+/// [`stats`](JsonLinesSink::stats) and reported as an
+/// [`AuditEventsLost`](crate::alert::AlertKind::AuditEventsLost) alert (the first loss at
+/// once, then at most one alert a minute), as is an event whose write failed. Alerts go to
+/// the configuration the sink was added to (the first built, if it was added to several),
+/// and to `portcullis::alert` before that.
+///
 /// ```no_run
 /// use portcullis_runtime::audit::JsonLinesSink;
 ///
