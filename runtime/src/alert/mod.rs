@@ -1,6 +1,7 @@
 //! Alerts: bursts of denials per client and per IP, surges of revoked tokens, key fetches
-//! that fail, shared stores that fall back, audit events lost. Each is raised once per episode to the
-//! configured [`AlertSink`]s, and always as a WARN event on target `portcullis::alert`.
+//! that fail, shared stores that fall back, audit events lost. Each is raised once per
+//! episode to the configured [`AlertSink`]s, and always as a WARN event on target
+//! `portcullis::alert`.
 
 mod window;
 
@@ -55,8 +56,8 @@ pub enum AlertKind {
         /// Which store.
         store: &'static str,
     },
-    /// An audit sink lost `count` events since its previous alert of this kind (the
-    /// first loss alerts at once, then at most one alert a minute).
+    /// An audit sink lost `count` events since its previous alert of this kind: the first
+    /// loss alerts at once, then at most one alert per `window`.
     AuditEventsLost {
         /// Which sink.
         sink: &'static str,
@@ -128,8 +129,9 @@ impl fmt::Display for Alert {
             }
             AlertKind::AuditEventsLost { sink, cause } => write!(
                 f,
-                "the {sink} audit sink lost {} events within {:?} ({cause})",
-                self.count, self.window
+                "the {sink} audit sink lost {} event{} since its previous such alert ({cause})",
+                self.count,
+                if self.count == 1 { "" } else { "s" }
             ),
         }
     }

@@ -381,7 +381,7 @@ mod tests {
         assert_eq!((alert.count, alert.window), (1, LOSS_ALERT_INTERVAL));
         assert_eq!(
             alert.to_string(),
-            "the json-lines audit sink lost 1 events within 60s (writing failed)"
+            "the json-lines audit sink lost 1 event since its previous such alert (writing failed)"
         );
     }
 
@@ -407,6 +407,18 @@ mod tests {
         losses.next_alert_ms.store(0, Ordering::Relaxed);
         losses.report_due(AuditLoss::BufferFull);
         assert_eq!(*raised.lock().unwrap(), vec![1, 41]);
+        let alert = Alert {
+            kind: AlertKind::AuditEventsLost {
+                sink: SINK_NAME,
+                cause: AuditLoss::BufferFull,
+            },
+            count: 41,
+            window: LOSS_ALERT_INTERVAL,
+        };
+        assert_eq!(
+            alert.to_string(),
+            "the json-lines audit sink lost 41 events since its previous such alert (its buffer was full)"
+        );
         // Nothing new: nothing to report.
         losses.next_alert_ms.store(0, Ordering::Relaxed);
         losses.report_due(AuditLoss::BufferFull);
