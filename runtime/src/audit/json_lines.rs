@@ -5,7 +5,7 @@
 //! then at most once a minute with the count since the previous one.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -47,6 +47,8 @@ struct LossAlerts {
     alerts: OnceLock<AlertHandle>,
     /// Losses not yet in an alert.
     unreported: AtomicU64,
+    /// Whether the last loss was a failed write (else a full buffer).
+    last_was_write: AtomicBool,
     /// The earliest time of the next alert, in milliseconds since `start`.
     next_alert_ms: AtomicU64,
     start: Instant,
@@ -57,6 +59,7 @@ impl Default for LossAlerts {
         LossAlerts {
             alerts: OnceLock::new(),
             unreported: AtomicU64::new(0),
+            last_was_write: AtomicBool::new(false),
             next_alert_ms: AtomicU64::new(0),
             start: Instant::now(),
         }
@@ -66,13 +69,15 @@ impl Default for LossAlerts {
 impl LossAlerts {
     /// Counts one lost event, and alerts if one is due.
     fn lost(&self, cause: AuditLoss) {
+        self.last_was_write
+            .store(cause == AuditLoss::WriteFailed, Ordering::Relaxed);
         self.unreported.fetch_add(1, Ordering::Relaxed);
-        self.report_due(cause);
+        self.report_due();
     }
 
     /// Alerts of the losses not reported yet, unless an alert went out less than
     /// [`LOSS_ALERT_INTERVAL`] ago. Never blocks: of racing callers, one alerts.
-    fn report_due(&self, cause: AuditLoss) {
+    fn report_due(&self) {
         if self.unreported.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -96,6 +101,11 @@ impl LossAlerts {
         if count == 0 {
             return;
         }
+        let cause = if self.last_was_write.load(Ordering::Relaxed) {
+            AuditLoss::WriteFailed
+        } else {
+            AuditLoss::BufferFull
+        };
         let alert = Alert {
             kind: AlertKind::AuditEventsLost {
                 sink: SINK_NAME,
@@ -209,7 +219,6 @@ impl JsonLinesSink {
 
 fn write_lines(receiver: Receiver<Vec<u8>>, mut writer: impl Write, counters: &Counters) {
     while let Ok(line) = receiver.recv() {
-        let mut cause = None;
         let mut write = |line: &[u8]| match writer.write_all(line) {
             Ok(()) => {
                 counters.written.fetch_add(1, Ordering::Relaxed);
@@ -217,7 +226,6 @@ fn write_lines(receiver: Receiver<Vec<u8>>, mut writer: impl Write, counters: &C
             Err(_) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 counters.losses.lost(AuditLoss::WriteFailed);
-                cause = Some(AuditLoss::WriteFailed);
             }
         };
         write(&line);
@@ -228,13 +236,10 @@ fn write_lines(receiver: Receiver<Vec<u8>>, mut writer: impl Write, counters: &C
             // What the flush held is lost: counted once, as one failed write.
             counters.failed.fetch_add(1, Ordering::Relaxed);
             counters.losses.lost(AuditLoss::WriteFailed);
-            cause = Some(AuditLoss::WriteFailed);
         }
         // Losses since the last alert (buffer overflows while the writer was busy) are
         // reported from here once due, even when requests stop overflowing.
-        counters
-            .losses
-            .report_due(cause.unwrap_or(AuditLoss::BufferFull));
+        counters.losses.report_due();
         // Let events gather before the next pass: a blocked receiver costs every request a
         // thread wake-up, a sleeping one costs nothing but this delay in the file.
         std::thread::sleep(BATCH_WINDOW);
@@ -318,8 +323,8 @@ mod tests {
         }
     }
 
-    /// A sink attached to alerts that land in the returned list.
-    fn attached(sink: &JsonLinesSink) -> Arc<Mutex<Vec<Alert>>> {
+    /// An alert handle whose alerts land in the returned list.
+    fn collecting() -> (AlertHandle, Arc<Mutex<Vec<Alert>>>) {
         let raised = Arc::new(Mutex::new(Vec::new()));
         let into = raised.clone();
         let alerter = Alerter::new(
@@ -328,8 +333,7 @@ mod tests {
                 into.lock().unwrap().push(alert.clone())
             })],
         );
-        sink.attach_alerts(AlertHandle::new(Arc::new(alerter)));
-        raised
+        (AlertHandle::new(Arc::new(alerter)), raised)
     }
 
     /// A writer that fails every write.
@@ -359,7 +363,8 @@ mod tests {
     #[test]
     fn failed_writes_alert_once_a_minute_with_their_count() {
         let sink = JsonLinesSink::writer(Broken, 100);
-        let raised = attached(&sink);
+        let (alerts, raised) = collecting();
+        sink.attach_alerts(alerts);
         sink.record(&event());
         eventually(|| sink.stats().failed == 1);
         eventually(|| raised.lock().unwrap().len() == 1);
@@ -388,40 +393,35 @@ mod tests {
     #[test]
     fn the_next_alert_carries_every_loss_since_the_previous() {
         let losses = LossAlerts::default();
-        let raised = Arc::new(Mutex::new(Vec::new()));
-        let into = raised.clone();
-        let alerter = Alerter::new(
-            AlertPolicy::default(),
-            vec![Arc::new(move |alert: &Alert| {
-                into.lock().unwrap().push(alert.count)
-            })],
-        );
-        let _ = losses.alerts.set(AlertHandle::new(Arc::new(alerter)));
+        let (alerts, raised) = collecting();
+        let _ = losses.alerts.set(alerts);
+        let counts = || -> Vec<u32> { raised.lock().unwrap().iter().map(|a| a.count).collect() };
         losses.lost(AuditLoss::BufferFull);
-        for _ in 0..41 {
+        for _ in 0..40 {
             losses.lost(AuditLoss::BufferFull);
         }
-        assert_eq!(*raised.lock().unwrap(), vec![1]);
+        losses.lost(AuditLoss::WriteFailed);
+        assert_eq!(counts(), vec![1]);
         // A minute later (moved back rather than waited for), the next report carries
-        // the 41 held back.
+        // the 41 held back, and names the cause of the last.
         losses.next_alert_ms.store(0, Ordering::Relaxed);
-        losses.report_due(AuditLoss::BufferFull);
-        assert_eq!(*raised.lock().unwrap(), vec![1, 41]);
-        let alert = Alert {
-            kind: AlertKind::AuditEventsLost {
+        losses.report_due();
+        assert_eq!(counts(), vec![1, 41]);
+        let alert = raised.lock().unwrap()[1].clone();
+        assert_eq!(
+            alert.kind,
+            AlertKind::AuditEventsLost {
                 sink: SINK_NAME,
-                cause: AuditLoss::BufferFull,
-            },
-            count: 41,
-            window: LOSS_ALERT_INTERVAL,
-        };
+                cause: AuditLoss::WriteFailed,
+            }
+        );
         assert_eq!(
             alert.to_string(),
-            "the json-lines audit sink lost 41 events since its previous such alert (its buffer was full)"
+            "the json-lines audit sink lost 41 events since its previous such alert (writing failed)"
         );
         // Nothing new: nothing to report.
         losses.next_alert_ms.store(0, Ordering::Relaxed);
-        losses.report_due(AuditLoss::BufferFull);
-        assert_eq!(*raised.lock().unwrap(), vec![1, 41]);
+        losses.report_due();
+        assert_eq!(counts(), vec![1, 41]);
     }
 }
