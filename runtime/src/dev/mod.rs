@@ -492,14 +492,10 @@ impl DevIssuer {
     /// The published keys as a key set, rebuilt only after a rotation or the end of a
     /// grace period.
     fn published_keys(&self) -> Arc<KeySet> {
-        let now = tokio::time::Instant::now();
-        let generation = self.read_keys().generation();
-        let fresh = |published: &Published| {
-            published.generation == generation && published.stale_at.is_none_or(|at| now < at)
-        };
-        if let Some(published) = self.read_published().as_ref().filter(|p| fresh(p)) {
-            return published.keys.clone();
+        if let Some(keys) = self.with_fresh_published(|keys| keys.clone()) {
+            return keys;
         }
+        let now = tokio::time::Instant::now();
         let (jwks, stale_at, generation) = {
             let ring = self.read_keys();
             (
@@ -516,6 +512,18 @@ impl DevIssuer {
             keys: keys.clone(),
         });
         keys
+    }
+
+    /// `read` applied to the published key set, if it is still the one to publish (no
+    /// rotation and no end of a grace period since it was built).
+    fn with_fresh_published<R>(&self, read: impl FnOnce(&Arc<KeySet>) -> R) -> Option<R> {
+        let now = tokio::time::Instant::now();
+        let generation = self.read_keys().generation();
+        let published = self.read_published();
+        published
+            .as_ref()
+            .filter(|p| p.generation == generation && p.stale_at.is_none_or(|at| now < at))
+            .map(|p| read(&p.keys))
     }
 
     fn read_published(&self) -> RwLockReadGuard<'_, Option<Published>> {
@@ -605,5 +613,41 @@ impl DevIssuer {
 impl KeyProvider for DevIssuer {
     fn current(&self) -> Arc<KeySet> {
         self.published_keys()
+    }
+
+    /// Asked on every hit of the verified-token cache: compares without cloning the set.
+    fn is_current(&self, keys: &Arc<KeySet>) -> bool {
+        self.with_fresh_published(|published| Arc::ptr_eq(keys, published))
+            .unwrap_or_else(|| Arc::ptr_eq(keys, &self.published_keys()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_set_is_current_until_a_rotation_or_the_end_of_a_grace_period() {
+        let dev = DevIssuer::builder("https://dev.test/", "api")
+            .rotation_grace(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let first = dev.current();
+        assert!(dev.is_current(&first));
+        assert!(
+            Arc::ptr_eq(&first, &dev.current()),
+            "not rebuilt while fresh"
+        );
+        assert!(!dev.is_current(&Arc::new(KeySet::new())));
+
+        dev.rotate().unwrap();
+        assert!(!dev.is_current(&first), "a rotation publishes another set");
+        let rotated = dev.current();
+        assert!(dev.is_current(&rotated));
+
+        // The retired key's grace period ends: the set without it is published.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(!dev.is_current(&rotated));
+        assert!(dev.is_current(&dev.current()));
     }
 }
