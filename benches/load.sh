@@ -5,6 +5,7 @@
 #   benches/load.sh                      # 3 rounds of 10 s per variant, 32 connections
 #   DURATION=20 ROUNDS=5 benches/load.sh
 #   VARIANTS="bare portcullis_cached" benches/load.sh
+#   RATE=60000 VARIANTS="bare portcullis_cached" benches/load.sh   # open loop, 60k req/s
 #
 # Variants (each run starts a fresh server process, so no token cache survives a run):
 #   bare                         bare axum, the floor (the same Authorization header is sent)
@@ -29,7 +30,14 @@
 # alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine
 # cancels; the table gives medians over the rounds and each ratio to bare axum.
 #
-# Environment (defaults): DURATION (10) seconds per run, WARMUP (2) seconds of warm-up per
+# Closed loop (default): wrk keeps every connection busy, so requests/s is the server's
+# capacity, and latency at saturation is connections ÷ throughput (a p99 ratio only repeats
+# the throughput ratio). Open loop (RATE=<requests per second>): `load_server drive` sends
+# at that fixed rate whatever the server's pace and measures each latency from the
+# request's scheduled send time (no coordinated omission): at a rate below every variant's
+# capacity, the latencies compare what one request waits for on each.
+#
+# Environment (defaults): RATE (unset: closed loop under wrk), DURATION (10) seconds per run, WARMUP (2) seconds of warm-up per
 # run (with the repeated token), ROUNDS (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1),
 # PORT (3917), TOKENS_PER_SECOND (30000: distinct tokens prepared per second of DURATION;
 # a run that needs more says so), LOAD_DIR (target/load: keys and tokens, reused while
@@ -101,6 +109,8 @@ SERVER=$(cargo bench --bench load_server --no-run --message-format=json 2>/dev/n
 # Keys and tokens: enough distinct tokens that none repeats within a run, valid until the
 # end of the whole benchmark. Reused from an earlier run while they suffice.
 NEEDED=$((DURATION * TOKENS_PER_SECOND))
+# An open loop sends exactly RATE a second.
+[[ -n "${RATE:-}" && $((DURATION * RATE)) -gt $NEEDED ]] && NEEDED=$((DURATION * RATE))
 COUNT=$(wc -w <<<"$VARIANTS")
 LIFETIME=$(((DURATION + WARMUP + 5) * COUNT * ROUNDS + 3600))
 meta() { sed -n "s/^$1=//p" "$LOAD_DIR/meta" 2>/dev/null || true; }
@@ -158,12 +168,32 @@ client() {
     WRK_PID=""
 }
 
+# Offers $RATE requests/s for $1 seconds with the tokens of file $2 (open loop); the result
+# goes to $WRK_OUT.
+open_loop_client() {
+    "${BOOST[@]}" "$NICE" taskset -c "$CLIENT_CPU" "$SERVER" drive "127.0.0.1:$PORT" "$2" \
+        "$RATE" "$CONNECTIONS" "$1" >"$WRK_OUT" &
+    WRK_PID=$!
+    wait "$WRK_PID" || { log "the open-loop client failed"; cat "$WRK_OUT" >&2; exit 1; }
+    WRK_PID=""
+}
+
+# Drives the server for $1 seconds with wrk script $2 and token file $3, or at $RATE.
+measure() {
+    if [[ -n "${RATE:-}" ]]; then
+        open_loop_client "$1" "$3"
+    else
+        client "$@"
+    fi
+}
+
 # The value of `name=value` in the RESULT line of the last run.
 field() {
     [[ " $line " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
 }
 
-# Results: one line per run, "variant round rps p50_us p99_us status_errors socket_errors wrapped".
+# Results: one line per run,
+# "variant round rps p50_us p99_us status_errors socket_errors wrapped p999_us p90_us".
 RESULTS=$(mktemp)
 WRK_OUT=$(mktemp)
 trap 'cleanup; rm -f "$RESULTS" "$WRK_OUT"' EXIT
@@ -173,7 +203,7 @@ for round in $(seq "$ROUNDS"); do
         start_server "$(server_mode "$variant")"
         read -r script tokens <<<"$(client_args "$variant")"
         client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
-        client "$DURATION" "$script" "$tokens"
+        measure "$DURATION" "$script" "$tokens"
         line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from wrk"; cat "$WRK_OUT" >&2; exit 1; }
         cleanup
         rps=$(field rps)
@@ -182,10 +212,15 @@ for round in $(seq "$ROUNDS"); do
         status=$(field status_errors)
         socket=$(field socket_errors)
         wrapped=$(field wrapped)
-        echo "$variant $round $rps $p50 $p99 $status $socket $wrapped" >>"$RESULTS"
+        p999=$(field p999_us)
+        p90=$(field p90_us)
+        echo "$variant $round $rps $p50 $p99 $status $socket $wrapped $p999 $p90" >>"$RESULTS"
         repeated=""
         [[ $wrapped == true ]] && repeated=", tokens repeated"
-        log "round $round/$ROUNDS $variant: $rps req/s, p50 ${p50} µs, p99 ${p99} µs, errors $status/$socket$repeated"
+        log "round $round/$ROUNDS $variant: $rps req/s, p50 ${p50} µs, p90 ${p90} µs, p99 ${p99} µs, p99.9 ${p999} µs, errors $status/$socket$repeated"
+        if [[ -n "${RATE:-}" ]] && awk -v a="$rps" -v r="$RATE" 'BEGIN { exit !(a < 0.98 * r) }'; then
+            log "the $variant server answered $rps of the $RATE req/s offered: saturated, its latencies measure a growing queue"
+        fi
     done
 done
 
@@ -194,38 +229,57 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 column_of() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$RESULTS"; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+ms() {
+    [[ -z "$1" ]] && { echo "-"; return; }
+    awk -v us="$1" 'BEGIN { if (us < 1000) printf "%.0f µs", us; else printf "%.2f ms", us / 1000 }'
+}
+# $1 / $2 as a ratio with suffix $3, or "-" when either is missing.
+ratio() {
+    [[ -z "$1" || -z "$2" ]] && { echo "-"; return; }
+    awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { if (b == 0) print "-"; else printf "%.2f%s", a / b, s }'
+}
 
 BARE_RPS=$(column_of bare 3 | median)
+BARE_P50=$(column_of bare 4 | median)
+BARE_P90=$(column_of bare 10 | median)
 BARE_P99=$(column_of bare 5 | median)
 HAND_REPEATED=$(column_of hand_repeated_RS256 3 | median)
 HAND_FIRST=$(column_of hand_first_seen_RS256 3 | median)
 
 echo
-echo "GET /orders/{id}, wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds (medians), server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU, nice $NICE"
+if [[ -n "${RATE:-}" ]]; then
+    echo "GET /orders/{id}, open loop: $RATE requests/s offered on $CONNECTIONS connections for ${DURATION}s (latency from each request's scheduled send), $ROUNDS rounds (medians), server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU, nice $NICE"
+    PER_ROUND="p99 per round"
+    PER_ROUND_COLUMN=5
+else
+    echo "GET /orders/{id}, wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds (medians), server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU, nice $NICE"
+    PER_ROUND="req/s per round"
+    PER_ROUND_COLUMN=3
+fi
 echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| variant | requests/s | p50 | p99 | req/s vs bare | p99 vs bare | vs hand-assembled | req/s per round | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+echo "| variant | requests/s | p50 | p90 | p99 | p99.9 | req/s vs bare | p50 vs bare | p90 vs bare | p99 vs bare | vs hand-assembled | $PER_ROUND | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 for variant in $VARIANTS; do
     rps=$(column_of "$variant" 3 | median)
     p50=$(column_of "$variant" 4 | median)
     p99=$(column_of "$variant" 5 | median)
-    rounds=$(column_of "$variant" 3 | paste -sd/ -)
+    p999=$(column_of "$variant" 9 | median)
+    p90=$(column_of "$variant" 10 | median)
+    rounds=$(column_of "$variant" "$PER_ROUND_COLUMN" | paste -sd/ -)
     errors=$(awk -v v="$variant" '$1 == v { s += $6; k += $7; if ($8 == "true") w = 1 }
         END { printf "%d status, %d socket%s", s, k, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
-    vs_bare="-"
-    p99_bare="-"
-    if [[ -n "$BARE_RPS" ]]; then
-        vs_bare=$(awk -v a="$rps" -v b="$BARE_RPS" 'BEGIN { printf "%.2f", a / b }')
-        p99_bare=$(awk -v a="$p99" -v b="$BARE_P99" 'BEGIN { printf "%.2fx", a / b }')
-    fi
+    vs_bare=$(ratio "$rps" "$BARE_RPS" "")
+    p50_bare=$(ratio "$p50" "$BARE_P50" x)
+    p90_bare=$(ratio "$p90" "$BARE_P90" x)
+    p99_bare=$(ratio "$p99" "$BARE_P99" x)
     hand=""
     case $variant in
     portcullis_first_seen_*) hand=$HAND_FIRST ;;
     portcullis_*) hand=$HAND_REPEATED ;;
     esac
-    vs_hand="-"
-    [[ -n "$hand" ]] && vs_hand=$(awk -v a="$rps" -v b="$hand" 'BEGIN { printf "%.2fx", a / b }')
-    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p99") | $vs_bare | $p99_bare | $vs_hand | $rounds | $errors |"
+    # In an open loop every variant answers the rate offered: only latencies compare.
+    vs_hand=$(ratio "$rps" "$hand" x)
+    [[ -n "${RATE:-}" ]] && vs_hand="-"
+    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p90") | $(ms "$p99") | $(ms "$p999") | $vs_bare | $p50_bare | $p90_bare | $p99_bare | $vs_hand | $rounds | $errors |"
 done

@@ -5,6 +5,7 @@
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
 //! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>
+//! load_server drive <address> <tokens file> <requests per second> <connections> <seconds>
 //! ```
 //!
 //! `prepare` makes a fresh RSA-2048 key and P-256 key and writes into `<dir>` what the
@@ -27,12 +28,18 @@
 //! - `portcullis-uncached`: the same with the token cache off (every token verified);
 //! - `hand`: the hand-assembled stack (`support/hand_assembled.rs`), RS256 only.
 //!
+//! `drive` is the open-loop client of `RATE=... benches/load.sh` (`support/open_loop.rs`):
+//! it offers `GET /orders/7` at a fixed rate, with the tokens of the file in turn, measures
+//! each latency from the request's scheduled send time and prints one `RESULT` line.
+//!
 //! Run with no arguments (as `cargo bench` does), it does nothing.
 
 #[path = "support/apps.rs"]
 mod apps;
 #[path = "support/hand_assembled.rs"]
 mod hand_assembled;
+#[path = "support/open_loop.rs"]
+mod open_loop;
 #[path = "support/tokens.rs"]
 mod tokens;
 
@@ -52,7 +59,7 @@ portcullis::scopes! {
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -70,6 +77,17 @@ fn main() -> Result<(), Error> {
             prepare(Path::new(dir), rs.parse()?, es.parse()?, lifetime.parse()?)
         }
         ["serve", variant, address, dir] => serve(variant, address.parse()?, Path::new(dir)),
+        ["drive", address, tokens, rate, connections, seconds] => drive(open_loop::Schedule {
+            address: address.parse()?,
+            path: "/orders/7".to_owned(),
+            tokens: std::fs::read_to_string(tokens)?
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            rate: rate.parse()?,
+            connections: connections.parse()?,
+            duration: std::time::Duration::from_secs(seconds.parse()?),
+        }),
         _ => Err(USAGE.into()),
     }
 }
@@ -124,6 +142,18 @@ fn prepare(dir: &Path, rs256: usize, es256: usize, lifetime: u64) -> Result<(), 
 }
 
 /// Serves `variant` on `address` until killed.
+/// Offers `schedule`'s load on one thread and prints the `RESULT` line.
+fn drive(schedule: open_loop::Schedule) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // The connections spin while they wait for their send time: look for answers often.
+        .event_interval(4)
+        .build()?;
+    let outcome = runtime.block_on(open_loop::run(schedule))?;
+    println!("{}", outcome.result_line());
+    Ok(())
+}
+
 fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -40,9 +40,9 @@ function done(summary, latency, requests)
   end
   local errors = summary.errors
   io.write(string.format(
-    "RESULT requests=%d rps=%.0f p50_us=%.0f p99_us=%.0f status_errors=%d socket_errors=%d wrapped=%s\n",
+    "RESULT requests=%d rps=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f status_errors=%d socket_errors=%d wrapped=%s\n",
     summary.requests, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50), latency:percentile(99),
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
     errors.status, errors.connect + errors.read + errors.write + errors.timeout,
     tostring(any_wrapped)))
 end

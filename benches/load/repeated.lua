@@ -18,8 +18,8 @@ end
 function done(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(
-    "RESULT requests=%d rps=%.0f p50_us=%.0f p99_us=%.0f status_errors=%d socket_errors=%d wrapped=false\n",
+    "RESULT requests=%d rps=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f status_errors=%d socket_errors=%d wrapped=false\n",
     summary.requests, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50), latency:percentile(99),
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
     errors.status, errors.connect + errors.read + errors.write + errors.timeout))
 end
