@@ -37,12 +37,14 @@
 # request's scheduled send time (no coordinated omission): at a rate below every variant's
 # capacity, the latencies compare what one request waits for on each.
 #
-# Environment (defaults): RATE (unset: closed loop under wrk), DURATION (10) seconds per run, WARMUP (2) seconds of warm-up per
-# run (with the repeated token), ROUNDS (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1),
-# PORT (3917), TOKENS_PER_SECOND (30000: distinct tokens prepared per second of DURATION;
-# a run that needs more says so), LOAD_DIR (target/load: keys and tokens, reused while
-# valid), VARIANTS (all of the above), NICE (-20 when run as root, else 0: the server and
-# wrk run at this priority, so that other work on a shared machine disturbs them less).
+# Environment (defaults): RATE (unset: closed loop under wrk), DURATION (10) seconds per
+# run, WARMUP (2) seconds of warm-up per run (with the repeated token, under wrk), ROUNDS
+# (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917), TOKENS_PER_SECOND
+# (30000: distinct tokens prepared per second of DURATION; a run that needs more says so;
+# an open loop prepares RATE a second), LOAD_DIR (target/load: keys and tokens, reused
+# while valid), VARIANTS (all of the above), NICE (-20 when run as root, else 0: the server
+# and the client run at this priority, so that other work on a shared machine disturbs
+# them less).
 # With the kernel's scheduler autogroups, nice only orders the processes of one session, so
 # the server and wrk each run in a session of their own whose autogroup gets that nice too.
 set -euo pipefail
@@ -204,7 +206,7 @@ for round in $(seq "$ROUNDS"); do
         read -r script tokens <<<"$(client_args "$variant")"
         client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
         measure "$DURATION" "$script" "$tokens"
-        line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from wrk"; cat "$WRK_OUT" >&2; exit 1; }
+        line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from the client"; cat "$WRK_OUT" >&2; exit 1; }
         cleanup
         rps=$(field rps)
         p50=$(field p50_us)

@@ -154,6 +154,11 @@ async fn connection(
         lost: false,
     };
     let mut buffer = Vec::with_capacity(4096);
+    // Everything before the token, written once.
+    let head = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer ",
+        schedule.path, schedule.address
+    );
     let mut request = Vec::with_capacity(2048);
     let mut scheduled = first;
     while scheduled < end {
@@ -163,11 +168,7 @@ async fn connection(
         let token =
             &schedule.tokens[next_token.fetch_add(1, Ordering::Relaxed) % schedule.tokens.len()];
         request.clear();
-        request.extend_from_slice(b"GET ");
-        request.extend_from_slice(schedule.path.as_bytes());
-        request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        request.extend_from_slice(schedule.address.to_string().as_bytes());
-        request.extend_from_slice(b"\r\nAuthorization: Bearer ");
+        request.extend_from_slice(head.as_bytes());
         request.extend_from_slice(token.as_bytes());
         request.extend_from_slice(b"\r\n\r\n");
         let answered = match stream.write_all(&request).await {
