@@ -3,8 +3,8 @@
 //! hiding in a noisy benchmark.
 //!
 //! A secured `GET /orders/{id}` with a token already verified makes at most four
-//! allocations more than the same handler on bare axum, each one inherent to what the
-//! pipeline adds:
+//! allocations more than the same handler on bare axum (both as the load benchmark serves
+//! them, `benches/support/apps.rs`), each one inherent to what the pipeline adds:
 //! 1. axum boxes a clone of each route's service per request: a bare handler is a zero-sized
 //!    function, which boxes for free; a secured one carries its endpoint (8 bytes);
 //! 2. the request id (`X-Request-Id` on the response, and in the handler's context);
@@ -16,50 +16,25 @@
 //!
 //! The only test of this binary, so that no other test's allocations are counted.
 
-mod common;
+#[path = "../benches/support/apps.rs"]
+mod apps;
+#[path = "../benches/support/tokens.rs"]
+mod tokens;
 
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, StatusCode};
-use portcullis::prelude::*;
-use serde::Serialize;
 use tower::ServiceExt;
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
-portcullis::scopes! { "orders:read" => "Read orders" }
-
-#[output]
-#[derive(Clone)]
-struct Order {
-    id: u64,
-    item: &'static str,
-}
-
-/// A real quota (the limiter decides every request), never reached.
-#[secure(
-    get,
-    path = "/orders/{id}",
-    scope = "orders:read",
-    rate = "1000000000/s"
-)]
-async fn get_order(_who: Principal, Path(id): Path<u64>) -> Json<Order> {
-    Json(Order { id, item: "tea" })
-}
-
-#[derive(Serialize)]
-struct BareOrder {
-    id: u64,
-    item: &'static str,
-}
-
-async fn bare_get_order(
-    axum::extract::Path(id): axum::extract::Path<u64>,
-) -> axum::Json<BareOrder> {
-    axum::Json(BareOrder { id, item: "tea" })
+// The scopes the load benchmark's endpoints (`benches/support/apps.rs`) require.
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
 }
 
 /// How many requests each count is averaged over.
@@ -109,27 +84,15 @@ fn a_cached_secured_request_allocates_at_most_four_blocks_more_than_bare_axum() 
         .build()
         .expect("runtime");
     let (bare, secured) = runtime.block_on(async {
-        let dev = common::dev_issuer();
-        let security = Security::builder()
-            .issuer(dev.issuer())
-            .default_rate(rate!("1000000000/s"))
-            .build()
-            .await
-            .expect("configuration");
-        let secured: axum::Router = SecureRouter::new(security)
-            .mount(routes![get_order])
-            .into_router()
-            // As `axum::serve` does for each connection: the routes are built once.
-            .with_state(());
-        let bare = axum::Router::new()
-            .route("/orders/{id}", axum::routing::get(bare_get_order))
-            .with_state(());
-        let token = dev.token().scopes(["orders:read"]).sign();
+        // The apps of the load benchmark: the same handler on bare axum and on Portcullis
+        // (a real quota, never reached), an RS256 token from the benchmark's keys.
+        let keys = tokens::BenchKeys::generate();
+        let token = keys.sign(tokens::Alg::Rs256, "allocations", tokens::now(), 3600);
         let authorization = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
         (
-            blocks_per_request(&bare, &authorization).await,
+            blocks_per_request(&apps::bare(), &authorization).await,
             // The warm-up verifies the token; every counted request is a cache hit.
-            blocks_per_request(&secured, &authorization).await,
+            blocks_per_request(&apps::portcullis(&keys.jwks()).await, &authorization).await,
         )
     });
     eprintln!("heap blocks per request: bare axum {bare}, Portcullis (cached token) {secured}");
