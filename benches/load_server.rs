@@ -141,7 +141,6 @@ fn prepare(dir: &Path, rs256: usize, es256: usize, lifetime: u64) -> Result<(), 
     Ok(())
 }
 
-/// Serves `variant` on `address` until killed.
 /// Offers `schedule`'s load on one thread and prints the `RESULT` line.
 fn drive(schedule: open_loop::Schedule) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -154,6 +153,7 @@ fn drive(schedule: open_loop::Schedule) -> Result<(), Error> {
     Ok(())
 }
 
+/// Serves `variant` on `address` until killed.
 fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
