@@ -37,6 +37,11 @@
 # request's scheduled send time (no coordinated omission): at a rate below every variant's
 # capacity, the latencies compare what one request waits for on each.
 #
+# Every run also reads the server's CPU time (user and system, all threads) around the
+# measurement: "server CPU a request", and its ratio to bare axum's. Under wrk it tells whether the server was the bottleneck (CPU a request × requests
+# a second ≈ 1 s); in an open loop, what a request costs at that load, including the
+# wake-ups of a server that is not always busy.
+#
 # Environment (defaults): RATE (unset: closed loop under wrk), DURATION (10) seconds per
 # run, WARMUP (2) seconds of warm-up per run (with the repeated token, under wrk), ROUNDS
 # (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917), TOKENS_PER_SECOND
@@ -189,13 +194,21 @@ measure() {
     fi
 }
 
+# CPU time the server process has used so far (all its threads, user and system), in
+# clock ticks; read around a run, it gives the CPU the server spent a request.
+server_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
+}
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
 # The value of `name=value` in the RESULT line of the last run.
 field() {
     [[ " $line " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
 }
 
 # Results: one line per run,
-# "variant round rps p50_us p99_us status_errors socket_errors wrapped p999_us p90_us".
+# "variant round rps p50_us p99_us status_errors socket_errors wrapped p999_us p90_us
+# server_cpu_us_per_request".
 RESULTS=$(mktemp)
 WRK_OUT=$(mktemp)
 trap 'cleanup; rm -f "$RESULTS" "$WRK_OUT"' EXIT
@@ -205,7 +218,9 @@ for round in $(seq "$ROUNDS"); do
         start_server "$(server_mode "$variant")"
         read -r script tokens <<<"$(client_args "$variant")"
         client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
+        ticks_before=$(server_ticks)
         measure "$DURATION" "$script" "$tokens"
+        ticks_after=$(server_ticks)
         line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from the client"; cat "$WRK_OUT" >&2; exit 1; }
         cleanup
         rps=$(field rps)
@@ -216,10 +231,12 @@ for round in $(seq "$ROUNDS"); do
         wrapped=$(field wrapped)
         p999=$(field p999_us)
         p90=$(field p90_us)
-        echo "$variant $round $rps $p50 $p99 $status $socket $wrapped $p999 $p90" >>"$RESULTS"
+        cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$TICKS_PER_SECOND" -v n="$(field requests)" \
+            'BEGIN { if (n > 0) printf "%.3f", t / hz * 1e6 / n; else print "" }')
+        echo "$variant $round $rps $p50 $p99 $status $socket $wrapped $p999 $p90 $cpu" >>"$RESULTS"
         repeated=""
         [[ $wrapped == true ]] && repeated=", tokens repeated"
-        log "round $round/$ROUNDS $variant: $rps req/s, p50 ${p50} µs, p90 ${p90} µs, p99 ${p99} µs, p99.9 ${p999} µs, errors $status/$socket$repeated"
+        log "round $round/$ROUNDS $variant: $rps req/s, server CPU ${cpu} µs/request, p50 ${p50} µs, p90 ${p90} µs, p99 ${p99} µs, p99.9 ${p999} µs, errors $status/$socket$repeated"
         if [[ -n "${RATE:-}" ]] && awk -v a="$rps" -v r="$RATE" 'BEGIN { exit !(a < 0.98 * r) }'; then
             log "the $variant server answered $rps of the $RATE req/s offered: saturated, its latencies measure a growing queue"
         fi
@@ -245,6 +262,7 @@ BARE_RPS=$(column_of bare 3 | median)
 BARE_P50=$(column_of bare 4 | median)
 BARE_P90=$(column_of bare 10 | median)
 BARE_P99=$(column_of bare 5 | median)
+BARE_CPU=$(column_of bare 11 | median)
 HAND_REPEATED=$(column_of hand_repeated_RS256 3 | median)
 HAND_FIRST=$(column_of hand_first_seen_RS256 3 | median)
 
@@ -260,14 +278,15 @@ else
 fi
 echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| variant | requests/s | p50 | p90 | p99 | p99.9 | req/s vs bare | p50 vs bare | p90 vs bare | p99 vs bare | vs hand-assembled | $PER_ROUND | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+echo "| variant | requests/s | p50 | p90 | p99 | p99.9 | req/s vs bare | p50 vs bare | p90 vs bare | p99 vs bare | vs hand-assembled | server CPU a request | CPU vs bare | $PER_ROUND | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 for variant in $VARIANTS; do
     rps=$(column_of "$variant" 3 | median)
     p50=$(column_of "$variant" 4 | median)
     p99=$(column_of "$variant" 5 | median)
     p999=$(column_of "$variant" 9 | median)
     p90=$(column_of "$variant" 10 | median)
+    cpu=$(column_of "$variant" 11 | median)
     rounds=$(column_of "$variant" "$PER_ROUND_COLUMN" | paste -sd/ -)
     errors=$(awk -v v="$variant" '$1 == v { s += $6; k += $7; if ($8 == "true") w = 1 }
         END { printf "%d status, %d socket%s", s, k, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
@@ -283,5 +302,7 @@ for variant in $VARIANTS; do
     # In an open loop every variant answers the rate offered: only latencies compare.
     vs_hand=$(ratio "$rps" "$hand" x)
     [[ -n "${RATE:-}" ]] && vs_hand="-"
-    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p90") | $(ms "$p99") | $(ms "$p999") | $vs_bare | $p50_bare | $p90_bare | $p99_bare | $vs_hand | $rounds | $errors |"
+    cpu_bare=$(ratio "$cpu" "$BARE_CPU" x)
+    cpu_text=$([[ -n "$cpu" ]] && echo "$cpu µs" || echo "-")
+    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p90") | $(ms "$p99") | $(ms "$p999") | $vs_bare | $p50_bare | $p90_bare | $p99_bare | $vs_hand | $cpu_text | $cpu_bare | $rounds | $errors |"
 done
