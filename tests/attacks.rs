@@ -1936,6 +1936,22 @@ async fn duplicate_claims_and_parser_differentials() {
             refused("duplicate_claim"),
         ),
         Case::token(
+            "a claim carrying JSON in serde_json's reserved RawValue name",
+            payload(&prepend(
+                r#""ext":{"$serde_json::private::RawValue":"{\"role\":\"admin\"}"}"#,
+            )),
+            refused("malformed_token"),
+        ),
+        Case::token(
+            "a header member in serde_json's reserved Number name",
+            raw_jws(
+                ed,
+                br#"{"alg":"EdDSA","kid":"ed","$serde_json::private::Number":"1"}"#,
+                base.as_bytes(),
+            ),
+            refused("malformed_token"),
+        ),
+        Case::token(
             "a second object after the claims",
             payload(&format!(r#"{base}{{"sub":"admin"}}"#)),
             refused("malformed_token"),

@@ -183,6 +183,8 @@ async fn broken_json_is_400() {
         "not json",
         r#"{"item":"tea","quantity":1} trailing"#,
         "",
+        // serde_json would read this member as the document inside its string.
+        r#"{"$serde_json::private::RawValue":"{\"item\":\"tea\",\"quantity\":1}"}"#,
     ] {
         let reply = create(&app, &token, body).await;
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The strict JSON parser of tokens and bodies, against serde_json: it accepts a subset of
 //! what serde_json accepts (the same values, integral numbers as integers), and refuses
-//! the rest only for a duplicate name or excessive depth, never as a syntax error.
+//! the rest only for a duplicate name, a name serde_json reserves or excessive depth, never
+//! as a syntax error.
 
 #![no_main]
 
@@ -20,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
         (Err(StrictJsonError::Syntax), Ok(loose)) => {
             panic!("strict saw a syntax error in {loose}")
         }
-        (Err(StrictJsonError::Duplicate | StrictJsonError::TooDeep), Ok(_)) => {}
+        (
+            Err(StrictJsonError::Duplicate | StrictJsonError::Reserved | StrictJsonError::TooDeep),
+            Ok(_),
+        ) => {}
         (Err(_), Err(_)) => {}
     }
 });

@@ -5,6 +5,10 @@
 //! different claims from the same signed bytes. In a request body it is the same attack on
 //! validation. Tokens and bodies with duplicates are refused.
 //!
+//! Member names that serde_json reserves for itself (`$serde_json::private::RawValue`, read
+//! by serde_json into a `Value` as the JSON inside its string, and the like) are refused too:
+//! with them, a document could carry another one that this parser never checked.
+//!
 //! Numbers with a zero fraction (`348.0`, `1e2`) are read as integers: JSON Schema calls
 //! them integers, so a body the OpenAPI document allows is a body the server accepts.
 
@@ -21,29 +25,41 @@ pub(crate) enum JsonError {
     Duplicate,
     /// Nested deeper than allowed.
     TooDeep,
+    /// A member name serde_json reserves for itself.
+    Reserved,
     /// Not JSON; the parser's message, without position.
     Syntax(String),
 }
 
-/// Parses `bytes` as one JSON value, refusing duplicate names and nesting deeper than
-/// `max_depth`.
+/// The prefix of the member names serde_json gives a meaning of its own.
+const RESERVED_PREFIX: &str = "$serde_json::private::";
+
+/// Why the parser stopped, when it stopped on purpose.
+#[derive(Clone, Copy)]
+enum Refusal {
+    Duplicate,
+    TooDeep,
+    Reserved,
+}
+
+/// Parses `bytes` as one JSON value, refusing duplicate names, names serde_json reserves
+/// and nesting deeper than `max_depth`.
 pub(crate) fn from_slice(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
-    let duplicate = Cell::new(false);
-    let too_deep = Cell::new(false);
+    let refusal = Cell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = StrictValue {
         depth: 0,
         max_depth,
-        duplicate: &duplicate,
-        too_deep: &too_deep,
+        refusal: &refusal,
     }
     .deserialize(&mut deserializer)
     .and_then(|value| deserializer.end().map(|()| value));
-    match parsed {
-        Ok(value) => Ok(value),
-        Err(_) if duplicate.get() => Err(JsonError::Duplicate),
-        Err(_) if too_deep.get() => Err(JsonError::TooDeep),
-        Err(error) => Err(JsonError::Syntax(without_position(&error))),
+    match (parsed, refusal.get()) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(Refusal::Duplicate)) => Err(JsonError::Duplicate),
+        (Err(_), Some(Refusal::TooDeep)) => Err(JsonError::TooDeep),
+        (Err(_), Some(Refusal::Reserved)) => Err(JsonError::Reserved),
+        (Err(error), None) => Err(JsonError::Syntax(without_position(&error))),
     }
 }
 
@@ -60,10 +76,8 @@ fn without_position(error: &serde_json::Error) -> String {
 struct StrictValue<'a> {
     depth: usize,
     max_depth: usize,
-    /// Set when parsing stopped on a duplicate name.
-    duplicate: &'a Cell<bool>,
-    /// Set when parsing stopped on nesting.
-    too_deep: &'a Cell<bool>,
+    /// Set when parsing stopped on purpose rather than on a syntax error.
+    refusal: &'a Cell<Option<Refusal>>,
 }
 
 impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
@@ -131,8 +145,10 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             if map.contains_key(&key) {
-                self.duplicate.set(true);
-                return Err(de::Error::custom("duplicate member name"));
+                return Err(self.refuse(Refusal::Duplicate, "duplicate member name"));
+            }
+            if key.starts_with(RESERVED_PREFIX) {
+                return Err(self.refuse(Refusal::Reserved, "reserved member name"));
             }
             let value = access.next_value_seed(inner)?;
             map.insert(key, value);
@@ -142,10 +158,14 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
 }
 
 impl<'a> StrictValue<'a> {
+    fn refuse<E: de::Error>(self, refusal: Refusal, message: &str) -> E {
+        self.refusal.set(Some(refusal));
+        E::custom(message)
+    }
+
     fn nested<E: de::Error>(self) -> Result<StrictValue<'a>, E> {
         if self.depth >= self.max_depth {
-            self.too_deep.set(true);
-            return Err(E::custom("nested too deeply"));
+            return Err(self.refuse(Refusal::TooDeep, "nested too deeply"));
         }
         Ok(StrictValue {
             depth: self.depth + 1,
@@ -176,6 +196,11 @@ mod tests {
             from_slice(br#"{"a":1} x"#, 32),
             Err(JsonError::Syntax(_))
         ));
+        assert_eq!(
+            from_slice(br#"[{"$serde_json::private::RawValue":"1"}]"#, 32),
+            Err(JsonError::Reserved)
+        );
+        assert!(from_slice(br#"{"$serde_json::public":1}"#, 32).is_ok());
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
         assert_eq!(from_slice(deep.as_bytes(), 32), Err(JsonError::TooDeep));
         assert!(from_slice(deep.as_bytes(), 64).is_ok());

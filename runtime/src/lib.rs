@@ -97,16 +97,20 @@ pub mod __fuzz {
         Duplicate,
         /// Nested deeper than allowed.
         TooDeep,
+        /// A member name serde_json reserves for itself (`$serde_json::private::…`).
+        Reserved,
         /// Not JSON.
         Syntax,
     }
 
-    /// The JSON parser of tokens and bodies: duplicate names refused at any depth, nesting
-    /// capped at `max_depth`, integral numbers read as integers.
+    /// The JSON parser of tokens and bodies: duplicate names and the names serde_json
+    /// reserves refused at any depth, nesting capped at `max_depth`, integral numbers read
+    /// as integers.
     pub fn parse_strict_json(bytes: &[u8], max_depth: usize) -> Result<Value, StrictJsonError> {
         crate::json::from_slice(bytes, max_depth).map_err(|error| match error {
             JsonError::Duplicate => StrictJsonError::Duplicate,
             JsonError::TooDeep => StrictJsonError::TooDeep,
+            JsonError::Reserved => StrictJsonError::Reserved,
             JsonError::Syntax(_) => StrictJsonError::Syntax,
         })
     }

@@ -94,7 +94,7 @@ const MAX_DEPTH: usize = 32;
 fn parse(bytes: &[u8]) -> Result<serde_json::Value, AuthFailure> {
     json::from_slice(bytes, MAX_DEPTH).map_err(|error| match error {
         JsonError::Duplicate => AuthFailure::DuplicateClaim,
-        JsonError::TooDeep | JsonError::Syntax(_) => AuthFailure::Malformed,
+        JsonError::TooDeep | JsonError::Reserved | JsonError::Syntax(_) => AuthFailure::Malformed,
     })
 }
 

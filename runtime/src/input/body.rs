@@ -84,13 +84,18 @@ pub(crate) fn violation<E: std::fmt::Display>(
 /// The deepest nesting accepted in a JSON body.
 const MAX_BODY_DEPTH: usize = 64;
 
-/// Deserializes a JSON body: not JSON, duplicate names or nesting deeper than 64 is 400;
+/// Deserializes a JSON body: not JSON, duplicate names, names serde_json reserves or nesting
+/// deeper than 64 is 400;
 /// values that do not fit the type (unknown fields, wrong types, missing fields) are 422.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, InputRejection> {
     let value = json::from_slice(bytes, MAX_BODY_DEPTH).map_err(|error| {
         let message = match error {
             JsonError::Duplicate => "an object repeats a member name".to_owned(),
             JsonError::TooDeep => format!("the body nests deeper than {MAX_BODY_DEPTH} levels"),
+            JsonError::Reserved => {
+                "an object uses a member name reserved by the JSON library ($serde_json::private::…)"
+                    .to_owned()
+            }
             JsonError::Syntax(message) => message,
         };
         InputRejection::malformed(
@@ -158,5 +163,31 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    /// serde_json, with the `raw_value` feature axum turns on, reads an object whose one
+    /// member is named `$serde_json::private::RawValue` into a `Value` as the JSON *inside
+    /// its string*: a body could carry, in a free-form field, a document the strict parser
+    /// never saw (duplicate names, any depth). Such names are refused before that.
+    #[test]
+    fn serde_json_reserved_member_names_are_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Note {
+            meta: serde_json::Value,
+        }
+        let smuggled = br#"{"meta":{"$serde_json::private::RawValue":"{\"a\":1,\"a\":2}"}}"#;
+        let error = from_json::<Note>(smuggled).unwrap_err();
+        assert_eq!(error.status(), 400);
+        assert!(
+            error.errors()[0].message.contains("reserved"),
+            "{:?}",
+            error.errors()
+        );
+        let number = br#"{"meta":{"$serde_json::private::Number":"1"}}"#;
+        assert_eq!(from_json::<Note>(number).unwrap_err().status(), 400);
+        // A name that merely resembles them is an ordinary name.
+        let ordinary = from_json::<Note>(br#"{"meta":{"$serde_json":"x"}}"#).unwrap();
+        assert_eq!(ordinary.meta["$serde_json"], "x");
     }
 }
