@@ -200,6 +200,11 @@ mod tests {
             from_slice(br#"[{"$serde_json::private::RawValue":"1"}]"#, 32),
             Err(JsonError::Reserved)
         );
+        // Escaped, the name is the same name.
+        assert_eq!(
+            from_slice(br#"{"\u0024serde_json::private::RawValue":"1"}"#, 32),
+            Err(JsonError::Reserved)
+        );
         assert!(from_slice(br#"{"$serde_json::public":1}"#, 32).is_ok());
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
         assert_eq!(from_slice(deep.as_bytes(), 32), Err(JsonError::TooDeep));
