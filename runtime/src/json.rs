@@ -34,14 +34,6 @@ pub(crate) enum JsonError {
 /// The prefix of the member names serde_json gives a meaning of its own.
 const RESERVED_PREFIX: &str = "$serde_json::private::";
 
-/// Why the parser stopped, when it stopped on purpose.
-#[derive(Clone, Copy)]
-enum Refusal {
-    Duplicate,
-    TooDeep,
-    Reserved,
-}
-
 /// Parses `bytes` as one JSON value, refusing duplicate names, names serde_json reserves
 /// and nesting deeper than `max_depth`.
 pub(crate) fn from_slice(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
@@ -54,11 +46,9 @@ pub(crate) fn from_slice(bytes: &[u8], max_depth: usize) -> Result<Value, JsonEr
     }
     .deserialize(&mut deserializer)
     .and_then(|value| deserializer.end().map(|()| value));
-    match (parsed, refusal.get()) {
+    match (parsed, refusal.take()) {
         (Ok(value), _) => Ok(value),
-        (Err(_), Some(Refusal::Duplicate)) => Err(JsonError::Duplicate),
-        (Err(_), Some(Refusal::TooDeep)) => Err(JsonError::TooDeep),
-        (Err(_), Some(Refusal::Reserved)) => Err(JsonError::Reserved),
+        (Err(_), Some(refused)) => Err(refused),
         (Err(error), None) => Err(JsonError::Syntax(without_position(&error))),
     }
 }
@@ -77,7 +67,7 @@ struct StrictValue<'a> {
     depth: usize,
     max_depth: usize,
     /// Set when parsing stopped on purpose rather than on a syntax error.
-    refusal: &'a Cell<Option<Refusal>>,
+    refusal: &'a Cell<Option<JsonError>>,
 }
 
 impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
@@ -145,10 +135,10 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             if map.contains_key(&key) {
-                return Err(self.refuse(Refusal::Duplicate, "duplicate member name"));
+                return Err(self.refuse(JsonError::Duplicate, "duplicate member name"));
             }
             if key.starts_with(RESERVED_PREFIX) {
-                return Err(self.refuse(Refusal::Reserved, "reserved member name"));
+                return Err(self.refuse(JsonError::Reserved, "reserved member name"));
             }
             let value = access.next_value_seed(inner)?;
             map.insert(key, value);
@@ -158,14 +148,14 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
 }
 
 impl<'a> StrictValue<'a> {
-    fn refuse<E: de::Error>(self, refusal: Refusal, message: &str) -> E {
+    fn refuse<E: de::Error>(self, refusal: JsonError, message: &str) -> E {
         self.refusal.set(Some(refusal));
         E::custom(message)
     }
 
     fn nested<E: de::Error>(self) -> Result<StrictValue<'a>, E> {
         if self.depth >= self.max_depth {
-            return Err(self.refuse(Refusal::TooDeep, "nested too deeply"));
+            return Err(self.refuse(JsonError::TooDeep, "nested too deeply"));
         }
         Ok(StrictValue {
             depth: self.depth + 1,
