@@ -28,7 +28,9 @@
 #
 # The server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $CLIENT_CPU. Variants
 # alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine
-# cancels; the table gives medians over the rounds and each ratio to bare axum.
+# cancels; the table gives medians over the rounds and each ratio to bare axum, and the
+# median of the per-round ratios ("paired": each round's run against bare axum's run of the
+# same round, which on a noisy machine moves less than the ratio of two medians).
 #
 # Closed loop (default): wrk keeps every connection busy, so requests/s is the server's
 # capacity, and latency at saturation is connections ÷ throughput (a p99 ratio only repeats
@@ -248,6 +250,16 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 column_of() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$RESULTS"; }
+# The first and third quartiles of the numbers on standard input, as "q1–q3".
+quartiles() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]; printf "%.2f–%.2f", q1, q3 }'
+}
+# Each round's value of column $2 for variant $1 divided by bare axum's in the same round:
+# runs side by side, so drift between rounds cancels out of their median.
+paired_ratios() {
+    awk -v v="$1" -v c="$2" '$1 == "bare" { bare[$2] = $c } $1 == v { mine[$2] = $c }
+        END { for (r in mine) if (bare[r] > 0) printf "%.4f\n", mine[r] / bare[r] }' "$RESULTS"
+}
 ms() {
     [[ -z "$1" ]] && { echo "-"; return; }
     awk -v us="$1" 'BEGIN { if (us < 1000) printf "%.0f µs", us; else printf "%.2f ms", us / 1000 }'
@@ -278,8 +290,8 @@ else
 fi
 echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| variant | requests/s | p50 | p90 | p99 | p99.9 | req/s vs bare | p50 vs bare | p90 vs bare | p99 vs bare | vs hand-assembled | server CPU a request | CPU vs bare | $PER_ROUND | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+echo "| variant | requests/s | p50 | p90 | p99 | p99.9 | req/s vs bare | req/s vs bare, paired (quartiles) | p50 vs bare | p90 vs bare | p99 vs bare | vs hand-assembled | server CPU a request | CPU vs bare | $PER_ROUND | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 for variant in $VARIANTS; do
     rps=$(column_of "$variant" 3 | median)
     p50=$(column_of "$variant" 4 | median)
@@ -291,6 +303,9 @@ for variant in $VARIANTS; do
     errors=$(awk -v v="$variant" '$1 == v { s += $6; k += $7; if ($8 == "true") w = 1 }
         END { printf "%d status, %d socket%s", s, k, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
     vs_bare=$(ratio "$rps" "$BARE_RPS" "")
+    paired=$(paired_ratios "$variant" 3 | median)
+    spread=$(paired_ratios "$variant" 3 | quartiles)
+    paired=$([[ -n "$paired" ]] && printf "%.2f (%s)" "$paired" "$spread" || echo "-")
     p50_bare=$(ratio "$p50" "$BARE_P50" x)
     p90_bare=$(ratio "$p90" "$BARE_P90" x)
     p99_bare=$(ratio "$p99" "$BARE_P99" x)
@@ -304,5 +319,5 @@ for variant in $VARIANTS; do
     [[ -n "${RATE:-}" ]] && vs_hand="-"
     cpu_bare=$(ratio "$cpu" "$BARE_CPU" x)
     cpu_text=$([[ -n "$cpu" ]] && echo "$cpu µs" || echo "-")
-    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p90") | $(ms "$p99") | $(ms "$p999") | $vs_bare | $p50_bare | $p90_bare | $p99_bare | $vs_hand | $cpu_text | $cpu_bare | $rounds | $errors |"
+    echo "| $variant | $rps | $(ms "$p50") | $(ms "$p90") | $(ms "$p99") | $(ms "$p999") | $vs_bare | $paired | $p50_bare | $p90_bare | $p99_bare | $vs_hand | $cpu_text | $cpu_bare | $rounds | $errors |"
 done

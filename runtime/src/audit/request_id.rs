@@ -20,9 +20,14 @@ impl RequestId {
     /// The client's `X-Request-Id` if there is exactly one and it is 1 to 128 characters of
     /// `A-Z a-z 0-9 - _ . : / + =` (so it is safe in logs), else a new one.
     pub fn from_headers(headers: &HeaderMap) -> RequestId {
-        let mut values = headers.get_all(REQUEST_ID).iter();
-        match (values.next(), values.next()) {
-            (Some(value), None) if well_formed(value.as_bytes()) => RequestId(value.clone()),
+        // One lookup when the client sent none, as most do; a second only to refuse repeats.
+        match headers.get(REQUEST_ID) {
+            Some(value)
+                if well_formed(value.as_bytes())
+                    && headers.get_all(REQUEST_ID).iter().nth(1).is_none() =>
+            {
+                RequestId(value.clone())
+            }
             _ => RequestId::generate(),
         }
     }
