@@ -145,12 +145,14 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut next = access.next_key::<String>()?;
+        // A number, not an object: no deeper than the number itself.
+        if self.numbers_are_maps && next.as_deref() == Some(NUMBER_TOKEN) {
+            return self.number(access);
+        }
         let inner = self.nested()?;
         let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if self.numbers_are_maps && map.is_empty() && key == NUMBER_TOKEN {
-                return self.number(access);
-            }
+        while let Some(key) = next {
             if map.contains_key(&key) {
                 return Err(self.refuse(JsonError::Duplicate, "duplicate member name"));
             }
@@ -159,6 +161,7 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
             }
             let value = access.next_value_seed(inner)?;
             map.insert(key, value);
+            next = access.next_key::<String>()?;
         }
         Ok(Value::Object(map))
     }
@@ -254,12 +257,17 @@ mod tests {
     /// What serde_json's `arbitrary_precision` hands a visitor for `digits`, parsed as this
     /// module parses a document (this build has the feature off).
     fn with_numbers_as_maps(members: &[(&str, &str)]) -> Result<Value, JsonError> {
+        at_depth(0, members)
+    }
+
+    /// The same, at nesting depth `depth` of at most 32.
+    fn at_depth(depth: usize, members: &[(&str, &str)]) -> Result<Value, JsonError> {
         let refusal = Cell::new(None);
         let map = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
             members.iter().copied(),
         );
         let parsed = StrictValue {
-            depth: 0,
+            depth,
             max_depth: 32,
             numbers_are_maps: true,
             refusal: &refusal,
@@ -294,6 +302,9 @@ mod tests {
             with_numbers_as_maps(&[(NUMBER_TOKEN, "1.5")]),
             Ok(Value::from(1.5))
         );
+        // A number is as deep as a number, not as an object.
+        assert_eq!(at_depth(32, &[(NUMBER_TOKEN, "7")]), Ok(Value::from(7u64)));
+        assert_eq!(at_depth(32, &[("a", "7")]), Err(JsonError::TooDeep));
         // Anything else under that name is still refused.
         assert_eq!(
             with_numbers_as_maps(&[(NUMBER_TOKEN, "7"), ("admin", "true")]),
