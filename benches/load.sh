@@ -303,9 +303,9 @@ for variant in $VARIANTS; do
     errors=$(awk -v v="$variant" '$1 == v { s += $6; k += $7; if ($8 == "true") w = 1 }
         END { printf "%d status, %d socket%s", s, k, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
     vs_bare=$(ratio "$rps" "$BARE_RPS" "")
-    paired=$(paired_ratios "$variant" 3 | median)
-    spread=$(paired_ratios "$variant" 3 | quartiles)
-    paired=$([[ -n "$paired" ]] && printf "%.2f (%s)" "$paired" "$spread" || echo "-")
+    # Formatted by awk, as every number here: bash's printf reads "0.92" by the locale.
+    paired=$(paired_ratios "$variant" 3 | median | awk '{ printf "%.2f", $1 }')
+    paired=$([[ -n "$paired" ]] && echo "$paired ($(paired_ratios "$variant" 3 | quartiles))" || echo "-")
     p50_bare=$(ratio "$p50" "$BARE_P50" x)
     p90_bare=$(ratio "$p90" "$BARE_P90" x)
     p99_bare=$(ratio "$p99" "$BARE_P99" x)
