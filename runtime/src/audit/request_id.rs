@@ -1,8 +1,10 @@
 //! Request ids: taken from `X-Request-Id` when well formed, generated otherwise, and sent
 //! back on the response, so one id follows a request through proxies, logs and audit.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -39,12 +41,8 @@ impl RequestId {
         static PREFIX: OnceLock<[u8; 17]> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let prefix = PREFIX.get_or_init(|| {
-            let mut bytes = [0u8; 8];
-            // Without randomness the ids stay unique within the process; a fixed prefix
-            // only makes them collide across restarts.
-            let _ = aws_lc_rs::rand::fill(&mut bytes);
             let mut prefix = [b'-'; 17];
-            write_hex(&mut prefix[..16], u64::from_le_bytes(bytes));
+            write_hex(&mut prefix[..16], process_seed());
             prefix
         });
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -71,6 +69,16 @@ impl RequestId {
     pub fn header_value(&self) -> HeaderValue {
         self.0.clone()
     }
+}
+
+/// 64 random bits for this process, to keep its ids apart from other processes' (the
+/// prefix is not a secret, only unlikely to repeat).
+///
+/// Taken from the standard library's hash keys, which the operating system's generator
+/// seeds, rather than from aws-lc's generator: seeding that one costs tens of
+/// milliseconds, which the first request of every process would wait for.
+fn process_seed() -> u64 {
+    RandomState::new().hash_one((std::process::id(), SystemTime::now()))
 }
 
 /// Writes the low `4 * out.len()` bits of `value` as lowercase hex, most significant first.
@@ -120,5 +128,13 @@ mod tests {
         assert_eq!((prefix.len(), count.len()), (16, 12));
         assert!(u64::from_str_radix(prefix, 16).is_ok());
         assert!(u64::from_str_radix(count, 16).is_ok());
+    }
+
+    #[test]
+    fn process_seeds_are_random() {
+        // Each draw hashes with keys of its own: equal draws would mean a constant prefix,
+        // and the ids of every process colliding.
+        let seeds: std::collections::HashSet<u64> = (0..64).map(|_| process_seed()).collect();
+        assert_eq!(seeds.len(), 64);
     }
 }
