@@ -44,7 +44,20 @@
 # a second ≈ 1 s); in an open loop, what a request costs at that load, including the
 # wake-ups of a server that is not always busy.
 #
-# Environment (defaults): RATE (unset: closed loop under wrk), DURATION (10) seconds per
+# Side by side (SIDE_BY_SIDE=1): for each variant, its server and a bare axum server run at
+# the same time, both pinned to CPU $SERVER_CPU, each driven by its own wrk on CPU
+# $CLIENT_CPU. The two servers share one core, so whatever slows the machine down slows both
+# alike, and the ratio of their requests per second is the ratio of what a request costs
+# each (variant ÷ bare: 0.90 means a request of the variant costs 1/0.90 = 1.11 of bare
+# axum's). On a shared virtual machine, where two runs a minute apart differ by 10%, this
+# ratio moves by about 1% between rounds. Its own bias shows in the row of bare against bare
+# (the default VARIANTS then start with it). It measures cost, not latency; and two servers
+# taking turns on one core evict each other's caches, which weighs on the larger working
+# set. To weigh a change, put another build beside this one instead of bare axum:
+# BESIDE_SERVER=<a copy of an earlier target/release/deps/load_server-*> and
+# BESIDE_MODE=<its serve mode, e.g. portcullis>.
+#
+# Environment (defaults): SIDE_BY_SIDE (unset), RATE (unset: closed loop under wrk), DURATION (10) seconds per
 # run, WARMUP (2) seconds of warm-up per run (with the repeated token, under wrk), ROUNDS
 # (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917), TOKENS_PER_SECOND
 # (30000: distinct tokens prepared per second of DURATION; a run that needs more says so;
@@ -66,6 +79,9 @@ PORT=${PORT:-3917}
 TOKENS_PER_SECOND=${TOKENS_PER_SECOND:-30000}
 [[ $(id -u) -eq 0 ]] && DEFAULT_NICE=-20 || DEFAULT_NICE=0
 NICE=${NICE:-$DEFAULT_NICE}
+SIDE_BY_SIDE=${SIDE_BY_SIDE:-}
+[[ -n "$SIDE_BY_SIDE" && -n "${RATE:-}" ]] && { echo "load.sh: SIDE_BY_SIDE is a closed loop: unset RATE" >&2; exit 1; }
+[[ -n "$SIDE_BY_SIDE" ]] && VARIANTS=${VARIANTS:-bare bare_fields portcullis_cached}
 VARIANTS=${VARIANTS:-bare bare_connect_info bare_fields portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -82,17 +98,21 @@ BOOST=(setsid bash -c 'echo "$0" >"/proc/$$/autogroup" 2>/dev/null; exec nice -n
 
 SERVER_PID=""
 WRK_PID=""
+# Side by side: the bare server and its wrk.
+PAIR_SERVER_PID=""
+PAIR_WRK_PID=""
+stop() {
+    if [[ -n "$1" ]]; then
+        kill "$1" 2>/dev/null || true
+        wait "$1" 2>/dev/null || true
+    fi
+}
 cleanup() {
-    if [[ -n "$WRK_PID" ]]; then
-        kill "$WRK_PID" 2>/dev/null || true
-        wait "$WRK_PID" 2>/dev/null || true
-        WRK_PID=""
-    fi
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
+    stop "$WRK_PID"
+    stop "$PAIR_WRK_PID"
+    stop "$SERVER_PID"
+    stop "$PAIR_SERVER_PID"
+    WRK_PID="" PAIR_WRK_PID="" SERVER_PID="" PAIR_SERVER_PID=""
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -153,17 +173,19 @@ client_args() {
     esac
 }
 
+# Starts the server of mode $1 on port $2 (default $PORT): its PID in SERVER_PID.
 start_server() {
-    "${BOOST[@]}" "$NICE" taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$PORT" "$LOAD_DIR" &
+    local port=${2:-$PORT}
+    "${BOOST[@]}" "$NICE" taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$port" "$LOAD_DIR" &
     SERVER_PID=$!
     for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
         kill -0 "$SERVER_PID" 2>/dev/null || { log "the $1 server exited"; exit 1; }
         sleep 0.1
     done
-    log "the $1 server did not start listening on port $PORT"
+    log "the $1 server did not start listening on port $port"
     exit 1
 }
 
@@ -208,12 +230,103 @@ field() {
     [[ " $line " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
 }
 
+# The median of the numbers on standard input.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+column_of() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$RESULTS"; }
+# The first and third quartiles of the numbers on standard input, as "q1–q3".
+# $1 decimals (default 2).
+quartiles() {
+    sort -g | awk -v d="${1:-2}" '{ v[NR] = $1 } END { if (NR == 0) exit; q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]; printf "%." d "f–%." d "f", q1, q3 }'
+}
+# Each round's value of column $2 for variant $1 divided by bare axum's in the same round:
+# runs side by side, so drift between rounds cancels out of their median.
+paired_ratios() {
+    awk -v v="$1" -v c="$2" '$1 == "bare" { bare[$2] = $c } $1 == v { mine[$2] = $c }
+        END { for (r in mine) if (bare[r] > 0) printf "%.4f\n", mine[r] / bare[r] }' "$RESULTS"
+}
+ms() {
+    [[ -z "$1" ]] && { echo "-"; return; }
+    awk -v us="$1" 'BEGIN { if (us < 1000) printf "%.0f µs", us; else printf "%.2f ms", us / 1000 }'
+}
+# $1 / $2 as a ratio with suffix $3, or "-" when either is missing.
+ratio() {
+    [[ -z "$1" || -z "$2" ]] && { echo "-"; return; }
+    awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { if (b == 0) print "-"; else printf "%.2f%s", a / b, s }'
+}
+
 # Results: one line per run,
 # "variant round rps p50_us p99_us status_errors socket_errors wrapped p999_us p90_us
 # server_cpu_us_per_request".
 RESULTS=$(mktemp)
 WRK_OUT=$(mktemp)
 trap 'cleanup; rm -f "$RESULTS" "$WRK_OUT"' EXIT
+
+if [[ -n "$SIDE_BY_SIDE" ]]; then
+    BESIDE_SERVER=${BESIDE_SERVER:-$SERVER}
+    BESIDE_MODE=${BESIDE_MODE:-bare}
+    [[ -x "$BESIDE_SERVER" ]] || { log "BESIDE_SERVER $BESIDE_SERVER is not a program"; exit 1; }
+    BESIDE_LABEL="the $BESIDE_MODE server"
+    [[ $BESIDE_SERVER != "$SERVER" ]] && BESIDE_LABEL="$BESIDE_LABEL of $BESIDE_SERVER"
+    PAIR_PORT=$((PORT + 1))
+    PAIR_URL="http://127.0.0.1:$PAIR_PORT/orders/7"
+    PAIR_OUT=$(mktemp)
+    trap 'cleanup; rm -f "$RESULTS" "$WRK_OUT" "$PAIR_OUT"' EXIT
+
+    # Drives, for $1 seconds and at the same time, the variant's server with wrk script $2
+    # and its argument $3 (output in $WRK_OUT) and the bare server beside it with the
+    # repeated token (output in $PAIR_OUT).
+    pair_client() {
+        "${BOOST[@]}" "$NICE" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$1s" \
+            -s "$2" "$URL" -- "$3" >"$WRK_OUT" &
+        WRK_PID=$!
+        "${BOOST[@]}" "$NICE" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$1s" \
+            -s "$SCRIPTS/repeated.lua" "$PAIR_URL" -- "$LOAD_DIR/repeated.token" >"$PAIR_OUT" &
+        PAIR_WRK_PID=$!
+        wait "$WRK_PID" || { log "wrk failed"; cat "$WRK_OUT" >&2; exit 1; }
+        wait "$PAIR_WRK_PID" || { log "wrk failed"; cat "$PAIR_OUT" >&2; exit 1; }
+        WRK_PID="" PAIR_WRK_PID=""
+    }
+
+    # One line per round: "variant round rps bare_rps status_errors socket_errors wrapped".
+    for round in $(seq "$ROUNDS"); do
+        for variant in $VARIANTS; do
+            SERVER=$BESIDE_SERVER start_server "$BESIDE_MODE" "$PAIR_PORT"
+            PAIR_SERVER_PID=$SERVER_PID
+            start_server "$(server_mode "$variant")"
+            read -r script tokens <<<"$(client_args "$variant")"
+            pair_client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
+            pair_client "$DURATION" "$script" "$tokens"
+            cleanup
+            line=$(grep '^RESULT ' "$PAIR_OUT") || { log "no result from the client"; cat "$PAIR_OUT" >&2; exit 1; }
+            bare_rps=$(field rps)
+            bare_errors=$(($(field status_errors) + $(field socket_errors)))
+            line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from the client"; cat "$WRK_OUT" >&2; exit 1; }
+            rps=$(field rps)
+            errors=$(($(field status_errors) + $(field socket_errors)))
+            echo "$variant $round $rps $bare_rps $errors $bare_errors $(field wrapped)" >>"$RESULTS"
+            log "round $round/$ROUNDS $variant beside $BESIDE_LABEL: $rps and $bare_rps req/s, ratio $(ratio "$rps" "$bare_rps" "")"
+        done
+    done
+
+    echo
+    echo "GET /orders/{id}, side by side: each variant and $BESIDE_LABEL at the same time on CPU $SERVER_CPU, two wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $CLIENT_CPU, $ROUNDS rounds, nice $NICE"
+    echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | ratio per round | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---|---|"
+    for variant in $VARIANTS; do
+        ratios() { awk -v v="$variant" '$1 == v && $4 > 0 { printf "%.4f\n", $3 / $4 }' "$RESULTS"; }
+        paired=$(ratios | median)
+        cost=$(awk -v r="$paired" 'BEGIN { if (r > 0) printf "%.2fx", 1 / r; else print "-" }')
+        per_round=$(ratios | awk '{ printf "%.3f\n", $1 }' | paste -sd/ -)
+        errors=$(awk -v v="$variant" '$1 == v { e += $5; b += $6; if ($7 == "true") w = 1 }
+            END { printf "%d, %d beside%s", e, b, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
+        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(ratios | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $per_round | $errors |"
+    done
+    exit 0
+fi
 
 for round in $(seq "$ROUNDS"); do
     for variant in $VARIANTS; do
@@ -244,31 +357,6 @@ for round in $(seq "$ROUNDS"); do
         fi
     done
 done
-
-# The median of the numbers on standard input.
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-column_of() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$RESULTS"; }
-# The first and third quartiles of the numbers on standard input, as "q1–q3".
-quartiles() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]; printf "%.2f–%.2f", q1, q3 }'
-}
-# Each round's value of column $2 for variant $1 divided by bare axum's in the same round:
-# runs side by side, so drift between rounds cancels out of their median.
-paired_ratios() {
-    awk -v v="$1" -v c="$2" '$1 == "bare" { bare[$2] = $c } $1 == v { mine[$2] = $c }
-        END { for (r in mine) if (bare[r] > 0) printf "%.4f\n", mine[r] / bare[r] }' "$RESULTS"
-}
-ms() {
-    [[ -z "$1" ]] && { echo "-"; return; }
-    awk -v us="$1" 'BEGIN { if (us < 1000) printf "%.0f µs", us; else printf "%.2f ms", us / 1000 }'
-}
-# $1 / $2 as a ratio with suffix $3, or "-" when either is missing.
-ratio() {
-    [[ -z "$1" || -z "$2" ]] && { echo "-"; return; }
-    awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { if (b == 0) print "-"; else printf "%.2f%s", a / b, s }'
-}
 
 BARE_RPS=$(column_of bare 3 | median)
 BARE_P50=$(column_of bare 4 | median)
