@@ -49,19 +49,20 @@
 # $CLIENT_CPU. The two servers share one core, so whatever slows the machine down slows both
 # alike, and the ratio of their requests per second is the ratio of what a request costs
 # each (variant ÷ bare: 0.90 means a request of the variant costs 1/0.90 = 1.11 of bare
-# axum's). On a shared virtual machine, where two runs a minute apart differ by 10%, this
-# ratio moves by about 1% between rounds. Its own bias shows in the row of bare against bare
-# (the default VARIANTS then start with it). It measures cost, not latency; and two servers
-# taking turns on one core evict each other's caches, which weighs on the larger working
-# set. To weigh a change, put another build beside this one instead of bare axum:
+# axum's). On a shared virtual machine, where two runs a minute apart differ by 10 to 30%,
+# this ratio moves by 1 to 3% between rounds. Its own error shows in the row of bare against
+# bare (the default VARIANTS then start with it). It measures cost, not latency; and two
+# servers taking turns on one core evict each other's caches, which may weigh on the larger
+# working set. To weigh a change, put another build beside this one instead of bare axum:
 # BESIDE_SERVER=<a copy of an earlier target/release/deps/load_server-*> and
 # BESIDE_MODE=<its serve mode, e.g. portcullis>.
 #
-# Environment (defaults): SIDE_BY_SIDE (unset), RATE (unset: closed loop under wrk), DURATION (10) seconds per
-# run, WARMUP (2) seconds of warm-up per run (with the repeated token, under wrk), ROUNDS
-# (3), CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917), TOKENS_PER_SECOND
-# (30000: distinct tokens prepared per second of DURATION; a run that needs more says so;
-# an open loop prepares RATE a second), LOAD_DIR (target/load: keys and tokens, reused
+# Environment (defaults): SIDE_BY_SIDE (unset), BESIDE_SERVER (this build), BESIDE_MODE
+# (bare), RATE (unset: closed loop under wrk), DURATION (10) seconds per run, WARMUP (2)
+# seconds of warm-up per run (with the repeated token, under wrk), ROUNDS (3), CONNECTIONS
+# (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917; side by side also the next port),
+# TOKENS_PER_SECOND (30000: distinct tokens prepared per second of DURATION; a run that
+# needs more says so; an open loop prepares RATE a second), LOAD_DIR (target/load: keys and tokens, reused
 # while valid), VARIANTS (all of the above), NICE (-20 when run as root, else 0: the server
 # and the client run at this priority, so that other work on a shared machine disturbs
 # them less).
@@ -241,7 +242,7 @@ quartiles() {
     sort -g | awk -v d="${1:-2}" '{ v[NR] = $1 } END { if (NR == 0) exit; q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]; printf "%." d "f–%." d "f", q1, q3 }'
 }
 # Each round's value of column $2 for variant $1 divided by bare axum's in the same round:
-# runs side by side, so drift between rounds cancels out of their median.
+# runs a few seconds apart, so drift between rounds cancels out of their median.
 paired_ratios() {
     awk -v v="$1" -v c="$2" '$1 == "bare" { bare[$2] = $c } $1 == v { mine[$2] = $c }
         END { for (r in mine) if (bare[r] > 0) printf "%.4f\n", mine[r] / bare[r] }' "$RESULTS"
@@ -275,8 +276,8 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     trap 'cleanup; rm -f "$RESULTS" "$WRK_OUT" "$PAIR_OUT"' EXIT
 
     # Drives, for $1 seconds and at the same time, the variant's server with wrk script $2
-    # and its argument $3 (output in $WRK_OUT) and the bare server beside it with the
-    # repeated token (output in $PAIR_OUT).
+    # and its argument $3 (output in $WRK_OUT) and the server beside it with the repeated
+    # token (output in $PAIR_OUT).
     pair_client() {
         "${BOOST[@]}" "$NICE" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$1s" \
             -s "$2" "$URL" -- "$3" >"$WRK_OUT" &
@@ -289,7 +290,9 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
         WRK_PID="" PAIR_WRK_PID=""
     }
 
-    # One line per round: "variant round rps bare_rps status_errors socket_errors wrapped".
+    # One line per run: "variant round rps rps_beside errors errors_beside wrapped".
+    # The ratios of variant $1's runs to the runs beside them.
+    side_ratios() { awk -v v="$1" '$1 == v && $4 > 0 { printf "%.4f\n", $3 / $4 }' "$RESULTS"; }
     for round in $(seq "$ROUNDS"); do
         for variant in $VARIANTS; do
             SERVER=$BESIDE_SERVER start_server "$BESIDE_MODE" "$PAIR_PORT"
@@ -300,13 +303,13 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
             pair_client "$DURATION" "$script" "$tokens"
             cleanup
             line=$(grep '^RESULT ' "$PAIR_OUT") || { log "no result from the client"; cat "$PAIR_OUT" >&2; exit 1; }
-            bare_rps=$(field rps)
-            bare_errors=$(($(field status_errors) + $(field socket_errors)))
+            beside_rps=$(field rps)
+            beside_errors=$(($(field status_errors) + $(field socket_errors)))
             line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from the client"; cat "$WRK_OUT" >&2; exit 1; }
             rps=$(field rps)
             errors=$(($(field status_errors) + $(field socket_errors)))
-            echo "$variant $round $rps $bare_rps $errors $bare_errors $(field wrapped)" >>"$RESULTS"
-            log "round $round/$ROUNDS $variant beside $BESIDE_LABEL: $rps and $bare_rps req/s, ratio $(ratio "$rps" "$bare_rps" "")"
+            echo "$variant $round $rps $beside_rps $errors $beside_errors $(field wrapped)" >>"$RESULTS"
+            log "round $round/$ROUNDS $variant beside $BESIDE_LABEL: $rps and $beside_rps req/s, ratio $(ratio "$rps" "$beside_rps" "")"
         done
     done
 
@@ -317,13 +320,12 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | ratio per round | errors |"
     echo "|---|---:|---:|---:|---:|---:|---|---|"
     for variant in $VARIANTS; do
-        ratios() { awk -v v="$variant" '$1 == v && $4 > 0 { printf "%.4f\n", $3 / $4 }' "$RESULTS"; }
-        paired=$(ratios | median)
+        paired=$(side_ratios "$variant" | median)
         cost=$(awk -v r="$paired" 'BEGIN { if (r > 0) printf "%.2fx", 1 / r; else print "-" }')
-        per_round=$(ratios | awk '{ printf "%.3f\n", $1 }' | paste -sd/ -)
+        per_round=$(side_ratios "$variant" | awk '{ printf "%.3f\n", $1 }' | paste -sd/ -)
         errors=$(awk -v v="$variant" '$1 == v { e += $5; b += $6; if ($7 == "true") w = 1 }
             END { printf "%d, %d beside%s", e, b, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
-        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(ratios | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $per_round | $errors |"
+        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(side_ratios "$variant" | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $per_round | $errors |"
     done
     exit 0
 fi
