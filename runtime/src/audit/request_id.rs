@@ -132,8 +132,9 @@ mod tests {
 
     #[test]
     fn process_seeds_are_random() {
-        // Each draw hashes with keys of its own: equal draws would mean a constant prefix,
-        // and the ids of every process colliding.
+        // Each draw hashes the time with keys of its own, so all differ; equal draws would
+        // mean a constant prefix, and the ids of every process colliding. (That the keys come
+        // from the operating system is the standard library's promise, not tested here.)
         let seeds: std::collections::HashSet<u64> = (0..64).map(|_| process_seed()).collect();
         assert_eq!(seeds.len(), 64);
     }
