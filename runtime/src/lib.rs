@@ -25,6 +25,7 @@ pub mod redis;
 mod rejection;
 mod router;
 pub mod secrets;
+mod static_value;
 pub mod transport;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};

@@ -1,6 +1,7 @@
 //! Request ids: taken from `X-Request-Id` when well formed, generated otherwise, and sent
 //! back on the response, so one id follows a request through proxies, logs and audit.
 
+use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,80 +15,138 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest request id taken from a client.
 const MAX_LEN: usize = 128;
 
+/// Up to this many distinct field names, a request is searched for `X-Request-Id` name by
+/// name rather than by hash.
+const FEW_FIELDS: usize = 16;
+
 /// A request's id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(HeaderValue);
+#[derive(Clone)]
+pub struct RequestId(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Generated: a number, written in decimal the first time it is read as text (most
+    /// requests only send it back, and the header value is made from the number). Held
+    /// inline, so the copies for the handler and the audit event cost no allocation and
+    /// no reference count.
+    Generated { number: u64, text: OnceLock<Digits> },
+    /// The client's, as sent.
+    Given(HeaderValue),
+}
+
+/// The decimal digits of a `u64`.
+#[derive(Clone, Copy)]
+struct Digits {
+    bytes: [u8; 20],
+    len: u8,
+}
+
+impl Digits {
+    fn of(number: u64) -> Digits {
+        let mut buffer = itoa::Buffer::new();
+        let text = buffer.format(number).as_bytes();
+        let mut bytes = [0; 20];
+        bytes[..text.len()].copy_from_slice(text);
+        // At most 20 digits.
+        let len = text.len() as u8;
+        Digits { bytes, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("unknown")
+    }
+}
 
 impl RequestId {
     /// The client's `X-Request-Id` if there is exactly one and it is 1 to 128 characters of
     /// `A-Z a-z 0-9 - _ . : / + =` (so it is safe in logs), else a new one.
     pub fn from_headers(headers: &HeaderMap) -> RequestId {
-        // One lookup when the client sent none, as most do; a second only to refuse repeats.
+        // Most clients send none. Among a few fields, comparing names finds that out for
+        // less than hashing this one's for a lookup (the others are standard names, told
+        // apart from it by their kind alone).
+        let maybe_sent =
+            headers.keys_len() > FEW_FIELDS || headers.keys().any(|name| *name == REQUEST_ID);
+        if !maybe_sent {
+            return RequestId::generate();
+        }
+        // One lookup, and a second only to refuse repeats.
         match headers.get(REQUEST_ID) {
             Some(value)
                 if well_formed(value.as_bytes())
                     && headers.get_all(REQUEST_ID).iter().nth(1).is_none() =>
             {
-                RequestId(value.clone())
+                RequestId(Repr::Given(value.clone()))
             }
             _ => RequestId::generate(),
         }
     }
 
-    /// A new id: a random per-process prefix and a counter, unique for the process's life
-    /// and never reused across restarts.
+    /// A new id: a number, in decimal, that counts up from a random start drawn once per
+    /// process. Unique for the process's life (2^64 ids before one repeats); two processes'
+    /// ids meet only if their starts fall closer than the number of requests they serve:
+    /// about one chance in 9 million for two processes serving 10^12 requests each.
     pub fn generate() -> RequestId {
-        // `{prefix:016x}-`, written once per process.
-        static PREFIX: OnceLock<[u8; 17]> = OnceLock::new();
+        static START: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let prefix = PREFIX.get_or_init(|| {
-            let mut prefix = [b'-'; 17];
-            write_hex(&mut prefix[..16], process_seed());
-            prefix
-        });
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        // `{prefix}{count:012x}`, without the formatting machinery: this runs for nearly
-        // every request.
-        let mut text = [0u8; 29];
-        text[..17].copy_from_slice(prefix);
-        write_hex(&mut text[17..], count);
-        // Owned by reference count, so the copies for the handler, the response and the
-        // audit event share one allocation.
-        RequestId(
-            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
-                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
-        )
+        let start = *START.get_or_init(process_seed);
+        let number = start.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed));
+        RequestId(Repr::Generated {
+            number,
+            text: OnceLock::new(),
+        })
     }
 
     /// The id.
     pub fn as_str(&self) -> &str {
-        // Only well-formed ASCII ever gets in.
-        self.0.to_str().unwrap_or("unknown")
+        match &self.0 {
+            Repr::Generated { number, text } => text.get_or_init(|| Digits::of(*number)).as_str(),
+            // Only well-formed ASCII gets in.
+            Repr::Given(value) => value.to_str().unwrap_or("unknown"),
+        }
     }
 
     /// The id as a header value.
     pub fn header_value(&self) -> HeaderValue {
-        self.0.clone()
+        match &self.0 {
+            // Digits only: made without checking each byte, as a header value must be.
+            Repr::Generated { number, .. } => HeaderValue::from(*number),
+            Repr::Given(value) => value.clone(),
+        }
     }
 }
 
-/// 64 random bits for this process, to keep its ids apart from other processes' (the
-/// prefix is not a secret, only unlikely to repeat).
+/// Two ids are equal when they read the same.
+impl PartialEq for RequestId {
+    fn eq(&self, other: &RequestId) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Generated { number: a, .. }, Repr::Generated { number: b, .. }) => a == b,
+            _ => self.as_str() == other.as_str(),
+        }
+    }
+}
+
+impl Eq for RequestId {}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// 64 random bits for this process: where its ids start counting (the start is not a
+/// secret, only unlikely to be near another process's).
 ///
 /// Taken from the standard library's hash keys, which the operating system's generator
 /// seeds, rather than from aws-lc's generator: seeding that one costs tens of
 /// milliseconds, which the first request of every process would wait for.
 fn process_seed() -> u64 {
     RandomState::new().hash_one((std::process::id(), SystemTime::now()))
-}
-
-/// Writes the low `4 * out.len()` bits of `value` as lowercase hex, most significant first.
-fn write_hex(out: &mut [u8], mut value: u64) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(value & 0xf) as usize];
-        value >>= 4;
-    }
 }
 
 fn well_formed(bytes: &[u8]) -> bool {
@@ -118,16 +177,66 @@ mod tests {
         );
         for bad in [vec![""], vec!["a b"], vec!["<script>"], vec!["a", "b"]] {
             let id = RequestId::from_headers(&headers(&bad));
-            assert_eq!(id.as_str().len(), 29, "{bad:?} → {}", id.as_str());
+            assert!(
+                id.as_str().parse::<u64>().is_ok(),
+                "{bad:?} → {}",
+                id.as_str()
+            );
         }
         let long = "a".repeat(129);
         assert_ne!(RequestId::from_headers(&headers(&[&long])).as_str(), long);
-        assert_ne!(RequestId::generate(), RequestId::generate());
-        let id = RequestId::generate();
-        let (prefix, count) = id.as_str().split_once('-').unwrap();
-        assert_eq!((prefix.len(), count.len()), (16, 12));
-        assert!(u64::from_str_radix(prefix, 16).is_ok());
-        assert!(u64::from_str_radix(count, 16).is_ok());
+        let given = RequestId::from_headers(&headers(&["abc-123"]));
+        assert_eq!(given.header_value(), "abc-123");
+        // Found among few fields and among many, wherever it is.
+        for others in [0, 5, FEW_FIELDS, 40] {
+            for position in [0, others / 2, others] {
+                let mut map = HeaderMap::new();
+                for i in 0..=others {
+                    if i == position {
+                        map.append(REQUEST_ID, HeaderValue::from_static("trace-7"));
+                    } else {
+                        map.append(
+                            HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap(),
+                            HeaderValue::from_static("v"),
+                        );
+                    }
+                }
+                let id = RequestId::from_headers(&map);
+                assert_eq!(id.as_str(), "trace-7", "{others} others, at {position}");
+            }
+        }
+    }
+
+    #[test]
+    fn generated_ids_count_up_and_read_the_same_everywhere() {
+        let first = RequestId::generate();
+        let second = RequestId::generate();
+        assert_ne!(first, second);
+        let (a, b): (u64, u64) = (
+            first.as_str().parse().unwrap(),
+            second.as_str().parse().unwrap(),
+        );
+        // Other tests generate ids at the same time: later, not necessarily next.
+        assert!(
+            b.wrapping_sub(a) >= 1 && b.wrapping_sub(a) < 1 << 20,
+            "{a} then {b}"
+        );
+        for id in [first, second] {
+            assert_eq!(id.header_value(), id.as_str());
+            assert_eq!(id.clone().as_str(), id.as_str());
+        }
+        // Every length of number reads back whole, as text and as a header value.
+        for number in [0, 9, 10, u64::MAX] {
+            let id = RequestId(Repr::Generated {
+                number,
+                text: OnceLock::new(),
+            });
+            let text = number.to_string();
+            assert_eq!(id.header_value(), HeaderValue::from(number));
+            assert_eq!((id.as_str(), id.to_string()), (text.as_str(), text.clone()));
+            let given = RequestId::from_headers(&headers(&[&text]));
+            assert_eq!(given, id, "the same text is the same id");
+        }
     }
 
     #[test]

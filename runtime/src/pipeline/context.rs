@@ -11,16 +11,19 @@ use crate::authz::ScopeRegistry;
 use crate::config::Security;
 use crate::endpoint::EndpointSpec;
 use crate::metrics::EndpointMetrics;
-use crate::rate::headers::{self, LimitField};
+use crate::rate::headers::{self, QuotaLimitField};
 use crate::rate::{EndpointRate, MemoryLimiter, Rate};
+use crate::static_value;
 
 /// One quota of an endpoint: its base rate, or the rate of a tier.
 pub(crate) struct Quota {
     pub(crate) rate: Rate,
     /// The name shared stores count it under: the same on every instance.
     pub(crate) store_name: String,
-    /// `RateLimit-Policy`, formatted once.
+    /// `RateLimit-Policy`, formatted once and kept for the life of the process.
     pub(crate) policy_header: HeaderValue,
+    /// `RateLimit`, its common values made in advance.
+    pub(crate) limit_field: QuotaLimitField,
     /// The limiter, when quotas are counted in this process.
     pub(crate) memory: Option<MemoryLimiter>,
 }
@@ -29,8 +32,6 @@ pub(crate) struct Quota {
 pub(crate) struct Limits {
     /// The policy name in the RateLimit fields.
     pub(crate) policy: String,
-    /// `RateLimit` of the policy, its name quoted once.
-    pub(crate) limit_field: LimitField,
     pub(crate) quotas: Vec<Quota>,
 }
 
@@ -55,7 +56,8 @@ impl Limits {
         let quota = |rate: Rate, store_name: String| Quota {
             rate,
             store_name,
-            policy_header: headers::policy_value(&policy, rate),
+            policy_header: static_value::for_life(headers::policy_value(&policy, rate)),
+            limit_field: QuotaLimitField::new(&policy, rate),
             memory: in_memory.then(|| MemoryLimiter::new(rate)),
         };
         quotas.push(quota(rate, base_name.clone()));
@@ -67,11 +69,7 @@ impl Limits {
                 ));
             }
         }
-        Some(Limits {
-            limit_field: LimitField::new(&policy),
-            policy,
-            quotas,
-        })
+        Some(Limits { policy, quotas })
     }
 }
 

@@ -71,7 +71,7 @@ where
         };
         match decided {
             Some(Ok(admitted)) => {
-                let request = with_context(&context, request, &admitted, &arrival);
+                add_context(&context, &mut request, &admitted, &arrival);
                 SecuredFuture::Handling {
                     handling: handler.call(request, state),
                     finish: Some(Finish {
@@ -89,7 +89,7 @@ where
                     let ip = ClientIp::known(arrival.ip);
                     match admit(&context, &mut request, ip).await {
                         Ok(admitted) => {
-                            let request = with_context(&context, request, &admitted, &arrival);
+                            add_context(&context, &mut request, &admitted, &arrival);
                             let response = handler.call(request, state).await;
                             respond(&context, response, admitted, &arrival)
                         }
@@ -222,18 +222,17 @@ impl<'r> ClientIp<'r> {
 }
 
 /// An admitted request, with what the handler's extractors read.
-fn with_context(
+fn add_context(
     context: &Arc<EndpointContext>,
-    mut request: Request,
+    request: &mut Request,
     admitted: &Admitted,
     arrival: &Arrival,
-) -> Request {
+) {
     request.extensions_mut().insert(RequestContext::new(
         context.clone(),
         arrival.request_id.clone(),
         admitted.principal.clone(),
     ));
-    request
 }
 
 /// The handler's response, with the fields of the pipeline, audited.
@@ -671,7 +670,7 @@ fn rate_outcome(
     match decision {
         RateDecision::Allowed { remaining, reset } => Ok(Some(RateHeaders {
             policy: quota.policy_header.clone(),
-            limit: limits.limit_field.value(remaining, reset),
+            limit: quota.limit_field.value(remaining, reset),
         })),
         RateDecision::Limited { retry_after } => {
             Err(Refused::new(RateLimitedRejection::quota_exceeded(

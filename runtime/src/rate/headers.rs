@@ -17,6 +17,7 @@ use http::{HeaderName, HeaderValue};
 
 use super::Rate;
 use super::limiter::ceil_secs;
+use crate::static_value;
 
 /// The `RateLimit-Policy` field.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -83,6 +84,62 @@ impl LimitField {
     }
 }
 
+/// The `RateLimit` field of one quota, with the values most responses carry made in
+/// advance.
+///
+/// A caller well within its quota finds its bucket full, or nearly, at each request: the
+/// value it is sent has `r` one below the burst (a few below, after a short burst) and
+/// `t` the interval in which one request accrues, which the in-memory limiter always
+/// reports. Those values are made when the endpoint is mounted, kept for the life of the
+/// process, and a response clones one by copying a pointer; any other value is formatted
+/// when it is sent.
+#[derive(Debug, Clone)]
+pub(crate) struct QuotaLimitField {
+    field: LimitField,
+    /// `t` of the values made in advance.
+    reset_secs: u64,
+    /// `r` of `common[0]`: one below the burst.
+    top: u32,
+    /// The values of `r = top, top - 1, ...`, `t = reset_secs`.
+    common: Box<[HeaderValue]>,
+}
+
+impl QuotaLimitField {
+    /// How many values are made in advance: a burst of this many requests in one
+    /// interval still finds its value made.
+    const COMMON: u32 = 8;
+
+    /// The field of the policy `name` enforcing `rate`.
+    pub(crate) fn new(name: &str, rate: Rate) -> QuotaLimitField {
+        let field = LimitField::new(name);
+        let reset = rate.replenish_interval();
+        let top = rate.burst().saturating_sub(1);
+        let common = (0..Self::COMMON.min(rate.burst()))
+            .map(|below| static_value::for_life(field.value(top - below, reset)))
+            .collect();
+        QuotaLimitField {
+            field,
+            reset_secs: ceil_secs(reset),
+            top,
+            common,
+        }
+    }
+
+    /// The value: `remaining` requests left, more in `reset`.
+    #[inline]
+    pub(crate) fn value(&self, remaining: u32, reset: Duration) -> HeaderValue {
+        let made = self
+            .top
+            .checked_sub(remaining)
+            .and_then(|below| self.common.get(below as usize))
+            .filter(|_| ceil_secs(reset) == self.reset_secs);
+        match made {
+            Some(value) => value.clone(),
+            None => self.field.value(remaining, reset),
+        }
+    }
+}
+
 /// An RFC 8941 String: quoted, with `"` and `\` escaped, printable ASCII only.
 fn sf_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -100,6 +157,43 @@ fn sf_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quota_field_makes_the_common_values_in_advance() {
+        let rate = Rate::per_minute(100);
+        let field = QuotaLimitField::new("get_order", rate);
+        let interval = rate.replenish_interval();
+        let plain = LimitField::new("get_order");
+        // Each value is the one formatted per request, made in advance or not.
+        for remaining in [99, 98, 92, 91, 50, 0, 100, 1_000] {
+            for reset in [interval, Duration::from_millis(100), Duration::from_secs(7)] {
+                assert_eq!(
+                    field.value(remaining, reset),
+                    plain.value(remaining, reset),
+                    "r={remaining} t={reset:?}"
+                );
+            }
+        }
+        // The eight below the burst, at the replenish interval, share bytes kept for life:
+        // two responses carry the same value, not two copies of it.
+        for remaining in 92..=99 {
+            let (a, b) = (
+                field.value(remaining, interval),
+                field.value(remaining, interval),
+            );
+            assert_eq!(
+                a.as_bytes().as_ptr(),
+                b.as_bytes().as_ptr(),
+                "r={remaining}"
+            );
+        }
+        let (a, b) = (field.value(91, interval), field.value(91, interval));
+        assert_ne!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
+        // A burst smaller than the values made in advance.
+        let one = QuotaLimitField::new("p", Rate::per_second(1));
+        assert_eq!(one.value(0, Duration::from_secs(1)), "\"p\";r=0;t=1");
+        assert_eq!(one.value(1, Duration::from_secs(1)), "\"p\";r=1;t=1");
+    }
 
     #[test]
     fn formats_draft_10_fields() {
