@@ -62,8 +62,8 @@ impl RequestId {
     /// `A-Z a-z 0-9 - _ . : / + =` (so it is safe in logs), else a new one.
     pub fn from_headers(headers: &HeaderMap) -> RequestId {
         // Most clients send none. Among a few fields, comparing names finds that out for
-        // less than hashing this one's for a lookup (the others are standard names, told
-        // apart from it by their kind alone).
+        // less than hashing this one's for a lookup: a standard name differs from it by
+        // its kind alone, most custom ones by their length.
         let maybe_sent =
             headers.keys_len() > FEW_FIELDS || headers.keys().any(|name| *name == REQUEST_ID);
         if !maybe_sent {
@@ -108,7 +108,8 @@ impl RequestId {
     /// The id as a header value.
     pub fn header_value(&self) -> HeaderValue {
         match &self.0 {
-            // Digits only: made without checking each byte, as a header value must be.
+            // Digits only: `http` makes this value without the byte-by-byte check that a
+            // value of arbitrary text needs.
             Repr::Generated { number, .. } => HeaderValue::from(*number),
             Repr::Given(value) => value.clone(),
         }
