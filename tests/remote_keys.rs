@@ -414,3 +414,30 @@ async fn a_token_differing_in_one_byte_is_not_a_cache_hit() {
     }
     assert_eq!(status(&app, &token).await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_fetched_key_set_is_current_until_a_refresh_replaces_it() {
+    use std::sync::Arc;
+
+    use portcullis::auth::{KeySet, RemoteJwks};
+
+    let first_key = TestKey::ec("first", false);
+    let idp = Idp::start(jwks(&[&first_key])).await;
+    let remote = RemoteJwks::fetch(&idp.jwks_url(), fast_refresh())
+        .await
+        .expect("fetch");
+    let first = remote.current();
+    assert!(remote.is_current(&first));
+    assert!(!remote.is_current(&Arc::new(KeySet::new())));
+
+    idp.publish(jwks(&[&first_key, &TestKey::ec("second", false)]));
+    let second = remote.refresh_now().await.expect("refresh");
+    assert!(Arc::ptr_eq(&second, &remote.current()));
+    assert!(remote.is_current(&second), "the refreshed set is current");
+    assert!(!remote.is_current(&first), "the set it replaced is not");
+    // Once the replaced set is gone, a new set may be allocated where it was (the allocator
+    // often reuses the place): it is not current either.
+    drop(first);
+    let maybe_same_place = Arc::new(KeySet::new());
+    assert!(!remote.is_current(&maybe_same_place));
+}

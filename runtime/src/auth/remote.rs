@@ -3,6 +3,7 @@
 //! unknown `kid`, and kept as they are while the provider fails (stale while failing).
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -411,6 +412,9 @@ pub struct RemoteJwks {
     client: Client,
     options: JwksOptions,
     keys: RwLock<Arc<KeySet>>,
+    /// Where the current key set lives, for [`is_current`](Self::is_current) without the
+    /// lock: every cached token's request asks, on every core.
+    current_address: AtomicUsize,
     flight: tokio::sync::Mutex<Flight>,
     state: Mutex<State>,
     refresher: Mutex<Option<AbortHandle>>,
@@ -468,11 +472,13 @@ impl RemoteJwks {
             next_refresh = ?delay,
             "JWKS fetched"
         );
+        let keys = Arc::new(keys);
         Ok(Arc::new(RemoteJwks {
             uri: uri.to_owned(),
             url,
             client,
-            keys: RwLock::new(Arc::new(keys)),
+            current_address: AtomicUsize::new(address_of(&keys)),
+            keys: RwLock::new(keys),
             flight: tokio::sync::Mutex::new(Flight::default()),
             state: Mutex::new(State {
                 attempted: 1,
@@ -494,12 +500,14 @@ impl RemoteJwks {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Whether `keys` are [`current`](Self::current), without cloning them.
+    /// Whether `keys` are [`current`](Self::current), without cloning them or taking a
+    /// lock.
+    ///
+    /// Compares addresses: the caller holds `keys`, so no other key set can live at its
+    /// address, and the current set's address is published before the set it replaces is
+    /// dropped.
     pub fn is_current(&self, keys: &Arc<KeySet>) -> bool {
-        Arc::ptr_eq(
-            keys,
-            &self.keys.read().unwrap_or_else(PoisonError::into_inner),
-        )
+        self.current_address.load(Ordering::Acquire) == address_of(keys)
     }
 
     /// Called when a token names a `kid` absent from [`current`](Self::current).
@@ -599,7 +607,12 @@ impl RemoteJwks {
         match result {
             Ok((keys, delay)) => {
                 let keys = Arc::new(keys);
-                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&keys);
+                let mut current = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+                let replaced = std::mem::replace(&mut *current, Arc::clone(&keys));
+                self.current_address
+                    .store(address_of(&keys), Ordering::Release);
+                drop(current);
+                drop(replaced);
                 let mut state = self.state();
                 state.attempted += 1;
                 state.consecutive_failures = 0;
@@ -744,6 +757,11 @@ async fn fetch_keys(
         keys,
         options.refresh_delay(fetched.cache_control.as_deref()),
     ))
+}
+
+/// The address of a key set, as an identity: unique while the set is alive.
+fn address_of(keys: &Arc<KeySet>) -> usize {
+    Arc::as_ptr(keys) as usize
 }
 
 fn has_kid(keys: &KeySet, kid: &str) -> bool {
