@@ -78,7 +78,7 @@ async fn blocks_per_request(router: &axum::Router, authorization: &HeaderValue) 
 }
 
 #[test]
-fn a_cached_secured_request_allocates_at_most_four_blocks_more_than_bare_axum() {
+fn a_cached_secured_request_allocates_at_most_three_blocks_more_than_bare_axum() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
