@@ -68,6 +68,11 @@
 # them less).
 # With the kernel's scheduler autogroups, nice only orders the processes of one session, so
 # the server and wrk each run in a session of their own whose autogroup gets that nice too.
+#
+# The server is built with the workspace's [profile.bench]: optimization across crates at
+# link time and one code generation unit, as a service should ship (README, "Performance").
+# With Cargo's default release settings instead: CARGO_PROFILE_BENCH_LTO=false
+# CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 benches/load.sh. The table's header says which.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -96,6 +101,20 @@ URL="http://127.0.0.1:$PORT/orders/7"
 # background `$BOOST ... &` is the PID of the program itself.
 # shellcheck disable=SC2016 # expanded by the inner bash
 BOOST=(setsid bash -c 'echo "$0" >"/proc/$$/autogroup" 2>/dev/null; exec nice -n "$0" "$@"')
+
+# What the numbers were measured on, and how the server was built: the [profile.bench] of
+# Cargo.toml, or what the environment overrides of it say.
+machine() {
+    echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg); built with lto $(bench_setting lto CARGO_PROFILE_BENCH_LTO), codegen-units $(bench_setting codegen-units CARGO_PROFILE_BENCH_CODEGEN_UNITS)"
+}
+
+# The value of setting $1 of [profile.bench], or of environment variable $2 when set.
+bench_setting() {
+    local value=${!2:-}
+    [[ -n "$value" ]] ||
+        value=$(awk -v key="$1" '/^\[/ { section = $0 } section == "[profile.bench]" && $1 == key { gsub(/"/, "", $3); print $3 }' Cargo.toml)
+    echo "${value:-unset (Cargo default)}"
+}
 
 SERVER_PID=""
 WRK_PID=""
@@ -315,7 +334,7 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
 
     echo
     echo "GET /orders/{id}, side by side: each variant and $BESIDE_LABEL at the same time on CPU $SERVER_CPU, two wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $CLIENT_CPU, $ROUNDS rounds, nice $NICE"
-    echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    machine
     echo
     echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | ratio per round | errors |"
     echo "|---|---:|---:|---:|---:|---:|---|---|"
@@ -378,7 +397,7 @@ else
     PER_ROUND="req/s per round"
     PER_ROUND_COLUMN=3
 fi
-echo "$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 echo
 echo "| variant | requests/s | p50 | p90 | p99 | p99.9 | req/s vs bare | req/s vs bare, paired (quartiles) | p50 vs bare | p90 vs bare | p99 vs bare | vs hand-assembled | server CPU a request | CPU vs bare | $PER_ROUND | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
