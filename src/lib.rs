@@ -96,6 +96,22 @@
 //! `transport::serve_tls` serves the router over HTTPS with rustls (TLS 1.2 and 1.3 only,
 //! HTTP/2 by ALPN). No CORS headers are sent unless you add a CORS layer: cross-origin
 //! browser calls are closed by default.
+//!
+//! ## Building for production
+//!
+//! A request with a token seen before is decided without waiting and costs about 1.08
+//! times a bare axum request (the README's "Performance" section, measured side by side).
+//! That figure is for a release build optimized across crates, as a service should ship:
+//!
+//! ```toml
+//! [profile.release]
+//! lto = "fat"
+//! codegen-units = 1
+//! ```
+//!
+//! The pipeline lives in other crates than your handlers; without these two lines each
+//! crate compiles its own copy of the generic code it uses and nothing is inlined across
+//! them, and the same request costs about 1.12 times a bare one.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
