@@ -99,8 +99,9 @@
 //!
 //! ## Building for production
 //!
-//! A request with a token seen before is decided without waiting and costs about 1.08
-//! times a bare axum request (the README's "Performance" section, measured side by side).
+//! A request with a token seen before, on an endpoint with no policy and with its limits
+//! and revocations in memory, is decided without waiting and costs about 1.08 times a bare
+//! axum request (the README's "Performance" section, measured side by side).
 //! That figure is for a release build optimized across crates, as a service should ship:
 //!
 //! ```toml
