@@ -20,6 +20,11 @@
 //! Run: `cargo bench --bench hand_assembled`. Signing the distinct RS256 tokens (outside the
 //! timed part) takes most of the run's wall-clock time.
 
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
+}
+
 #[path = "support/apps.rs"]
 mod apps;
 #[path = "support/hand_assembled.rs"]
@@ -41,11 +46,6 @@ use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 use tokens::{AUDIENCE, Alg, BenchKeys, ISSUER};
-
-portcullis::scopes! {
-    "orders:read" => "Read orders",
-    "orders:write" => "Create orders",
-}
 
 /// The benchmark group, and the directory criterion writes its estimates to.
 const GROUP: &str = "hand_assembled";

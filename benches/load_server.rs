@@ -34,6 +34,11 @@
 //!
 //! Run with no arguments (as `cargo bench` does), it does nothing.
 
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
+}
+
 #[path = "support/apps.rs"]
 mod apps;
 #[path = "support/hand_assembled.rs"]
@@ -51,11 +56,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokens::{AUDIENCE, Alg, BenchKeys, ISSUER};
-
-portcullis::scopes! {
-    "orders:read" => "Read orders",
-    "orders:write" => "Create orders",
-}
 
 type Error = Box<dyn std::error::Error>;
 

@@ -17,6 +17,12 @@
 //!
 //! The only test of this binary, so that no other test's allocations are counted.
 
+// The scopes the load benchmark's endpoints (`benches/support/apps.rs`) require.
+portcullis::scopes! {
+    "orders:read" => "Read orders",
+    "orders:write" => "Create orders",
+}
+
 #[path = "../benches/support/apps.rs"]
 mod apps;
 #[path = "../benches/support/tokens.rs"]
@@ -31,12 +37,6 @@ use tower::ServiceExt;
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
-
-// The scopes the load benchmark's endpoints (`benches/support/apps.rs`) require.
-portcullis::scopes! {
-    "orders:read" => "Read orders",
-    "orders:write" => "Create orders",
-}
 
 /// How many requests each count is averaged over.
 const REQUESTS: u64 = 200;

@@ -106,6 +106,7 @@ async fn several_methods_share_a_path() {
     let app = SecureRouter::new(security(&dev).await)
         .mount(routes![list_orders, create_order])
         .mount(routes![clear_orders, health])
+        .with_not_found()
         .into_router();
     let reader = dev.token().scopes(["orders:read"]).sign();
     let writer = dev.token().scopes(["orders:write"]).sign();

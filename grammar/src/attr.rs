@@ -90,8 +90,8 @@ pub struct EndpointArgs {
     pub rate: Option<LitStr>,
     /// `burst = N`.
     pub burst: Option<LitInt>,
-    /// `rate_key = client|subject|ip|global`, as written.
-    pub rate_key: Option<Ident>,
+    /// `rate_key = client|subject|ip|global`, or `rate_key = path::to::fn`, as written.
+    pub rate_key: Option<syn::Path>,
     /// `body_limit = N`.
     pub body_limit: Option<LitInt>,
     /// Every `tag`, in order.
@@ -246,12 +246,12 @@ impl EndpointArgs {
             "rate" => self.rate = string(&value, &key, errors),
             "burst" => self.burst = integer(&value, &key, errors),
             "rate_key" => match value {
-                Expr::Path(path) if path.path.get_ident().is_some() => {
-                    self.rate_key = path.path.get_ident().cloned();
-                }
-                other => {
-                    errors.spanning(other, "`rate_key` is one of: client, subject, ip, global")
-                }
+                Expr::Path(path) if path.qself.is_none() => self.rate_key = Some(path.path),
+                other => errors.spanning(
+                    other,
+                    "`rate_key` is one of: client, subject, ip, global; or the path of a \
+                     function choosing the key, like `rate_key = crate::limits::tenant`",
+                ),
             },
             "body_limit" => self.body_limit = integer(&value, &key, errors),
             "tag" => match &value {
@@ -401,7 +401,7 @@ mod tests {
         );
         assert_eq!(args.rate.unwrap().value(), "10/s");
         assert_eq!(args.burst.unwrap().base10_parse::<u32>().unwrap(), 5);
-        assert_eq!(args.rate_key.unwrap(), "subject");
+        assert!(args.rate_key.unwrap().is_ident("subject"));
         assert_eq!(
             args.body_limit.unwrap().base10_parse::<usize>().unwrap(),
             1024

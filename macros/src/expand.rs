@@ -10,7 +10,7 @@ use crate::attr::{self, Kind};
 use crate::docs::summary_and_description;
 use crate::errors::Errors;
 use crate::handler::{self, HandlerArg};
-use crate::valid::{self, EndpointModel, RateModel};
+use crate::valid::{self, EndpointModel, RateKeyModel, RateModel};
 
 /// The whole expansion of `#[secure]` or `#[public]`.
 pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) -> TokenStream {
@@ -51,6 +51,9 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
         model.all_scopes.clear();
         model.any_scopes.clear();
         model.policy = None;
+        if let RateKeyModel::Custom(_) = model.rate_key {
+            model.rate_key = RateKeyModel::Builtin("Client");
+        }
     }
     let expansion = wrap(&func, &model, &handler_args);
     let compile_errors = errors.to_compile_errors();
@@ -122,9 +125,15 @@ fn option_str(value: Option<&str>) -> TokenStream {
 /// `SafeExtractor`, which is also the check that each one validates its input: an
 /// unvalidated extractor fails here, once, on its own tokens.
 fn document(func: &ItemFn, args: &[HandlerArg]) -> TokenStream {
+    // `doc` is named with the call site's span: an argument type's span may come from
+    // another macro's expansion (a handler written inside `macro_rules!`), where the
+    // function's parameter would not be visible.
+    let doc = syn::Ident::new("doc", Span::call_site());
     let extractors = args.iter().map(|arg| {
         let ty = &arg.ty;
-        quote_spanned!(ty.span()=> <#ty as ::portcullis::__private::SafeExtractor>::document(doc);)
+        let check =
+            quote_spanned!(ty.span()=> <#ty as ::portcullis::__private::SafeExtractor>::document);
+        quote!(#check(#doc);)
     });
     let response = crate::response::analyze(&func.sig.output).document;
     quote! {{
@@ -172,7 +181,18 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
             )
         },
     };
-    let rate_key = format_ident!("{}", model.rate_key);
+    let rate_key = match &model.rate_key {
+        RateKeyModel::Builtin(variant) => {
+            let variant = format_ident!("{}", variant);
+            quote!(::portcullis::__private::RateKeyKind::#variant)
+        }
+        RateKeyModel::Custom(path) => {
+            let name = quote!(#path).to_string().replace(' ', "");
+            quote_spanned! {path.span()=>
+                ::portcullis::__private::RateKeyKind::Custom(::portcullis::__private::RateKeyFn { name: #name, key: #path })
+            }
+        }
+    };
     let access = match model.kind {
         Kind::Public => quote!(::portcullis::__private::Access::Public),
         Kind::Secure => requirements(model),
@@ -186,7 +206,7 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
             path_params: &[#(#params),*],
             access: #access,
             rate: #rate,
-            rate_key: ::portcullis::__private::RateKeyKind::#rate_key,
+            rate_key: #rate_key,
             body_limit: #body_limit,
             summary: #summary,
             description: #description,
@@ -199,10 +219,17 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
     }
 }
 
+/// The scope lookup macro of the nearest `scopes!`, spanned like `scope` so that a missing
+/// declaration is an error there.
+fn lookup(scope: &LitStr) -> syn::Ident {
+    syn::Ident::new(crate::scope::LOOKUP_MACRO, scope.span())
+}
+
 fn scope_set(scopes: &[LitStr]) -> TokenStream {
-    let indices = scopes
-        .iter()
-        .map(|scope| quote_spanned!(scope.span()=> crate::__portcullis_scopes::index!(#scope)));
+    let indices = scopes.iter().map(|scope| {
+        let lookup = lookup(scope);
+        quote_spanned!(scope.span()=> #lookup!(index #scope))
+    });
     quote!(::portcullis::__private::ScopeSet::from_indices(&[#(#indices),*]))
 }
 
@@ -210,9 +237,10 @@ fn requirements(model: &EndpointModel) -> TokenStream {
     // Spanned like the first scope, so that a missing `scopes!` is one error, there.
     let registry = match model.all_scopes.iter().chain(&model.any_scopes).next() {
         None => quote!(::core::option::Option::None),
-        Some(first) => quote_spanned! {first.span()=>
-            ::core::option::Option::Some(&crate::__portcullis_scopes::REGISTRY)
-        },
+        Some(first) => {
+            let lookup = lookup(first);
+            quote_spanned! {first.span()=> ::core::option::Option::Some(#lookup!(registry))}
+        }
     };
     let all_scopes = scope_set(&model.all_scopes);
     let any_scopes = scope_set(&model.any_scopes);

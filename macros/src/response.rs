@@ -84,6 +84,8 @@ fn walk(ty: &Type, shape: &mut ResponseShape) {
                 }
                 ("Json", Some(body)) => {
                     // `Json<Vec<T>>`: an array of references to `T`, rather than `T` inline.
+                    // `doc` with the call site's span, as the rest of the expansion names it.
+                    let doc = syn::Ident::new("doc", proc_macro2::Span::call_site());
                     if let Some(item) = last_segment(body)
                         .filter(|segment| segment.ident == "Vec")
                         .and_then(first_type_argument)
@@ -92,9 +94,9 @@ fn walk(ty: &Type, shape: &mut ResponseShape) {
                             let schema = {
                                 #[allow(unused_imports)]
                                 use ::portcullis::__private::probe::{ViaInput as _, ViaNothing as _, ViaToSchema as _};
-                                (&&&::portcullis::__private::probe::SchemaProbe::<#item>::new()).schema_of(doc.registry())
+                                (&&&::portcullis::__private::probe::SchemaProbe::<#item>::new()).schema_of(#doc.registry())
                             };
-                            doc.respond_with("application/json", ::core::option::Option::Some(::portcullis::__private::array_of(schema)));
+                            #doc.respond_with("application/json", ::core::option::Option::Some(::portcullis::__private::array_of(schema)));
                         };
                         return;
                     }
@@ -102,9 +104,9 @@ fn walk(ty: &Type, shape: &mut ResponseShape) {
                         let schema = {
                             #[allow(unused_imports)]
                             use ::portcullis::__private::probe::{ViaInput as _, ViaNothing as _, ViaToSchema as _};
-                            (&&&::portcullis::__private::probe::SchemaProbe::<#body>::new()).schema_of(doc.registry())
+                            (&&&::portcullis::__private::probe::SchemaProbe::<#body>::new()).schema_of(#doc.registry())
                         };
-                        doc.respond_with("application/json", ::core::option::Option::Some(schema));
+                        #doc.respond_with("application/json", ::core::option::Option::Some(schema));
                     };
                 }
                 ("String", None) => shape.document = text("text/plain; charset=utf-8"),

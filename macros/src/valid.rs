@@ -36,8 +36,8 @@ pub(crate) struct EndpointModel {
     pub(crate) roles: Vec<LitStr>,
     pub(crate) policy: Option<syn::Path>,
     pub(crate) rate: RateModel,
-    /// The `RateKeyKind` variant.
-    pub(crate) rate_key: &'static str,
+    /// What the rate counts.
+    pub(crate) rate_key: RateKeyModel,
     pub(crate) body_limit: Option<usize>,
     pub(crate) tags: Vec<LitStr>,
     pub(crate) operation_id: Option<LitStr>,
@@ -47,12 +47,74 @@ pub(crate) struct EndpointModel {
     pub(crate) errors: Vec<(u16, LitStr)>,
 }
 
+/// What an endpoint's rate counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RateKeyModel {
+    /// A key the runtime knows: the `RateKeyKind` variant.
+    Builtin(&'static str),
+    /// `rate_key = path::to::fn`: a function of the request that picks the key.
+    Custom(syn::Path),
+}
+
 const RATE_KEYS: [(&str, &str); 4] = [
     ("client", "Client"),
     ("subject", "Subject"),
     ("ip", "Ip"),
     ("global", "Global"),
 ];
+
+/// What the rate counts: a keyword, or a function. A single word close to a keyword is
+/// taken for a misspelt keyword.
+fn rate_key_model(kind: Kind, args: &EndpointArgs, errors: &mut Errors) -> RateKeyModel {
+    let default = match kind {
+        Kind::Public => RateKeyModel::Builtin("Ip"),
+        Kind::Secure => RateKeyModel::Builtin("Client"),
+    };
+    let Some(path) = &args.rate_key else {
+        return default;
+    };
+    let Some(ident) = path.get_ident() else {
+        return custom_rate_key(kind, path, errors).unwrap_or(default);
+    };
+    let word = ident.to_string();
+    match RATE_KEYS.iter().find(|(name, _)| *name == word) {
+        Some((name, _)) if kind == Kind::Public && matches!(*name, "client" | "subject") => {
+            errors.at(
+                ident.span(),
+                format!("a `#[public]` endpoint has no token, so no `{word}`: use `rate_key = ip` or `rate_key = global`"),
+            );
+            default
+        }
+        Some((_, variant)) => RateKeyModel::Builtin(variant),
+        None => {
+            let hint = crate::suggest::did_you_mean(&word, RATE_KEYS.iter().map(|(name, _)| *name));
+            if hint.is_empty() {
+                return custom_rate_key(kind, path, errors).unwrap_or(default);
+            }
+            errors.at(
+                ident.span(),
+                format!(
+                    "unknown rate key `{word}`{hint}; expected one of: client, subject, ip, \
+                     global, or a key function (write `self::{word}` for a function of that name)"
+                ),
+            );
+            default
+        }
+    }
+}
+
+/// `rate_key = path::to::fn`, on a `#[secure]` endpoint only.
+fn custom_rate_key(kind: Kind, path: &syn::Path, errors: &mut Errors) -> Option<RateKeyModel> {
+    if kind == Kind::Public {
+        errors.spanning(
+            path,
+            "a key function reads the caller's verified token, which a `#[public]` endpoint \
+             has not: key it with `rate_key = ip` or `rate_key = global`",
+        );
+        return None;
+    }
+    Some(RateKeyModel::Custom(path.clone()))
+}
 
 /// Checks `args`; records every broken rule and returns the best reading regardless.
 pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> EndpointModel {
@@ -138,38 +200,10 @@ pub(crate) fn validate(kind: Kind, args: EndpointArgs, errors: &mut Errors) -> E
     }
 
     let rate = rate_model(&args, errors);
-    let rate_key = match &args.rate_key {
-        None if kind == Kind::Public => "Ip",
-        None => "Client",
-        Some(ident) => {
-            let word = ident.to_string();
-            match RATE_KEYS.iter().find(|(name, _)| *name == word) {
-                Some((name, _))
-                    if kind == Kind::Public && matches!(*name, "client" | "subject") =>
-                {
-                    errors.at(
-                        ident.span(),
-                        format!("a `#[public]` endpoint has no token, so no `{word}`: use `rate_key = ip` or `rate_key = global`"),
-                    );
-                    "Ip"
-                }
-                Some((_, variant)) => variant,
-                None => {
-                    errors.at(
-                        ident.span(),
-                        format!(
-                            "unknown rate key `{word}`{}; expected one of: client, subject, ip, global",
-                            crate::suggest::did_you_mean(&word, RATE_KEYS.iter().map(|(name, _)| *name))
-                        ),
-                    );
-                    "Client"
-                }
-            }
-        }
-    };
-    if let (Some(ident), RateModel::Unlimited) = (&args.rate_key, rate) {
+    let rate_key = rate_key_model(kind, &args, errors);
+    if let (Some(key), RateModel::Unlimited) = (&args.rate_key, rate) {
         errors.at(
-            ident.span(),
+            key.span(),
             "`rate_key` has nothing to count with `rate = \"unlimited\"`",
         );
     }
@@ -460,7 +494,7 @@ mod tests {
                 burst: 3
             }
         );
-        assert_eq!(model.rate_key, "Subject");
+        assert_eq!(model.rate_key, RateKeyModel::Builtin("Subject"));
     }
 
     #[test]
@@ -539,7 +573,7 @@ mod tests {
     fn public_endpoints_default_to_ip_keys() {
         let (model, errors) = check(Kind::Public, quote!(get, path = "/health"));
         assert_eq!(errors, "");
-        assert_eq!(model.rate_key, "Ip");
+        assert_eq!(model.rate_key, RateKeyModel::Builtin("Ip"));
         assert_eq!(model.rate, RateModel::Default);
     }
 }

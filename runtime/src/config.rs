@@ -17,6 +17,7 @@ use crate::auth::{
 use crate::authz::ScopeRegistry;
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
+use crate::render::{ErrorRenderer, Renderer};
 
 /// The default cap on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -132,6 +133,8 @@ pub struct SecurityBuilder {
     alert_policy: AlertPolicy,
     alert_sinks: Vec<Arc<dyn AlertSink>>,
     auditor: Auditor,
+    renderer: Renderer,
+    error_details: bool,
 }
 
 impl SecurityBuilder {
@@ -234,6 +237,22 @@ impl SecurityBuilder {
         self
     }
 
+    /// Renders the body of every rejection with `renderer`, in the API's own error format,
+    /// instead of RFC 9457 problem details; statuses and Portcullis' header fields stay.
+    pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
+        self.renderer = Renderer::custom(Arc::new(renderer));
+        self
+    }
+
+    /// For development only: the `error_description` of a 401 names the precise reason
+    /// (`expired`, `bad_signature`, `unknown_kid`, ...) instead of a description that is
+    /// the same for every forged token. That tells an attacker which check failed, so
+    /// building with it warns, and the inventory says it is on.
+    pub fn development_error_details(mut self) -> Self {
+        self.error_details = true;
+        self
+    }
+
     /// Checks the configuration and builds it: discovers issuers and fetches their keys.
     pub async fn build(self) -> Result<Security, ConfigError> {
         let default_rate = self.default_rate.ok_or(ConfigError::MissingDefaultRate)?;
@@ -291,7 +310,16 @@ impl SecurityBuilder {
             trusted_proxies: self.trusted_proxies,
             failure_throttle: self.auth_failure_limit.map(FailureThrottle::new),
             auditor: self.auditor,
+            renderer: self.renderer,
+            error_details: self.error_details,
         });
+        if inner.error_details {
+            tracing::warn!(
+                target: "portcullis",
+                "development_error_details is on: 401 responses name the precise reason a \
+                 token was refused; never use it in production"
+            );
+        }
         spawn_housekeeping(Arc::downgrade(&inner));
         Ok(Security(inner))
     }
@@ -427,6 +455,8 @@ pub(crate) struct SecurityInner {
     trusted_proxies: TrustedProxies,
     failure_throttle: Option<FailureThrottle>,
     auditor: Auditor,
+    renderer: Renderer,
+    error_details: bool,
 }
 
 impl std::fmt::Debug for Security {
@@ -466,7 +496,29 @@ impl Security {
             alert_policy: AlertPolicy::default(),
             alert_sinks: Vec::new(),
             auditor: Auditor::default(),
+            renderer: Renderer::default(),
+            error_details: false,
         }
+    }
+
+    /// Whether `other` is a clone of this configuration.
+    pub fn same_as(&self, other: &Security) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Whether 401 responses name the precise reason
+    /// ([`development_error_details`](SecurityBuilder::development_error_details)).
+    pub fn error_details(&self) -> bool {
+        self.0.error_details
+    }
+
+    pub(crate) fn renderer(&self) -> &Renderer {
+        &self.0.renderer
+    }
+
+    /// `problem` as a response, rendered by the configured [`ErrorRenderer`].
+    pub fn render_problem(&self, problem: crate::Problem) -> http::Response<axum::body::Body> {
+        self.0.renderer.problem(problem)
     }
 
     /// The realm of challenges.

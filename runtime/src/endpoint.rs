@@ -120,6 +120,30 @@ impl EndpointSpec {
     }
 }
 
+/// An endpoint as a router serves it: its record and the path it answers at, which is
+/// its declared path under the prefixes it was mounted with.
+#[derive(Debug, Clone, Copy)]
+pub struct MountedEndpoint {
+    /// What the attribute says about it.
+    pub spec: &'static EndpointSpec,
+    /// The path it answers at, such as `/api/v1/orders/{id}` for `/orders/{id}` under
+    /// `/api/v1`.
+    pub path: &'static str,
+    /// The prefix it is mounted under (`""` for none), such as `/api/v1`.
+    pub prefix: &'static str,
+}
+
+impl MountedEndpoint {
+    /// An endpoint at its declared path, with no prefix.
+    pub fn unprefixed(spec: &'static EndpointSpec) -> Self {
+        MountedEndpoint {
+            spec,
+            path: spec.path,
+            prefix: "",
+        }
+    }
+}
+
 /// Implemented by the hidden type `#[secure]`/`#[public]` generates for each handler.
 pub trait EndpointMeta: 'static {
     /// The endpoint's record.

@@ -9,15 +9,19 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::Security;
-use crate::endpoint::{Access, EndpointSpec};
+use crate::endpoint::{Access, MountedEndpoint};
+use crate::guard::UnsecuredRoute;
 use crate::openapi::effective_rate;
 
 /// Who may call an endpoint, as the inventory states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum InventoryAccess {
-    /// Anyone.
+    /// Anyone, rate limited and audited by Portcullis.
     Public,
+    /// A route of the app declared deliberately unsecured: the guard lets it through, and
+    /// Portcullis neither authenticates, limits nor audits it.
+    Unsecured,
     /// A caller with a valid token meeting the requirements.
     Secured {
         /// Scopes required, all of them.
@@ -35,6 +39,7 @@ impl fmt::Display for InventoryAccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InventoryAccess::Public => f.write_str("public"),
+            InventoryAccess::Unsecured => f.write_str("UNSECURED"),
             InventoryAccess::Secured {
                 scopes,
                 any_scope,
@@ -64,19 +69,20 @@ impl fmt::Display for InventoryAccess {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InventoryEntry {
     /// The method.
-    pub method: &'static str,
-    /// The route template.
-    pub path: &'static str,
-    /// The handler.
+    pub method: String,
+    /// The route template, prefixes included (`/assets/**` for an unsecured prefix).
+    pub path: String,
+    /// The handler (empty for an unsecured route).
     pub handler: &'static str,
     /// Who may call it.
     pub access: InventoryAccess,
     /// Its rate (`unlimited` for the explicit opt-out), as enforced: scaled, defaults
-    /// applied.
+    /// applied; `-` for an unsecured route.
     pub rate: String,
-    /// What the rate counts: `client`, `subject`, `ip`, `global`.
-    pub rate_key: &'static str,
-    /// The largest body accepted, in bytes.
+    /// What the rate counts: `client`, `subject`, `ip`, `global`, or `fn path::to::key`
+    /// for a custom key; `-` for an unsecured route.
+    pub rate_key: String,
+    /// The largest body accepted, in bytes (0 for an unsecured route).
     pub body_limit: usize,
 }
 
@@ -87,18 +93,22 @@ pub struct InventoryEntry {
 pub struct Inventory {
     /// The endpoints, sorted by path, then method.
     pub endpoints: Vec<InventoryEntry>,
+    /// Settings a reviewer must see, printed under the table (for example
+    /// `development_error_details` on).
+    pub warnings: Vec<String>,
 }
 
 impl Inventory {
-    pub(crate) fn new<'a>(
-        specs: impl IntoIterator<Item = &'a EndpointSpec>,
+    pub(crate) fn new(
+        mounted: &[MountedEndpoint],
+        unsecured: &[UnsecuredRoute],
         security: &Security,
     ) -> Inventory {
-        let mut endpoints: Vec<InventoryEntry> = specs
-            .into_iter()
-            .map(|spec| InventoryEntry {
-                method: spec.method.as_str(),
-                path: spec.path,
+        let mut endpoints: Vec<InventoryEntry> = mounted
+            .iter()
+            .map(|&MountedEndpoint { spec, path, .. }| InventoryEntry {
+                method: spec.method.as_str().to_owned(),
+                path: path.to_owned(),
                 handler: spec.handler,
                 access: match &spec.access {
                     Access::Public => InventoryAccess::Public,
@@ -111,12 +121,32 @@ impl Inventory {
                 },
                 rate: effective_rate(spec, security)
                     .map_or_else(|| "unlimited".to_owned(), |rate| rate.to_string()),
-                rate_key: spec.rate_key.as_str(),
+                rate_key: spec.rate_key.to_string(),
                 body_limit: spec.body_limit.unwrap_or(security.body_limit()),
             })
+            .chain(unsecured.iter().map(|route| InventoryEntry {
+                method: route.method().as_str().to_owned(),
+                path: route.display_path(),
+                handler: "",
+                access: InventoryAccess::Unsecured,
+                rate: "-".to_owned(),
+                rate_key: "-".to_owned(),
+                body_limit: 0,
+            }))
             .collect();
-        endpoints.sort_by(|a, b| (a.path, a.method).cmp(&(b.path, b.method)));
-        Inventory { endpoints }
+        endpoints.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        let mut warnings = Vec::new();
+        if security.error_details() {
+            warnings.push(
+                "development_error_details is on: 401 responses name the precise reason a \
+                 token was refused; never in production"
+                    .to_owned(),
+            );
+        }
+        Inventory {
+            endpoints,
+            warnings,
+        }
     }
 
     /// The inventory as pretty-printed JSON.
@@ -180,12 +210,15 @@ impl fmt::Display for Inventory {
             .iter()
             .map(|entry| {
                 [
-                    entry.method.to_owned(),
-                    entry.path.to_owned(),
-                    entry.handler.to_owned(),
+                    entry.method.clone(),
+                    entry.path.clone(),
+                    match entry.handler {
+                        "" => "-".to_owned(),
+                        handler => handler.to_owned(),
+                    },
                     entry.access.to_string(),
                     entry.rate.clone(),
-                    entry.rate_key.to_owned(),
+                    entry.rate_key.clone(),
                 ]
             })
             .collect();
@@ -206,6 +239,9 @@ impl fmt::Display for Inventory {
                 }
             }
             writeln!(f, "{}", line.trim_end())?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "WARNING: {warning}")?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ mod config;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod endpoint;
+mod guard;
 pub mod input;
 mod inventory;
 mod json;
@@ -23,6 +24,7 @@ pub mod rate;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod rejection;
+mod render;
 mod router;
 pub mod secrets;
 mod static_value;
@@ -35,7 +37,8 @@ pub use config::{
     DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_MAX_AGE, Security, SecurityBuilder,
     TokenCacheStats,
 };
-pub use endpoint::{Endpoint, EndpointSpec};
+pub use endpoint::{Endpoint, EndpointSpec, MountedEndpoint};
+pub use guard::{Guard, Guarded, UNLISTED_ROUTE, UnsecuredRoute};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
 pub use inventory::{Inventory, InventoryAccess, InventoryEntry};
 pub use openapi::OpenApiInfo;
@@ -43,8 +46,10 @@ pub use pipeline::RequestContext;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
 pub use rate::{Rate, RateKeyKind};
 pub use rejection::{
-    AuthRejection, ForbiddenRejection, InputRejection, RateLimitedRejection, UnavailableRejection,
+    AuthRejection, ForbiddenRejection, InputRejection, MisconfiguredRejection,
+    RateLimitedRejection, UnavailableRejection,
 };
+pub use render::{ErrorRenderer, ErrorSchema};
 pub use router::{RouterError, Routes, SecureRouter};
 pub use secrets::{
     KeyRing, KeyRingError, NoContext, SealContext, SealError, Sealed, SecretEncoding, SecretError,
@@ -162,7 +167,7 @@ pub mod __private {
         pub use utoipa;
     }
     pub use crate::problem::FieldViolation;
-    pub use crate::rate::{EndpointRate, Rate, RateKeyKind};
+    pub use crate::rate::{EndpointRate, Rate, RateKeyFn, RateKeyKind};
     pub use crate::router::Routes;
     pub use garde;
     pub use serde;

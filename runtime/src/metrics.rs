@@ -18,7 +18,6 @@ use dashmap::DashMap;
 use metrics::{Counter, Histogram};
 
 use crate::audit::{Decision, Reason};
-use crate::endpoint::EndpointSpec;
 
 /// Decisions by reason.
 pub const DECISIONS: &str = "portcullis_decisions_total";
@@ -43,8 +42,8 @@ pub(crate) struct EndpointMetrics {
 }
 
 impl EndpointMetrics {
-    pub(crate) fn new(spec: &EndpointSpec) -> Self {
-        let (route, method) = (spec.path, spec.method.as_str());
+    /// The handles of the endpoint at `route` (its path, prefixes included).
+    pub(crate) fn new(route: &'static str, method: &'static str) -> Self {
         EndpointMetrics {
             route,
             method,

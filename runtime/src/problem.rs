@@ -151,12 +151,16 @@ impl Problem {
     }
 }
 
+/// The problem-details response. The response keeps the `Problem` in its extensions, so
+/// that an [`ErrorRenderer`](crate::ErrorRenderer) the app configured can render it in
+/// the app's own format.
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.to_json()).into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.extensions_mut().insert(self);
         response
     }
 }

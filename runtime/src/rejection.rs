@@ -49,21 +49,36 @@ fn with_reason(mut response: Response, reason: Reason) -> Response {
 pub struct AuthRejection {
     failure: AuthFailure,
     realm: Arc<str>,
+    /// Whether the description names the precise reason (development only).
+    detailed: bool,
 }
 
 impl AuthRejection {
     /// A rejection for `failure`, challenging for `realm`.
     pub fn new(failure: AuthFailure, realm: Arc<str>) -> Self {
-        AuthRejection { failure, realm }
+        AuthRejection {
+            failure,
+            realm,
+            detailed: false,
+        }
+    }
+
+    /// A rejection for `failure` with the realm and settings of the configuration
+    /// `security`.
+    pub fn configured(failure: AuthFailure, security: &crate::Security) -> Self {
+        AuthRejection {
+            failure,
+            realm: security.realm_arc(),
+            detailed: security.error_details(),
+        }
     }
 
     /// A rejection for `failure` with the realm of the endpoint `parts` belongs to.
     pub fn for_request(parts: &Parts, failure: AuthFailure) -> Self {
-        let realm = match parts.extensions.get::<RequestContext>() {
-            Some(context) => context.security().realm_arc(),
-            None => Arc::from(DEFAULT_REALM),
-        };
-        AuthRejection { failure, realm }
+        match parts.extensions.get::<RequestContext>() {
+            Some(context) => AuthRejection::configured(failure, context.security()),
+            None => AuthRejection::new(failure, Arc::from(DEFAULT_REALM)),
+        }
     }
 
     /// The precise reason (never sent to the client).
@@ -86,7 +101,13 @@ impl IntoResponse for AuthRejection {
             return with_reason(response, Reason::Authentication(self.failure));
         }
         let code = self.failure.error_code();
-        let description = self.failure.public_description();
+        let precise;
+        let description = if self.detailed && code.is_some() {
+            precise = self.failure.to_string();
+            precise.as_str()
+        } else {
+            self.failure.public_description()
+        };
         let (status, kind, title) = match code {
             None => (
                 StatusCode::UNAUTHORIZED,
@@ -105,7 +126,7 @@ impl IntoResponse for AuthRejection {
             ),
         };
         let mut response = Problem::new(status, kind, title)
-            .with_detail(description)
+            .with_detail(description.to_owned())
             .into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -281,6 +302,32 @@ impl IntoResponse for UnavailableRejection {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         with_reason(response, self.reason)
+    }
+}
+
+/// The server is misconfigured for this request: a decision keyed by the client's IP
+/// found no address (served without `ConnectInfo`, and no trusted proxy named the
+/// client). 500, so that nobody is counted in a shared bucket or let through unthrottled.
+#[derive(Debug, Clone)]
+pub struct MisconfiguredRejection(());
+
+impl MisconfiguredRejection {
+    /// No client address for an IP-keyed decision.
+    pub fn client_address_unknown() -> Self {
+        MisconfiguredRejection(())
+    }
+}
+
+impl IntoResponse for MisconfiguredRejection {
+    fn into_response(self) -> Response {
+        let response = Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server-misconfigured",
+            "Internal Server Error",
+        )
+        .with_detail("the server cannot tell the client's address")
+        .into_response();
+        with_reason(response, Reason::ClientAddressUnknown)
     }
 }
 

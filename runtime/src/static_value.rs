@@ -20,24 +20,33 @@ use http::HeaderValue;
 /// Only for values made when something is configured or mounted, never per request: it
 /// takes a lock, and each distinct text stays in memory until the process ends.
 pub(crate) fn for_life(value: HeaderValue) -> HeaderValue {
-    static TEXTS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
     let Ok(text) = value.to_str() else {
         return value;
     };
-    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
-    let kept = match texts.get(text) {
-        Some(kept) => *kept,
-        None => {
-            let kept: &'static str = Box::leak(text.into());
-            texts.insert(kept);
-            kept
-        }
-    };
+    let kept = str_for_life(text);
     let sensitive = value.is_sensitive();
     let mut shared =
         HeaderValue::from_maybe_shared(Bytes::from_static(kept.as_bytes())).unwrap_or(value);
     shared.set_sensitive(sensitive);
     shared
+}
+
+/// `text`, kept for the life of the process: each distinct text once.
+///
+/// For names made when something is mounted (the paths of endpoints under a prefix), never
+/// per request: it takes a lock, and each distinct text stays in memory until the process
+/// ends.
+pub(crate) fn str_for_life(text: &str) -> &'static str {
+    static TEXTS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
+    match texts.get(text) {
+        Some(kept) => kept,
+        None => {
+            let kept: &'static str = Box::leak(text.into());
+            texts.insert(kept);
+            kept
+        }
+    }
 }
 
 #[cfg(test)]
@@ -54,6 +63,14 @@ mod tests {
         assert_eq!(first.as_bytes().as_ptr(), again.as_bytes().as_ptr());
         let other = for_life(HeaderValue::from_static("\"p\";q=20;w=1"));
         assert_ne!(other.as_bytes().as_ptr(), first.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn keeps_each_str_once() {
+        let first = str_for_life("/api/v1/orders");
+        let again = str_for_life(&String::from("/api/v1/orders"));
+        assert_eq!(first.as_ptr(), again.as_ptr());
+        assert_ne!(str_for_life("/api/v2/orders").as_ptr(), first.as_ptr());
     }
 
     #[test]

@@ -35,8 +35,17 @@ pub enum AlertKind {
         /// The client id.
         client: String,
     },
+    /// An IP asked for routes the app's guard does not list `count` times within the
+    /// window (someone scanning for unprotected routes).
+    UnlistedRoutes {
+        /// The IP.
+        ip: IpAddr,
+    },
     /// Revoked tokens were presented `count` times within the window.
     RevokedTokens,
+    /// A decision keyed by the client's IP found no address, so the request was refused
+    /// with 500: the server is served without `ConnectInfo` (raised once).
+    ClientAddressUnknown,
     /// An issuer's keys could not be fetched (the previous keys are kept).
     KeyFetchFailed {
         /// Where the keys are fetched from.
@@ -113,6 +122,17 @@ impl fmt::Display for Alert {
                     self.count, self.window
                 )
             }
+            AlertKind::UnlistedRoutes { ip } => write!(
+                f,
+                "{} requests for unlisted routes from {ip} within {:?}",
+                self.count, self.window
+            ),
+            AlertKind::ClientAddressUnknown => f.write_str(
+                "a decision keyed by the client's IP found no address, so requests are refused \
+                 with 500: serve the app with `portcullis::transport::serve` (or axum's \
+                 `into_make_service_with_connect_info::<SocketAddr>()`), or configure the \
+                 trusted proxies that name the client",
+            ),
             AlertKind::RevokedTokens => write!(
                 f,
                 "{} uses of revoked tokens within {:?}",
@@ -167,7 +187,7 @@ pub struct AlertPolicy {
     /// The sliding window events are counted over (default 1 minute).
     pub window: Duration,
     /// Failed authentications from one IP within the window that raise an alert
-    /// (default 20).
+    /// (default 20); also the threshold of requests for unlisted routes from one IP.
     pub authentication_failures: u32,
     /// Denials of one client within the window that raise an alert (default 50).
     pub client_denials: u32,
@@ -221,8 +241,10 @@ pub(crate) struct Alerter {
     policy: AlertPolicy,
     sinks: Vec<Arc<dyn AlertSink>>,
     by_ip: DashMap<IpAddr, Watch>,
+    unlisted_by_ip: DashMap<IpAddr, Watch>,
     by_client: DashMap<Box<str>, Watch>,
     revoked: std::sync::Mutex<Watch>,
+    client_address_unknown: std::sync::atomic::AtomicBool,
     start: Instant,
 }
 
@@ -246,7 +268,9 @@ impl Alerter {
             policy,
             sinks,
             by_ip: DashMap::new(),
+            unlisted_by_ip: DashMap::new(),
             by_client: DashMap::new(),
+            client_address_unknown: std::sync::atomic::AtomicBool::new(false),
             start,
         }
     }
@@ -256,6 +280,20 @@ impl Alerter {
         tracing::warn!(target: ALERT_TARGET, alert = %alert, "{alert}");
         for sink in &self.sinks {
             sink.alert(&alert);
+        }
+    }
+
+    /// Raises [`AlertKind::ClientAddressUnknown`], the first time only.
+    pub(crate) fn client_address_unknown(&self) {
+        if !self
+            .client_address_unknown
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.raise(Alert {
+                kind: AlertKind::ClientAddressUnknown,
+                count: 1,
+                window: Duration::ZERO,
+            });
         }
     }
 
@@ -294,7 +332,26 @@ impl Alerter {
                     });
                 }
             }
-            Reason::Authentication(_) | Reason::RateLimitUnavailable => {}
+            Reason::UnlistedRoute => {
+                let Some(ip) = event.ip else { return };
+                let fired = {
+                    let mut watch = self
+                        .unlisted_by_ip
+                        .entry(ip)
+                        .or_insert_with(|| self.watch());
+                    self.count(&mut watch, now, self.policy.authentication_failures)
+                };
+                if let Some(count) = fired {
+                    self.raise(Alert {
+                        kind: AlertKind::UnlistedRoutes { ip },
+                        count,
+                        window: self.policy.window,
+                    });
+                }
+            }
+            Reason::Authentication(_)
+            | Reason::RateLimitUnavailable
+            | Reason::ClientAddressUnknown => {}
             _ => {
                 let Some(client) = event.client else { return };
                 let fired = {
@@ -349,6 +406,7 @@ impl Alerter {
                     .is_none_or(|at| now.duration_since(at) >= self.policy.cooldown)
         };
         self.by_ip.retain(|_, watch| !idle(watch));
+        self.unlisted_by_ip.retain(|_, watch| !idle(watch));
         self.by_client.retain(|_, watch| !idle(watch));
     }
 }

@@ -63,6 +63,12 @@ pub enum Reason {
     InvalidInput,
     /// The shared rate-limit store did not answer, and the configuration refuses then.
     RateLimitUnavailable,
+    /// The request is for a route the app's [`Guard`](crate::Guard) does not list: neither
+    /// mounted through Portcullis nor declared deliberately unsecured.
+    UnlistedRoute,
+    /// A decision keyed by the client's IP found no address: the server is served without
+    /// `ConnectInfo` and no trusted proxy named the client (a misconfiguration: 500).
+    ClientAddressUnknown,
 }
 
 impl Reason {
@@ -79,6 +85,8 @@ impl Reason {
             Reason::AuthenticationThrottled => "authentication_throttled",
             Reason::InvalidInput => "invalid_input",
             Reason::RateLimitUnavailable => "rate_limit_unavailable",
+            Reason::UnlistedRoute => "unlisted_route",
+            Reason::ClientAddressUnknown => "client_address_unknown",
         }
     }
 }

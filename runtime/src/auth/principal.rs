@@ -83,7 +83,8 @@ impl Principal {
         self.0.subject.as_deref()
     }
 
-    /// The client the token was issued to: `client_id`, else `azp`, else `sub`.
+    /// The client the token was issued to: `client_id`, else `azp`, else `cid` (Okta), else
+    /// `appid` (Entra ID v1), else `sub`.
     pub fn client_id(&self) -> Option<&str> {
         self.0.client_id.as_deref()
     }

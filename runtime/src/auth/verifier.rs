@@ -199,12 +199,16 @@ fn principal(
 ) -> Result<Principal, AuthFailure> {
     let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();
     let subject = string_claim(&claims, "sub")?.map(str::to_owned);
-    let client_id = match string_claim(&claims, "client_id")? {
-        Some(client) => Some(client),
-        None => string_claim(&claims, "azp")?,
+    // RFC 9068's `client_id`, else OIDC's `azp`, else the names Okta (`cid`) and Entra ID
+    // v1 tokens (`appid`) give the client, else the subject.
+    let mut client_id = None;
+    for claim in ["client_id", "azp", "cid", "appid"] {
+        if let Some(client) = string_claim(&claims, claim)? {
+            client_id = Some(client.to_owned());
+            break;
+        }
     }
-    .map(str::to_owned)
-    .or_else(|| subject.clone());
+    let client_id = client_id.or_else(|| subject.clone());
     let token_id = string_claim(&claims, "jti")?.map(str::to_owned);
 
     // `scope` (RFC 9068, space-delimited), `scp` (Entra ID, Okta), `permissions` (Auth0).
@@ -390,7 +394,7 @@ fn is_scope_token(scope: &str) -> bool {
 /// Audit reasons carry `&'static str` claim names: the registered ones by name, any other
 /// configured claim as "other".
 fn static_claim_name(claim: &str) -> &'static str {
-    const KNOWN: [&str; 11] = [
+    const KNOWN: [&str; 13] = [
         "iss",
         "sub",
         "aud",
@@ -400,6 +404,8 @@ fn static_claim_name(claim: &str) -> &'static str {
         "jti",
         "client_id",
         "azp",
+        "cid",
+        "appid",
         "scope",
         "auth_time",
     ];

@@ -7,11 +7,12 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 
 use super::DevIssuer;
 use super::token_endpoint::token_endpoint;
+use crate::endpoint::HttpMethod;
 
 /// How long clients may cache the JWKS document. The next key is published a whole
 /// rotation period before it signs, so a cache shorter than the rotation period never
@@ -45,12 +46,57 @@ impl DevIssuer {
     /// `http://127.0.0.1:3000/dev` is nested under `/dev`. The router shares this issuer
     /// (it holds a clone), so clients registered and rotations made later are served.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
-            .route("/.well-known/jwks.json", get(jwks))
-            .route("/.well-known/openid-configuration", get(discovery))
-            .route("/.well-known/oauth-authorization-server", get(discovery))
-            .route("/oauth/token", post(token_endpoint))
-            .with_state(self.clone())
+        self.routes()
+            .into_iter()
+            .fold(Router::new(), |router, (_, path, _, route)| {
+                router.route(&path[self.path().len()..], route)
+            })
+    }
+
+    /// The path of the issuer identifier (`/dev` for `http://127.0.0.1:3000/dev`), where
+    /// its routes are nested; empty at the root of an origin.
+    pub(crate) fn path(&self) -> &str {
+        let id = self.issuer_id();
+        let after_scheme = id.split_once("://").map_or(id, |(_, rest)| rest);
+        match after_scheme.find('/') {
+            Some(slash) => after_scheme[slash..].trim_end_matches('/'),
+            None => "",
+        }
+    }
+
+    /// Each route: method, absolute path (under [`path`](DevIssuer::path)), a name, and
+    /// its handler.
+    pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
+        &self,
+    ) -> Vec<(HttpMethod, String, &'static str, MethodRouter<S>)> {
+        let base = self.path();
+        let dev = self.clone();
+        vec![
+            (
+                HttpMethod::Get,
+                format!("{base}/.well-known/jwks.json"),
+                "dev_issuer_jwks",
+                get(jwks).with_state(dev.clone()),
+            ),
+            (
+                HttpMethod::Get,
+                format!("{base}/.well-known/openid-configuration"),
+                "dev_issuer_openid_configuration",
+                get(discovery).with_state(dev.clone()),
+            ),
+            (
+                HttpMethod::Get,
+                format!("{base}/.well-known/oauth-authorization-server"),
+                "dev_issuer_oauth_metadata",
+                get(discovery).with_state(dev.clone()),
+            ),
+            (
+                HttpMethod::Post,
+                format!("{base}/oauth/token"),
+                "dev_issuer_token",
+                post(token_endpoint).with_state(dev),
+            ),
+        ]
     }
 
     /// Serves the issuer on its own, at the root of `listener`, until an I/O error. The

@@ -22,7 +22,7 @@ use super::SchemaRegistry;
 use super::doc::{OperationDoc, ParameterPlace};
 use crate::authz::{Requirements, ScopeRegistry};
 use crate::config::Security;
-use crate::endpoint::{EndpointSpec, HttpMethod as Method};
+use crate::endpoint::{EndpointSpec, HttpMethod as Method, MountedEndpoint};
 use crate::problem::PROBLEM_JSON;
 use crate::rate::{EndpointRate, Rate};
 
@@ -77,22 +77,29 @@ struct SchemeRef {
     scoped: bool,
 }
 
-/// Builds the document of `endpoints`.
+/// Builds the document of `endpoints`, each at the path it answers at.
 pub fn build(
-    endpoints: &[&'static EndpointSpec],
+    endpoints: &[MountedEndpoint],
     security: &Security,
     scopes: Option<&ScopeRegistry>,
     info: &OpenApiInfo,
 ) -> Result<OpenApi, OpenApiError> {
-    check_operation_ids(endpoints)?;
+    let specs: Vec<&'static EndpointSpec> = endpoints.iter().map(|mounted| mounted.spec).collect();
+    check_operation_ids(&specs)?;
     let schemes = security_schemes(security, scopes);
+    let errors = ErrorBody::of(security);
     let mut registry = SchemaRegistry::new();
     let mut paths = PathsBuilder::new().build();
-    for spec in endpoints {
-        let operation = operation(spec, security, &schemes, &mut registry);
-        paths.add_path_operation(spec.path, vec![http_method(spec.method)], operation);
+    for mounted in endpoints {
+        let operation = operation(mounted.spec, security, &schemes, &errors, &mut registry);
+        paths.add_path_operation(
+            mounted.path,
+            vec![http_method(mounted.spec.method)],
+            operation,
+        );
     }
-    let mut components = ComponentsBuilder::new().schema(PROBLEM_SCHEMA, problem_schema());
+    let mut components =
+        ComponentsBuilder::new().schema(errors.name.clone(), errors.schema.clone());
     for (name, schema) in registry.into_schemas() {
         components = components.schema(name, schema);
     }
@@ -230,10 +237,35 @@ fn requirements_of(requirements: &Requirements, schemes: &[SchemeRef]) -> Vec<Se
     out
 }
 
+/// The body of every rejection: problem details, or the configured renderer's format.
+struct ErrorBody {
+    name: String,
+    media_type: String,
+    schema: RefOr<Schema>,
+}
+
+impl ErrorBody {
+    fn of(security: &Security) -> ErrorBody {
+        match security.renderer().schema() {
+            Some(custom) => ErrorBody {
+                name: custom.name,
+                media_type: custom.media_type,
+                schema: custom.schema,
+            },
+            None => ErrorBody {
+                name: PROBLEM_SCHEMA.to_owned(),
+                media_type: PROBLEM_JSON.to_owned(),
+                schema: problem_schema().into(),
+            },
+        }
+    }
+}
+
 fn operation(
     spec: &'static EndpointSpec,
     security: &Security,
     schemes: &[SchemeRef],
+    errors: &ErrorBody,
     registry: &mut SchemaRegistry,
 ) -> utoipa::openapi::path::Operation {
     let mut doc = OperationDoc::new(registry);
@@ -306,8 +338,10 @@ fn operation(
     let mut responses =
         ResponsesBuilder::new().response(success.to_string(), success_response.build());
     let mut problem = |status: u16, description: &str| {
-        responses = std::mem::take(&mut responses)
-            .response(status.to_string(), problem_response(status, description));
+        responses = std::mem::take(&mut responses).response(
+            status.to_string(),
+            problem_response(status, description, errors),
+        );
     };
     let secured = spec.requirements();
     let has_inputs = has_path || has_query || has_body;
@@ -397,7 +431,7 @@ fn extensions(spec: &EndpointSpec, rate: Option<Rate>) -> Extensions {
                 "limit": rate.count(),
                 "window": rate.period().as_secs(),
                 "burst": rate.burst(),
-                "key": spec.rate_key.as_str(),
+                "key": spec.rate_key.to_string(),
             }),
             None => serde_json::json!("unlimited"),
         },
@@ -420,11 +454,11 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Response")
 }
 
-fn problem_response(status: u16, description: &str) -> Response {
+fn problem_response(status: u16, description: &str, errors: &ErrorBody) -> Response {
     let mut response = ResponseBuilder::new().description(description).content(
-        PROBLEM_JSON,
+        errors.media_type.clone(),
         ContentBuilder::new()
-            .schema(Some(RefOr::Ref(Ref::from_schema_name(PROBLEM_SCHEMA))))
+            .schema(Some(RefOr::Ref(Ref::from_schema_name(errors.name.clone()))))
             .build(),
     );
     let string = || {

@@ -7,12 +7,12 @@ use http::HeaderValue;
 
 use crate::audit::RequestId;
 use crate::auth::Principal;
-use crate::authz::ScopeRegistry;
+use crate::authz::{Requirements, ScopeRegistry};
 use crate::config::Security;
-use crate::endpoint::EndpointSpec;
+use crate::endpoint::{EndpointSpec, MountedEndpoint};
 use crate::metrics::EndpointMetrics;
 use crate::rate::headers::{self, QuotaLimitField};
-use crate::rate::{EndpointRate, MemoryLimiter, Rate};
+use crate::rate::{EndpointRate, MemoryLimiter, Rate, RateKeyKind};
 use crate::static_value;
 
 /// One quota of an endpoint: its base rate, or the rate of a tier.
@@ -41,16 +41,16 @@ impl Limits {
         self.quotas.get(tier).or(self.quotas.first())
     }
 
-    fn new(security: &Security, spec: &EndpointSpec) -> Option<Limits> {
-        let (rate, policy) = match spec.rate {
-            EndpointRate::Default => (security.default_rate(), "default".to_owned()),
-            EndpointRate::Limit(rate) => {
-                (rate.scaled(security.rate_scale()), spec.handler.to_owned())
-            }
+    fn new(security: &Security, mounted: MountedEndpoint) -> Option<Limits> {
+        let spec = mounted.spec;
+        let (rate, name) = match spec.rate {
+            EndpointRate::Default => (security.default_rate(), "default"),
+            EndpointRate::Limit(rate) => (rate.scaled(security.rate_scale()), spec.handler),
             EndpointRate::Unlimited => return None,
         };
+        let policy = policy_name(mounted.prefix, name);
         let in_memory = security.rate_store().is_none();
-        let base_name = format!("{} {}", spec.method.as_str(), spec.path);
+        let base_name = format!("{} {}", spec.method.as_str(), mounted.path);
         let tiers = security.tiers();
         let mut quotas = Vec::with_capacity(1 + tiers.map_or(0, |t| t.len()));
         let quota = |rate: Rate, store_name: String| Quota {
@@ -73,10 +73,23 @@ impl Limits {
     }
 }
 
+/// The name of a rate-limit policy in the RateLimit fields: the endpoint's handler (or
+/// `default`), under the prefix it is mounted at, as `api/v1/get_order`.
+pub(crate) fn policy_name(prefix: &str, name: &str) -> String {
+    match prefix.trim_start_matches('/') {
+        "" => name.to_owned(),
+        prefix => format!("{prefix}/{name}"),
+    }
+}
+
 /// One mounted endpoint: its record, its limits and the shared configuration.
 pub(crate) struct EndpointContext {
     security: Security,
     spec: &'static EndpointSpec,
+    /// The path it answers at, prefixes included.
+    route: &'static str,
+    /// Its requirements over the app's combined scope registry.
+    requirements: Option<Requirements>,
     registry: Option<&'static ScopeRegistry>,
     limits: Option<Limits>,
     body_limit: usize,
@@ -87,21 +100,27 @@ pub(crate) struct EndpointContext {
 impl EndpointContext {
     pub(crate) fn new(
         security: Security,
-        spec: &'static EndpointSpec,
+        mounted: MountedEndpoint,
         registry: Option<&'static ScopeRegistry>,
+        requirements: Option<Requirements>,
     ) -> EndpointContext {
-        let limits = Limits::new(&security, spec);
+        let spec = mounted.spec;
+        let limits = Limits::new(&security, mounted);
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
-        let metrics = EndpointMetrics::new(spec);
-        let no_policy = spec
-            .requirements()
+        let metrics = EndpointMetrics::new(mounted.path, spec.method.as_str());
+        let no_policy = requirements
+            .as_ref()
             .is_none_or(|requirements| requirements.policy.is_none());
         let local_limits = limits.is_none() || security.rate_store().is_none();
+        // A key function reads the path parameters, as a policy does.
+        let key_function = matches!(spec.rate_key, RateKeyKind::Custom(_));
         let decides_without_waiting =
-            no_policy && local_limits && !security.revocations_are_shared();
+            no_policy && !key_function && local_limits && !security.revocations_are_shared();
         EndpointContext {
             security,
             spec,
+            route: mounted.path,
+            requirements,
             registry,
             limits,
             body_limit,
@@ -122,6 +141,18 @@ impl EndpointContext {
         self.registry
     }
 
+    /// The path the endpoint answers at, prefixes included.
+    pub(crate) fn route(&self) -> &'static str {
+        self.route
+    }
+
+    /// What a caller must have, over the app's combined scope registry; `None` for a
+    /// public endpoint.
+    #[inline]
+    pub(crate) fn requirements(&self) -> Option<&Requirements> {
+        self.requirements.as_ref()
+    }
+
     pub(crate) fn limits(&self) -> Option<&Limits> {
         self.limits.as_ref()
     }
@@ -130,13 +161,13 @@ impl EndpointContext {
         &self.metrics
     }
 
-    /// Forgets idle rate-limit keys.
     /// Whether a request with a cached token can be admitted without waiting: no policy
     /// (it reads the path parameters), limits and revocations in memory.
     pub(crate) fn decides_without_waiting(&self) -> bool {
         self.decides_without_waiting
     }
 
+    /// Forgets idle rate-limit keys.
     pub(crate) fn evict_idle(&self) {
         for quota in self.limits.iter().flat_map(|limits| &limits.quotas) {
             if let Some(memory) = &quota.memory {
@@ -190,6 +221,12 @@ impl RequestContext {
         self.endpoint.spec
     }
 
+    /// The path the endpoint answers at: its declared path under the prefixes it is
+    /// mounted at.
+    pub fn route(&self) -> &'static str {
+        self.endpoint.route
+    }
+
     /// The largest body this endpoint accepts.
     pub fn body_limit(&self) -> usize {
         self.endpoint.body_limit
@@ -215,7 +252,7 @@ impl RequestContext {
 impl std::fmt::Debug for RequestContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestContext")
-            .field("endpoint", &self.endpoint.spec.path)
+            .field("endpoint", &self.endpoint.route)
             .field("request_id", &self.request_id.as_str())
             .finish_non_exhaustive()
     }

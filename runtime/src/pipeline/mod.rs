@@ -23,12 +23,12 @@ use http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::{AuthFailure, Principal};
 use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
-use crate::endpoint::Access;
 use crate::rate::{
     FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, headers,
 };
 use crate::rejection::{
-    AuthRejection, DenialReason, ForbiddenRejection, RateLimitedRejection, UnavailableRejection,
+    AuthRejection, DenialReason, ForbiddenRejection, MisconfiguredRejection, RateLimitedRejection,
+    UnavailableRejection,
 };
 
 /// A handler behind its endpoint's security: what [`SecureRouter`](crate::SecureRouter)
@@ -243,6 +243,8 @@ fn respond(
     arrival: &Arrival,
 ) -> Response {
     let Admitted { principal, rate } = admitted;
+    // An extractor's rejection, or a handler's `ApiError`, in the API's error format.
+    context.security().renderer().finish(&mut response);
     let response_headers = response.headers_mut();
     if principal.is_some() {
         response_headers
@@ -266,6 +268,7 @@ fn respond(
 /// The response to a refused request, audited.
 fn reject(context: &EndpointContext, refused: Refused, arrival: &Arrival) -> Response {
     let mut response = (*refused.rejection).into_response();
+    context.security().renderer().finish(&mut response);
     response
         .headers_mut()
         .insert(REQUEST_ID, arrival.request_id.header_value());
@@ -296,6 +299,13 @@ enum Rejection {
     Forbidden(ForbiddenRejection),
     Limited(RateLimitedRejection),
     Unavailable(UnavailableRejection),
+    Misconfigured(MisconfiguredRejection),
+}
+
+impl From<MisconfiguredRejection> for Rejection {
+    fn from(rejection: MisconfiguredRejection) -> Self {
+        Rejection::Misconfigured(rejection)
+    }
 }
 
 impl From<AuthRejection> for Rejection {
@@ -329,6 +339,7 @@ impl IntoResponse for Rejection {
             Rejection::Forbidden(rejection) => rejection.into_response(),
             Rejection::Limited(rejection) => rejection.into_response(),
             Rejection::Unavailable(rejection) => rejection.into_response(),
+            Rejection::Misconfigured(rejection) => rejection.into_response(),
         }
     }
 }
@@ -369,16 +380,16 @@ fn admit_now(
     if !context.decides_without_waiting() {
         return None;
     }
-    let spec = context.spec();
-    let requirements = match &spec.access {
-        Access::Public => {
-            let rate = limit_now(context, public_caller(context, ip), 0)?;
-            return Some(rate.map(|rate| Admitted {
-                principal: None,
-                rate,
-            }));
-        }
-        Access::Secured(requirements) => requirements,
+    let Some(requirements) = context.requirements() else {
+        let caller = match public_caller(context, ip) {
+            Ok(caller) => caller,
+            Err(refused) => return Some(Err(refused)),
+        };
+        let rate = limit_now(context, caller, 0)?;
+        return Some(rate.map(|rate| Admitted {
+            principal: None,
+            rate,
+        }));
     };
     let throttle = match throttle(context, ip) {
         Ok(throttle) => throttle,
@@ -392,7 +403,8 @@ fn admit_now(
     let admitted =
         authenticated_principal(context, throttle, ip, authenticated).and_then(|principal| {
             check_requirements(context, requirements, &principal).map_err(|r| r.by(&principal))?;
-            let (caller, tier) = authenticated_caller(context, &principal, ip);
+            let (caller, tier) = authenticated_caller(context, &principal, None, ip)
+                .map_err(|r| r.by(&principal))?;
             // The endpoint's limits are in memory (`decides_without_waiting`): decided now.
             // Were they not, the request is refused rather than let through uncounted.
             let rate = limit_now(context, caller, tier)
@@ -412,16 +424,12 @@ async fn admit(
     request: &mut Request,
     mut ip: ClientIp<'_>,
 ) -> Result<Admitted, Refused> {
-    let spec = context.spec();
-    let requirements = match &spec.access {
-        Access::Public => {
-            let rate = limit(context, public_caller(context, &mut ip), 0).await?;
-            return Ok(Admitted {
-                principal: None,
-                rate,
-            });
-        }
-        Access::Secured(requirements) => requirements,
+    let Some(requirements) = context.requirements() else {
+        let rate = limit(context, public_caller(context, &mut ip)?, 0).await?;
+        return Ok(Admitted {
+            principal: None,
+            rate,
+        });
     };
     let security = context.security();
     let throttle = throttle(context, &mut ip)?;
@@ -438,7 +446,19 @@ async fn admit(
     authorize(context, requirements, &principal, request)
         .await
         .map_err(|refused| refused.by(&principal))?;
-    let (caller, tier) = authenticated_caller(context, &principal, &mut ip);
+    let custom = match context.spec().rate_key {
+        RateKeyKind::Custom(key) => {
+            let spec = context.spec();
+            viewed(request, |parts, params| {
+                (key.key)(&PolicyRequest::new(&principal, parts, spec, params))
+            })
+            .await
+            .map(|picked| picked.identity(principal.client_id()))
+        }
+        _ => None,
+    };
+    let (caller, tier) = authenticated_caller(context, &principal, custom.as_deref(), &mut ip)
+        .map_err(|r| r.by(&principal))?;
     let rate = limit(context, caller, tier)
         .await
         .map_err(|refused| refused.by(&principal))?;
@@ -448,28 +468,56 @@ async fn admit(
     })
 }
 
-/// Who a public endpoint's quota counts.
-fn public_caller(context: &EndpointContext, ip: &mut ClientIp<'_>) -> Caller<'static> {
+/// Who a public endpoint's quota counts: its IP, unless the quota is global.
+fn public_caller(
+    context: &EndpointContext,
+    ip: &mut ClientIp<'_>,
+) -> Result<Caller<'static>, Refused> {
     match context.spec().rate_key {
-        RateKeyKind::Global => Caller::GLOBAL,
-        _ => ip.get().map_or(Caller::GLOBAL, Caller::ip),
+        RateKeyKind::Global => Ok(Caller::GLOBAL),
+        _ => ip
+            .get()
+            .map(Caller::ip)
+            .ok_or_else(|| address_unknown(context)),
     }
 }
 
+/// The refusal of a request whose IP-keyed decision found no address: 500, alerted
+/// once. Never a shared bucket, never a pass.
+fn address_unknown(context: &EndpointContext) -> Refused {
+    context.security().alerter().client_address_unknown();
+    Refused::new(MisconfiguredRejection::client_address_unknown())
+}
+
 /// Who an authenticated request's quota counts, and the caller's tier (0: none).
+///
+/// `custom` is what the endpoint's key function picked, if it has one and it picked
+/// something; otherwise such an endpoint counts per client.
 fn authenticated_caller<'p>(
     context: &EndpointContext,
     principal: &'p Principal,
+    custom: Option<&'p str>,
     ip: &mut ClientIp<'_>,
-) -> (Caller<'p>, usize) {
+) -> Result<(Caller<'p>, usize), Refused> {
     let id = |(id, key)| Caller {
         identity: RateIdentity::Id(id),
         key,
     };
     let caller = match context.spec().rate_key {
+        RateKeyKind::Custom(_) => match custom {
+            Some(identity) => Some(Caller {
+                identity: RateIdentity::Id(identity),
+                key: RateKey::of_id(identity),
+            }),
+            None => principal.client_key().map(id),
+        },
         RateKeyKind::Client => principal.client_key().map(id),
         RateKeyKind::Subject => principal.subject_key().map(id),
-        RateKeyKind::Ip => ip.get().map(Caller::ip),
+        RateKeyKind::Ip => Some(
+            ip.get()
+                .map(Caller::ip)
+                .ok_or_else(|| address_unknown(context))?,
+        ),
         RateKeyKind::Global => None,
     };
     let tier = context
@@ -477,7 +525,7 @@ fn authenticated_caller<'p>(
         .tiers()
         .and_then(|tiers| tiers.tier_of(principal))
         .map_or(0, |tier| tier + 1);
-    (caller.unwrap_or(Caller::GLOBAL), tier)
+    Ok((caller.unwrap_or(Caller::GLOBAL), tier))
 }
 
 /// Who a request counts against: the identity a shared store names, and its key in memory.
@@ -510,11 +558,14 @@ fn throttle<'c>(
     let throttle = context.security().failure_throttle();
     if let Some(throttle) = throttle
         && throttle.blocks_anyone()
-        && let Some(ip) = ip.get()
-        && let Some(wait) = throttle.blocked_for(ip)
     {
-        let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
-        return Err(Refused::new(rejection));
+        let Some(ip) = ip.get() else {
+            return Err(address_unknown(context));
+        };
+        if let Some(wait) = throttle.blocked_for(ip) {
+            let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
+            return Err(Refused::new(rejection));
+        }
     }
     Ok(throttle)
 }
@@ -542,12 +593,14 @@ fn refuse(
 ) -> Refused {
     if let Some(throttle) = throttle
         && !failure.is_server_side()
-        && let Some(ip) = ip.get()
     {
-        throttle.record_failure(ip);
+        match ip.get() {
+            Some(ip) => throttle.record_failure(ip),
+            // Uncounted, the failure would escape the throttle.
+            None => return address_unknown(context),
+        }
     }
-    let security = context.security();
-    Refused::new(AuthRejection::new(failure, security.realm_arc()))
+    Refused::new(AuthRejection::configured(failure, context.security()))
 }
 
 /// The endpoint's scopes and roles.
@@ -587,6 +640,26 @@ async fn authorize(
     let Some(policy) = requirements.policy else {
         return Ok(());
     };
+    let spec = context.spec();
+    let decision = viewed(request, |parts, params| {
+        (policy.check)(&PolicyRequest::new(principal, parts, spec, params))
+    })
+    .await;
+    match decision {
+        PolicyDecision::Allow => Ok(()),
+        PolicyDecision::Deny(detail) => Err(Refused {
+            detail: Some(format!("{}: {detail}", policy.name)),
+            ..Refused::new(forbidden(context, requirements, Reason::PolicyDenied))
+        }),
+    }
+}
+
+/// What `look` makes of the request head and its raw path parameters (for a policy or a
+/// key function); the request is left as it was.
+async fn viewed<R>(
+    request: &mut Request,
+    look: impl FnOnce(&http::request::Parts, &[(String, String)]) -> R,
+) -> R {
     let (mut parts, body) = std::mem::take(request).into_parts();
     let params: Vec<(String, String)> =
         match RawPathParams::from_request_parts(&mut parts, &()).await {
@@ -596,20 +669,9 @@ async fn authorize(
                 .collect(),
             Err(_) => Vec::new(),
         };
-    let decision = (policy.check)(&PolicyRequest::new(
-        principal,
-        &parts,
-        context.spec(),
-        &params,
-    ));
+    let result = look(&parts, &params);
     *request = Request::from_parts(parts, body);
-    match decision {
-        PolicyDecision::Allow => Ok(()),
-        PolicyDecision::Deny(detail) => Err(Refused {
-            detail: Some(format!("{}: {detail}", policy.name)),
-            ..Refused::new(forbidden(context, requirements, Reason::PolicyDenied))
-        }),
-    }
+    result
 }
 
 /// Counts the request against the endpoint's quota (of the caller's tier).
@@ -709,14 +771,14 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
         request_id: seen.arrival.request_id.as_str(),
         handler: spec.handler,
         method: spec.method.as_str(),
-        route: spec.path,
+        route: context.route(),
         decision,
         reason,
         detail: seen.detail,
         subject: seen.principal.and_then(Principal::subject),
         client: seen.principal.and_then(Principal::client_id),
         ip: seen.arrival.ip,
-        required_scopes: spec.requirements().map_or(&[], |r| r.all_scope_names),
+        required_scopes: context.requirements().map_or(&[], |r| r.all_scope_names),
         granted_scopes: seen.principal.map_or(&[], Principal::scope_list),
         status: response.status().as_u16(),
         latency: seen

@@ -2,6 +2,7 @@
 //! authentication.
 
 mod client_ip;
+mod custom_key;
 pub mod headers;
 mod key;
 mod limiter;
@@ -11,6 +12,7 @@ mod throttle;
 mod tiers;
 
 pub use client_ip::TrustedProxies;
+pub use custom_key::{CustomRateKey, KeyFn, RateKeyFn};
 pub(crate) use key::BuildRateKeyHasher;
 pub use key::{RateIdentity, RateKey};
 pub use limiter::MemoryLimiter;

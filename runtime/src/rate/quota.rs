@@ -199,8 +199,10 @@ pub enum EndpointRate {
 
 /// What requests are counted together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RateKeyKind {
-    /// Per client: the token's `client_id`, else `azp`, else `sub`.
+    /// Per client: the token's `client_id`, else `azp`, `cid` (Okta) or `appid` (Entra ID
+    /// v1), else `sub`.
     Client,
     /// Per subject (`sub`): a user across all the clients acting for them.
     Subject,
@@ -208,16 +210,30 @@ pub enum RateKeyKind {
     Ip,
     /// One quota shared by every caller.
     Global,
+    /// What a key function picks (`rate_key = path::to::fn`), per client when it picks
+    /// nothing.
+    Custom(super::RateKeyFn),
 }
 
 impl RateKeyKind {
-    /// The keyword used in the attribute.
+    /// The keyword used in the attribute, or the key function's path.
     pub const fn as_str(&self) -> &'static str {
         match self {
             RateKeyKind::Client => "client",
             RateKeyKind::Subject => "subject",
             RateKeyKind::Ip => "ip",
             RateKeyKind::Global => "global",
+            RateKeyKind::Custom(key) => key.name,
+        }
+    }
+}
+
+/// The keyword, or `fn path::to::key` for a key function.
+impl std::fmt::Display for RateKeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateKeyKind::Custom(key) => write!(f, "fn {}", key.name),
+            other => f.write_str(other.as_str()),
         }
     }
 }

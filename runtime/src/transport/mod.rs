@@ -4,7 +4,9 @@
 //!   when the API is served over TLS, `Strict-Transport-Security` ([`Hsts`]); a value the
 //!   handler set is kept. `Cache-Control: no-store` on authenticated responses comes from
 //!   the endpoint pipeline itself.
-//! - With the `tls` feature, `TlsConfig` and `serve_tls` serve an `axum::Router` over
+//! - [`serve`] and [`serve_with_shutdown`] serve an app over plain HTTP, always with the
+//!   client's address (`ConnectInfo<SocketAddr>`), which IP-keyed decisions need.
+//! - With the `tls` feature, `TlsConfig` and `serve_tls` serve an app over
 //!   TLS 1.2 and 1.3 only (rustls with the aws-lc-rs provider), HTTP/2 or HTTP/1.1 chosen
 //!   by ALPN, with `ConnectInfo<SocketAddr>` for the rate limiter and graceful shutdown.
 //!
@@ -29,12 +31,14 @@
 //! explicit origin list (never `Any` together with credentials).
 
 mod headers;
+mod plain;
 #[cfg(feature = "tls")]
 mod serve;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use headers::{Hsts, SecurityHeaders, SecurityHeadersFuture, SecurityHeadersLayer};
+pub use plain::{serve, serve_with_shutdown};
 #[cfg(feature = "tls")]
 pub use serve::serve_tls;
 #[cfg(feature = "tls")]

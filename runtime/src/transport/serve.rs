@@ -7,9 +7,12 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
+use std::convert::Infallible;
+
+use axum::ServiceExt as _;
+use axum::extract::{ConnectInfo, Request};
 use axum::middleware::AddExtension;
+use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
@@ -20,13 +23,14 @@ use tower_service::Service;
 
 use super::TlsConfig;
 
-/// The router with the peer's address as `ConnectInfo`.
-type RouterService = AddExtension<Router, ConnectInfo<SocketAddr>>;
+/// The app with the peer's address as `ConnectInfo`.
+type AppService<S> = AddExtension<S, ConnectInfo<SocketAddr>>;
 
 /// How long a client may take to send a request's headers on HTTP/1.1.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `app` over TLS on `listener` until `shutdown` completes, then stops accepting,
+/// Serves `app` (an `axum::Router`, or an app behind its [`Guard`](crate::Guard)) over
+/// TLS on `listener` until `shutdown` completes, then stops accepting,
 /// lets open connections finish their requests and returns.
 ///
 /// Handlers can take `ConnectInfo<SocketAddr>` (the rate limiter keys public endpoints
@@ -43,12 +47,16 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// None so far: accept errors are logged and retried, as `axum::serve` does. The result
 /// leaves room for future ones.
-pub async fn serve_tls(
+pub async fn serve_tls<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     tls: TlsConfig,
     shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
     let acceptor = TlsAcceptor::from(tls.server_config().clone());
     let handshake_timeout = tls.timeout();
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -105,7 +113,11 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, peer: SocketAddr, service: RouterService) {
+    async fn run<S>(self, stream: TcpStream, peer: SocketAddr, service: AppService<S>)
+    where
+        S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+        S::Future: Send,
+    {
         let handshake = tokio::time::timeout(self.handshake_timeout, self.acceptor.accept(stream));
         let stream = tokio::select! {
             result = handshake => match result {
@@ -132,7 +144,7 @@ impl Connection {
             .http2()
             .timer(TokioTimer::new())
             .enable_connect_protocol();
-        let service = TowerToHyperService::new(service);
+        let service = TowerToHyperService::new(AxumBody(service));
         let mut connection =
             pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
         let mut shutting_down = false;
@@ -150,6 +162,32 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// The app, fed requests whose body is hyper's turned into axum's.
+#[derive(Clone)]
+struct AxumBody<S>(S);
+
+impl<S, B> Service<http::Request<B>> for AxumBody<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> S::Future {
+        self.0.call(request.map(axum::body::Body::new))
     }
 }
 

@@ -1,0 +1,532 @@
+//! Deny by default for the whole app: the [`Guard`] wraps the finished app as its
+//! outermost service, knows every route mounted through Portcullis and the routes the app
+//! declares deliberately unsecured, and refuses every other request.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+
+use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
+use crate::config::Security;
+use crate::endpoint::HttpMethod;
+use crate::metrics::EndpointMetrics;
+use crate::problem::Problem;
+use crate::router::RouterError;
+
+/// The route name audit events and metrics give requests the guard refuses.
+pub const UNLISTED_ROUTE: &str = "(unlisted)";
+
+/// A route of the app that is deliberately unsecured: no token, no rate limit, no audit
+/// by Portcullis. Declare it with
+/// [`SecureRouter::allow_unsecured`](crate::SecureRouter::allow_unsecured); the
+/// [`Guard`] lets it through and the inventory lists it as `UNSECURED`.
+///
+/// A `GET` route also admits `HEAD`, as axum serves `HEAD` with the `GET` handler.
+///
+/// ```
+/// use http::Method;
+/// use portcullis_runtime::UnsecuredRoute;
+///
+/// let home = UnsecuredRoute::get("/");
+/// let webhook = UnsecuredRoute::new(Method::POST, "/webhooks/payments");
+/// let assets = UnsecuredRoute::get_prefix("/assets"); // /assets and everything under it
+/// assert_eq!(assets.to_string(), "GET /assets/**");
+/// # let _ = (home, webhook);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsecuredRoute {
+    method: Method,
+    path: String,
+    prefix: bool,
+}
+
+impl UnsecuredRoute {
+    /// `method` on `path`: an exact path, or a template with `{parameters}` in axum's
+    /// syntax (`/files/{name}`).
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        UnsecuredRoute {
+            method,
+            path: path.into(),
+            prefix: false,
+        }
+    }
+
+    /// `GET` (and `HEAD`) on `path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        UnsecuredRoute::new(Method::GET, path)
+    }
+
+    /// `method` on `prefix` and every path under it (`/assets` admits `/assets` and
+    /// `/assets/app.css`, not `/assetsfoo`).
+    pub fn prefix(method: Method, prefix: impl Into<String>) -> Self {
+        UnsecuredRoute {
+            method,
+            path: prefix.into().trim_end_matches('/').to_owned(),
+            prefix: true,
+        }
+    }
+
+    /// `GET` (and `HEAD`) on `prefix` and every path under it.
+    pub fn get_prefix(prefix: impl Into<String>) -> Self {
+        UnsecuredRoute::prefix(Method::GET, prefix)
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path, or the prefix.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Whether every path under [`path`](UnsecuredRoute::path) is admitted.
+    pub fn is_prefix(&self) -> bool {
+        self.prefix
+    }
+
+    /// The path as the inventory shows it: a prefix ends in `/**`.
+    pub fn display_path(&self) -> String {
+        if self.prefix {
+            format!("{}/**", self.path)
+        } else {
+            self.path.clone()
+        }
+    }
+
+    fn admits(&self, method: &Method) -> bool {
+        self.method == method || (self.method == Method::GET && method == Method::HEAD)
+    }
+}
+
+impl fmt::Display for UnsecuredRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.display_path())
+    }
+}
+
+/// The methods a path admits.
+#[derive(Debug, Clone, Default)]
+struct Methods(Vec<Method>);
+
+impl Methods {
+    fn add(&mut self, method: Method) {
+        if !self.0.contains(&method) {
+            self.0.push(method);
+        }
+    }
+
+    fn admits(&self, method: &Method) -> bool {
+        self.0.contains(method) || (method == Method::HEAD && self.0.contains(&Method::GET))
+    }
+
+    /// The `Allow` field: the methods, with `HEAD` where `GET` is.
+    fn allow(&self) -> HeaderValue {
+        let mut names: Vec<&str> = self.0.iter().map(Method::as_str).collect();
+        if names.contains(&"GET") && !names.contains(&"HEAD") {
+            names.push("HEAD");
+        }
+        HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static(""))
+    }
+}
+
+/// What the guard does with a request.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// A listed route: the app decides.
+    Pass,
+    /// A listed path, another method: 405.
+    MethodNotAllowed(HeaderValue),
+    /// No listed route: 404.
+    NotFound,
+}
+
+struct GuardInner {
+    security: Security,
+    paths: matchit::Router<Methods>,
+    prefixes: Vec<UnsecuredRoute>,
+    metrics: EndpointMetrics,
+}
+
+/// Deny by default for a whole app: every request that is neither a route mounted
+/// through Portcullis (with its own authentication, rate limit and audit) nor a route the
+/// app declared deliberately unsecured is refused with 404 (405 with `Allow` for a listed
+/// path and another method), audited with the reason `unlisted_route`, and rendered by the
+/// configured error renderer.
+///
+/// Get it from [`SecureRouter::guard`](crate::SecureRouter::guard) and wrap the finished
+/// app with it, outermost: a `Router::layer` would miss the routes added after it, and a
+/// route added by hand (`.route("/admin/export", get(export))`) would be served with no
+/// authentication and appear nowhere. Behind the guard such a route answers 404 until it is
+/// secured or declared with
+/// [`allow_unsecured`](crate::SecureRouter::allow_unsecured).
+///
+/// ```
+/// # use portcullis_runtime::{SecureRouter, UnsecuredRoute};
+/// # fn example(api: SecureRouter) {
+/// use axum::routing::get;
+///
+/// let api = api.allow_unsecured(UnsecuredRoute::get("/"));
+/// let guard = api.guard();
+/// let app = axum::Router::new()
+///     .route("/", get(|| async { "home" }))              // declared unsecured: served
+///     .route("/admin/export", get(|| async { "secret" })) // not declared: 404
+///     .merge(api.into_router());
+/// let service = guard.wrap(app); // serve with `portcullis::transport::serve`
+/// # let _ = service;
+/// # }
+/// ```
+///
+/// CORS preflight requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+/// to a listed path pass, so that a CORS layer of the app can answer them. Layers that
+/// rewrite paths (trailing slashes) belong outside the guard, which matches paths as they
+/// arrive.
+#[derive(Clone)]
+pub struct Guard(Arc<GuardInner>);
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("prefixes", &self.0.prefixes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// A guard admitting `routes` (Portcullis' own) and `unsecured` (the app's).
+    pub(crate) fn new(
+        security: Security,
+        routes: impl IntoIterator<Item = (HttpMethod, &'static str)>,
+        unsecured: impl IntoIterator<Item = UnsecuredRoute>,
+    ) -> Result<Guard, RouterError> {
+        let mut methods: Vec<(String, Methods)> = Vec::new();
+        let mut add = |path: &str, method: Method| match methods
+            .iter_mut()
+            .find(|(known, _)| known == path)
+        {
+            Some((_, known)) => known.add(method),
+            None => {
+                let mut new = Methods::default();
+                new.add(method);
+                methods.push((path.to_owned(), new));
+            }
+        };
+        for (method, path) in routes {
+            add(path, http_method(method));
+        }
+        let mut prefixes = Vec::new();
+        for route in unsecured {
+            if route.prefix {
+                prefixes.push(route);
+            } else {
+                add(&route.path, route.method.clone());
+            }
+        }
+        let mut paths = matchit::Router::new();
+        for (path, methods) in methods {
+            if let Err(error) = paths.insert(path.clone(), methods) {
+                return Err(RouterError::InvalidUnsecuredRoute {
+                    path,
+                    reason: error.to_string(),
+                });
+            }
+        }
+        Ok(Guard(Arc::new(GuardInner {
+            metrics: EndpointMetrics::new(UNLISTED_ROUTE, "*"),
+            security,
+            paths,
+            prefixes,
+        })))
+    }
+
+    /// Wraps `app`: the service to serve.
+    pub fn wrap<S>(self, app: S) -> Guarded<S> {
+        Guarded { guard: self, app }
+    }
+
+    fn verdict<B>(&self, request: &Request<B>) -> Verdict {
+        let path = request.uri().path();
+        let method = request.method();
+        if let Ok(found) = self.0.paths.at(path) {
+            return if found.value.admits(method) || is_preflight(request) {
+                Verdict::Pass
+            } else {
+                Verdict::MethodNotAllowed(found.value.allow())
+            };
+        }
+        let under = |prefix: &str| {
+            path == prefix
+                || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
+        };
+        let mut listed = false;
+        for route in self.0.prefixes.iter().filter(|route| under(&route.path)) {
+            if route.admits(method) {
+                return Verdict::Pass;
+            }
+            listed = true;
+        }
+        if listed {
+            let mut methods = Methods::default();
+            for route in self.0.prefixes.iter().filter(|route| under(&route.path)) {
+                methods.add(route.method.clone());
+            }
+            return Verdict::MethodNotAllowed(methods.allow());
+        }
+        Verdict::NotFound
+    }
+
+    /// The refusal of a request to an unlisted route, audited.
+    fn refuse<B>(&self, request: &Request<B>, verdict: Verdict) -> Response {
+        let started = Instant::now();
+        let security = &self.0.security;
+        let mut response = match verdict {
+            Verdict::MethodNotAllowed(allow) => {
+                let mut response = security.render_problem(
+                    Problem::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method-not-allowed",
+                        "Method Not Allowed",
+                    )
+                    .with_detail("the route does not answer this method"),
+                );
+                response.headers_mut().insert(header::ALLOW, allow);
+                response
+            }
+            Verdict::NotFound | Verdict::Pass => not_found(security),
+        };
+        let request_id = RequestId::from_headers(request.headers());
+        response
+            .headers_mut()
+            .insert(REQUEST_ID, request_id.header_value());
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let ip: Option<IpAddr> = security
+            .trusted_proxies()
+            .client_ip(peer, request.headers());
+        let reason = Reason::UnlistedRoute;
+        self.0.metrics.decision(Decision::Deny, reason);
+        let event = AuditEvent {
+            time: SystemTime::now(),
+            request_id: request_id.as_str(),
+            handler: "",
+            method: method_name(request.method()),
+            route: UNLISTED_ROUTE,
+            decision: Decision::Deny,
+            reason,
+            detail: None,
+            subject: None,
+            client: None,
+            ip,
+            required_scopes: &[],
+            granted_scopes: &[],
+            status: response.status().as_u16(),
+            latency: started.elapsed(),
+        };
+        security.auditor().emit(&event);
+        security.alerter().observe(&event);
+        response
+    }
+}
+
+impl<S> tower_layer::Layer<S> for Guard {
+    type Service = Guarded<S>;
+
+    fn layer(&self, app: S) -> Guarded<S> {
+        self.clone().wrap(app)
+    }
+}
+
+/// Portcullis' 404 problem, rendered by `security`'s error renderer.
+pub(crate) fn not_found(security: &Security) -> Response {
+    security.render_problem(
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not Found").with_detail("no such route"),
+    )
+}
+
+fn is_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request.headers().contains_key(header::ORIGIN)
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+fn http_method(method: HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+    }
+}
+
+/// The method's name for an audit event: the standard ones by name, others as `OTHER`
+/// (a client chooses them, and an event names nothing a client can make up).
+fn method_name(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .into_iter()
+    .zip([
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ])
+    .find_map(|(known, name)| (known == method).then_some(name))
+    .unwrap_or("OTHER")
+}
+
+/// An app behind its [`Guard`]: the service to serve.
+#[derive(Clone)]
+pub struct Guarded<S> {
+    guard: Guard,
+    app: S,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Guarded<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guarded")
+            .field("guard", &self.guard)
+            .field("app", &self.app)
+            .finish()
+    }
+}
+
+impl<S, B> tower_service::Service<Request<B>> for Guarded<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.app.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match self.guard.verdict(&request) {
+            Verdict::Pass => Either::Right(self.app.call(request)),
+            refused => Either::Left(std::future::ready(Ok(self
+                .guard
+                .refuse(&request, refused)
+                .into_response()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(guard: &Guard, method: Method, path: &str) -> Verdict {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap();
+        guard.verdict(&request)
+    }
+
+    async fn guard() -> Guard {
+        let security = Security::builder()
+            .default_rate(crate::Rate::per_minute(60))
+            .build()
+            .await
+            .unwrap();
+        Guard::new(
+            security,
+            [
+                (HttpMethod::Get, "/api/orders/{id}"),
+                (HttpMethod::Post, "/api/orders"),
+            ],
+            [
+                UnsecuredRoute::get("/"),
+                UnsecuredRoute::get_prefix("/assets/"),
+                UnsecuredRoute::new(Method::POST, "/hooks/{name}"),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn listed_routes_pass_and_others_are_refused() {
+        let guard = guard().await;
+        assert_eq!(verdict(&guard, Method::GET, "/api/orders/7"), Verdict::Pass);
+        assert_eq!(
+            verdict(&guard, Method::HEAD, "/api/orders/7"),
+            Verdict::Pass
+        );
+        assert_eq!(verdict(&guard, Method::POST, "/api/orders"), Verdict::Pass);
+        assert_eq!(verdict(&guard, Method::GET, "/"), Verdict::Pass);
+        assert_eq!(verdict(&guard, Method::GET, "/assets"), Verdict::Pass);
+        assert_eq!(
+            verdict(&guard, Method::GET, "/assets/a/b.css"),
+            Verdict::Pass
+        );
+        assert_eq!(verdict(&guard, Method::POST, "/hooks/pay"), Verdict::Pass);
+        assert_eq!(verdict(&guard, Method::GET, "/assetsx"), Verdict::NotFound);
+        assert_eq!(
+            verdict(&guard, Method::GET, "/admin/export"),
+            Verdict::NotFound
+        );
+        assert_eq!(
+            verdict(&guard, Method::GET, "/api/orders/7/"),
+            Verdict::NotFound
+        );
+        assert_eq!(verdict(&guard, Method::GET, "/api/orders"), {
+            Verdict::MethodNotAllowed(HeaderValue::from_static("POST"))
+        });
+        assert_eq!(
+            verdict(&guard, Method::DELETE, "/api/orders/7"),
+            Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD"))
+        );
+        assert_eq!(
+            verdict(&guard, Method::POST, "/assets/x"),
+            Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD"))
+        );
+    }
+
+    #[tokio::test]
+    async fn preflights_of_listed_paths_pass() {
+        let guard = guard().await;
+        let preflight = |path: &str| {
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri(path)
+                .header(header::ORIGIN, "https://app.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .body(())
+                .unwrap()
+        };
+        assert_eq!(guard.verdict(&preflight("/api/orders")), Verdict::Pass);
+        assert_eq!(guard.verdict(&preflight("/admin")), Verdict::NotFound);
+    }
+
+    #[test]
+    fn only_standard_method_names_reach_events() {
+        assert_eq!(method_name(&Method::DELETE), "DELETE");
+        let made_up = Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_name(&made_up), "OTHER");
+    }
+}

@@ -1,0 +1,632 @@
+//! Mounting endpoints: `routes!` collects annotated handlers, [`SecureRouter`] wires each
+//! to its security pipeline, combines modules, prefixes and the app's deliberately
+//! unsecured routes, and yields a plain `axum::Router` and the [`Guard`] that keeps every
+//! other route of the app closed.
+
+mod plan;
+mod routes;
+mod scopes;
+
+pub use routes::Routes;
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::MethodRouter;
+use bytes::Bytes;
+
+use crate::config::Security;
+use crate::endpoint::{Access, EndpointSpec, HttpMethod, MountedEndpoint};
+use crate::guard::{Guard, UnsecuredRoute};
+use crate::openapi::{OpenApiError, OpenApiInfo};
+use crate::pipeline::EndpointContext;
+use crate::rate::{EndpointRate, RateKeyKind};
+use crate::static_value::str_for_life;
+use plan::{Plan, Planned};
+use routes::Mounted;
+
+/// How often idle rate-limit keys are forgotten.
+const EVICTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why endpoints could not be mounted together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterError {
+    /// Two handlers declare the same method and path.
+    #[error("`{first}` and `{second}` both declare {method} {path}")]
+    DuplicateRoute {
+        /// The method.
+        method: &'static str,
+        /// The path, prefixes included.
+        path: &'static str,
+        /// The first handler.
+        first: &'static str,
+        /// The second handler.
+        second: &'static str,
+    },
+    /// Two paths cannot be told apart by a router: the same segments with differently
+    /// named parameters (`/orders/{id}` and `/orders/{order_id}`), or a wildcard where
+    /// another route has a parameter.
+    #[error(
+        "`{first}` ({first_path}) and `{second}` ({second_path}) have paths that conflict; \
+         name the parameters of one path alike in both, or move one of them"
+    )]
+    ConflictingRoutes {
+        /// The first handler.
+        first: &'static str,
+        /// Its path.
+        first_path: &'static str,
+        /// The second handler.
+        second: &'static str,
+        /// Its path.
+        second_path: &'static str,
+    },
+    /// Secured endpoints were mounted, but no issuer is configured, so every request
+    /// would be refused.
+    #[error(
+        "`{0}` is #[secure] but the configuration trusts no token issuer; \
+         add one with `Security::builder().issuer(...)`"
+    )]
+    NoIssuer(&'static str),
+    /// The OpenAPI document could not be built.
+    #[error(transparent)]
+    OpenApi(#[from] OpenApiError),
+    /// One scope is declared in two `scopes!` with different descriptions.
+    #[error(
+        "the scope \"{scope}\" is declared twice with different descriptions: \"{first}\" \
+         (used by `{first_handler}`) and \"{second}\" (used by `{second_handler}`); \
+         describe it alike in both `scopes!`"
+    )]
+    ConflictingScopeDescriptions {
+        /// The scope.
+        scope: &'static str,
+        /// Its first description.
+        first: &'static str,
+        /// A handler using the first declaration.
+        first_handler: &'static str,
+        /// Its other description.
+        second: &'static str,
+        /// A handler using the other declaration.
+        second_handler: &'static str,
+    },
+    /// The `scopes!` of the app's modules declare more scopes than a scope set holds.
+    #[error(
+        "the app's `scopes!` declare {0} different scopes together; at most {max} are supported",
+        max = crate::authz::MAX_SCOPES
+    )]
+    TooManyScopes(usize),
+    /// A prefix is not a path of plain segments.
+    #[error("the prefix {prefix:?} is refused: {reason}")]
+    InvalidPrefix {
+        /// The prefix.
+        prefix: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A router built with another [`Security`] was merged in: endpoints of one app share
+    /// one configuration (one token cache, one throttle of failed authentication).
+    #[error(
+        "a SecureRouter built with another Security was merged or nested; build every \
+         router of one app with clones of the same Security"
+    )]
+    DifferentSecurity,
+    /// A route declared deliberately unsecured cannot be routed beside the others.
+    #[error("the unsecured route {path:?} is refused: {reason}")]
+    InvalidUnsecuredRoute {
+        /// Its path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Two merged routers each serve an OpenAPI document.
+    #[error(
+        "two merged routers each serve an OpenAPI document ({first} and {second}); call \
+         `with_openapi` once, on the router that combines them: its document covers them all"
+    )]
+    TwoOpenApiDocuments {
+        /// The first document's path.
+        first: String,
+        /// The second document's path.
+        second: String,
+    },
+}
+
+/// The router of a secure API: mount annotated handlers, then take the `axum::Router`.
+///
+/// ```
+/// # use portcullis_runtime::{SecureRouter, Security, Routes};
+/// # fn example(security: Security, orders: Routes, billing: Routes) {
+/// let api: SecureRouter = SecureRouter::new(security)
+///     .mount(orders)                 // routes![list_orders, get_order].with_state(orders_state)
+///     .mount_at("/billing", billing) // under /billing
+///     .prefix("/api/v1")             // everything under /api/v1
+///     .with_openapi("/openapi.json"); // served at /api/v1/openapi.json
+/// let guard = api.guard();
+/// let app: axum::Router = api.into_router();
+/// # let _ = (guard, app);
+/// # }
+/// ```
+///
+/// The result is an ordinary `axum::Router`: merge it into the app's own router (it
+/// installs no fallback unless [`with_not_found`](SecureRouter::with_not_found) asks for
+/// one), add layers, serve it. Prefixes given here show in the OpenAPI document, the
+/// inventory, the audit events and the rate-limit policy names; a plain `Router::nest`
+/// works too but none of those know of its prefix, and the [`Guard`] would not find the
+/// routes under it.
+///
+/// Modules of one app each make their routes (with their own state and their own
+/// `scopes!`) and one `SecureRouter` mounts them all, so that the app has one OpenAPI
+/// document, one inventory and one [`Security`].
+pub struct SecureRouter<S = ()> {
+    security: Security,
+    prefix: String,
+    endpoints: Vec<Mounted<S>>,
+    /// The path of the OpenAPI document, under the prefixes of the router that asked.
+    openapi_path: Option<String>,
+    openapi_info: OpenApiInfo,
+    not_found: bool,
+    unsecured: Vec<UnsecuredRoute>,
+    /// Mistakes found while combining routers, reported when the router is built.
+    deferred: Vec<RouterError>,
+}
+
+impl<S> std::fmt::Debug for SecureRouter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureRouter")
+            .field("security", &self.security)
+            .field("prefix", &self.prefix)
+            .field("endpoints", &self.endpoints.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> SecureRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    /// A router with no endpoints yet.
+    pub fn new(security: Security) -> Self {
+        SecureRouter {
+            security,
+            prefix: String::new(),
+            endpoints: Vec::new(),
+            openapi_path: None,
+            openapi_info: OpenApiInfo::default(),
+            not_found: false,
+            unsecured: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Mounts `routes`.
+    pub fn mount(mut self, routes: Routes<S>) -> Self {
+        self.endpoints.extend(routes.endpoints);
+        self
+    }
+
+    /// Mounts `routes` under `prefix` (like `/billing`): a handler declared at `/invoices`
+    /// answers at `/billing/invoices`.
+    pub fn mount_at(mut self, prefix: &str, routes: Routes<S>) -> Self {
+        self.endpoints.extend(
+            routes
+                .endpoints
+                .into_iter()
+                .map(|mounted| mounted.nested(prefix)),
+        );
+        self
+    }
+
+    /// Puts every route of this router under `prefix` (like `/api/v1`), including the
+    /// OpenAPI document and routes merged before or after. The prefix is a path of plain
+    /// segments: it starts with `/`, does not end with one, and has no parameters.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix.insert_str(0, prefix);
+        self
+    }
+
+    /// Adds every endpoint of `other`, with its prefix, its deliberately unsecured routes
+    /// and its OpenAPI document. Both must be built with the same [`Security`] (clones of
+    /// one): an app has one token cache and one throttle of failed authentication.
+    pub fn merge(mut self, other: SecureRouter<S>) -> Self {
+        if !self.security.same_as(&other.security) {
+            self.deferred.push(RouterError::DifferentSecurity);
+        }
+        let SecureRouter {
+            security: _,
+            prefix,
+            endpoints,
+            openapi_path,
+            openapi_info,
+            not_found,
+            unsecured,
+            deferred,
+        } = other;
+        self.deferred.extend(deferred);
+        self.endpoints.extend(endpoints.into_iter().map(|mounted| {
+            if mounted.absolute {
+                mounted
+            } else {
+                mounted.nested(&prefix)
+            }
+        }));
+        match (&self.openapi_path, openapi_path) {
+            (Some(first), Some(second)) => {
+                self.deferred.push(RouterError::TwoOpenApiDocuments {
+                    first: first.clone(),
+                    second: format!("{prefix}{second}"),
+                });
+            }
+            (None, Some(path)) => {
+                self.openapi_path = Some(format!("{prefix}{path}"));
+                self.openapi_info = openapi_info;
+            }
+            (_, None) => {}
+        }
+        self.not_found |= not_found;
+        self.unsecured.extend(unsecured);
+        self
+    }
+
+    /// Adds every endpoint of `other` under `prefix`: [`merge`](SecureRouter::merge) with
+    /// `other` prefixed.
+    pub fn nest(self, prefix: &str, other: SecureRouter<S>) -> Self {
+        self.merge(other.prefix(prefix))
+    }
+
+    /// Gives the handlers their state: the result merges with routers of other states.
+    pub fn with_state<S2>(self, state: S) -> SecureRouter<S2>
+    where
+        S2: Clone + Send + Sync + 'static,
+    {
+        let routes = Routes {
+            endpoints: self.endpoints,
+        }
+        .with_state(state);
+        SecureRouter {
+            security: self.security,
+            prefix: self.prefix,
+            endpoints: routes.endpoints,
+            openapi_path: self.openapi_path,
+            openapi_info: self.openapi_info,
+            not_found: self.not_found,
+            unsecured: self.unsecured,
+            deferred: self.deferred,
+        }
+    }
+
+    /// Every endpoint mounted, in order, as declared (see [`mounted`](SecureRouter::mounted)
+    /// for the paths they answer at).
+    pub fn endpoints(&self) -> impl Iterator<Item = &'static EndpointSpec> + '_ {
+        self.endpoints.iter().map(|mounted| mounted.spec)
+    }
+
+    /// Every endpoint and the path it answers at, prefixes included, with the OpenAPI
+    /// document's and a development issuer's routes.
+    pub fn mounted(&self) -> Result<Vec<MountedEndpoint>, RouterError> {
+        Ok(self
+            .plan()?
+            .endpoints
+            .iter()
+            .map(|planned| planned.mounted)
+            .collect())
+    }
+
+    /// The security configuration.
+    pub fn security(&self) -> &Security {
+        &self.security
+    }
+
+    /// Serves the OpenAPI document of the mounted endpoints at `path` (GET, public, rate
+    /// limited per IP at the default rate), like `"/openapi.json"`, under the router's
+    /// prefix.
+    pub fn with_openapi(mut self, path: &str) -> Self {
+        self.openapi_path = Some(path.to_owned());
+        self
+    }
+
+    /// The title, version and description of the OpenAPI document.
+    pub fn openapi_info(mut self, info: OpenApiInfo) -> Self {
+        self.openapi_info = info;
+        self
+    }
+
+    /// Answers requests no route matches with Portcullis' 404 problem body (rendered by
+    /// the configured error renderer). Without it the router has no fallback, so it merges
+    /// into an app that has its own.
+    pub fn with_not_found(mut self) -> Self {
+        self.not_found = true;
+        self
+    }
+
+    /// Declares a route of the app that is deliberately unsecured: the [`Guard`] lets it
+    /// through, and the inventory lists it as `UNSECURED` so that it shows in review.
+    ///
+    /// ```
+    /// use portcullis_runtime::UnsecuredRoute;
+    /// # fn example(router: portcullis_runtime::SecureRouter) -> portcullis_runtime::SecureRouter {
+    /// router
+    ///     .allow_unsecured(UnsecuredRoute::get("/"))
+    ///     .allow_unsecured(UnsecuredRoute::get_prefix("/assets"))
+    /// # }
+    /// ```
+    pub fn allow_unsecured(mut self, route: UnsecuredRoute) -> Self {
+        self.unsecured.push(route);
+        self
+    }
+
+    /// The security inventory: method, path, access, rate and key of every endpoint, and
+    /// the deliberately unsecured routes, sorted, to print at start-up or keep as a
+    /// snapshot.
+    ///
+    /// # Panics
+    ///
+    /// When the endpoints cannot be served together (see [`RouterError`]); at start-up.
+    pub fn inventory(&self) -> crate::Inventory {
+        match self.try_inventory() {
+            Ok(inventory) => inventory,
+            Err(error) => panic!("portcullis: {error}"),
+        }
+    }
+
+    /// The security inventory, or why the endpoints cannot be served together.
+    pub fn try_inventory(&self) -> Result<crate::Inventory, RouterError> {
+        let plan = self.plan()?;
+        let endpoints: Vec<MountedEndpoint> = plan
+            .endpoints
+            .iter()
+            .map(|planned| planned.mounted)
+            .collect();
+        Ok(crate::Inventory::new(
+            &endpoints,
+            &self.unsecured,
+            &self.security,
+        ))
+    }
+
+    /// The OpenAPI 3.1 document of the mounted endpoints.
+    pub fn openapi(&self) -> Result<utoipa::openapi::OpenApi, RouterError> {
+        let plan = self.plan()?;
+        Ok(plan.document(&self.security, &self.openapi_info)?)
+    }
+
+    /// The guard that serves the finished app: it knows every route mounted here and the
+    /// deliberately unsecured ones, and refuses every other request with 404 (audited as
+    /// `unlisted_route`). Wrap the whole app with it, outermost: see [`Guard`].
+    ///
+    /// # Panics
+    ///
+    /// When the endpoints cannot be served together (see [`RouterError`]); at start-up.
+    pub fn guard(&self) -> Guard {
+        match self.try_guard() {
+            Ok(guard) => guard,
+            Err(error) => panic!("portcullis: {error}"),
+        }
+    }
+
+    /// The [`guard`](SecureRouter::guard), or why the endpoints cannot be served together.
+    pub fn try_guard(&self) -> Result<Guard, RouterError> {
+        let plan = self.plan()?;
+        let routes = plan
+            .endpoints
+            .iter()
+            .map(|planned| (planned.mounted.spec.method, planned.mounted.path));
+        Guard::new(
+            self.security.clone(),
+            routes,
+            self.unsecured.iter().cloned(),
+        )
+    }
+
+    /// Builds the `axum::Router`, or says why the endpoints cannot be served together.
+    pub fn try_into_router(self) -> Result<Router<S>, RouterError> {
+        let plan = self.plan()?;
+        let document = match plan.openapi {
+            Some(_) => Some(Arc::new(Document {
+                plan_endpoints: plan.document_endpoints(),
+                registry: plan.registry,
+                security: self.security.clone(),
+                info: self.openapi_info.clone(),
+                json: OnceLock::new(),
+            })),
+            None => None,
+        };
+        let mut paths: Vec<(&'static str, MethodRouter<S>)> = Vec::new();
+        let mut contexts = Vec::with_capacity(plan.endpoints.len());
+        let mut add =
+            |planned: &Planned, route: Box<dyn FnOnce(Arc<EndpointContext>) -> MethodRouter<S>>| {
+                let context = Arc::new(EndpointContext::new(
+                    self.security.clone(),
+                    planned.mounted,
+                    plan.registry,
+                    planned.requirements,
+                ));
+                contexts.push(Arc::downgrade(&context));
+                let method_router = route(context);
+                let path = planned.mounted.path;
+                match paths.iter_mut().find(|(known, _)| *known == path) {
+                    Some((_, existing)) => {
+                        *existing = std::mem::take(existing).merge(method_router)
+                    }
+                    None => paths.push((path, method_router)),
+                }
+            };
+        let mut planned = plan.endpoints.iter();
+        for (mounted, planned) in self.endpoints.into_iter().zip(&mut planned) {
+            add(planned, mounted.route);
+        }
+        if let (Some(document), Some(planned)) = (document, planned.next()) {
+            let serve = move || {
+                let json = document.json();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], json) }
+            };
+            let Mounted { route, .. } = Mounted::new(planned.mounted.spec, serve);
+            add(planned, route);
+        }
+        spawn_eviction(contexts);
+        let router = paths
+            .into_iter()
+            .fold(Router::new(), |router, (path, method_router)| {
+                router.route(path, method_router)
+            });
+        Ok(if self.not_found {
+            let security = self.security.clone();
+            router.fallback(move || {
+                let security = security.clone();
+                async move { crate::guard::not_found(&security) }
+            })
+        } else {
+            router
+        })
+    }
+
+    /// Builds the `axum::Router`.
+    ///
+    /// # Panics
+    ///
+    /// When the endpoints cannot be served together (see [`RouterError`]); at start-up,
+    /// never on a request.
+    pub fn into_router(self) -> Router<S> {
+        match self.try_into_router() {
+            Ok(router) => router,
+            Err(error) => panic!("portcullis: {error}"),
+        }
+    }
+
+    /// Where every endpoint answers, checked.
+    fn plan(&self) -> Result<Plan, RouterError> {
+        if let Some(error) = self.deferred.first() {
+            return Err(error.clone());
+        }
+        let openapi = self
+            .openapi_path
+            .as_deref()
+            .map(|path| openapi_endpoint(str_for_life(path)));
+        Plan::new(
+            &self.security,
+            &self.prefix,
+            self.endpoints
+                .iter()
+                .map(|mounted| (mounted.spec, mounted.prefix.as_str(), mounted.absolute)),
+            openapi,
+        )
+    }
+}
+
+#[cfg(feature = "dev")]
+impl<S> SecureRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    /// Serves a development issuer's routes (its JWKS, discovery documents and token
+    /// endpoint) at the path of its identifier (`/dev` for `http://127.0.0.1:3000/dev`),
+    /// whatever the router's prefix: public, rate limited per IP, audited, listed in the
+    /// inventory and known to the [`Guard`].
+    pub fn with_dev_issuer(mut self, dev: &crate::dev::DevIssuer) -> Self {
+        for (method, path, handler, route) in dev.routes::<S>() {
+            let spec = builtin_endpoint(handler, method, str_for_life(&path));
+            let mut mounted = Mounted::new(spec, route);
+            mounted.absolute = true;
+            self.endpoints.push(mounted);
+        }
+        self
+    }
+}
+
+/// The OpenAPI document, made on its first request and kept.
+struct Document {
+    plan_endpoints: Vec<MountedEndpoint>,
+    registry: Option<&'static crate::authz::ScopeRegistry>,
+    security: Security,
+    info: OpenApiInfo,
+    json: OnceLock<Bytes>,
+}
+
+impl Document {
+    fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                let document = crate::openapi::build(
+                    &self.plan_endpoints,
+                    &self.security,
+                    self.registry,
+                    &self.info,
+                );
+                match document.map(|document| serde_json::to_vec(&document)) {
+                    Ok(Ok(json)) => Bytes::from(json),
+                    _ => Bytes::from_static(b"{}"),
+                }
+            })
+            .clone()
+    }
+}
+
+/// The module Portcullis' own endpoint records name: the OpenAPI document's, a
+/// development issuer's. They are served and listed, but not in the API's document.
+pub(crate) const BUILTIN_MODULE: &str = "portcullis";
+
+/// The record of the endpoint serving the OpenAPI document at `path`.
+fn openapi_endpoint(path: &'static str) -> &'static EndpointSpec {
+    builtin_endpoint("openapi", HttpMethod::Get, path)
+}
+
+/// The record of one of Portcullis' own endpoints (the OpenAPI document, a development
+/// issuer's routes): public, limited per IP at the default rate. Made at start-up and kept
+/// for the life of the process, like the records the attributes generate: one per
+/// distinct route.
+pub(crate) fn builtin_endpoint(
+    handler: &'static str,
+    method: HttpMethod,
+    path: &'static str,
+) -> &'static EndpointSpec {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, PoisonError};
+    type Key = (&'static str, &'static str, &'static str);
+    static SPECS: Mutex<BTreeMap<Key, &'static EndpointSpec>> = Mutex::new(BTreeMap::new());
+    let mut specs = SPECS.lock().unwrap_or_else(PoisonError::into_inner);
+    specs
+        .entry((handler, method.as_str(), path))
+        .or_insert_with(|| {
+            Box::leak(Box::new(EndpointSpec {
+                handler,
+                module: BUILTIN_MODULE,
+                method,
+                path,
+                path_params: &[],
+                access: Access::Public,
+                rate: EndpointRate::Default,
+                rate_key: RateKeyKind::Ip,
+                body_limit: None,
+                summary: None,
+                description: None,
+                tags: &[],
+                operation_id: Some(handler),
+                success_status: None,
+                errors: &[],
+                document: |_| {},
+            }))
+        })
+}
+
+/// Forgets idle rate-limit keys every minute, for as long as the endpoints live.
+fn spawn_eviction(contexts: Vec<Weak<EndpointContext>>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::debug!(target: "portcullis", "no tokio runtime: idle rate-limit keys are not evicted");
+        return;
+    };
+    runtime.spawn(async move {
+        let mut interval = tokio::time::interval(EVICTION_INTERVAL);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let mut alive = false;
+            for context in contexts.iter().filter_map(Weak::upgrade) {
+                alive = true;
+                context.evict_idle();
+            }
+            if !alive {
+                break;
+            }
+        }
+    });
+}
