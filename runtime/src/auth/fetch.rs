@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL};
 use reqwest::{Client, Url, redirect};
 
 /// The `User-Agent` of every request.
-const USER_AGENT: &str = concat!("portcullis/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("portcullis/", env!("CARGO_PKG_VERSION"));
 
 /// Why a URL was refused before any request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +168,7 @@ fn transport(error: reqwest::Error, timeout: Duration) -> FetchFailure {
 
 /// An error and its chain of causes on one line: reqwest's own message alone ("error sending
 /// request") says too little to an operator.
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -7,6 +7,7 @@ mod discovery;
 mod extract;
 mod failure;
 mod fetch;
+mod http_settings;
 mod issuer;
 mod jws;
 mod keys;
@@ -26,6 +27,7 @@ pub use discovery::{
     discover_with,
 };
 pub use failure::{AuthFailure, BearerErrorCode};
+pub use http_settings::{HttpSettings, HttpSettingsError};
 pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};
 pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
 pub use principal::{Principal, PrincipalBuilder};
