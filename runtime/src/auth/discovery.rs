@@ -288,6 +288,12 @@ pub(crate) fn metadata_from_document(
     })
 }
 
+/// Checks that `issuer` can be discovered at all (a URL that passes the URL policy, without
+/// query or fragment), before any request.
+pub(crate) fn checked_issuer(issuer: &str) -> Result<(), DiscoveryError> {
+    well_known_urls(issuer).map(|_| ())
+}
+
 /// The OIDC and RFC 8414 discovery URLs of `issuer`.
 ///
 /// OIDC appends the suffix to the issuer without its terminating `/`; RFC 8414 inserts its

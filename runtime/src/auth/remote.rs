@@ -48,7 +48,8 @@ pub struct JwksOptions {
     pub max_refresh_interval: Duration,
     /// At most one early refresh for an unknown `kid` starts per cooldown (default 30 s).
     pub unknown_kid_cooldown: Duration,
-    /// The deadline of one fetch, for the whole exchange (default 5 s).
+    /// The deadline of one fetch, for the whole exchange (default 5 s). For an issuer's
+    /// keys, [`HttpSettings::timeout`](super::HttpSettings::timeout) replaces it when set.
     pub fetch_timeout: Duration,
     /// Larger documents are refused (default [`DEFAULT_MAX_DOCUMENT_BYTES`]); the body is
     /// never read past this.
@@ -706,7 +707,8 @@ async fn refresh_loop(jwks: Weak<RemoteJwks>) {
     }
 }
 
-fn checked_url(uri: &str) -> Result<Url, RemoteKeyError> {
+/// Parses `uri` and applies the URL policy, before any request.
+pub(crate) fn checked_url(uri: &str) -> Result<Url, RemoteKeyError> {
     fetch::checked_url(uri).map_err(|refusal| match refusal {
         UrlRefusal::Invalid(reason) => RemoteKeyError::InvalidUrl {
             uri: uri.to_owned(),
