@@ -37,6 +37,19 @@ pub(crate) fn checked_url(uri: &str) -> Result<Url, UrlRefusal> {
     }
 }
 
+/// `uri` as it may be quoted in an error or a log: without the user name and password it
+/// carries, if it parses as a URL (a URL carrying them is refused anyway).
+pub(crate) fn without_credentials(uri: &str) -> String {
+    match Url::parse(uri) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => uri.to_owned(),
+    }
+}
+
 fn is_loopback(url: &Url) -> bool {
     // The URL parser has already normalised the host: lower case, IPv4 in dotted quads,
     // IPv6 in brackets.
@@ -239,6 +252,23 @@ mod tests {
                 "{invalid}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_are_never_quoted() {
+        assert_eq!(
+            without_credentials("https://user:hunter2@idp.example.com/jwks"),
+            "https://idp.example.com/jwks"
+        );
+        assert_eq!(
+            without_credentials("https://hunter2@idp.example.com/jwks"),
+            "https://idp.example.com/jwks"
+        );
+        assert_eq!(
+            without_credentials("https://idp.example.com/jwks"),
+            "https://idp.example.com/jwks"
+        );
+        assert_eq!(without_credentials("not a url"), "not a url");
     }
 
     #[test]

@@ -212,7 +212,7 @@ pub enum RemoteKeyError {
     /// The URL cannot be parsed, or carries credentials.
     #[error("the JWKS URL {uri:?} is invalid: {reason}")]
     InvalidUrl {
-        /// The URL as configured.
+        /// The URL as configured, without the credentials it carries.
         uri: String,
         /// What is wrong with it.
         reason: String,
@@ -711,7 +711,7 @@ async fn refresh_loop(jwks: Weak<RemoteJwks>) {
 pub(crate) fn checked_url(uri: &str) -> Result<Url, RemoteKeyError> {
     fetch::checked_url(uri).map_err(|refusal| match refusal {
         UrlRefusal::Invalid(reason) => RemoteKeyError::InvalidUrl {
-            uri: uri.to_owned(),
+            uri: fetch::without_credentials(uri),
             reason,
         },
         UrlRefusal::Insecure => RemoteKeyError::InsecureUrl {
