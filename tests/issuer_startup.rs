@@ -218,6 +218,17 @@ async fn starts_while_the_provider_is_down_and_accepts_its_tokens_once_it_is_up(
     // The token endpoint is not known before discovery succeeds.
     let token_url = format!("{issuer}/oauth/token");
     assert!(!openapi(&security).contains(&token_url));
+    let documented = SecureRouter::new(security.clone())
+        .mount(routes![list_orders, health])
+        .with_openapi("/openapi.json")
+        .into_router();
+    let served = || async {
+        let request = axum::http::Request::get("/openapi.json")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        send(&documented, request).await.text
+    };
+    assert!(!served().await.contains(&token_url));
 
     // A retry fails the same way, then the provider comes up on that address: the next
     // retry finds it.
@@ -240,6 +251,7 @@ async fn starts_while_the_provider_is_down_and_accepts_its_tokens_once_it_is_up(
         (StatusCode::OK, "alice")
     );
     assert!(openapi(&security).contains(&token_url));
+    assert!(served().await.contains(&token_url));
     assert_eq!(
         alerts.issuer_alerts(&issuer),
         [Some(IssuerFailure::Connection), None],

@@ -229,10 +229,17 @@ where
     /// Builds the `axum::Router`, or says why the endpoints cannot be served together.
     pub fn try_into_router(mut self) -> Result<Router<S>, RouterError> {
         if let Some(path) = self.openapi_path {
-            let document = self.openapi()?;
-            let json = bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+            let document = Arc::new(ServedDocument::new(
+                &self.openapi()?,
+                OpenApiInputs {
+                    specs: self.endpoints().collect(),
+                    security: self.security.clone(),
+                    registry: self.check()?,
+                    info: self.openapi_info.clone(),
+                },
+            ));
             let serve = move || {
-                let json = json.clone();
+                let json = document.json();
                 async move { ([(http::header::CONTENT_TYPE, "application/json")], json) }
             };
             self.endpoints
@@ -303,6 +310,68 @@ where
         }
         Ok(registry)
     }
+}
+
+/// What the OpenAPI document is built from.
+struct OpenApiInputs {
+    specs: Vec<&'static EndpointSpec>,
+    security: Security,
+    registry: Option<&'static ScopeRegistry>,
+    info: OpenApiInfo,
+}
+
+/// The OpenAPI document served by [`SecureRouter::with_openapi`]. When some issuer was
+/// still waiting for its keys when it was built, it is built again once, when every issuer
+/// has them: a token endpoint found by discovery then appears in it.
+struct ServedDocument {
+    json: std::sync::RwLock<bytes::Bytes>,
+    /// Kept until the document has been built with every issuer ready.
+    rebuild: std::sync::Mutex<Option<OpenApiInputs>>,
+}
+
+impl ServedDocument {
+    fn new(document: &utoipa::openapi::OpenApi, inputs: OpenApiInputs) -> ServedDocument {
+        let complete = inputs.security.readiness().is_ready();
+        ServedDocument {
+            json: std::sync::RwLock::new(to_json(document)),
+            rebuild: std::sync::Mutex::new((!complete).then_some(inputs)),
+        }
+    }
+
+    /// The document now: built again first, if that is due.
+    fn json(&self) -> bytes::Bytes {
+        let mut rebuild = self
+            .rebuild
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(inputs) = rebuild.as_ref()
+            && inputs.security.readiness().is_ready()
+        {
+            // The same inputs built the first document: this cannot fail, and if it did,
+            // the first document is kept.
+            if let Ok(document) = crate::openapi::build(
+                &inputs.specs,
+                &inputs.security,
+                inputs.registry,
+                &inputs.info,
+            ) {
+                *self
+                    .json
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = to_json(&document);
+            }
+            *rebuild = None;
+        }
+        drop(rebuild);
+        self.json
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn to_json(document: &utoipa::openapi::OpenApi) -> bytes::Bytes {
+    bytes::Bytes::from(serde_json::to_vec(document).unwrap_or_default())
 }
 
 /// The record of the endpoint serving the OpenAPI document. It is built at run time
