@@ -343,7 +343,8 @@ impl SecurityBuilder {
             auditor: self.auditor,
         });
         spawn_housekeeping(Arc::downgrade(&inner));
-        // The alerts are attached: the first attempts, all at once, then their retries.
+        // With the alerts attached: one attempt per issuer, all at once. `build` waits for
+        // them; retries go on in the background.
         let first_attempts: Vec<_> = loaders.iter().filter_map(LoadingKeys::start).collect();
         drop(loaders);
         for first_attempt in first_attempts {
