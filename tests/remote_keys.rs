@@ -199,16 +199,46 @@ async fn discovery_finds_the_keys_and_checks_the_issuer() {
     let token = key.sign(Algorithm::EdDSA, None, &claims_for(&idp.base));
     assert_eq!(status(&app, &token).await, StatusCode::OK);
 
+    // A document naming another issuer: the service starts, but the keys it names are not
+    // fetched, the issuer waits (and says why), and its tokens are refused with 503.
     idp.claim_issuer("https://impostor.test/");
-    let error = Security::builder()
+    let fetched = idp.jwks_fetches();
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = {
+        let alerts = alerts.clone();
+        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
+    };
+    let audit = AuditLog::default();
+    let security = Security::builder()
         .issuer(Issuer::discover(&idp.base).audience(AUDIENCE))
-        .default_rate(rate!("1/s"))
+        .default_rate(rate!("1000/s"))
+        .alert_sink(sink)
+        .audit_sink(audit.sink())
         .build()
         .await
-        .unwrap_err();
-    let message = error.to_string();
-    assert!(message.contains("discovery for the issuer"), "{message}");
+        .unwrap();
+    let readiness = security.readiness();
+    assert!(!readiness.is_ready());
+    let message = readiness.to_string();
+    assert!(message.contains("says issuer"), "{message}");
     assert!(message.contains("\"https://impostor.test/\""), "{message}");
+    assert!(matches!(
+        alerts.lock().unwrap().as_slice(),
+        [portcullis::alert::AlertKind::IssuerUnavailable {
+            failure: portcullis::auth::IssuerFailure::IssuerMismatch,
+            ..
+        }]
+    ));
+    assert_eq!(
+        idp.jwks_fetches(),
+        fetched,
+        "no key of the impostor is fetched"
+    );
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router();
+    assert_eq!(status(&app, &token).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(audit.last().reason, "keys_unavailable");
 
     let insecure = Security::builder()
         .issuer(

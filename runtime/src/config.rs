@@ -9,15 +9,17 @@ use http::{HeaderMap, Uri};
 use crate::alert::{AlertHandle, AlertPolicy, AlertSink, Alerter};
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
-    AuthFailure, CachedToken, DiscoveryError, Issuer, IssuerDocumentation, IssuerRules, KeyError,
-    KeyProvider, KeysFrom, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION, Principal,
-    RemoteJwks, RemoteKeyError, RevocationError, RevocationStore, Revocations, StaticKeys,
-    TokenCache, TokenIdentity, Verifier, bearer_bytes, discover, token_text, unix_now,
+    AuthFailure, CachedToken, DiscoveryError, HttpSettings, HttpSettingsError, Issuer,
+    IssuerDocumentation, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
+    MemoryRevocations, OPENID_CONFIGURATION, Principal, RemoteKeyError, RevocationError,
+    RevocationStore, Revocations, StaticKeys, TokenCache, TokenIdentity, Verifier, bearer_bytes,
+    checked_issuer, checked_jwks_url, token_text, unix_now,
 };
 use crate::authz::ScopeRegistry;
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
 use crate::render::{ErrorRenderer, Renderer};
+use crate::readiness::{IssuerReadiness, Readiness};
 
 /// The default cap on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -32,7 +34,7 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// sooner).
 pub const DEFAULT_TOKEN_CACHE_MAX_AGE: Duration = Duration::from_secs(300);
 
-/// How long discovery may take at start-up, per request.
+/// How long a discovery request may take, unless [`HttpSettings::timeout`] says otherwise.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often expired revocations and idle throttle entries are forgotten.
@@ -78,7 +80,10 @@ pub enum ConfigError {
         #[source]
         source: KeyError,
     },
-    /// Discovery failed.
+    /// Discovery is refused before any request: the issuer identifier is not a URL, has a
+    /// query or a fragment, carries credentials, or is plain `http://` off loopback.
+    /// (Discovery that fails on the network or on the document is retried in the
+    /// background: see [`Security::readiness`].)
     #[error("discovery for the issuer {issuer:?} failed: {source}")]
     Discovery {
         /// The issuer.
@@ -87,7 +92,9 @@ pub enum ConfigError {
         #[source]
         source: DiscoveryError,
     },
-    /// The JWKS could not be fetched.
+    /// The JWKS URL is refused before any request: it is not a URL, carries credentials,
+    /// or is plain `http://` off loopback. (A fetch that fails is retried in the
+    /// background: see [`Security::readiness`].)
     #[error("the keys of the issuer {issuer:?} could not be fetched: {source}")]
     Jwks {
         /// The issuer.
@@ -95,6 +102,15 @@ pub enum ConfigError {
         /// What was wrong.
         #[source]
         source: RemoteKeyError,
+    },
+    /// The HTTP settings of an issuer (its own, or the builder's) cannot be used.
+    #[error("the HTTP settings of the issuer {issuer:?} are refused: {source}")]
+    HttpSettings {
+        /// The issuer.
+        issuer: String,
+        /// What was wrong.
+        #[source]
+        source: HttpSettingsError,
     },
     /// An issuer's leeway is too long.
     #[error(
@@ -135,6 +151,7 @@ pub struct SecurityBuilder {
     auditor: Auditor,
     renderer: Renderer,
     error_details: bool,
+    http_settings: Option<HttpSettings>,
 }
 
 impl SecurityBuilder {
@@ -253,7 +270,37 @@ impl SecurityBuilder {
         self
     }
 
-    /// Checks the configuration and builds it: discovers issuers and fetches their keys.
+    /// How discovery and key fetches reach the identity providers (proxy, extra root
+    /// certificates, timeouts), for every issuer that does not have
+    /// [its own](Issuer::http_settings). Without it, the defaults of [`HttpSettings`].
+    pub fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.http_settings = Some(settings);
+        self
+    }
+
+    /// Checks the configuration and builds it; then makes a first attempt at discovering
+    /// the issuers and fetching their keys.
+    ///
+    /// It fails only on what no retry can mend: a missing default rate, an invalid realm
+    /// or rate scale, an issuer configured twice, without audience, with a leeway over
+    /// [`MAX_LEEWAY`], with keys from two sources or none, with a key refused, with an
+    /// identifier or a JWKS URL the URL policy refuses (not a URL, credentials in it, plain
+    /// `http://` off loopback), or with [`HttpSettings`] that cannot be used. These are
+    /// all checked before any request.
+    ///
+    /// Then the issuers found by [discovery](Issuer::discover) or with a
+    /// [JWKS URL](Issuer::jwks_url) are fetched, all at once, and `build` waits for that
+    /// first attempt (each request is bounded by its timeout: 10 s for discovery,
+    /// [`JwksOptions::fetch_timeout`](crate::auth::JwksOptions::fetch_timeout) for the
+    /// JWKS, or [`HttpSettings::timeout`]). Whatever its outcome, the configuration is
+    /// built: an issuer whose attempt failed is retried in the background (after 1 s, then
+    /// backing off up to 60 s), alerts say why (once for each kind of failure), its tokens
+    /// are refused with `503 Service Unavailable` and `Retry-After` until its keys arrive,
+    /// and [`Security::readiness`] reports it waiting. Tokens of the other issuers, public
+    /// endpoints and requests without a token are served meanwhile.
+    ///
+    /// Background tasks (retries, key refreshes, housekeeping) need a tokio runtime and
+    /// stop once the last clone of the [`Security`] is dropped.
     pub async fn build(self) -> Result<Security, ConfigError> {
         let default_rate = self.default_rate.ok_or(ConfigError::MissingDefaultRate)?;
         if !(self.rate_scale.is_finite() && self.rate_scale > 0.0) {
@@ -268,11 +315,14 @@ impl SecurityBuilder {
             return Err(ConfigError::InvalidRealm);
         }
         let mut rules: Vec<IssuerRules> = Vec::with_capacity(self.issuers.len());
+        let mut loaders: Vec<Arc<LoadingKeys>> = Vec::new();
         for issuer in self.issuers {
             if rules.iter().any(|known| known.issuer() == issuer.name()) {
                 return Err(ConfigError::DuplicateIssuer(issuer.name().to_owned()));
             }
-            rules.push(resolve_issuer(issuer).await?);
+            let (issuer_rules, loader) = resolve_issuer(issuer, self.http_settings.as_ref())?;
+            rules.push(issuer_rules);
+            loaders.extend(loader);
         }
         let revocations = match self.revocations {
             Some(store) => Revocations::Shared(store),
@@ -321,12 +371,23 @@ impl SecurityBuilder {
             );
         }
         spawn_housekeeping(Arc::downgrade(&inner));
+        // With the alerts attached: one attempt per issuer, all at once. `build` waits for
+        // them; retries go on in the background.
+        let first_attempts: Vec<_> = loaders.iter().filter_map(LoadingKeys::start).collect();
+        drop(loaders);
+        for first_attempt in first_attempts {
+            let _ = first_attempt.await;
+        }
         Ok(Security(inner))
     }
 }
 
-/// Checks one issuer and finds its keys.
-async fn resolve_issuer(mut issuer: Issuer) -> Result<IssuerRules, ConfigError> {
+/// Checks one issuer, before any request, and sets up where its keys come from: the
+/// rules, and the loader of its keys when they are fetched.
+fn resolve_issuer(
+    mut issuer: Issuer,
+    default_http: Option<&HttpSettings>,
+) -> Result<(IssuerRules, Option<Arc<LoadingKeys>>), ConfigError> {
     let name = issuer.name().to_owned();
     if name.is_empty() {
         return Err(ConfigError::EmptyIssuer);
@@ -347,47 +408,51 @@ async fn resolve_issuer(mut issuer: Issuer) -> Result<IssuerRules, ConfigError> 
         });
     }
     let has_configured_keys = !issuer.keys.is_empty();
-    let provider: Arc<dyn KeyProvider> = match issuer.keys_from.clone() {
+    let source = match issuer.keys_from.clone() {
         KeysFrom::Configured if has_configured_keys => {
-            Arc::new(StaticKeys::new(issuer.keys.clone()))
+            let keys = Arc::new(StaticKeys::new(issuer.keys.clone()));
+            return Ok((IssuerRules::new(issuer, keys), None));
         }
         KeysFrom::Configured => return Err(ConfigError::NoKeys(name)),
         _ if has_configured_keys => return Err(ConfigError::ConflictingKeySources(name)),
-        KeysFrom::Provider(provider) => provider,
-        KeysFrom::Url(url) => remote_keys(&name, &url, &issuer).await?,
-        KeysFrom::Discovery => {
-            let metadata = discover(&name, DISCOVERY_TIMEOUT).await.map_err(|source| {
-                ConfigError::Discovery {
-                    issuer: name.clone(),
-                    source,
-                }
+        KeysFrom::Provider(provider) => return Ok((IssuerRules::new(issuer, provider), None)),
+        KeysFrom::Url(url) => {
+            checked_jwks_url(&url).map_err(|source| ConfigError::Jwks {
+                issuer: name.clone(),
+                source,
             })?;
-            if issuer.token_url.is_none() {
-                issuer.token_url = metadata.token_endpoint.clone();
-            }
+            KeySource::JwksUrl(url)
+        }
+        KeysFrom::Discovery => {
+            checked_issuer(&name).map_err(|source| ConfigError::Discovery {
+                issuer: name.clone(),
+                source,
+            })?;
             issuer.discovery_url = Some(format!(
                 "{}{OPENID_CONFIGURATION}",
                 name.trim_end_matches('/')
             ));
-            remote_keys(&name, &metadata.jwks_uri, &issuer).await?
+            KeySource::Discovery
         }
     };
-    Ok(IssuerRules::new(issuer, provider))
-}
-
-async fn remote_keys(
-    name: &str,
-    url: &str,
-    issuer: &Issuer,
-) -> Result<Arc<dyn KeyProvider>, ConfigError> {
-    let jwks = RemoteJwks::fetch(url, issuer.jwks_options.clone())
-        .await
-        .map_err(|source| ConfigError::Jwks {
-            issuer: name.to_owned(),
+    let http = issuer
+        .http_settings
+        .clone()
+        .or_else(|| default_http.cloned())
+        .unwrap_or_default();
+    let mut options = issuer.jwks_options.clone();
+    if let Some(timeout) = http.request_timeout() {
+        options.fetch_timeout = timeout;
+    }
+    let discovery_timeout = http.request_timeout().unwrap_or(DISCOVERY_TIMEOUT);
+    let client = http
+        .client(discovery_timeout.max(options.fetch_timeout))
+        .map_err(|source| ConfigError::HttpSettings {
+            issuer: name.clone(),
             source,
         })?;
-    jwks.spawn_refresh();
-    Ok(jwks)
+    let loader = LoadingKeys::new(name, source, client, options, discovery_timeout);
+    Ok((IssuerRules::loaded_by(issuer, loader.clone()), Some(loader)))
 }
 
 /// Forgets expired revocations every minute, for as long as the configuration lives.
@@ -498,6 +563,7 @@ impl Security {
             auditor: Auditor::default(),
             renderer: Renderer::default(),
             error_details: false,
+            http_settings: None,
         }
     }
 
@@ -553,6 +619,25 @@ impl Security {
     /// The identifiers of the configured issuers.
     pub fn issuers(&self) -> impl Iterator<Item = &str> {
         self.0.verifier.issuers().iter().map(IssuerRules::issuer)
+    }
+
+    /// Whether every issuer has its signing keys: those found by discovery or fetched from
+    /// a JWKS URL may still be waiting for their provider (see
+    /// [`SecurityBuilder::build`]). Serve it from a readiness endpoint: see [`Readiness`]
+    /// for an example. Cheap (a lock per waiting issuer), never waits for the network.
+    pub fn readiness(&self) -> Readiness {
+        Readiness {
+            issuers: self
+                .0
+                .verifier
+                .issuers()
+                .iter()
+                .map(|rules| IssuerReadiness {
+                    issuer: rules.issuer().to_owned(),
+                    keys: rules.readiness(),
+                })
+                .collect(),
+        }
     }
 
     /// What the OpenAPI document says about each issuer.
@@ -820,7 +905,11 @@ impl Security {
                 Ok(verified.principal)
             }
             Err(failure) => {
-                if failure.is_server_side() {
+                // Keys that have not arrived are alerted by their loader, once per kind of
+                // failure: not once per request.
+                if failure.is_server_side()
+                    && !matches!(failure, AuthFailure::KeysUnavailable { .. })
+                {
                     tracing::error!(
                         target: "portcullis::alert",
                         reason = failure.as_str(),

@@ -21,6 +21,7 @@ pub mod openapi;
 mod pipeline;
 mod problem;
 pub mod rate;
+mod readiness;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod rejection;
@@ -45,6 +46,7 @@ pub use openapi::OpenApiInfo;
 pub use pipeline::RequestContext;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
 pub use rate::{Rate, RateKeyKind};
+pub use readiness::{IssuerReadiness, Readiness};
 pub use rejection::{
     AuthRejection, ForbiddenRejection, InputRejection, MisconfiguredRejection,
     RateLimitedRejection, UnavailableRejection,

@@ -89,15 +89,21 @@ impl AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        if self.failure == AuthFailure::RevocationUnavailable {
-            // Not the client's fault: the server cannot tell, and refuses rather than guess.
-            let response = Problem::new(
+        if let Some(retry_after) = self.failure.retry_after() {
+            // Not the client's fault: the server cannot check the token now (its issuer's
+            // keys have not arrived, or the revocation store did not answer), and refuses
+            // rather than guess.
+            let secs = crate::rate::ceil_secs(retry_after).max(1);
+            let mut response = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service Unavailable",
             )
             .with_detail("the access token cannot be checked right now; retry later")
             .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             return with_reason(response, Reason::Authentication(self.failure));
         }
         let code = self.failure.error_code();

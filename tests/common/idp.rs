@@ -23,6 +23,7 @@ pub struct Idp {
     pub base: String,
     answers: Arc<Mutex<Answers>>,
     jwks_fetches: Arc<AtomicUsize>,
+    discovery_fetches: Arc<AtomicUsize>,
     server: Arc<tokio::task::JoinHandle<()>>,
 }
 
@@ -30,6 +31,11 @@ impl Idp {
     /// Starts a provider publishing `jwks`.
     pub async fn start(jwks: String) -> Idp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Idp::start_on(listener, jwks)
+    }
+
+    /// Starts a provider publishing `jwks` on `listener`.
+    pub fn start_on(listener: tokio::net::TcpListener, jwks: String) -> Idp {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let answers = Arc::new(Mutex::new(Answers {
             jwks,
@@ -37,7 +43,13 @@ impl Idp {
             discovery_issuer: None,
         }));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
-        let state = (answers.clone(), jwks_fetches.clone(), base.clone());
+        let discovery_fetches = Arc::new(AtomicUsize::new(0));
+        let state = (
+            answers.clone(),
+            jwks_fetches.clone(),
+            discovery_fetches.clone(),
+            base.clone(),
+        );
         let app = Router::new()
             .route("/jwks", get(serve_jwks))
             .route("/.well-known/openid-configuration", get(discovery))
@@ -49,6 +61,7 @@ impl Idp {
             base,
             answers,
             jwks_fetches,
+            discovery_fetches,
             server: Arc::new(server),
         }
     }
@@ -74,15 +87,24 @@ impl Idp {
         self.jwks_fetches.load(Ordering::SeqCst)
     }
 
+    pub fn discovery_fetches(&self) -> usize {
+        self.discovery_fetches.load(Ordering::SeqCst)
+    }
+
     /// Stops answering at all.
     pub fn stop(&self) {
         self.server.abort();
     }
 }
 
-type IdpState = (Arc<Mutex<Answers>>, Arc<AtomicUsize>, String);
+type IdpState = (
+    Arc<Mutex<Answers>>,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    String,
+);
 
-async fn serve_jwks(State((answers, fetches, _)): State<IdpState>) -> impl IntoResponse {
+async fn serve_jwks(State((answers, fetches, _, _)): State<IdpState>) -> impl IntoResponse {
     fetches.fetch_add(1, Ordering::SeqCst);
     let answers = answers.lock().unwrap();
     (
@@ -92,7 +114,8 @@ async fn serve_jwks(State((answers, fetches, _)): State<IdpState>) -> impl IntoR
     )
 }
 
-async fn discovery(State((answers, _, base)): State<IdpState>) -> impl IntoResponse {
+async fn discovery(State((answers, _, fetches, base)): State<IdpState>) -> impl IntoResponse {
+    fetches.fetch_add(1, Ordering::SeqCst);
     let issuer = answers
         .lock()
         .unwrap()

@@ -1,7 +1,7 @@
 //! Alerts: bursts of denials per client and per IP, surges of revoked tokens, key fetches
-//! that fail, shared stores that fall back, audit events lost. Each is raised once per
-//! episode to the configured [`AlertSink`]s, and always as a WARN event on target
-//! `portcullis::alert`.
+//! that fail, issuers whose keys have not arrived, shared stores that fall back, audit
+//! events lost. Each is raised once per episode to the configured [`AlertSink`]s, and
+//! always as a WARN event on target `portcullis::alert`.
 
 mod window;
 
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::audit::{AuditEvent, Decision, Reason};
-use crate::auth::AuthFailure;
+use crate::auth::{AuthFailure, IssuerFailure};
 use window::SlidingCount;
 
 /// The `tracing` target of alerts.
@@ -52,6 +52,23 @@ pub enum AlertKind {
         source: String,
         /// What went wrong.
         error: String,
+    },
+    /// An issuer's keys have not arrived: its discovery or first key fetch failed, and is
+    /// retried in the background; meanwhile its tokens are refused with 503. Raised once
+    /// for each [kind of failure](IssuerFailure) until the keys arrive.
+    IssuerUnavailable {
+        /// The issuer identifier.
+        issuer: String,
+        /// What kind of failure.
+        failure: IssuerFailure,
+        /// What went wrong (URLs and causes, never a secret).
+        error: String,
+    },
+    /// An issuer's keys arrived after [`IssuerUnavailable`](AlertKind::IssuerUnavailable)
+    /// alerts: its tokens are verified again.
+    IssuerAvailable {
+        /// The issuer identifier.
+        issuer: String,
     },
     /// A shared store is unreachable.
     StoreUnreachable {
@@ -140,6 +157,18 @@ impl fmt::Display for Alert {
             ),
             AlertKind::KeyFetchFailed { source, error } => {
                 write!(f, "keys from {source} could not be fetched: {error}")
+            }
+            AlertKind::IssuerUnavailable {
+                issuer,
+                failure,
+                error,
+            } => write!(
+                f,
+                "the keys of the issuer {issuer:?} are not available ({failure}): {error}; \
+                 its tokens are refused with 503 until they arrive"
+            ),
+            AlertKind::IssuerAvailable { issuer } => {
+                write!(f, "the keys of the issuer {issuer:?} arrived")
             }
             AlertKind::StoreUnreachable { store, fallback } => {
                 write!(f, "the {store} store is unreachable; {fallback}")

@@ -134,7 +134,7 @@ pub enum DiscoveryError {
     InvalidJwksUri {
         /// The well-known URL.
         url: String,
-        /// The `jwks_uri` of the document.
+        /// The `jwks_uri` of the document, without the credentials it carries.
         jwks_uri: String,
         /// What is wrong with it.
         reason: String,
@@ -276,7 +276,7 @@ pub(crate) fn metadata_from_document(
         Err(UrlRefusal::Invalid(reason)) => {
             return Err(DiscoveryError::InvalidJwksUri {
                 url,
-                jwks_uri,
+                jwks_uri: fetch::without_credentials(&jwks_uri),
                 reason,
             });
         }
@@ -286,6 +286,12 @@ pub(crate) fn metadata_from_document(
         jwks_uri,
         token_endpoint: metadata.token_endpoint,
     })
+}
+
+/// Checks that `issuer` can be discovered at all (a URL that passes the URL policy, without
+/// query or fragment), before any request.
+pub(crate) fn checked_issuer(issuer: &str) -> Result<(), DiscoveryError> {
+    well_known_urls(issuer).map(|_| ())
 }
 
 /// The OIDC and RFC 8414 discovery URLs of `issuer`.

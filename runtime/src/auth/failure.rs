@@ -2,6 +2,7 @@
 //! standard RFC 6750 answer for the client.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The precise reason a bearer token was not accepted.
 ///
@@ -59,6 +60,13 @@ pub enum AuthFailure {
     Revoked,
     /// The revocation store could not say whether the token was revoked (it fails closed).
     RevocationUnavailable,
+    /// The token names an issuer whose signing keys have not arrived yet (its discovery
+    /// or first key fetch keeps failing, and is retried in the background). The request
+    /// is answered 503 with `Retry-After`.
+    KeysUnavailable {
+        /// How long until the next attempt to fetch the keys.
+        retry_after: Duration,
+    },
     /// The route takes a principal but was not mounted through `#[secure]`.
     NotAuthenticated,
 }
@@ -110,6 +118,7 @@ impl AuthFailure {
             AuthFailure::LifetimeTooLong => "lifetime_too_long",
             AuthFailure::Revoked => "revoked",
             AuthFailure::RevocationUnavailable => "revocation_unavailable",
+            AuthFailure::KeysUnavailable { .. } => "keys_unavailable",
             AuthFailure::NotAuthenticated => "not_authenticated",
         }
     }
@@ -148,13 +157,27 @@ impl AuthFailure {
         }
     }
 
-    /// Whether the failure means something is wrong on the server's side (no keys), so
-    /// that an operator must be alerted.
+    /// Whether the failure means something is wrong on the server's side (no keys, keys
+    /// not arrived yet, revocations unknown), so that an operator must be alerted; the
+    /// client is not counted as failing authentication.
     pub const fn is_server_side(&self) -> bool {
         matches!(
             self,
-            AuthFailure::NoKeys | AuthFailure::RevocationUnavailable
+            AuthFailure::NoKeys
+                | AuthFailure::RevocationUnavailable
+                | AuthFailure::KeysUnavailable { .. }
         )
+    }
+
+    /// How long the client should wait before trying again, when the failure is temporary
+    /// and on the server's side: the time until the next attempt to fetch the keys, or one
+    /// second for a revocation store that did not answer. `None` otherwise.
+    pub const fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AuthFailure::KeysUnavailable { retry_after } => Some(*retry_after),
+            AuthFailure::RevocationUnavailable => Some(Duration::from_secs(1)),
+            _ => None,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL};
 use reqwest::{Client, Url, redirect};
 
 /// The `User-Agent` of every request.
-const USER_AGENT: &str = concat!("portcullis/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("portcullis/", env!("CARGO_PKG_VERSION"));
 
 /// Why a URL was refused before any request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,19 @@ pub(crate) fn checked_url(uri: &str) -> Result<Url, UrlRefusal> {
         "https" if url.host().is_some() => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         _ => Err(UrlRefusal::Insecure),
+    }
+}
+
+/// `uri` as it may be quoted in an error or a log: without the user name and password it
+/// carries, if it parses as a URL (a URL carrying them is refused anyway).
+pub(crate) fn without_credentials(uri: &str) -> String {
+    match Url::parse(uri) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => uri.to_owned(),
     }
 }
 
@@ -168,7 +181,7 @@ fn transport(error: reqwest::Error, timeout: Duration) -> FetchFailure {
 
 /// An error and its chain of causes on one line: reqwest's own message alone ("error sending
 /// request") says too little to an operator.
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -239,6 +252,23 @@ mod tests {
                 "{invalid}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_are_never_quoted() {
+        assert_eq!(
+            without_credentials("https://user:hunter2@idp.example.com/jwks"),
+            "https://idp.example.com/jwks"
+        );
+        assert_eq!(
+            without_credentials("https://hunter2@idp.example.com/jwks"),
+            "https://idp.example.com/jwks"
+        );
+        assert_eq!(
+            without_credentials("https://idp.example.com/jwks"),
+            "https://idp.example.com/jwks"
+        );
+        assert_eq!(without_credentials("not a url"), "not a url");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use secrecy::SecretSlice;
 
+use super::http_settings::HttpSettings;
 use super::keys::{KeyError, KeySet};
 use super::provider::KeyProvider;
 use super::remote::JwksOptions;
@@ -17,7 +18,7 @@ use super::roles::RolesClaim;
 pub(crate) enum KeysFrom {
     /// The keys given to the builder (JWKS text, PEM, HMAC).
     Configured,
-    /// A JWKS URL, fetched at start-up and refreshed.
+    /// A JWKS URL, fetched from start-up on and refreshed.
     Url(String),
     /// The `jwks_uri` found by discovery.
     Discovery,
@@ -81,6 +82,7 @@ pub struct Issuer {
     pub(crate) discovery_url: Option<String>,
     pub(crate) keys_from: KeysFrom,
     pub(crate) jwks_options: JwksOptions,
+    pub(crate) http_settings: Option<HttpSettings>,
     pub(crate) roles: RolesClaim,
 }
 
@@ -101,14 +103,30 @@ impl Issuer {
             discovery_url: None,
             keys_from: KeysFrom::Configured,
             jwks_options: JwksOptions::default(),
+            http_settings: None,
             roles: RolesClaim::default(),
         }
     }
 
-    /// An issuer found by OpenID Connect discovery (or RFC 8414): at start-up, its
+    /// An issuer found by OpenID Connect discovery (or RFC 8414): its
     /// `/.well-known/openid-configuration` is read, its `issuer` must equal `issuer`
     /// exactly, and its `jwks_uri` becomes the source of keys (fetched and kept fresh); its
     /// token endpoint goes into the OpenAPI document.
+    ///
+    /// # At start-up
+    ///
+    /// [`SecurityBuilder::build`](crate::SecurityBuilder::build) refuses an identifier that
+    /// is not a URL, has a query or a fragment, carries credentials, or is plain `http://`
+    /// off loopback. It then makes one attempt at discovery and the first key fetch, and
+    /// returns whatever its outcome: when the provider is unreachable, answers an error, a
+    /// document that does not parse, names another issuer or has no usable key, the
+    /// attempt is retried in the background (after 1 s, then backing off up to 60 s: see
+    /// [`key_retry_delay`](super::key_retry_delay)), an
+    /// [`IssuerUnavailable`](crate::alert::AlertKind::IssuerUnavailable) alert is raised
+    /// once for each kind of failure, and until the keys arrive the tokens of this issuer
+    /// are refused with `503 Service Unavailable` and `Retry-After`, and
+    /// [`Security::readiness`](crate::Security::readiness) reports it waiting. The token
+    /// endpoint appears in the OpenAPI document once discovery succeeded.
     ///
     /// ```
     /// use portcullis_runtime::Issuer;
@@ -122,17 +140,36 @@ impl Issuer {
         }
     }
 
-    /// Takes the keys from a JWKS URL (`https://`, or `http://` on loopback), fetched at
-    /// start-up and refreshed in the background (see [`JwksOptions`]).
+    /// Takes the keys from a JWKS URL (`https://`, or `http://` on loopback), refreshed in
+    /// the background (see [`JwksOptions`]).
+    ///
+    /// [`SecurityBuilder::build`](crate::SecurityBuilder::build) refuses a URL that does not
+    /// parse, carries credentials, or is plain `http://` off loopback. It then fetches the
+    /// keys once and returns whatever the outcome: a fetch that fails (no connection, a
+    /// timeout, an error status, a document that is not a JWKS or has no usable key) is
+    /// retried in the background as for [`discover`](Issuer::discover), and meanwhile the
+    /// tokens of this issuer are refused with `503 Service Unavailable`. Once the keys have
+    /// arrived they are kept while later refreshes fail.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Issuer {
         self.keys_from = KeysFrom::Url(url.into());
         self
     }
 
     /// How the JWKS is fetched and refreshed, for [`jwks_url`](Issuer::jwks_url) and
-    /// [`discover`](Issuer::discover).
+    /// [`discover`](Issuer::discover). These options govern refreshes once the keys have
+    /// arrived; until then, attempts follow [`key_retry_delay`](super::key_retry_delay).
     pub fn jwks_options(mut self, options: JwksOptions) -> Issuer {
         self.jwks_options = options;
+        self
+    }
+
+    /// How discovery and key fetches of this issuer reach the provider (proxy, extra root
+    /// certificates, timeouts). It replaces, as a whole, the settings given to
+    /// [`SecurityBuilder::http_settings`](crate::SecurityBuilder::http_settings); issuers
+    /// whose keys are configured or come from a [`KeyProvider`] make no request and ignore
+    /// it.
+    pub fn http_settings(mut self, settings: HttpSettings) -> Issuer {
+        self.http_settings = Some(settings);
         self
     }
 

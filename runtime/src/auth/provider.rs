@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use super::{KeySet, RemoteJwks};
 
@@ -40,6 +41,43 @@ pub trait KeyProvider: Debug + Send + Sync + 'static {
     /// when the configuration is built; the default ignores them.
     fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
         let _ = alerts;
+    }
+
+    /// Whether keys are available, for [`Security::readiness`](crate::Security::readiness)
+    /// and for the answer to tokens of this issuer: while it is
+    /// [`Waiting`](KeyReadiness::Waiting) and [`current`](KeyProvider::current) is empty,
+    /// they are refused with 503 and `Retry-After` instead of 401. Asked only when
+    /// `current()` is empty, and by `readiness()`. The default is
+    /// [`Ready`](KeyReadiness::Ready).
+    fn readiness(&self) -> KeyReadiness {
+        KeyReadiness::Ready
+    }
+}
+
+/// Whether a [`KeyProvider`] has keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyReadiness {
+    /// Keys are available. They may be stale: a remote JWKS keeps its keys while its
+    /// refreshes fail.
+    Ready,
+    /// No key has arrived yet; attempts go on in the background.
+    Waiting {
+        /// When waiting began (when the configuration was built).
+        since: SystemTime,
+        /// Why the last attempt failed, for operators (URLs and causes, never a secret).
+        last_error: String,
+        /// How many attempts have failed.
+        failures: u32,
+        /// How long until the next attempt (zero while one is under way).
+        retry_in: Duration,
+    },
+}
+
+impl KeyReadiness {
+    /// Whether keys are available.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, KeyReadiness::Ready)
     }
 }
 

@@ -48,7 +48,8 @@ pub struct JwksOptions {
     pub max_refresh_interval: Duration,
     /// At most one early refresh for an unknown `kid` starts per cooldown (default 30 s).
     pub unknown_kid_cooldown: Duration,
-    /// The deadline of one fetch, for the whole exchange (default 5 s).
+    /// The deadline of one fetch, for the whole exchange (default 5 s). For an issuer's
+    /// keys, [`HttpSettings::timeout`](super::HttpSettings::timeout) replaces it when set.
     pub fetch_timeout: Duration,
     /// Larger documents are refused (default [`DEFAULT_MAX_DOCUMENT_BYTES`]); the body is
     /// never read past this.
@@ -211,7 +212,7 @@ pub enum RemoteKeyError {
     /// The URL cannot be parsed, or carries credentials.
     #[error("the JWKS URL {uri:?} is invalid: {reason}")]
     InvalidUrl {
-        /// The URL as configured.
+        /// The URL as configured, without the credentials it carries.
         uri: String,
         /// What is wrong with it.
         reason: String,
@@ -706,10 +707,11 @@ async fn refresh_loop(jwks: Weak<RemoteJwks>) {
     }
 }
 
-fn checked_url(uri: &str) -> Result<Url, RemoteKeyError> {
+/// Parses `uri` and applies the URL policy, before any request.
+pub(crate) fn checked_url(uri: &str) -> Result<Url, RemoteKeyError> {
     fetch::checked_url(uri).map_err(|refusal| match refusal {
         UrlRefusal::Invalid(reason) => RemoteKeyError::InvalidUrl {
-            uri: uri.to_owned(),
+            uri: fetch::without_credentials(uri),
             reason,
         },
         UrlRefusal::Insecure => RemoteKeyError::InsecureUrl {

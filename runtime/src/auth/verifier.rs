@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 
 use super::jws::CompactJws;
 use super::keys::KeySet;
+use super::loading::LoadingKeys;
 use super::principal::Principal;
-use super::provider::KeyProvider;
+use super::provider::{KeyProvider, KeyReadiness};
 use super::roles::{RolesClaim, push_words as push_claim_words};
 use super::{AuthFailure, Issuer};
 use crate::authz::ScopeRegistry;
@@ -28,6 +29,9 @@ pub(crate) struct IssuerRules {
     required_claims: Vec<String>,
     token_url: Option<String>,
     discovery_url: Option<String>,
+    /// The keys being loaded, when they come from a JWKS URL or discovery: the token
+    /// endpoint discovery finds is read from it.
+    loader: Option<Arc<LoadingKeys>>,
     roles: RolesClaim,
 }
 
@@ -45,8 +49,16 @@ impl IssuerRules {
             required_claims: config.required_claims,
             token_url: config.token_url,
             discovery_url: config.discovery_url,
+            loader: None,
             roles: config.roles,
         }
+    }
+
+    /// The rules of `config`, with its keys loaded (and then refreshed) by `loader`.
+    pub(crate) fn loaded_by(config: Issuer, loader: Arc<LoadingKeys>) -> IssuerRules {
+        let mut rules = IssuerRules::new(config, loader.clone());
+        rules.loader = Some(loader);
+        rules
     }
 
     pub(crate) fn issuer(&self) -> &str {
@@ -68,10 +80,21 @@ impl IssuerRules {
         self.max_lifetime
     }
 
+    /// Whether this issuer's keys are available.
+    pub(crate) fn readiness(&self) -> KeyReadiness {
+        self.keys.readiness()
+    }
+
+    /// What the OpenAPI document says about this issuer now: a token endpoint configured,
+    /// or else the one discovery found, once it succeeded.
     pub(crate) fn documentation(&self) -> IssuerDocumentation {
+        let token_url = self
+            .token_url
+            .clone()
+            .or_else(|| self.loader.as_ref().and_then(|loader| loader.token_url()));
         IssuerDocumentation {
             issuer: self.issuer.clone(),
-            token_url: self.token_url.clone(),
+            token_url,
             discovery_url: self.discovery_url.clone(),
         }
     }
@@ -133,7 +156,9 @@ impl Verifier {
     ///
     /// When the token names a key the issuer does not publish (yet), the issuer's keys are
     /// refreshed (at most once per cooldown) and the same token tried again, so the first
-    /// request after a key rotation succeeds.
+    /// request after a key rotation succeeds. When the issuer's keys have not arrived at
+    /// all (its provider has been unreachable since start-up), the token is refused with
+    /// [`AuthFailure::KeysUnavailable`] once its header has been checked.
     pub(crate) async fn verify(
         &self,
         token: &str,
@@ -158,6 +183,13 @@ impl Verifier {
         check_type(jws.header.typ.as_deref(), rules.required_type.as_deref())?;
         let kid = jws.header.kid.as_deref();
         let mut keys = rules.keys.current();
+        if keys.is_empty()
+            && let KeyReadiness::Waiting { retry_in, .. } = rules.keys.readiness()
+        {
+            return Err(AuthFailure::KeysUnavailable {
+                retry_after: retry_in,
+            });
+        }
         if let Some(kid) = kid
             && matches!(
                 keys.select(Some(kid), alg),

@@ -427,7 +427,7 @@ where
                 registry: plan.registry,
                 security: self.security.clone(),
                 info: self.openapi_info.clone(),
-                json: OnceLock::new(),
+                complete: OnceLock::new(),
             })),
             None => None,
         };
@@ -533,31 +533,38 @@ where
     }
 }
 
-/// The OpenAPI document, made on its first request and kept.
+/// The OpenAPI document served by [`SecureRouter::with_openapi`]: made on request until
+/// every issuer has its keys (a token endpoint found by discovery then appears in it), and
+/// kept from then on.
 struct Document {
     plan_endpoints: Vec<MountedEndpoint>,
     registry: Option<&'static crate::authz::ScopeRegistry>,
     security: Security,
     info: OpenApiInfo,
-    json: OnceLock<Bytes>,
+    complete: OnceLock<Bytes>,
 }
 
 impl Document {
     fn json(&self) -> Bytes {
-        self.json
-            .get_or_init(|| {
-                let document = crate::openapi::build(
-                    &self.plan_endpoints,
-                    &self.security,
-                    self.registry,
-                    &self.info,
-                );
-                match document.map(|document| serde_json::to_vec(&document)) {
-                    Ok(Ok(json)) => Bytes::from(json),
-                    _ => Bytes::from_static(b"{}"),
-                }
-            })
-            .clone()
+        if let Some(json) = self.complete.get() {
+            return json.clone();
+        }
+        let complete = self.security.readiness().is_ready();
+        let document = crate::openapi::build(
+            &self.plan_endpoints,
+            &self.security,
+            self.registry,
+            &self.info,
+        );
+        // The same endpoints were checked when the router was built: this cannot fail.
+        let json = match document.map(|document| serde_json::to_vec(&document)) {
+            Ok(Ok(json)) => Bytes::from(json),
+            _ => Bytes::from_static(b"{}"),
+        };
+        if complete {
+            let _ = self.complete.set(json.clone());
+        }
+        json
     }
 }
 
