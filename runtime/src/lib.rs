@@ -26,6 +26,8 @@ mod rejection;
 mod router;
 pub mod secrets;
 mod static_value;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transport;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
