@@ -1,5 +1,6 @@
 //! A test kit (feature `testing`, for dev-dependencies): tokens, principals and a
-//! [`Security`] for an app that trusts an identity provider, with no network.
+//! [`Security`] for an app that trusts an identity provider, with no network, and a
+//! client that sends requests through the app in process.
 //!
 //! An app takes its [`Security`] (or its [`Issuer`]s) from whoever builds it, as it
 //! takes its database pool. Production builds one that trusts the real provider; a test
@@ -25,10 +26,13 @@
 //!   handler directly;
 //! - [`TestKit::security`], [`TestKit::security_builder`] and [`TestKit::issuer`]: the
 //!   configuration that trusts the kit's tokens;
+//! - [`TestClient`]: requests through any `tower::Service` (an `axum::Router`, with
+//!   layers or not) from a client address, answers read whole.
 //!
 //! The guide, with endpoints declared by `#[secure]` and `#[public]`, is
 //! [`docs/testing.md`](https://github.com/portcullis-rs/portcullis/blob/main/docs/testing.md).
 
+mod client;
 mod token;
 
 #[cfg(test)]
@@ -39,6 +43,7 @@ use std::sync::Arc;
 use crate::dev::DevIssuer;
 use crate::{ConfigError, Issuer, Rate, Security, SecurityBuilder};
 
+pub use client::{DEFAULT_CLIENT_ADDR, TestClient, TestRequest, TestResponse};
 pub use token::{DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, DEFAULT_SUBJECT, TestPrincipal, TestToken};
 
 /// The default rate of [`TestKit::security`], for endpoints that declare none: 1000 a
@@ -55,6 +60,16 @@ pub enum TestError {
     /// A token could not be signed.
     #[error("could not sign a token")]
     Signing,
+    /// A request could not be built: a malformed path or header, a body that does not
+    /// serialize.
+    #[error("the request could not be built: {0}")]
+    Request(String),
+    /// The app's service returned an error instead of a response.
+    #[error("the app returned an error: {0}")]
+    App(#[source] axum::BoxError),
+    /// The response body could not be read.
+    #[error("the response body could not be read: {0}")]
+    Body(#[source] axum::BoxError),
 }
 
 /// A stand-in for an identity provider: its issuer URL and audience, with signing keys

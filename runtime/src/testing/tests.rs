@@ -1,10 +1,18 @@
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request};
+use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
+use tower_layer::Layer;
 
 use super::*;
 use crate::Principal;
 use crate::auth::{AuthFailure, CompactJws, unix_now};
+use crate::transport::SecurityHeadersLayer;
 
 const ISSUER: &str = "https://idp.test/";
 const AUDIENCE: &str = "orders-api";
@@ -208,4 +216,242 @@ fn a_principal_answers_a_handler_as_a_verified_one_would() {
     assert_eq!(alice.claim("aud"), Some(&json!(AUDIENCE)));
     let now = unix_now();
     assert!(alice.expires_at_unix() > now && alice.expires_at_unix() <= now + 600);
+}
+
+/// An app that answers with what it received.
+fn echo() -> Router {
+    async fn echo(
+        ConnectInfo(addr): ConnectInfo<SocketAddr>,
+        method: Method,
+        headers: HeaderMap,
+        body: String,
+    ) -> axum::Json<Value> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        axum::Json(json!({
+            "addr": addr.to_string(),
+            "method": method.as_str(),
+            "authorization": header("authorization"),
+            "content_type": header("content-type"),
+            "content_length": header("content-length"),
+            "x_extra": header("x-extra"),
+            "body": body,
+        }))
+    }
+    Router::new().route("/echo", any(echo))
+}
+
+#[tokio::test]
+async fn the_client_address_reaches_the_app() {
+    let client = TestClient::new(echo());
+    let response = client.get("/echo").send().await;
+    assert_eq!(response.json()["addr"], DEFAULT_CLIENT_ADDR.to_string());
+    assert_eq!(DEFAULT_CLIENT_ADDR.ip().to_string(), "127.0.0.1");
+
+    let elsewhere = TestClient::new(echo()).client_addr(([10, 0, 0, 2], 4000));
+    let response = elsewhere.get("/echo").send().await;
+    assert_eq!(response.json()["addr"], "10.0.0.2:4000");
+    let response = elsewhere
+        .get("/echo")
+        .client_addr(([192, 0, 2, 7], 5))
+        .send()
+        .await;
+    assert_eq!(response.json()["addr"], "192.0.2.7:5");
+
+    // A request built by hand keeps the address it carries.
+    let mut request = Request::get("/echo").body(Body::empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 9], 9))));
+    assert_eq!(elsewhere.send(request).await.json()["addr"], "192.0.2.9:9");
+    let request = Request::get("/echo").body(Body::empty()).unwrap();
+    assert_eq!(
+        elsewhere.send(request).await.json()["addr"],
+        "10.0.0.2:4000"
+    );
+}
+
+#[tokio::test]
+async fn methods_bodies_and_headers_reach_the_app() {
+    let client = TestClient::new(echo());
+    for (request, method) in [
+        (client.get("/echo"), "GET"),
+        (client.post("/echo"), "POST"),
+        (client.put("/echo"), "PUT"),
+        (client.patch("/echo"), "PATCH"),
+        (client.delete("/echo"), "DELETE"),
+        (client.request(Method::OPTIONS, "/echo"), "OPTIONS"),
+    ] {
+        let echoed = request.send().await;
+        assert_eq!(echoed.json()["method"], method);
+        assert_eq!(echoed.json()["content_length"], Value::Null, "no body");
+    }
+
+    let echoed = client
+        .post("/echo")
+        .bearer("abc")
+        .header("x-extra", "1")
+        .json(&json!({"item": "book"}))
+        .send()
+        .await;
+    assert_eq!(
+        echoed.json(),
+        &json!({
+            "addr": DEFAULT_CLIENT_ADDR.to_string(), "method": "POST",
+            "authorization": "Bearer abc", "content_type": "application/json",
+            "content_length": "15", "x_extra": "1", "body": r#"{"item":"book"}"#,
+        })
+    );
+
+    let echoed = client
+        .put("/echo")
+        .form(&[("item", "a book"), ("quantity", "2")])
+        .send()
+        .await;
+    assert_eq!(
+        echoed.json()["content_type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(echoed.json()["body"], "item=a+book&quantity=2");
+
+    let echoed = client
+        .patch("/echo")
+        .body("application/merge-patch+json", r#"{"item": "#)
+        .send()
+        .await;
+    assert_eq!(
+        echoed.json()["content_type"],
+        "application/merge-patch+json"
+    );
+    assert_eq!(echoed.json()["body"], r#"{"item": "#);
+
+    // A content type set as a header wins over the body's.
+    let echoed = client
+        .post("/echo")
+        .header("content-type", "application/vnd.orders+json")
+        .json(&json!([]))
+        .send()
+        .await;
+    assert_eq!(echoed.json()["content_type"], "application/vnd.orders+json");
+}
+
+#[tokio::test]
+async fn a_response_reads_as_bytes_text_or_json() {
+    let app = Router::new()
+        .route("/text", get(|| async { "plain" }))
+        .route(
+            "/json",
+            get(|| async { axum::Json(json!({"id": 7, "items": ["a"]})) }),
+        );
+    let client = TestClient::new(app);
+    let text = client.get("/text").send().await;
+    assert_eq!(text.status(), 200);
+    assert_eq!(
+        (text.bytes().as_ref(), text.text()),
+        (&b"plain"[..], "plain".into())
+    );
+    assert!(text.try_json().is_none());
+    assert_eq!(
+        text.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+
+    let json = client.get("/json").send().await;
+    assert_eq!(json.json()["id"], 7);
+    assert_eq!(json.json_as::<(u64,)>().ok(), None);
+    #[derive(serde::Deserialize)]
+    struct Order {
+        id: u64,
+    }
+    assert_eq!(json.json_as::<Order>().unwrap().id, 7);
+
+    let missing = client.get("/nowhere").send().await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.header("content-type").is_none());
+}
+
+#[tokio::test]
+#[should_panic(expected = "the response body is not JSON (status 200 OK): \"plain\"")]
+async fn json_of_a_body_that_is_not_json_panics_with_the_body() {
+    let app = Router::new().route("/text", get(|| async { "plain" }));
+    let _ = TestClient::new(app).get("/text").send().await.json();
+}
+
+#[tokio::test]
+async fn a_router_inside_a_layer_is_an_app() {
+    let app = SecurityHeadersLayer::for_plain_http().layer(echo());
+    let client = TestClient::new(app);
+    let response = client
+        .get("/echo")
+        .client_addr(([10, 1, 1, 1], 1))
+        .send()
+        .await;
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(response.json()["addr"], "10.1.1.1:1");
+}
+
+#[tokio::test]
+async fn what_keeps_a_response_from_being_read_is_an_error() {
+    let client = TestClient::new(echo());
+    let bad_header = client
+        .get("/echo")
+        .header("bad header", "x")
+        .try_send()
+        .await;
+    assert!(
+        matches!(bad_header, Err(TestError::Request(_))),
+        "{bad_header:?}"
+    );
+    let bad_path = client.get("not a path").try_send().await;
+    assert!(
+        matches!(bad_path, Err(TestError::Request(_))),
+        "{bad_path:?}"
+    );
+    let bad_type = client.post("/echo").body("a\nb", "x").try_send().await;
+    assert!(
+        matches!(bad_type, Err(TestError::Request(_))),
+        "{bad_type:?}"
+    );
+    let unserializable = std::collections::HashMap::from([((1, 2), 3)]);
+    let bad_body = client.post("/echo").json(&unserializable).try_send().await;
+    assert!(
+        matches!(bad_body, Err(TestError::Request(_))),
+        "{bad_body:?}"
+    );
+
+    let failing = tower::service_fn(|_: Request<Body>| async {
+        Err::<axum::response::Response, _>(std::io::Error::other("down"))
+    });
+    let failed = TestClient::new(failing).get("/").try_send().await;
+    assert!(
+        matches!(&failed, Err(TestError::App(error)) if error.to_string() == "down"),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_error_of_a_challenge() {
+    let challenge = |value: &'static str| {
+        let app = Router::new().route(
+            "/",
+            get(move || async move { ([("www-authenticate", value)], "") }),
+        );
+        TestClient::new(app)
+    };
+    let cases = [
+        (
+            r#"Bearer realm="api", error="invalid_token""#,
+            Some("invalid_token"),
+        ),
+        (
+            r#"Bearer error_description="x error=\"no\"", error="insufficient_scope", scope="a""#,
+            Some("insufficient_scope"),
+        ),
+        (r#"Bearer realm="api""#, None),
+    ];
+    for (value, expected) in cases {
+        let response = challenge(value).get("/").send().await;
+        assert_eq!(response.bearer_error(), expected, "{value}");
+    }
+    let none = TestClient::new(Router::new()).get("/").send().await;
+    assert_eq!(none.bearer_error(), None);
 }
