@@ -97,6 +97,13 @@
 //! HTTP/2 by ALPN). No CORS headers are sent unless you add a CORS layer: cross-origin
 //! browser calls are closed by default.
 //!
+//! ## Testing
+//!
+//! With the `testing` feature (for dev-dependencies), `portcullis::testing` signs tokens
+//! with chosen scopes, roles and claims for the issuer URL and audience the app trusts in
+//! production, builds the `Security` that trusts them, and sends requests through the app
+//! in process; see the guide, `docs/testing.md`.
+//!
 //! ## Building for production
 //!
 //! A request with a token seen before, on an endpoint with no policy and with its limits
@@ -118,6 +125,11 @@
 #![warn(missing_docs)]
 
 pub use portcullis_runtime::*;
+
+// The testing guide's code blocks, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../docs/testing.md")]
+mod testing_guide {}
 
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).

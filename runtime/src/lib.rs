@@ -29,6 +29,8 @@ mod render;
 mod router;
 pub mod secrets;
 mod static_value;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transport;
 
 pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
