@@ -228,3 +228,16 @@ pub mod __private {
     pub use portcullis_macros::resolve_scope;
     pub use portcullis_runtime::__private::*;
 }
+
+/// The identity provider guides of `docs/providers`: their Rust snippets are doc tests.
+#[cfg(doctest)]
+mod provider_guides {
+    #[doc = include_str!("../docs/providers/keycloak.md")]
+    mod keycloak {}
+    #[doc = include_str!("../docs/providers/auth0.md")]
+    mod auth0 {}
+    #[doc = include_str!("../docs/providers/entra-id.md")]
+    mod entra_id {}
+    #[doc = include_str!("../docs/providers/okta.md")]
+    mod okta {}
+}
