@@ -7,6 +7,10 @@
 //! cargo run --example orders -- --openapi out.json # write the OpenAPI document and exit
 //! ```
 //!
+//! With the `api-reference` feature (on for the examples), `/docs` serves an interactive
+//! reference: authorize there with a client id and secret printed at start-up, then try
+//! the operations.
+//!
 //! Environment:
 //! - `ORDERS_ADDR`: where to listen (default `127.0.0.1:3000`);
 //! - `ORDERS_TLS_CERT` and `ORDERS_TLS_KEY`: PEM files of a certificate chain and its
@@ -130,7 +134,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("The security surface of the API:\n{}", router.inventory());
     let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
+    // The interactive API reference (Swagger UI), its Content-Security-Policy allowing the
+    // document's token endpoints.
+    #[cfg(feature = "api-reference")]
+    let reference = portcullis::openapi::ApiReference::new("/openapi.json")
+        .title("Orders API")
+        .token_endpoints_from(&router.openapi()?)
+        .router("/docs")?;
     let mut app = router.into_router().with_state(Store::new(keys));
+    #[cfg(feature = "api-reference")]
+    {
+        app = app.merge(reference);
+    }
     if external.is_none() {
         app = app.nest("/dev", dev.router());
     }
@@ -141,6 +156,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     println!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
+    #[cfg(feature = "api-reference")]
+    println!("Its interactive reference (Swagger UI) is at {base}/docs");
     if tls.is_some() {
         println!(
             "Serving HTTPS (TLS 1.2 and 1.3) with ORDERS_TLS_CERT; \

@@ -11,11 +11,15 @@
 mod doc;
 mod document;
 pub mod probe;
+#[cfg(feature = "api-reference")]
+mod reference;
 mod registry;
 pub mod rules;
 
 pub use doc::OperationDoc;
 pub(crate) use document::effective_rate;
 pub use document::{OpenApiError, OpenApiInfo, PROBLEM_SCHEMA, build, problem_schema};
+#[cfg(feature = "api-reference")]
+pub use reference::{ApiReference, ApiReferenceError};
 pub use registry::SchemaRegistry;
 pub(crate) use registry::{description_of, with_description};
