@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
-use portcullis::{Guard, Routes, UnsecuredRoute};
+use portcullis::{Guard, UnsecuredRoute};
 use tower_http::trace::TraceLayer;
 
 /// The orders module: its own scopes, state and routes.

@@ -181,6 +181,19 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// Can the service take authenticated requests? 200 once every issuer's signing keys
+/// have arrived; 503 with what is still waiting before.
+#[public(get, path = "/ready", rate = "10/s", status = 200, tag = "operations", errors(503 = "An issuer's signing keys have not arrived yet"))]
+async fn ready(context: RequestContext) -> (StatusCode, String) {
+    let readiness = context.security().readiness();
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, readiness.to_string())
+}
+
 /// Lists every order.
 #[secure(get, path = "/orders", scope = "orders:read", rate = "100/min", tag = "orders")]
 async fn list_orders(
@@ -291,11 +304,15 @@ async fn security(
     builder.build().await
 }
 
-/// The API, with its OpenAPI document at `/openapi.json`.
+/// The API, with its OpenAPI document at `/openapi.json` and, with the `api-reference`
+/// feature, its interactive reference at `/docs`.
 fn api(security: Security) -> SecureRouter<Store> {
-    SecureRouter::new(security)
-                .mount(routes![health, list_orders, get_order, create_order, delete_order, revoke, metrics])
-        .with_openapi("/openapi.json")
+    let api = SecureRouter::new(security)
+        .mount(routes![health, ready, list_orders, get_order, create_order, delete_order, revoke, metrics])
+        .with_openapi("/openapi.json");
+    #[cfg(feature = "api-reference")]
+    let api = api.with_api_reference("/docs", "Orders API");
+    api
         .openapi_info(portcullis::OpenApiInfo {
             title: "Orders".to_owned(),
             version: "1.0.0".to_owned(),

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use portcullis::dev::DevIssuer;
 use portcullis::secrets::{KeyRingError, SecretError};
-use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls};
+use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls, serve_with_shutdown};
 use secrecy::SecretString;
 
 fn env_or(name: &str, default: &str) -> String {
@@ -132,32 +132,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
+    // The development issuer's routes, served through Portcullis (public, rate limited,
+    // listed in the inventory and known to the guard).
+    let router = match &external {
+        Some(_) => router,
+        None => router.with_dev_issuer(&dev),
+    };
     println!("The security surface of the API:\n{}", router.inventory());
     let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
-    // The interactive API reference (Swagger UI), its Content-Security-Policy allowing the
-    // document's token endpoints.
-    #[cfg(feature = "api-reference")]
-    let reference = portcullis::openapi::ApiReference::new("/openapi.json")
-        .title("Orders API")
-        .token_endpoints_from(&router.openapi()?)
-        .router("/docs")?;
-    let mut app = router.into_router().with_state(Store::new(keys));
-    #[cfg(feature = "api-reference")]
-    {
-        app = app.merge(reference);
-    }
-    if external.is_none() {
-        app = app.nest("/dev", dev.router());
-    }
-    // `nosniff` on every response; HSTS too when served over TLS.
-    app = app.layer(match tls {
-        Some(_) => SecurityHeadersLayer::for_tls(),
-        None => SecurityHeadersLayer::for_plain_http(),
-    });
+    // Every request to a route not listed above is refused by the guard (404, audited).
+    let guard = router.guard();
+    let app = router
+        .into_router()
+        .with_state(Store::new(keys))
+        // `nosniff` on every response; HSTS too when served over TLS.
+        .layer(match tls {
+            Some(_) => SecurityHeadersLayer::for_tls(),
+            None => SecurityHeadersLayer::for_plain_http(),
+        });
+    let app = guard.wrap(app);
 
     println!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
     #[cfg(feature = "api-reference")]
     println!("Its interactive reference (Swagger UI) is at {base}/docs");
+    println!("Readiness (200 once the issuer's keys are loaded): {base}/ready");
     if tls.is_some() {
         println!(
             "Serving HTTPS (TLS 1.2 and 1.3) with ORDERS_TLS_CERT; \
@@ -178,14 +176,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     match tls {
         Some(tls) => serve_tls(listener, app, tls, shutdown).await?,
-        None => {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await?
-        }
+        None => serve_with_shutdown(listener, app, shutdown).await?,
     }
     Ok(())
 }

@@ -18,8 +18,8 @@ use crate::auth::{
 use crate::authz::ScopeRegistry;
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
-use crate::render::{ErrorRenderer, Renderer};
 use crate::readiness::{IssuerReadiness, Readiness};
+use crate::render::{ErrorRenderer, Renderer};
 
 /// The default cap on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -638,6 +638,18 @@ impl Security {
                 })
                 .collect(),
         }
+    }
+
+    /// The URLs a browser page may send requests to for tokens: each issuer's token
+    /// endpoint, once known, and its identifier (whose origin usually serves it).
+    pub(crate) fn token_endpoints(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        for issuer in self.issuer_documentation() {
+            urls.extend(issuer.token_url);
+            urls.push(issuer.issuer);
+        }
+        urls.retain(|url| url.starts_with("https://") || url.starts_with("http://"));
+        urls
     }
 
     /// What the OpenAPI document says about each issuer.

@@ -304,9 +304,13 @@ impl Guard {
             Verdict::NotFound | Verdict::Pass => not_found(security),
         };
         let request_id = RequestId::from_headers(request.headers());
-        response
-            .headers_mut()
-            .insert(REQUEST_ID, request_id.header_value());
+        let headers = response.headers_mut();
+        headers.insert(REQUEST_ID, request_id.header_value());
+        // The guard stands outside the app's layers: its answers carry `nosniff` themselves.
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

@@ -43,11 +43,13 @@ impl Hash for RateKeyFn {
 
 /// The key a key function picked.
 ///
-/// A value the client sends (a header, a path parameter, a query) is counted per client
-/// too ([`CustomRateKey::new`]): otherwise a client could give itself a fresh bucket with
-/// every new value. A value the client cannot choose, such as a claim of its verified token
-/// naming its tenant, can be shared by every client that carries it
-/// ([`CustomRateKey::shared`]).
+/// A value the client sends (a header, a path parameter, a query) is combined with the
+/// client's identity ([`CustomRateKey::new`]): the bucket is the client's own for that
+/// value, so no value a client sends reaches another client's bucket or a shared one. A
+/// client sending many values has a bucket for each, so keep such values to a set a policy
+/// bounds (the projects a client may work on). A value the client cannot choose, such as a
+/// claim of its verified token naming its tenant, can be shared by every client that
+/// carries it ([`CustomRateKey::shared`]).
 ///
 /// ```
 /// use portcullis_runtime::PolicyRequest;
@@ -59,7 +61,7 @@ impl Hash for RateKeyFn {
 ///     Some(CustomRateKey::shared(tenant))
 /// }
 ///
-/// /// One quota per project a client works on: a path parameter, so counted per client.
+/// /// One quota per project of each client: a path parameter, so the client's own.
 /// fn project(request: &PolicyRequest<'_>) -> Option<CustomRateKey> {
 ///     request.path_param("project").map(CustomRateKey::new)
 /// }

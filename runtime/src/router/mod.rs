@@ -119,6 +119,20 @@ pub enum RouterError {
         /// Why.
         reason: String,
     },
+    /// The API reference page is asked for, but no OpenAPI document for it to show.
+    #[error(
+        "the API reference page shows the OpenAPI document: call `with_openapi(\"/openapi.json\")` \
+         as well as `with_api_reference`"
+    )]
+    ApiReferenceWithoutDocument,
+    /// Two merged routers each serve an API reference page.
+    #[error(
+        "two merged routers each serve an API reference page; ask for it once, on the router that combines them"
+    )]
+    TwoApiReferences,
+    /// The API reference page cannot be served as configured.
+    #[error("the API reference page cannot be served: {0}")]
+    ApiReference(String),
     /// Two merged routers each serve an OpenAPI document.
     #[error(
         "two merged routers each serve an OpenAPI document ({first} and {second}); call \
@@ -169,6 +183,10 @@ pub struct SecureRouter<S = ()> {
     unsecured: Vec<UnsecuredRoute>,
     /// Mistakes found while combining routers, reported when the router is built.
     deferred: Vec<RouterError>,
+    /// Where the interactive API reference is served, under the prefixes of the router
+    /// that asked, and its title.
+    #[cfg(feature = "api-reference")]
+    api_reference: Option<(String, String)>,
 }
 
 impl<S> std::fmt::Debug for SecureRouter<S> {
@@ -196,6 +214,8 @@ where
             not_found: false,
             unsecured: Vec::new(),
             deferred: Vec::new(),
+            #[cfg(feature = "api-reference")]
+            api_reference: None,
         }
     }
 
@@ -241,7 +261,17 @@ where
             not_found,
             unsecured,
             deferred,
+            #[cfg(feature = "api-reference")]
+            api_reference,
         } = other;
+        #[cfg(feature = "api-reference")]
+        if let Some((path, title)) = api_reference {
+            if self.api_reference.is_some() {
+                self.deferred.push(RouterError::TwoApiReferences);
+            } else {
+                self.api_reference = Some((format!("{prefix}{path}"), title));
+            }
+        }
         self.deferred.extend(deferred);
         self.endpoints.extend(endpoints.into_iter().map(|mounted| {
             if mounted.absolute {
@@ -292,6 +322,8 @@ where
             not_found: self.not_found,
             unsecured: self.unsecured,
             deferred: self.deferred,
+            #[cfg(feature = "api-reference")]
+            api_reference: self.api_reference,
         }
     }
 
@@ -328,6 +360,19 @@ where
     /// The title, version and description of the OpenAPI document.
     pub fn openapi_info(mut self, info: OpenApiInfo) -> Self {
         self.openapi_info = info;
+        self
+    }
+
+    /// Serves an interactive reference of the API at `path` (like `"/docs"`, under the
+    /// router's prefix; feature `api-reference`): Swagger UI showing the OpenAPI document
+    /// (which [`with_openapi`](SecureRouter::with_openapi) must serve), with try-it-out and
+    /// an Authorize dialog for the OAuth 2.0 client-credentials flow. Its files come from
+    /// the application; the page is sent with a strict Content-Security-Policy whose
+    /// `connect-src` allows the page's origin and each issuer's. Public, rate limited per
+    /// IP, listed in the inventory and known to the [`Guard`].
+    #[cfg(feature = "api-reference")]
+    pub fn with_api_reference(mut self, path: &str, title: &str) -> Self {
+        self.api_reference = Some((path.to_owned(), title.to_owned()));
         self
     }
 
@@ -421,6 +466,7 @@ where
     /// Builds the `axum::Router`, or says why the endpoints cannot be served together.
     pub fn try_into_router(self) -> Result<Router<S>, RouterError> {
         let plan = self.plan()?;
+        let reference = self.api_reference_routes()?;
         let document = match plan.openapi {
             Some(_) => Some(Arc::new(Document {
                 plan_endpoints: plan.document_endpoints(),
@@ -454,6 +500,10 @@ where
         let mut planned = plan.endpoints.iter();
         for (mounted, planned) in self.endpoints.into_iter().zip(&mut planned) {
             add(planned, mounted.route);
+        }
+        for (route, planned) in reference.into_iter().zip(&mut planned) {
+            let Mounted { route, .. } = Mounted::new(planned.mounted.spec, route);
+            add(planned, route);
         }
         if let (Some(document), Some(planned)) = (document, planned.next()) {
             let serve = move || {
@@ -502,14 +552,61 @@ where
             .openapi_path
             .as_deref()
             .map(|path| openapi_endpoint(str_for_life(path)));
+        let reference = self.api_reference_specs()?;
         Plan::new(
             &self.security,
             &self.prefix,
             self.endpoints
                 .iter()
-                .map(|mounted| (mounted.spec, mounted.prefix.as_str(), mounted.absolute)),
+                .map(|mounted| (mounted.spec, mounted.prefix.as_str(), mounted.absolute))
+                .chain(reference.iter().map(|spec| (*spec, "", false))),
             openapi,
         )
+    }
+
+    /// The records of the API reference's routes, if it is served.
+    #[cfg(feature = "api-reference")]
+    fn api_reference_specs(&self) -> Result<Vec<&'static EndpointSpec>, RouterError> {
+        let Some((path, _)) = &self.api_reference else {
+            return Ok(Vec::new());
+        };
+        if self.openapi_path.is_none() {
+            return Err(RouterError::ApiReferenceWithoutDocument);
+        }
+        Ok(crate::openapi::ApiReference::paths(path)
+            .into_iter()
+            .map(|path| builtin_endpoint("api_reference", HttpMethod::Get, str_for_life(&path)))
+            .collect())
+    }
+
+    #[cfg(not(feature = "api-reference"))]
+    fn api_reference_specs(&self) -> Result<Vec<&'static EndpointSpec>, RouterError> {
+        Ok(Vec::new())
+    }
+
+    /// The API reference's routes, in the order of [`api_reference_specs`].
+    #[cfg(feature = "api-reference")]
+    fn api_reference_routes(&self) -> Result<Vec<MethodRouter<S>>, RouterError> {
+        let Some((path, title)) = &self.api_reference else {
+            return Ok(Vec::new());
+        };
+        let document = format!(
+            "{}{}",
+            self.prefix,
+            self.openapi_path.as_deref().unwrap_or("")
+        );
+        let reference = crate::openapi::ApiReference::new(document)
+            .title(title.clone())
+            .token_endpoints(self.security.token_endpoints());
+        let routes = reference
+            .routes(&format!("{}{path}", self.prefix))
+            .map_err(|error| RouterError::ApiReference(error.to_string()))?;
+        Ok(routes.into_iter().map(|(_, route)| route).collect())
+    }
+
+    #[cfg(not(feature = "api-reference"))]
+    fn api_reference_routes(&self) -> Result<Vec<MethodRouter<S>>, RouterError> {
+        Ok(Vec::new())
     }
 }
 

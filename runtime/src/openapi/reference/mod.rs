@@ -258,6 +258,20 @@ impl ApiReference {
         Ok(routes)
     }
 
+    /// The paths [`routes`](Self::routes) serves under `base_path`, in the same order,
+    /// without reading any file.
+    pub(crate) fn paths(base_path: &str) -> Vec<String> {
+        let mut paths = vec![base_path.to_owned(), format!("{base_path}/")];
+        paths.extend(
+            SWAGGER_UI_FILES
+                .iter()
+                .map(|(name, _)| *name)
+                .chain([INITIALIZER_FILE])
+                .map(|name| format!("{base_path}/{name}")),
+        );
+        paths
+    }
+
     /// The routes of [`routes`](Self::routes) as one `axum::Router`, to merge into the
     /// application's.
     pub fn router<S>(&self, base_path: &str) -> Result<Router<S>, ApiReferenceError>
