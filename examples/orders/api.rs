@@ -181,17 +181,18 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// Can the service take authenticated requests? 200 once every issuer's signing keys
-/// have arrived; 503 with what is still waiting before.
-#[public(get, path = "/ready", rate = "10/s", status = 200, tag = "operations", errors(503 = "An issuer's signing keys have not arrived yet"))]
-async fn ready(context: RequestContext) -> (StatusCode, String) {
+/// Is the service ready for authenticated requests?
+///
+/// Ready once every issuer's signing keys have arrived; before, 503 says which issuer is
+/// still waiting, and why.
+#[public(get, path = "/ready", rate = "10/s", tag = "operations", errors(503 = "An issuer's signing keys have not arrived yet"))]
+async fn ready(context: RequestContext) -> Result<String, ApiError> {
     let readiness = context.security().readiness();
-    let status = if readiness.is_ready() {
-        StatusCode::OK
+    if readiness.is_ready() {
+        Ok(readiness.to_string())
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, readiness.to_string())
+        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", readiness.to_string()))
+    }
 }
 
 /// Lists every order.

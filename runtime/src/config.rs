@@ -324,6 +324,7 @@ impl SecurityBuilder {
             rules.push(issuer_rules);
             loaders.extend(loader);
         }
+        let fetched_keys = !loaders.is_empty();
         let revocations = match self.revocations {
             Some(store) => Revocations::Shared(store),
             None => Revocations::Memory(Arc::new(MemoryRevocations::new())),
@@ -362,6 +363,7 @@ impl SecurityBuilder {
             auditor: self.auditor,
             renderer: self.renderer,
             error_details: self.error_details,
+            fetched_keys,
         });
         if inner.error_details {
             tracing::warn!(
@@ -522,6 +524,9 @@ pub(crate) struct SecurityInner {
     auditor: Auditor,
     renderer: Renderer,
     error_details: bool,
+    /// Whether some issuer's keys are fetched (discovery, a JWKS URL), and so may not be
+    /// there yet.
+    fetched_keys: bool,
 }
 
 impl std::fmt::Debug for Security {
@@ -565,6 +570,12 @@ impl Security {
             error_details: false,
             http_settings: None,
         }
+    }
+
+    /// Whether some issuer's keys are fetched over the network, so that its tokens can be
+    /// refused with 503 until they arrive.
+    pub(crate) fn fetches_keys(&self) -> bool {
+        self.0.fetched_keys
     }
 
     /// Whether `other` is a clone of this configuration.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod example;
 pub mod idp;
 pub mod keys;
 pub mod redis;

@@ -387,12 +387,23 @@ fn operation(
         );
     }
     let shared_limits = rate.is_some() && security.rate_store().is_some();
-    let shared_revocations =
-        (secured.is_some() || doc.optional_authentication) && security.revocations_are_shared();
-    if shared_limits || shared_revocations {
+    let authenticates = secured.is_some() || doc.optional_authentication;
+    let shared_revocations = authenticates && security.revocations_are_shared();
+    let fetched_keys = authenticates && security.fetches_keys();
+    if shared_limits || shared_revocations || fetched_keys {
+        let mut causes = Vec::new();
+        if fetched_keys {
+            causes.push("the issuer's signing keys have not arrived yet");
+        }
+        if shared_limits || shared_revocations {
+            causes.push("a shared store (rate limits, revocations) is unreachable");
+        }
         problem(
             503,
-            "A shared store (rate limits, revocations) is unreachable; retry shortly",
+            &format!(
+                "Unavailable: {}; retry after `Retry-After` seconds",
+                causes.join(", or ")
+            ),
         );
     }
     builder = builder.responses(responses.build());
