@@ -241,3 +241,8 @@ mod provider_guides {
     #[doc = include_str!("../docs/providers/okta.md")]
     mod okta {}
 }
+
+/// The adoption guide, `docs/adoption.md`: its Rust snippets are doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/adoption.md")]
+mod adoption_guide {}

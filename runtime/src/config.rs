@@ -653,6 +653,7 @@ impl Security {
 
     /// The URLs a browser page may send requests to for tokens: each issuer's token
     /// endpoint, once known, and its identifier (whose origin usually serves it).
+    #[cfg(feature = "api-reference")]
     pub(crate) fn token_endpoints(&self) -> Vec<String> {
         let mut urls = Vec::new();
         for issuer in self.issuer_documentation() {

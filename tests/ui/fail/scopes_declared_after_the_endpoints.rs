@@ -1,5 +1,4 @@
 //! `scopes!` comes before the endpoints that use it, as any `macro_rules!` macro does.
-use portcullis::prelude::*;
 
 mod orders {
     use portcullis::prelude::*;
@@ -13,5 +12,5 @@ mod orders {
 portcullis::scopes! { "orders:read" => "Read orders" }
 
 fn main() {
-    let _ = portcullis::routes![orders::list_orders];
+    let _: portcullis::Routes = portcullis::routes![orders::list_orders];
 }
