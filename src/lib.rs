@@ -1,10 +1,11 @@
 //! # Portcullis
 //!
-//! Secure HTTP APIs on [axum](https://docs.rs/axum): one attribute on a handler says what the endpoint is, who
-//! may call it, how often, and what it accepts; the rest is generated and checked at
-//! compile time.
+//! Secure HTTP APIs on [axum](https://docs.rs/axum): one attribute on a handler says what
+//! the endpoint is, who may call it, how often, and what it accepts; authentication,
+//! authorization, rate limits, validation and the OpenAPI document follow from it, and
+//! every misuse is a compile error.
 //!
-//! ```ignore
+//! ```
 //! use portcullis::prelude::*;
 //!
 //! portcullis::scopes! {
@@ -12,37 +13,62 @@
 //!     "orders:write" => "Create orders",
 //! }
 //!
-//! /// Gets one order.
-//! #[secure(get, path = "/orders/{id}", scope = "orders:read", rate = "100/min")]
-//! async fn get_order(who: Principal, Path(id): Path<u64>) -> Result<Json<Order>, ApiError> {
-//!     # todo!()
+//! /// One order.
+//! #[output]
+//! struct Order {
+//!     id: u64,
+//!     item: String,
 //! }
 //!
+//! /// A new order, as clients send it: unknown fields are refused, the rules checked.
 //! #[input]
 //! struct NewOrder {
-//!     #[garde(length(min = 1, max = 64))]
+//!     #[garde(length(chars, min = 1, max = 64))]
 //!     item: String,
-//!     #[garde(range(min = 1, max = 1000))]
-//!     quantity: u32,
 //! }
 //!
+//! /// Gets one order.
+//! #[secure(get, path = "/orders/{id}", scope = "orders:read", rate = "100/min")]
+//! async fn get_order(_who: Principal, Path(id): Path<u64>) -> Json<Order> {
+//!     Json(Order { id, item: "tea".to_owned() })
+//! }
+//!
+//! /// Creates an order.
 //! #[secure(post, path = "/orders", scope = "orders:write", rate = "10/min")]
-//! async fn create_order(who: Principal, Json(new): Json<NewOrder>) -> Result<Json<Order>, ApiError> {
-//!     # todo!()
+//! async fn create_order(_who: Principal, Json(new): Json<NewOrder>) -> Json<Order> {
+//!     Json(Order { id: 1, item: new.item })
 //! }
 //!
+//! /// Is the service up?
 //! #[public(get, path = "/health", rate = "10/s")]
-//! async fn health() -> &'static str { "ok" }
+//! async fn health() -> &'static str {
+//!     "ok"
+//! }
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let jwks = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
 //! let security = Security::builder()
 //!     .issuer(Issuer::new("https://idp.example.com/").audience("orders-api").jwks_json(jwks))
 //!     .default_rate(rate!("600/min"))
 //!     .build()
 //!     .await?;
-//! let app: axum::Router = SecureRouter::new(security)
+//! let api: SecureRouter = SecureRouter::new(security)
 //!     .mount(routes![get_order, create_order, health])
-//!     .into_router();
+//!     .with_openapi("/openapi.json");
+//! let guard = api.guard(); // refuses every route not mounted here
+//! let app = guard.wrap(api.into_router()); // serve it with portcullis::transport::serve
+//! # let _ = app;
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! In production the issuer is your identity provider, found by discovery:
+//! `Issuer::discover("https://idp.example.com/").audience("orders-api")`. The guide in the
+//! repository's `docs/` directory has one page per task: getting started, the attribute
+//! reference, identity providers, adopting Portcullis in an existing app, testing, rate
+//! limits and Redis, OpenAPI, monitoring, secrets, TLS, the security model, performance
+//! and troubleshooting.
 //!
 //! ## The attributes
 //!
@@ -59,8 +85,9 @@
 //! | `policy = path::to::fn` | a [`PolicyFn`](authz::PolicyFn) must allow |
 //! | `rate = "100/min"` | N per s, sec, second, m, min, minute, h, hour, d, day; or `"unlimited"` |
 //! | `burst = 10` | requests allowed at once (default: N) |
-//! | `rate_key = client` | what is counted: `client` (default), `subject`, `ip`, `global` |
+//! | `rate_key = client` | what is counted: `client` (default), `subject`, `ip`, `global`, or a key function `path::to::fn` (see [`rate::CustomRateKey`]) |
 //! | `body_limit = 1048576` | the largest body, in bytes (default 64 KiB) |
+//! | `status = 201`, `errors(404 = "...")` | the success status and the handler's own errors, for OpenAPI |
 //! | `tag = "orders"`, `operation_id = "getOrder"` | OpenAPI |
 //!
 //! A `#[secure]` endpoint needs at least one requirement. `#[public(...)]` takes the same
@@ -70,11 +97,13 @@
 //! ## What fails to compile
 //!
 //! Each of these is a compile error pointing at the mistake (see `tests/ui`): mounting a
-//! handler without `#[secure]`/`#[public]`; a scope not declared in [`scopes!`]; an unknown
-//! or repeated key; a missing method or path; a malformed path or rate; `burst` without
-//! `rate`; a `#[secure]` endpoint without requirements; an unvalidated extractor such as
-//! `axum::Json<T>`; a `Json<T>` whose `T` is not [`#[input]`](macro@input); a [`Principal`] in a
-//! `#[public]` endpoint; `Path<..>` not matching the path's parameters; a non-async handler.
+//! handler without `#[secure]`/`#[public]`; a scope not declared in [`scopes!`] before the
+//! endpoint; an unknown or repeated key; a missing method or path; a malformed path or
+//! rate; `burst` without `rate`; a `#[secure]` endpoint without requirements; an
+//! unvalidated extractor such as `axum::Json<T>`; a `Json<T>` whose `T` is not
+//! [`#[input]`](macro@input); a [`Principal`] in a `#[public]` endpoint; `Path<..>` not
+//! matching the path's parameters; a non-async handler; a policy or key function with the
+//! wrong signature.
 //!
 //! ## One request
 //!
@@ -87,29 +116,28 @@
 //! 5. Validated extractors, then the handler.
 //! 6. `Cache-Control: no-store` on authenticated responses; one audit event.
 //!
-//! Every refusal is RFC 9457 problem details; 401 and 403 carry RFC 6750 challenges.
+//! Every refusal is RFC 9457 problem details, or the API's own format with an
+//! [`ErrorRenderer`]; 401 and 403 carry RFC 6750 challenges.
 //!
 //! ## Transport
 //!
-//! [`transport::SecurityHeadersLayer`] adds `X-Content-Type-Options: nosniff` to every
+//! [`transport::serve`] serves an app with the client's address, which IP-keyed limits
+//! need. [`transport::SecurityHeadersLayer`] adds `X-Content-Type-Options: nosniff` to every
 //! response and `Strict-Transport-Security` when served over TLS. With the `tls` feature,
-//! `transport::serve_tls` serves the router over HTTPS with rustls (TLS 1.2 and 1.3 only,
-//! HTTP/2 by ALPN). No CORS headers are sent unless you add a CORS layer: cross-origin
-//! browser calls are closed by default.
+//! `transport::serve_tls` serves over HTTPS with rustls (TLS 1.2 and 1.3 only, HTTP/2 by
+//! ALPN). No CORS headers are sent unless you add a CORS layer: cross-origin browser calls
+//! are closed by default.
 //!
 //! ## Testing
 //!
 //! With the `testing` feature (for dev-dependencies), `portcullis::testing` signs tokens
 //! with chosen scopes, roles and claims for the issuer URL and audience the app trusts in
 //! production, builds the `Security` that trusts them, and sends requests through the app
-//! in process; see the guide, `docs/testing.md`.
+//! in process; see the guide's page on testing.
 //!
 //! ## Building for production
 //!
-//! A request with a token seen before, on an endpoint with no policy and with its limits
-//! and revocations in memory, is decided without waiting and costs about 1.08 times a bare
-//! axum request (the README's "Performance" section, measured side by side).
-//! That figure is for a release build optimized across crates, as a service should ship:
+//! Build a service that uses Portcullis optimized across crates:
 //!
 //! ```toml
 //! [profile.release]
@@ -119,7 +147,7 @@
 //!
 //! The pipeline lives in other crates than your handlers; without these two lines each
 //! crate compiles its own copy of the generic code it uses and most calls between crates
-//! are not inlined, and the same request costs about 1.12 times a bare one.
+//! are not inlined. The guide's performance page measures what they are worth.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -134,17 +162,31 @@ mod testing_guide {}
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
-/// ```ignore
-/// #[secure(delete, path = "/orders/{id}", scope = "orders:admin", rate = "10/min")]
-/// async fn delete_order(who: Principal, Path(id): Path<u64>) -> StatusCode { .. }
+/// ```
+/// use axum::http::StatusCode;
+/// use portcullis::prelude::*;
+///
+/// portcullis::scopes! { "orders:admin" => "Delete orders" }
+///
+/// /// Deletes an order.
+/// #[secure(delete, path = "/orders/{id}", scope = "orders:admin", rate = "10/min", status = 204)]
+/// async fn delete_order(_who: Principal, Path(id): Path<u64>) -> StatusCode {
+///     StatusCode::NO_CONTENT
+/// }
+/// # fn main() {}
 /// ```
 pub use portcullis_macros::secure;
 
 /// Declares an endpoint anyone may call, rate limited per client IP.
 ///
-/// ```ignore
+/// ```
+/// use portcullis::prelude::*;
+///
 /// #[public(get, path = "/health", rate = "10/s")]
-/// async fn health() -> &'static str { "ok" }
+/// async fn health() -> &'static str {
+///     "ok"
+/// }
+/// # fn main() {}
 /// ```
 pub use portcullis_macros::public;
 
@@ -154,14 +196,17 @@ pub use portcullis_macros::public;
 /// The garde rules are garde's own, so the `garde` crate must be a direct dependency
 /// (`garde = { version = "0.23", features = ["derive"] }`): its derive names `::garde`.
 ///
-/// ```ignore
+/// ```
+/// use portcullis::prelude::*;
+///
 /// #[input]
 /// struct NewOrder {
-///     #[garde(length(min = 1, max = 64))]
+///     #[garde(length(chars, min = 1, max = 64))]
 ///     item: String,
 ///     #[garde(range(min = 1, max = 1000))]
 ///     quantity: u32,
 /// }
+/// # fn main() {}
 /// ```
 pub use portcullis_macros::input;
 
@@ -170,24 +215,30 @@ pub use portcullis_macros::input;
 /// responses of it appear in the OpenAPI document with its schema. `#[serde(...)]` and
 /// utoipa's `#[schema(...)]` attributes work as usual.
 ///
-/// ```ignore
+/// ```
+/// use portcullis::prelude::*;
+///
 /// #[output]
 /// struct Order {
 ///     id: u64,
 ///     item: String,
 /// }
+/// # fn main() {}
 /// ```
 pub use portcullis_macros::output;
 
-/// Declares every scope the API knows, with a description. Invoke it once, at the crate
-/// root: `#[secure]` attributes look scopes up there, and a scope that is not declared is
-/// a compile error that lists the declared ones.
+/// Declares the scopes of an API, with a description each (the OpenAPI document lists
+/// them). A `#[secure]` endpoint finds the nearest declaration before it, in its module or
+/// an enclosing one, as a `macro_rules!` macro would: invoke it at the top of the crate
+/// root, before the `mod` lines, or at the top of a module for that module's scopes. A
+/// scope that is not declared is a compile error on the scope, listing the declared ones.
 ///
-/// ```ignore
+/// ```
 /// portcullis::scopes! {
 ///     "orders:read"  => "Read orders",
 ///     "orders:write" => "Create orders",
 /// }
+/// # fn main() {}
 /// ```
 pub use portcullis_macros::scopes;
 
@@ -202,8 +253,18 @@ pub use portcullis_macros::rate;
 /// Collects annotated handlers for [`SecureRouter::mount`]. A handler without `#[secure]`
 /// or `#[public]` is a compile error.
 ///
-/// ```ignore
-/// SecureRouter::new(security).mount(routes![get_order, create_order, health])
+/// ```
+/// use portcullis::prelude::*;
+///
+/// #[public(get, path = "/health")]
+/// async fn health() -> &'static str {
+///     "ok"
+/// }
+///
+/// # fn main() {
+/// let routes: portcullis::Routes = routes![health];
+/// # let _ = routes;
+/// # }
 /// ```
 #[macro_export]
 macro_rules! routes {

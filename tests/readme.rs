@@ -15,9 +15,7 @@ fn readme_copy_of_hello() -> &'static str {
         .find(&format!("```rust\n{first_line}"))
         .expect("the README shows examples/hello.rs in a ```rust block")
         + "```rust\n".len();
-    let length = README[start..]
-        .find("```\n")
-        .expect("the block is closed");
+    let length = README[start..].find("```\n").expect("the block is closed");
     &README[start..start + length]
 }
 
@@ -28,7 +26,10 @@ fn the_readme_shows_examples_hello_rs_whole() {
         HELLO,
         "the README's copy of examples/hello.rs differs from the file: paste the file again"
     );
-    assert!(HELLO.lines().count() <= 40, "examples/hello.rs is at most 40 lines");
+    assert!(
+        HELLO.lines().count() <= 40,
+        "examples/hello.rs is at most 40 lines"
+    );
 }
 
 #[test]
@@ -63,7 +64,10 @@ fn the_readme_s_curl_line_works() {
         "{curl}"
     );
     let hello = example.get("/hello", Some(token));
-    assert_eq!((hello.status, hello.body.as_str()), (200, "Hello, alice!\n"));
+    assert_eq!(
+        (hello.status, hello.body.as_str()),
+        (200, "Hello, alice!\n")
+    );
     let anonymous = example.get("/hello", None);
     assert_eq!(anonymous.status, 401);
     assert_eq!(

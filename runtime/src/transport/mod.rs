@@ -10,16 +10,21 @@
 //!   TLS 1.2 and 1.3 only (rustls with the aws-lc-rs provider), HTTP/2 or HTTP/1.1 chosen
 //!   by ALPN, with `ConnectInfo<SocketAddr>` for the rate limiter and graceful shutdown.
 //!
-//! ```ignore
-//! use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls};
+//! ```no_run
+//! # #[cfg(feature = "tls")]
+//! # async fn run(security: portcullis_runtime::Security) -> Result<(), Box<dyn std::error::Error>> {
+//! use portcullis_runtime::SecureRouter;
+//! use portcullis_runtime::transport::{SecurityHeadersLayer, TlsConfig, serve_tls};
 //!
-//! let app = SecureRouter::new(security)
-//!     .mount(routes![get_order, health])
-//!     .into_router()
-//!     .layer(SecurityHeadersLayer::for_tls());
+//! let api: SecureRouter = SecureRouter::new(security); // .mount(routes![...])
+//! let guard = api.guard();
+//! let app = guard.wrap(api.into_router().layer(SecurityHeadersLayer::for_tls()));
 //! let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:443").await?;
-//! serve_tls(listener, app, tls, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # let shutdown = std::future::pending::<()>(); // tokio::signal::ctrl_c(), say
+//! serve_tls(listener, app, tls, shutdown).await?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! ## CORS is closed unless configured
