@@ -3,10 +3,10 @@
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
 
-portcullis::scopes! { "greetings:read" => "Read greetings" }
+portcullis::scopes! { "hello:read" => "Be greeted" }
 
 /// Greets the caller by the token's subject.
-#[secure(get, path = "/hello", scope = "greetings:read")]
+#[secure(get, path = "/hello", scope = "hello:read")]
 async fn hello(who: Principal) -> String {
     format!("Hello, {}!\n", who.subject().unwrap_or("stranger"))
 }
@@ -30,11 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .mount(routes![hello, health])
         .with_dev_issuer(&dev);
     let guard = api.guard(); // every route not mounted above answers 404
-    let token = dev
-        .token()
-        .subject("alice")
-        .scopes(["greetings:read"])
-        .sign();
+    let token = dev.token().subject("alice").scopes(["hello:read"]).sign();
     println!("curl -H 'Authorization: Bearer {token}' http://{address}/hello");
     let listener = tokio::net::TcpListener::bind(&address).await?;
     portcullis::transport::serve(listener, guard.wrap(api.into_router())).await?;

@@ -961,10 +961,10 @@ async fn entra_v1_tokens_need_the_v1_issuer() {
     )
     .await;
     let reply = expect(&v1, "GET", "/orders", &token, StatusCode::OK, "authorized").await;
-    // `appid` is not read: the client falls back to the subject.
+    // The client is v1's `appid`.
     assert_eq!(
         reply.json()["client"],
-        "l3_roISQU222bULS9yi2k0XpqpOiMz5H3ZACo1GeXA"
+        "b9c4e8a1-3f2d-4c6b-9a7e-1d0f5e2c8b34"
     );
 }
 
@@ -1002,8 +1002,8 @@ async fn okta_user_token_is_accepted_with_scopes_and_groups() {
     let reply = expect(&app, "GET", "/orders", &token, StatusCode::OK, "authorized").await;
     let seen = reply.json();
     assert_eq!(seen["roles"], json!(["Everyone", "orders-admins"]));
-    // `cid` is not read: the client falls back to the subject, the user's login.
-    assert_eq!(seen["client"], "joe.smith@example.com");
+    // The client is Okta's `cid`, not the user's login in `sub`.
+    assert_eq!(seen["client"], "0oaosna3ilNxgPTmk0h7");
     expect(
         &app,
         "DELETE",

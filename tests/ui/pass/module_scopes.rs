@@ -34,5 +34,6 @@ mod billing {
 }
 
 fn main() {
-    let _ = portcullis::routes![orders::list_orders, orders::nested::archive, billing::list_invoices];
+    let _: portcullis::Routes =
+        portcullis::routes![orders::list_orders, orders::nested::archive, billing::list_invoices];
 }
