@@ -131,6 +131,11 @@ pub use portcullis_runtime::*;
 #[doc = include_str!("../docs/testing.md")]
 mod testing_guide {}
 
+// The getting-started guide's code blocks (the development issuer: feature `dev`).
+#[cfg(all(doctest, feature = "dev"))]
+#[doc = include_str!("../docs/getting-started.md")]
+mod getting_started_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
