@@ -136,6 +136,11 @@ mod testing_guide {}
 #[doc = include_str!("../docs/getting-started.md")]
 mod getting_started_guide {}
 
+// The attribute reference's code blocks.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/attributes.md")]
+mod attributes_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
