@@ -141,6 +141,16 @@ mod getting_started_guide {}
 #[doc = include_str!("../docs/attributes.md")]
 mod attributes_guide {}
 
+// The OpenAPI guide's code blocks (the reference page, the development issuer, the test kit).
+#[cfg(all(
+    doctest,
+    feature = "api-reference",
+    feature = "dev",
+    feature = "testing"
+))]
+#[doc = include_str!("../docs/openapi.md")]
+mod openapi_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
