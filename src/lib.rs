@@ -151,6 +151,11 @@ mod attributes_guide {}
 #[doc = include_str!("../docs/openapi.md")]
 mod openapi_guide {}
 
+// The troubleshooting guide: any code block it gets is compiled too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/troubleshooting.md")]
+mod troubleshooting_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
