@@ -159,6 +159,31 @@ pub use portcullis_runtime::*;
 #[doc = include_str!("../docs/testing.md")]
 mod testing_guide {}
 
+// The getting-started guide's code blocks (the development issuer: feature `dev`).
+#[cfg(all(doctest, feature = "dev"))]
+#[doc = include_str!("../docs/getting-started.md")]
+mod getting_started_guide {}
+
+// The attribute reference's code blocks.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/attributes.md")]
+mod attributes_guide {}
+
+// The OpenAPI guide's code blocks (the reference page, the development issuer, the test kit).
+#[cfg(all(
+    doctest,
+    feature = "api-reference",
+    feature = "dev",
+    feature = "testing"
+))]
+#[doc = include_str!("../docs/openapi.md")]
+mod openapi_guide {}
+
+// The troubleshooting guide: any code block it gets is compiled too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/troubleshooting.md")]
+mod troubleshooting_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
