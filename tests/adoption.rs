@@ -327,7 +327,7 @@ async fn the_document_lists_every_module_s_scopes_for_its_token_endpoint() {
         .await
         .unwrap();
     let document = serde_json::to_value(shop(security).openapi().unwrap()).unwrap();
-    let flow = &document["components"]["securitySchemes"]["oauth22"]["flows"]["clientCredentials"];
+    let flow = &document["components"]["securitySchemes"]["oauth2-2"]["flows"]["clientCredentials"];
     assert_eq!(
         flow["scopes"],
         json!({

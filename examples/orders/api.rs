@@ -1,8 +1,8 @@
 // The orders API: its scopes, types, handlers and security configuration.
 //
-// This file is `include!`d at the crate root of the example (`main.rs`) and of its test
-// (`tests/orders_example.rs`), because `portcullis::scopes!` belongs at a crate root;
-// so it holds no inner attributes and no `main`.
+// This file is `include!`d by the example (`main.rs`) and by its test
+// (`tests/orders_example.rs`), so that both build the same API; so it holds no inner
+// attributes and no `main`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

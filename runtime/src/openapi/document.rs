@@ -160,7 +160,7 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
         if index == 0 {
             base.to_owned()
         } else {
-            format!("{base}{}", index + 1)
+            format!("{base}-{}", index + 1)
         }
     };
     for (index, issuer) in issuers.iter().enumerate() {

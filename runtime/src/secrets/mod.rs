@@ -76,3 +76,8 @@ pub use load::{MAX_SECRET_FILE_BYTES, SecretEncoding, secret_bytes_from_env, sec
 pub use schema::context_schema as __context_schema;
 pub use schema::{SEALED_PATTERN, sealed_schema};
 pub use sealed::{NoContext, SealContext, Sealed};
+
+/// The `secrecy` types Portcullis takes secrets in (a client secret of the development
+/// issuer, an HMAC key, a proxy password), so that an app needs no `secrecy` dependency of
+/// its own to hand one over.
+pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
