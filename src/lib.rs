@@ -131,6 +131,14 @@ pub use portcullis_runtime::*;
 #[doc = include_str!("../docs/testing.md")]
 mod testing_guide {}
 
+// The guide's other pages, their code blocks compiled and run as doc tests.
+#[cfg(all(doctest, feature = "redis", feature = "testing"))]
+#[doc = include_str!("../docs/rate-limits.md")]
+mod rate_limits_guide {}
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../docs/monitoring.md")]
+mod monitoring_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
