@@ -147,6 +147,9 @@ mod tls_guide {}
 #[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../docs/security-model.md")]
 mod security_model_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../docs/performance.md")]
+mod performance_guide {}
 
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
