@@ -184,6 +184,26 @@ mod openapi_guide {}
 #[doc = include_str!("../docs/troubleshooting.md")]
 mod troubleshooting_guide {}
 
+// The guide's other pages, their code blocks compiled and run as doc tests.
+#[cfg(all(doctest, feature = "redis", feature = "testing"))]
+#[doc = include_str!("../docs/rate-limits.md")]
+mod rate_limits_guide {}
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../docs/monitoring.md")]
+mod monitoring_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../docs/secrets.md")]
+mod secrets_guide {}
+#[cfg(all(doctest, feature = "tls", feature = "testing"))]
+#[doc = include_str!("../docs/tls.md")]
+mod tls_guide {}
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../docs/security-model.md")]
+mod security_model_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../docs/performance.md")]
+mod performance_guide {}
+
 /// Declares a secured endpoint: authentication, authorization, rate limit and validated
 /// inputs, from one attribute. See the [crate documentation](crate#the-attributes).
 ///
