@@ -70,7 +70,7 @@
 # the server and wrk each run in a session of their own whose autogroup gets that nice too.
 #
 # The server is built with the workspace's [profile.bench]: optimization across crates at
-# link time and one code generation unit, as a service should ship (README, "Performance").
+# link time and one code generation unit, as a service should ship (docs/performance.md).
 # With Cargo's default release settings instead: CARGO_PROFILE_BENCH_LTO=false
 # CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 benches/load.sh. The table's header says which.
 set -euo pipefail

@@ -124,6 +124,11 @@ mod root {
         "up"
     }
 
+    #[public(get, path = "/version", rate = "unlimited")]
+    pub async fn version() -> &'static str {
+        "1"
+    }
+
     #[secure(get, path = "/reports", scope = "reports:read", rate = "2/min", rate_key = per_tenant)]
     pub async fn reports(_who: Principal) -> &'static str {
         "reports"
@@ -446,9 +451,16 @@ async fn behind_the_guard_a_route_added_by_hand_is_refused_and_audited() {
     let kit = kit();
     let events: Arc<Mutex<Vec<(String, String, u16)>>> = Arc::default();
     let seen = events.clone();
+    let alerts: Arc<Mutex<Vec<Alert>>> = Arc::default();
+    let raised = alerts.clone();
     let security = kit
         .security_builder()
         .default_rate(rate!("600/min"))
+        .alert_policy(portcullis::alert::AlertPolicy {
+            unlisted_routes: 3,
+            ..Default::default()
+        })
+        .alert_sink(move |alert: &Alert| raised.lock().unwrap().push(alert.clone()))
         .audit_sink(move |event: &AuditEvent<'_>| {
             seen.lock().unwrap().push((
                 event.route.to_owned(),
@@ -489,6 +501,19 @@ async fn behind_the_guard_a_route_added_by_hand_is_refused_and_audited() {
             ("(unlisted)".to_owned(), "unlisted_route".to_owned(), 405),
             ("/api/v1/orders".to_owned(), "authorized".to_owned(), 200),
         ]
+    );
+    // A scan for unlisted routes from one address raises one alert.
+    for path in ["/.env", "/wp-admin"] {
+        assert_eq!(
+            client.get(path).send().await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    let alerts = alerts.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        matches!(alerts[0].kind, AlertKind::UnlistedRoutes { .. }),
+        "{alerts:?}"
     );
     let inventory = api.inventory().to_string();
     let home = inventory
@@ -692,7 +717,7 @@ async fn without_a_client_address_ip_keyed_decisions_refuse_with_500() {
         .unwrap();
     let app = SecureRouter::new(security)
         .mount(orders::routes(orders::OrdersState("[]")))
-        .mount(routes![root::status])
+        .mount(routes![root::status, root::version])
         .into_router();
     let get = |path: &str, token: Option<&str>| {
         let mut request = Request::get(path);
@@ -712,6 +737,11 @@ async fn without_a_client_address_ip_keyed_decisions_refuse_with_500() {
     assert_eq!(
         without_address(&app, get("/orders", Some("not.a.token"))).await,
         StatusCode::INTERNAL_SERVER_ERROR
+    );
+    // An unlimited public endpoint counts nothing, so needs no address.
+    assert_eq!(
+        without_address(&app, get("/version", None)).await,
+        StatusCode::OK
     );
     // A good token on an endpoint limited per client needs no address.
     let token = kit.token().scopes(["orders:read"]).sign();

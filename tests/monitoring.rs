@@ -164,6 +164,7 @@ async fn a_burst_of_failures_alerts_once_then_again_after_the_cooldown() {
     let policy = AlertPolicy {
         window: Duration::from_secs(60),
         authentication_failures: 5,
+        unlisted_routes: 5,
         client_denials: 3,
         revoked_tokens: 2,
         cooldown: Duration::from_millis(400),

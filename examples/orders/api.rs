@@ -272,7 +272,7 @@ async fn revoke(
         .revoke_token(who.issuer(), &revocation.jti, revocation.exp)
         .await
         .map_err(ApiError::internal)?;
-    tracing::info!(target: "portcullis::audit", jti = %revocation.jti, by = who.subject(), "token revoked");
+    tracing::info!(target: "orders", jti = %revocation.jti, by = who.subject(), "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 

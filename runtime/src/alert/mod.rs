@@ -216,8 +216,11 @@ pub struct AlertPolicy {
     /// The sliding window events are counted over (default 1 minute).
     pub window: Duration,
     /// Failed authentications from one IP within the window that raise an alert
-    /// (default 20); also the threshold of requests for unlisted routes from one IP.
+    /// (default 20).
     pub authentication_failures: u32,
+    /// Requests from one IP for routes the guard does not list, within the window, that
+    /// raise an alert (default 20).
+    pub unlisted_routes: u32,
     /// Denials of one client within the window that raise an alert (default 50).
     pub client_denials: u32,
     /// Uses of revoked tokens (all clients) within the window that raise an alert
@@ -233,6 +236,7 @@ impl Default for AlertPolicy {
         AlertPolicy {
             window: Duration::from_secs(60),
             authentication_failures: 20,
+            unlisted_routes: 20,
             client_denials: 50,
             revoked_tokens: 5,
             cooldown: Duration::from_secs(300),
@@ -368,7 +372,7 @@ impl Alerter {
                         .unlisted_by_ip
                         .entry(ip)
                         .or_insert_with(|| self.watch());
-                    self.count(&mut watch, now, self.policy.authentication_failures)
+                    self.count(&mut watch, now, self.policy.unlisted_routes)
                 };
                 if let Some(count) = fired {
                     self.raise(Alert {

@@ -67,7 +67,7 @@ pub enum RateIdentity<'a> {
     Id(&'a str),
     /// An IP address.
     Ip(IpAddr),
-    /// Everyone together (and callers whose address is unknown).
+    /// Everyone together.
     Global,
 }
 
