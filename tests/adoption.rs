@@ -839,3 +839,34 @@ async fn a_custom_rate_key_counts_what_the_function_picks() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_reference_page_under_a_prefix_shows_the_combined_document() {
+    let kit = kit();
+    let api = shop(kit.security().await.unwrap()).with_api_reference("/docs", "Shop");
+    let inventory = api.inventory().to_string();
+    assert!(
+        inventory.contains("/api/v1/docs/swagger-initializer.js"),
+        "{inventory}"
+    );
+    let guard = api.guard();
+    let client = TestClient::new(guard.wrap(api.into_router()));
+    let page = client.get("/api/v1/docs").send().await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(policy.contains("https://idp.example.com"), "{policy}");
+    let initializer = client
+        .get("/api/v1/docs/swagger-initializer.js")
+        .send()
+        .await;
+    assert!(
+        initializer.text().contains("\"/api/v1/openapi.json\""),
+        "{}",
+        initializer.text()
+    );
+    // The document it shows covers both modules, at the paths they answer at.
+    let document = client.get("/api/v1/openapi.json").send().await;
+    assert!(document.json()["paths"]["/api/v1/billing/invoices"].is_object());
+    assert!(document.json()["paths"]["/api/v1/orders"].is_object());
+}
