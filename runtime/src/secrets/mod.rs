@@ -5,7 +5,7 @@
 //! HMAC keys, client secrets, Redis passwords and field keys are configuration, never
 //! code. [`secret_from_env`] reads one from the environment variable `NAME`, or from the
 //! file that `NAME_FILE` names (the Docker and Kubernetes secrets convention), into a
-//! [`SecretString`](secrecy::SecretString); [`secret_bytes_from_env`] decodes a key given
+//! [`SecretString`]; [`secret_bytes_from_env`] decodes a key given
 //! in base64 into a [`SecretSlice<u8>`](secrecy::SecretSlice). Neither the values nor the
 //! errors ever print a secret: errors name the variable or the file, never what is in it.
 //!
