@@ -237,6 +237,20 @@ async fn the_prefix_reaches_the_document_the_inventory_the_audit_and_the_policy_
             "/api/v1/orders/{id}",
         ]
     );
+    let mounted: Vec<(&str, &str)> = api
+        .mounted()
+        .unwrap()
+        .iter()
+        .map(|mounted| (mounted.path, mounted.prefix))
+        .collect();
+    assert!(
+        mounted.contains(&("/api/v1/billing/invoices", "/api/v1/billing")),
+        "{mounted:?}"
+    );
+    assert!(
+        mounted.contains(&("/api/v1/openapi.json", "/api/v1")),
+        "{mounted:?}"
+    );
     let inventory = api.inventory().to_string();
     for path in [
         "/api/v1/orders/{id}",

@@ -133,17 +133,6 @@ pub struct MountedEndpoint {
     pub prefix: &'static str,
 }
 
-impl MountedEndpoint {
-    /// An endpoint at its declared path, with no prefix.
-    pub fn unprefixed(spec: &'static EndpointSpec) -> Self {
-        MountedEndpoint {
-            spec,
-            path: spec.path,
-            prefix: "",
-        }
-    }
-}
-
 /// Implemented by the hidden type `#[secure]`/`#[public]` generates for each handler.
 pub trait EndpointMeta: 'static {
     /// The endpoint's record.

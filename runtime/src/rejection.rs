@@ -107,12 +107,10 @@ impl IntoResponse for AuthRejection {
             return with_reason(response, Reason::Authentication(self.failure));
         }
         let code = self.failure.error_code();
-        let precise;
-        let description = if self.detailed && code.is_some() {
-            precise = self.failure.to_string();
-            precise.as_str()
+        let description: Cow<'static, str> = if self.detailed && code.is_some() {
+            Cow::Owned(self.failure.to_string())
         } else {
-            self.failure.public_description()
+            Cow::Borrowed(self.failure.public_description())
         };
         let (status, kind, title) = match code {
             None => (
@@ -132,13 +130,13 @@ impl IntoResponse for AuthRejection {
             ),
         };
         let mut response = Problem::new(status, kind, title)
-            .with_detail(description.to_owned())
+            .with_detail(description.clone())
             .into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             challenge(
                 &self.realm,
-                code.map(|code| (code.as_str(), description)),
+                code.map(|code| (code.as_str(), description.as_ref())),
                 None,
             ),
         );
