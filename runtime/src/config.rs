@@ -1,25 +1,22 @@
-//! The security configuration: issuers and their keys, default rate, realm, the
-//! verified-token cache, revocations, audit sinks.
+//! The security configuration's builder: issuers and their keys, default rate, realm, the
+//! verified-token cache, revocations, audit sinks; checked, then built into a
+//! [`Security`].
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use http::{HeaderMap, Uri};
-
 use crate::alert::{AlertHandle, AlertPolicy, AlertSink, Alerter};
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
-    AuthFailure, CachedToken, DiscoveryError, HttpSettings, HttpSettingsError, Issuer,
-    IssuerDocumentation, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
-    MemoryRevocations, OPENID_CONFIGURATION, Principal, RemoteKeyError, RevocationError,
-    RevocationStore, Revocations, StaticKeys, TokenCache, TokenIdentity, Verifier, bearer_bytes,
-    checked_issuer, checked_jwks_url, token_text, unix_now,
+    Authenticator, DiscoveryError, HttpSettings, HttpSettingsError, Issuer, IssuerRules, KeyError,
+    KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION,
+    RemoteKeyError, RevocationStore, Revocations, StaticKeys, TokenCache, Verifier, checked_issuer,
+    checked_jwks_url, unix_now,
 };
-use crate::authz::ScopeRegistry;
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
-use crate::readiness::{IssuerReadiness, Readiness};
 use crate::render::{ErrorRenderer, Renderer};
+use crate::security::{Security, SecurityInner};
 
 /// The default cap on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -340,22 +337,28 @@ impl SecurityBuilder {
         self.auditor.attach_alerts(&alerts);
         revocations.store().attach_alerts(alerts);
         let metrics = SecurityMetrics::new();
+        let cache = (self.token_cache_capacity > 0).then(|| {
+            TokenCache::new(
+                self.token_cache_capacity,
+                self.token_cache_max_age.as_secs(),
+            )
+        });
+        let authenticator = Authenticator::new(
+            Verifier::new(rules, metrics.signature_checks.clone()),
+            cache,
+            revocations,
+            self.max_token_bytes,
+            metrics.cache_hits.clone(),
+            metrics.cache_misses.clone(),
+        );
         let inner = Arc::new(SecurityInner {
-            verifier: Verifier::new(rules, metrics.signature_checks.clone()),
+            authenticator,
             alerter,
             metrics,
             default_rate: default_rate.scaled(self.rate_scale),
             rate_scale: self.rate_scale,
             realm: Arc::from(self.realm),
-            max_token_bytes: self.max_token_bytes,
             body_limit: self.body_limit,
-            cache: (self.token_cache_capacity > 0).then(|| {
-                TokenCache::new(
-                    self.token_cache_capacity,
-                    self.token_cache_max_age.as_secs(),
-                )
-            }),
-            revocations,
             rate_store: self.rate_store,
             tiers: self.tiers,
             trusted_proxies: self.trusted_proxies,
@@ -468,7 +471,7 @@ fn spawn_housekeeping(inner: Weak<SecurityInner>) {
         loop {
             interval.tick().await;
             let Some(inner) = inner.upgrade() else { break };
-            if let Revocations::Memory(memory) = &inner.revocations {
+            if let Revocations::Memory(memory) = inner.authenticator.revocations() {
                 memory.purge_expired(unix_now());
             }
             if let Some(throttle) = &inner.failure_throttle {
@@ -477,73 +480,6 @@ fn spawn_housekeeping(inner: Weak<SecurityInner>) {
             inner.alerter.evict_idle();
         }
     });
-}
-
-/// Counters of the verified-token cache.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TokenCacheStats {
-    /// Requests whose token was found verified.
-    pub hits: u64,
-    /// Requests whose token had to be verified.
-    pub misses: u64,
-    /// Tokens remembered now.
-    pub entries: usize,
-}
-
-/// The security configuration of an API, shared by all its endpoints.
-///
-/// ```no_run
-/// # async fn example(jwks: &str) -> Result<(), portcullis_runtime::ConfigError> {
-/// use portcullis_runtime::{Issuer, Rate, Security};
-///
-/// let security = Security::builder()
-///     .issuer(Issuer::discover("https://idp.example.com/").audience("orders-api"))
-///     .default_rate(Rate::per_minute(600))
-///     .build()
-///     .await?;
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct Security(Arc<SecurityInner>);
-
-pub(crate) struct SecurityInner {
-    verifier: Verifier,
-    alerter: Arc<Alerter>,
-    metrics: SecurityMetrics,
-    default_rate: Rate,
-    rate_scale: f64,
-    realm: Arc<str>,
-    max_token_bytes: usize,
-    body_limit: usize,
-    cache: Option<TokenCache>,
-    revocations: Revocations,
-    rate_store: Option<Arc<dyn RateStore>>,
-    tiers: Option<Tiers>,
-    trusted_proxies: TrustedProxies,
-    failure_throttle: Option<FailureThrottle>,
-    auditor: Auditor,
-    renderer: Renderer,
-    error_details: bool,
-    /// Whether some issuer's keys are fetched (discovery, a JWKS URL), and so may not be
-    /// there yet.
-    fetched_keys: bool,
-}
-
-impl std::fmt::Debug for Security {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let issuers: Vec<&str> = self
-            .0
-            .verifier
-            .issuers()
-            .iter()
-            .map(IssuerRules::issuer)
-            .collect();
-        f.debug_struct("Security")
-            .field("issuers", &issuers)
-            .field("default_rate", &self.0.default_rate)
-            .field("realm", &self.0.realm)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Security {
@@ -569,379 +505,6 @@ impl Security {
             renderer: Renderer::default(),
             error_details: false,
             http_settings: None,
-        }
-    }
-
-    /// Whether some issuer's keys are fetched over the network, so that its tokens can be
-    /// refused with 503 until they arrive.
-    pub(crate) fn fetches_keys(&self) -> bool {
-        self.0.fetched_keys
-    }
-
-    /// Whether `other` is a clone of this configuration.
-    pub fn same_as(&self, other: &Security) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-
-    /// Whether 401 responses name the precise reason
-    /// ([`development_error_details`](SecurityBuilder::development_error_details)).
-    pub fn error_details(&self) -> bool {
-        self.0.error_details
-    }
-
-    pub(crate) fn renderer(&self) -> &Renderer {
-        &self.0.renderer
-    }
-
-    /// `problem` as a response, rendered by the configured [`ErrorRenderer`].
-    pub fn render_problem(&self, problem: crate::Problem) -> http::Response<axum::body::Body> {
-        self.0.renderer.problem(problem)
-    }
-
-    /// The realm of challenges.
-    pub fn realm(&self) -> &str {
-        &self.0.realm
-    }
-
-    pub(crate) fn realm_arc(&self) -> Arc<str> {
-        self.0.realm.clone()
-    }
-
-    /// The default rate, already scaled.
-    pub fn default_rate(&self) -> Rate {
-        self.0.default_rate
-    }
-
-    /// The factor every quota is multiplied by.
-    pub fn rate_scale(&self) -> f64 {
-        self.0.rate_scale
-    }
-
-    /// The default body limit.
-    pub fn body_limit(&self) -> usize {
-        self.0.body_limit
-    }
-
-    /// Whether any issuer is configured.
-    pub fn has_issuers(&self) -> bool {
-        !self.0.verifier.issuers().is_empty()
-    }
-
-    /// The identifiers of the configured issuers.
-    pub fn issuers(&self) -> impl Iterator<Item = &str> {
-        self.0.verifier.issuers().iter().map(IssuerRules::issuer)
-    }
-
-    /// Whether every issuer has its signing keys: those found by discovery or fetched from
-    /// a JWKS URL may still be waiting for their provider (see
-    /// [`SecurityBuilder::build`]). Serve it from a readiness endpoint: see [`Readiness`]
-    /// for an example. Cheap (a lock per waiting issuer), never waits for the network.
-    pub fn readiness(&self) -> Readiness {
-        Readiness {
-            issuers: self
-                .0
-                .verifier
-                .issuers()
-                .iter()
-                .map(|rules| IssuerReadiness {
-                    issuer: rules.issuer().to_owned(),
-                    keys: rules.readiness(),
-                })
-                .collect(),
-        }
-    }
-
-    /// The URLs a browser page may send requests to for tokens: each issuer's token
-    /// endpoint, once known, and its identifier (whose origin usually serves it).
-    #[cfg(feature = "api-reference")]
-    pub(crate) fn token_endpoints(&self) -> Vec<String> {
-        let mut urls = Vec::new();
-        for issuer in self.issuer_documentation() {
-            urls.extend(issuer.token_url);
-            urls.push(issuer.issuer);
-        }
-        urls.retain(|url| url.starts_with("https://") || url.starts_with("http://"));
-        urls
-    }
-
-    /// What the OpenAPI document says about each issuer.
-    pub(crate) fn issuer_documentation(&self) -> Vec<IssuerDocumentation> {
-        self.0
-            .verifier
-            .issuers()
-            .iter()
-            .map(IssuerRules::documentation)
-            .collect()
-    }
-
-    pub(crate) fn auditor(&self) -> &Auditor {
-        &self.0.auditor
-    }
-
-    pub(crate) fn alerter(&self) -> &Alerter {
-        &self.0.alerter
-    }
-
-    pub(crate) fn metrics(&self) -> &SecurityMetrics {
-        &self.0.metrics
-    }
-
-    /// How the verified-token cache is doing.
-    pub fn token_cache_stats(&self) -> TokenCacheStats {
-        match &self.0.cache {
-            Some(cache) => {
-                let (hits, misses) = cache.stats();
-                TokenCacheStats {
-                    hits,
-                    misses,
-                    entries: cache.len(),
-                }
-            }
-            None => TokenCacheStats::default(),
-        }
-    }
-
-    /// How many token signatures were checked (cache hits and requests refused before
-    /// verification check none).
-    pub fn signature_checks(&self) -> u64 {
-        self.0.verifier.signature_checks()
-    }
-
-    /// The shared rate-limit store, if one is configured.
-    pub fn rate_store(&self) -> Option<&dyn RateStore> {
-        self.0.rate_store.as_deref()
-    }
-
-    /// The quota tiers, if configured.
-    pub fn tiers(&self) -> Option<&Tiers> {
-        self.0.tiers.as_ref()
-    }
-
-    /// The trusted proxies.
-    pub fn trusted_proxies(&self) -> &TrustedProxies {
-        &self.0.trusted_proxies
-    }
-
-    pub(crate) fn failure_throttle(&self) -> Option<&FailureThrottle> {
-        self.0.failure_throttle.as_ref()
-    }
-
-    /// Whether revocations live in a shared store (which may be unreachable).
-    pub(crate) fn revocations_are_shared(&self) -> bool {
-        matches!(self.0.revocations, Revocations::Shared(_))
-    }
-
-    /// The revocation store.
-    pub fn revocations(&self) -> &dyn RevocationStore {
-        self.0.revocations.store()
-    }
-
-    /// Revokes the token `jti` of `issuer` until its expiry `expires_at` (Unix seconds).
-    pub async fn revoke_token(
-        &self,
-        issuer: &str,
-        jti: &str,
-        expires_at: u64,
-    ) -> Result<(), RevocationError> {
-        self.revocations()
-            .revoke_token(issuer, jti, expires_at)
-            .await
-    }
-
-    /// Revokes every token of `subject` (of `issuer`) issued before `issued_before` (Unix
-    /// seconds); the entry is kept as long as such a token could still be valid.
-    pub async fn revoke_subject(
-        &self,
-        issuer: &str,
-        subject: &str,
-        issued_before: u64,
-    ) -> Result<(), RevocationError> {
-        let lifetime = self
-            .0
-            .verifier
-            .issuers()
-            .iter()
-            .find(|rules| rules.issuer() == issuer)
-            .and_then(|rules| rules.max_lifetime());
-        let keep_until = match lifetime {
-            Some(lifetime) => issued_before
-                .saturating_add(lifetime)
-                .saturating_add(MAX_LEEWAY.as_secs()),
-            None => u64::MAX,
-        };
-        self.revocations()
-            .revoke_subject(issuer, subject, issued_before, keep_until)
-            .await
-    }
-
-    /// Authenticates a request head: the bearer guard, then the token. `Ok(None)` means
-    /// no bearer token was offered.
-    pub(crate) async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        registry: Option<&'static ScopeRegistry>,
-    ) -> Result<Option<Principal>, AuthFailure> {
-        if let Some(decided) = self.authenticate_now(headers, uri, registry) {
-            return decided;
-        }
-        let Some(token) = bearer_bytes(headers, uri, self.0.max_token_bytes)? else {
-            return Ok(None);
-        };
-        self.verify_at(token_text(token)?, registry, unix_now())
-            .await
-            .map(Some)
-    }
-
-    /// [`authenticate`](Security::authenticate) when it can be decided without waiting:
-    /// no token, a refused bearer header, or a token in the verified-token cache checked
-    /// against revocations held in memory. `None` when the token must be verified or a
-    /// shared revocation store asked; nothing has been counted then.
-    #[inline]
-    pub(crate) fn authenticate_now(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        registry: Option<&'static ScopeRegistry>,
-    ) -> Option<Result<Option<Principal>, AuthFailure>> {
-        let token = match bearer_bytes(headers, uri, self.0.max_token_bytes) {
-            Ok(Some(token)) => token,
-            Ok(None) => return Some(Ok(None)),
-            Err(failure) => return Some(Err(failure)),
-        };
-        let Revocations::Memory(revocations) = &self.0.revocations else {
-            return None;
-        };
-        let now = unix_now();
-        // A cached token is byte for byte one that passed every check of a verification.
-        let principal = self.cached(token, registry, now)?;
-        self.0.metrics.cache_hits.increment(1);
-        Some(
-            if revocations.is_revoked_now(TokenIdentity::of(&principal), now) {
-                Err(AuthFailure::Revoked)
-            } else {
-                Ok(Some(principal))
-            },
-        )
-    }
-
-    /// Verifies one bearer token (or finds it in the verified-token cache), then checks
-    /// that it is not revoked.
-    pub async fn verify(
-        &self,
-        token: &str,
-        registry: Option<&'static ScopeRegistry>,
-    ) -> Result<Principal, AuthFailure> {
-        self.verify_at(token, registry, unix_now()).await
-    }
-
-    /// [`verify`](Security::verify) at time `now` (Unix seconds).
-    pub(crate) async fn verify_at(
-        &self,
-        token: &str,
-        registry: Option<&'static ScopeRegistry>,
-        now: u64,
-    ) -> Result<Principal, AuthFailure> {
-        if token.len() > self.0.max_token_bytes {
-            return Err(AuthFailure::TokenTooLarge);
-        }
-        let principal = match self.cached(token.as_bytes(), registry, now) {
-            Some(principal) => {
-                self.0.metrics.cache_hits.increment(1);
-                principal
-            }
-            None => {
-                self.0.metrics.cache_misses.increment(1);
-                // Boxed: verification (and a key refresh it may start) is a large future,
-                // and a cache hit should not carry it on every request.
-                Box::pin(self.verify_uncached(token, registry, now)).await?
-            }
-        };
-        self.unless_revoked(principal, now).await
-    }
-
-    /// `principal`, unless its token (or its subject) is revoked; refused when the
-    /// revocation store cannot answer.
-    async fn unless_revoked(
-        &self,
-        principal: Principal,
-        now: u64,
-    ) -> Result<Principal, AuthFailure> {
-        match self
-            .0
-            .revocations
-            .is_revoked(TokenIdentity::of(&principal), now)
-            .await
-        {
-            Ok(false) => Ok(principal),
-            Ok(true) => Err(AuthFailure::Revoked),
-            Err(error) => {
-                tracing::error!(target: "portcullis::alert", %error, "revocation status unknown: request refused");
-                Err(AuthFailure::RevocationUnavailable)
-            }
-        }
-    }
-
-    /// A cached principal for exactly `token`, if its keys are still the ones that
-    /// verified it.
-    #[inline]
-    fn cached(
-        &self,
-        token: &[u8],
-        registry: Option<&'static ScopeRegistry>,
-        now: u64,
-    ) -> Option<Principal> {
-        let cache = self.0.cache.as_ref()?;
-        let entry = cache.get(token, now)?;
-        let issuer = self.0.verifier.issuers().get(entry.issuer)?;
-        let same_registry = match (entry.registry, registry) {
-            (Some(a), Some(b)) => std::ptr::eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        if same_registry && issuer.keys_are_current(&entry.keys) {
-            Some(entry.principal)
-        } else {
-            cache.remove(token);
-            None
-        }
-    }
-
-    async fn verify_uncached(
-        &self,
-        token: &str,
-        registry: Option<&'static ScopeRegistry>,
-        now: u64,
-    ) -> Result<Principal, AuthFailure> {
-        let result = self.0.verifier.verify(token, registry, now).await;
-        match result {
-            Ok(verified) => {
-                if let Some(cache) = &self.0.cache {
-                    let entry = CachedToken {
-                        principal: verified.principal.clone(),
-                        keys: verified.keys,
-                        issuer: verified.issuer,
-                        registry,
-                        valid_until: 0,
-                    };
-                    cache.insert(token, entry, now);
-                }
-                Ok(verified.principal)
-            }
-            Err(failure) => {
-                // Keys that have not arrived are alerted by their loader, once per kind of
-                // failure: not once per request.
-                if failure.is_server_side()
-                    && !matches!(failure, AuthFailure::KeysUnavailable { .. })
-                {
-                    tracing::error!(
-                        target: "portcullis::alert",
-                        reason = failure.as_str(),
-                        "no signing keys available: every token is refused until keys return"
-                    );
-                }
-                Err(failure)
-            }
         }
     }
 }

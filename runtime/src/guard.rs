@@ -15,11 +15,11 @@ use futures_util::future::Either;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
-use crate::config::Security;
 use crate::endpoint::HttpMethod;
 use crate::metrics::EndpointMetrics;
 use crate::problem::Problem;
 use crate::router::RouterError;
+use crate::security::Security;
 
 /// The route name audit events and metrics give requests the guard refuses.
 pub const UNLISTED_ROUTE: &str = "(unlisted)";
@@ -338,7 +338,9 @@ impl Guard {
             latency: started.elapsed(),
         };
         security.auditor().emit(&event);
-        security.alerter().observe(&event);
+        if let Some(denial) = event.denial() {
+            security.alerter().observe(denial);
+        }
         response
     }
 }

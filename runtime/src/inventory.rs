@@ -8,10 +8,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::Security;
 use crate::endpoint::{Access, MountedEndpoint};
 use crate::guard::UnsecuredRoute;
 use crate::openapi::effective_rate;
+use crate::security::Security;
 
 /// Who may call an endpoint, as the inventory states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

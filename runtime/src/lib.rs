@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 mod config;
+mod context;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod endpoint;
@@ -28,24 +29,24 @@ mod rejection;
 mod render;
 mod router;
 pub mod secrets;
+mod security;
 mod static_value;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod transport;
 
-pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
+pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim, TokenCacheStats};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
 pub use config::{
     ConfigError, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_MAX_AGE, Security, SecurityBuilder,
-    TokenCacheStats,
+    DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_MAX_AGE, SecurityBuilder,
 };
+pub use context::RequestContext;
 pub use endpoint::{Endpoint, EndpointSpec, MountedEndpoint};
 pub use guard::{Guard, Guarded, UNLISTED_ROUTE, UnsecuredRoute};
 pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
 pub use inventory::{Inventory, InventoryAccess, InventoryEntry};
 pub use openapi::OpenApiInfo;
-pub use pipeline::RequestContext;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
 pub use rate::{Rate, RateKeyKind};
 pub use readiness::{IssuerReadiness, Readiness};
@@ -58,6 +59,7 @@ pub use router::{RouterError, Routes, SecureRouter};
 pub use secrets::{
     KeyRing, KeyRingError, NoContext, SealContext, SealError, Sealed, SecretEncoding, SecretError,
 };
+pub use security::Security;
 
 /// Entry points for the fuzz targets (`fuzz/`) and the property tests of the workspace:
 /// thin wrappers that reach crate-private parsers, or take the clock as an argument. Not a

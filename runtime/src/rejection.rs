@@ -12,7 +12,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::audit::Reason;
 use crate::auth::{AuthFailure, BearerErrorCode};
-use crate::pipeline::RequestContext;
+use crate::context::RequestContext;
 use crate::problem::{FieldViolation, Problem};
 
 /// The realm used when no configuration is at hand.

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-use crate::audit::{AuditEvent, Decision, Reason};
-use crate::auth::{AuthFailure, IssuerFailure};
+use crate::auth::IssuerFailure;
 use window::SlidingCount;
 
 /// The `tracing` target of alerts.
@@ -269,6 +268,19 @@ impl AlertHandle {
     }
 }
 
+/// A denied request, as the alerts count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denial<'a> {
+    /// A revoked token was presented.
+    RevokedToken,
+    /// A token was refused for the client's own fault (not the server's), from `ip`.
+    AuthenticationFailed { ip: Option<IpAddr> },
+    /// A request to a route the app does not list, from `ip`.
+    UnlistedRoute { ip: Option<IpAddr> },
+    /// An authenticated client was refused (scope, role, policy, rate, input).
+    ClientDenied { client: Option<&'a str> },
+}
+
 /// Watches decisions and raises alerts.
 pub(crate) struct Alerter {
     policy: AlertPolicy,
@@ -330,14 +342,11 @@ impl Alerter {
         }
     }
 
-    /// Looks at one decision.
-    pub(crate) fn observe(&self, event: &AuditEvent<'_>) {
-        if event.decision == Decision::Allow {
-            return;
-        }
+    /// Counts one denied request.
+    pub(crate) fn observe(&self, denial: Denial<'_>) {
         let now = Instant::now();
-        match event.reason {
-            Reason::Authentication(AuthFailure::Revoked) => {
+        match denial {
+            Denial::RevokedToken => {
                 let mut watch = self
                     .revoked
                     .lock()
@@ -351,8 +360,8 @@ impl Alerter {
                     });
                 }
             }
-            Reason::Authentication(failure) if !failure.is_server_side() => {
-                let Some(ip) = event.ip else { return };
+            Denial::AuthenticationFailed { ip } => {
+                let Some(ip) = ip else { return };
                 let fired = {
                     let mut watch = self.by_ip.entry(ip).or_insert_with(|| self.watch());
                     self.count(&mut watch, now, self.policy.authentication_failures)
@@ -365,8 +374,8 @@ impl Alerter {
                     });
                 }
             }
-            Reason::UnlistedRoute => {
-                let Some(ip) = event.ip else { return };
+            Denial::UnlistedRoute { ip } => {
+                let Some(ip) = ip else { return };
                 let fired = {
                     let mut watch = self
                         .unlisted_by_ip
@@ -382,11 +391,8 @@ impl Alerter {
                     });
                 }
             }
-            Reason::Authentication(_)
-            | Reason::RateLimitUnavailable
-            | Reason::ClientAddressUnknown => {}
-            _ => {
-                let Some(client) = event.client else { return };
+            Denial::ClientDenied { client } => {
+                let Some(client) = client else { return };
                 let fired = {
                     let mut watch = self
                         .by_client

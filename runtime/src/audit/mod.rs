@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::alert::Denial;
 use crate::auth::AuthFailure;
 
 /// The `tracing` target of audit events.
@@ -125,6 +126,29 @@ pub struct AuditEvent<'a> {
     pub status: u16,
     /// Time from the request entering Portcullis to the response leaving it.
     pub latency: Duration,
+}
+
+impl AuditEvent<'_> {
+    /// What the alerts count of this decision: nothing for an allowed request, nor for a
+    /// refusal that is the server's own (unavailable keys, stores or addresses).
+    pub(crate) fn denial(&self) -> Option<Denial<'_>> {
+        if self.decision == Decision::Allow {
+            return None;
+        }
+        match self.reason {
+            Reason::Authentication(AuthFailure::Revoked) => Some(Denial::RevokedToken),
+            Reason::Authentication(failure) if !failure.is_server_side() => {
+                Some(Denial::AuthenticationFailed { ip: self.ip })
+            }
+            Reason::UnlistedRoute => Some(Denial::UnlistedRoute { ip: self.ip }),
+            Reason::Authentication(_)
+            | Reason::RateLimitUnavailable
+            | Reason::ClientAddressUnknown => None,
+            _ => Some(Denial::ClientDenied {
+                client: self.client,
+            }),
+        }
+    }
 }
 
 /// A destination for audit events besides `tracing`.

@@ -4,7 +4,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
 use super::{AuthFailure, Principal};
-use crate::pipeline::RequestContext;
+use crate::context::RequestContext;
 use crate::rejection::AuthRejection;
 
 /// In a `#[secure]` endpoint, the principal the pipeline authenticated.

@@ -1,5 +1,6 @@
 //! Authentication: bearer extraction, JWT verification, keys, issuers and the principal.
 
+mod authenticator;
 mod bearer;
 mod cache;
 mod claims;
@@ -9,6 +10,7 @@ mod failure;
 mod fetch;
 mod http_settings;
 mod issuer;
+mod issuer_failure;
 mod jws;
 mod keys;
 mod loading;
@@ -20,6 +22,7 @@ mod revocation;
 mod roles;
 mod verifier;
 
+pub use authenticator::TokenCacheStats;
 pub use bearer::bearer_token;
 pub(crate) use bearer::{bearer_bytes, token_text};
 pub use claims::Claims;
@@ -30,8 +33,9 @@ pub use discovery::{
 pub use failure::{AuthFailure, BearerErrorCode};
 pub use http_settings::{HttpSettings, HttpSettingsError};
 pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};
+pub use issuer_failure::IssuerFailure;
 pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
-pub use loading::{FIRST_KEY_RETRY, IssuerFailure, LONGEST_KEY_RETRY, key_retry_delay};
+pub use loading::{FIRST_KEY_RETRY, LONGEST_KEY_RETRY, key_retry_delay};
 pub use principal::{Principal, PrincipalBuilder};
 pub use provider::{KeyProvider, KeyReadiness, KeysFuture, StaticKeys};
 pub use remote::{
@@ -43,6 +47,7 @@ pub use revocation::{
 };
 pub use roles::RolesClaim;
 
+pub(crate) use authenticator::Authenticator;
 pub(crate) use cache::{CachedToken, TokenCache};
 pub(crate) use discovery::{checked_issuer, metadata_from_document};
 pub(crate) use issuer::KeysFrom;

@@ -215,6 +215,16 @@ pub(crate) enum Revocations {
 }
 
 impl Revocations {
+    /// [`is_revoked`](Self::is_revoked) when it can be answered without waiting: revocations
+    /// held in memory. `None` when a shared store must be asked.
+    #[inline]
+    pub(crate) fn is_revoked_now(&self, token: TokenIdentity<'_>, now: u64) -> Option<bool> {
+        match self {
+            Revocations::Memory(memory) => Some(memory.is_revoked_now(token, now)),
+            Revocations::Shared(_) => None,
+        }
+    }
+
     #[inline]
     pub(crate) async fn is_revoked(
         &self,

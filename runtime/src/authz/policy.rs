@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use http::request::Parts;
 
 use crate::auth::Principal;
-use crate::endpoint::EndpointSpec;
 
 /// What a policy decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +46,8 @@ pub type PolicyFn = fn(&PolicyRequest<'_>) -> PolicyDecision;
 pub struct PolicyRequest<'a> {
     principal: &'a Principal,
     parts: &'a Parts,
-    endpoint: &'static EndpointSpec,
+    handler: &'static str,
+    route: &'static str,
     path_params: &'a [(String, String)],
 }
 
@@ -55,13 +55,14 @@ impl<'a> PolicyRequest<'a> {
     pub(crate) fn new(
         principal: &'a Principal,
         parts: &'a Parts,
-        endpoint: &'static EndpointSpec,
+        (handler, route): (&'static str, &'static str),
         path_params: &'a [(String, String)],
     ) -> Self {
         PolicyRequest {
             principal,
             parts,
-            endpoint,
+            handler,
+            route,
             path_params,
         }
     }
@@ -76,9 +77,14 @@ impl<'a> PolicyRequest<'a> {
         self.parts
     }
 
-    /// The endpoint being called.
-    pub fn endpoint(&self) -> &'static EndpointSpec {
-        self.endpoint
+    /// The name of the endpoint's handler, as in its audit events and the inventory.
+    pub fn handler(&self) -> &'static str {
+        self.handler
+    }
+
+    /// The path the endpoint answers at, prefixes included, such as `/api/v1/orders/{id}`.
+    pub fn route(&self) -> &'static str {
+        self.route
     }
 
     /// The percent-decoded value of the path parameter `name`, such as `id` in

@@ -7,7 +7,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::DevError;
+use super::error::DevError;
 
 /// One registered client. Its `Debug` shows the scopes, never the secret.
 pub(crate) struct Client {

@@ -11,7 +11,7 @@ use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::DevError;
+use super::error::DevError;
 
 /// One ES256 key pair with its public JWK.
 pub(crate) struct SigningKey {

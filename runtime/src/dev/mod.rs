@@ -107,6 +107,7 @@
 //! `Debug`.
 
 mod clients;
+mod error;
 mod keys;
 mod routes;
 mod token;
@@ -123,6 +124,7 @@ use crate::auth::{Issuer, KeyProvider, KeySet, MAX_LEEWAY, unix_now};
 use clients::{Client, Clients};
 use keys::{KeyRing, SigningKey};
 
+pub use error::DevError;
 pub use token::TokenRequest;
 pub use token_endpoint::MAX_BODY_BYTES;
 
@@ -134,26 +136,6 @@ pub const MIN_ROTATION_PERIOD: Duration = Duration::from_secs(1);
 
 /// A retired key kept "forever" when the grace period does not fit in an `Instant`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// Why the development issuer could not start, rotate, sign or register a client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DevError {
-    /// The system's random generator or key generation failed.
-    #[error("could not generate a signing key")]
-    KeyGeneration,
-    /// A token could not be signed.
-    #[error("could not sign a token")]
-    Signing,
-    /// A client registration was refused.
-    #[error("client {client_id:?} refused: {reason}")]
-    InvalidClient {
-        /// The client id, as given.
-        client_id: String,
-        /// What is wrong with the registration.
-        reason: String,
-    },
-}
 
 /// The state shared by every clone of an issuer.
 struct Inner {

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use http::header;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::context::RequestContext;
 use crate::json::{self, JsonError};
-use crate::pipeline::RequestContext;
 use crate::problem::FieldViolation;
 use crate::rejection::InputRejection;
 

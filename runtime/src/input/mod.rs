@@ -5,6 +5,7 @@ mod form;
 mod json;
 mod path;
 mod query;
+mod safe;
 mod traits;
 mod unchecked;
 
@@ -12,5 +13,6 @@ pub use form::Form;
 pub use json::Json;
 pub use path::Path;
 pub use query::Query;
-pub use traits::{Input, InputParameter, SafeExtractor, object_parameters, violations};
+pub use safe::SafeExtractor;
+pub use traits::{Input, InputParameter, object_parameters, violations};
 pub use unchecked::Unchecked;

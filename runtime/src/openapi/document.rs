@@ -21,10 +21,10 @@ use utoipa::openapi::{
 use super::SchemaRegistry;
 use super::doc::{OperationDoc, ParameterPlace};
 use crate::authz::{Requirements, ScopeRegistry};
-use crate::config::Security;
 use crate::endpoint::{EndpointSpec, HttpMethod as Method, MountedEndpoint};
 use crate::problem::PROBLEM_JSON;
 use crate::rate::{EndpointRate, Rate};
+use crate::security::Security;
 
 /// The name of the problem-details schema in `components.schemas`.
 pub const PROBLEM_SCHEMA: &str = "Problem";

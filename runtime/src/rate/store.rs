@@ -4,29 +4,10 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use dashmap::DashMap;
 
-use super::{MemoryLimiter, Rate, RateIdentity};
-
-/// The outcome of one rate-limit check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateDecision {
-    /// Allowed: `remaining` more requests are allowed right now, and more quota is
-    /// available in `reset` (at most).
-    Allowed {
-        /// Requests left in the current burst.
-        remaining: u32,
-        /// Time until one more request is available.
-        reset: Duration,
-    },
-    /// Refused; the next request is allowed after `retry_after`.
-    Limited {
-        /// How long until one request is allowed again.
-        retry_after: Duration,
-    },
-}
+use super::{MemoryLimiter, Rate, RateDecision, RateIdentity};
 
 /// A store could not decide.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

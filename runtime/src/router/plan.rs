@@ -3,12 +3,16 @@
 //! combined.
 
 use crate::authz::{Requirements, ScopeRegistry};
-use crate::config::Security;
 use crate::endpoint::{EndpointSpec, MountedEndpoint};
 use crate::openapi::{OpenApiError, OpenApiInfo};
+use crate::security::Security;
 use crate::static_value::str_for_life;
 
 use super::{RouterError, scopes};
+
+/// The module Portcullis' own endpoint records name: the OpenAPI document's, a
+/// development issuer's. They are served and listed, but not in the API's document.
+pub(crate) const BUILTIN_MODULE: &str = "portcullis";
 
 /// One endpoint, placed.
 pub(super) struct Planned {
@@ -74,7 +78,7 @@ impl Plan {
                 requirements: spec
                     .requirements()
                     .map(|requirements| scopes::over(requirements, registry)),
-                builtin: spec.module == super::BUILTIN_MODULE,
+                builtin: spec.module == BUILTIN_MODULE,
             });
         }
         check_routes(&planned)?;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use axum::handler::Handler;
 use axum::routing::MethodRouter;
 
+use crate::context::EndpointContext;
 use crate::endpoint::{Endpoint, EndpointMeta, EndpointSpec};
-use crate::pipeline::{EndpointContext, Secured};
+use crate::pipeline::Secured;
 
 /// A set of annotated handlers, built by `routes![...]`.
 ///

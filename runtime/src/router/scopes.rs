@@ -3,7 +3,7 @@
 
 use crate::authz::{MAX_SCOPES, Requirements, ScopeDecl, ScopeRegistry};
 
-use super::RouterError;
+use super::error::RouterError;
 
 /// Combines the registries of `requirements` into one: the only one when they all agree,
 /// else their union in the order of first declaration (made once, at start-up, and kept

@@ -21,7 +21,9 @@ use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretBox};
 
 use super::SealError;
-use super::key_ring::KEY_BYTES;
+
+/// The size of a field key, in bytes (256 bits).
+pub const KEY_BYTES: usize = 32;
 
 /// The first field of every sealed value: the format and its version.
 pub const FORMAT_PREFIX: &str = "pcs1";

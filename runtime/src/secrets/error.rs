@@ -6,7 +6,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::load::SecretEncoding;
+use super::encoding::SecretEncoding;
 
 /// Why a secret could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

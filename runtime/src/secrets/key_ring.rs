@@ -10,12 +10,10 @@ use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::envelope::{self, parse_version};
-use super::load::{STANDARD_ANY_PAD, URL_SAFE_ANY_PAD, secret_from_env};
+use super::encoding::{STANDARD_ANY_PAD, URL_SAFE_ANY_PAD};
+use super::envelope::{self, KEY_BYTES, parse_version};
+use super::load::secret_from_env;
 use super::{KeyRingError, SealError};
-
-/// The size of a field key, in bytes (256 bits).
-pub const KEY_BYTES: usize = 32;
 
 /// One field key, shared by the clones of a ring and never printed.
 type FieldKey = Arc<SecretBox<[u8; KEY_BYTES]>>;

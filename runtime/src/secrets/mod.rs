@@ -59,6 +59,7 @@
 //! The sealed format, the key-ring format and how serde finds the key ring are described
 //! on [`Sealed`] and [`KeyRing`].
 
+mod encoding;
 mod envelope;
 mod error;
 mod global;
@@ -67,11 +68,12 @@ mod load;
 mod schema;
 mod sealed;
 
-pub use envelope::{FORMAT_PREFIX, NONCE_BYTES, TAG_BYTES};
+pub use encoding::SecretEncoding;
+pub use envelope::{FORMAT_PREFIX, KEY_BYTES, NONCE_BYTES, TAG_BYTES};
 pub use error::{KeyRingError, SealError, SecretError};
 pub use global::{install_key_ring, installed_key_ring, with_key_ring};
-pub use key_ring::{KEY_BYTES, KeyRing};
-pub use load::{MAX_SECRET_FILE_BYTES, SecretEncoding, secret_bytes_from_env, secret_from_env};
+pub use key_ring::KeyRing;
+pub use load::{MAX_SECRET_FILE_BYTES, secret_bytes_from_env, secret_from_env};
 #[doc(hidden)]
 pub use schema::context_schema as __context_schema;
 pub use schema::{SEALED_PATTERN, sealed_schema};

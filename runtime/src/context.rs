@@ -8,11 +8,11 @@ use http::HeaderValue;
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::authz::{Requirements, ScopeRegistry};
-use crate::config::Security;
 use crate::endpoint::{EndpointSpec, MountedEndpoint};
 use crate::metrics::EndpointMetrics;
 use crate::rate::headers::{self, QuotaLimitField};
-use crate::rate::{EndpointRate, MemoryLimiter, Rate, RateKeyKind};
+use crate::rate::{EndpointRate, MemoryLimiter, Rate};
+use crate::security::Security;
 use crate::static_value;
 
 /// One quota of an endpoint: its base rate, or the rate of a tier.
@@ -108,14 +108,9 @@ impl EndpointContext {
         let limits = Limits::new(&security, mounted);
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
         let metrics = EndpointMetrics::new(mounted.path, spec.method.as_str());
-        let no_policy = requirements
-            .as_ref()
-            .is_none_or(|requirements| requirements.policy.is_none());
+        // Policies and key functions are plain functions: they never wait. Shared stores do.
         let local_limits = limits.is_none() || security.rate_store().is_none();
-        // A key function reads the path parameters, as a policy does.
-        let key_function = matches!(spec.rate_key, RateKeyKind::Custom(_));
-        let decides_without_waiting =
-            no_policy && !key_function && local_limits && !security.revocations_are_shared();
+        let decides_without_waiting = local_limits && !security.revocations_are_shared();
         EndpointContext {
             security,
             spec,
@@ -161,8 +156,8 @@ impl EndpointContext {
         &self.metrics
     }
 
-    /// Whether a request with a cached token can be admitted without waiting: no policy
-    /// (it reads the path parameters), limits and revocations in memory.
+    /// Whether a request with a cached token can be admitted without waiting: limits and
+    /// revocations in memory.
     pub(crate) fn decides_without_waiting(&self) -> bool {
         self.decides_without_waiting
     }

@@ -1,0 +1,620 @@
+//! Admission: authentication, authorization and the rate limit, in that order, written
+//! once.
+//!
+//! [`admit`] states every rule. It runs in one of two [`Waiting`] modes: [`Now`], polled
+//! once when the request arrives, decides whatever needs no waiting (a cached token,
+//! revocations and limits in memory) and stops, before anything is counted, at the first
+//! step that would wait; [`Later`] awaits every step. A request `Now` cannot decide is
+//! admitted `Later`, from the start, so both ways apply the same rules in the same order.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
+use axum::response::{IntoResponse, Response};
+use http::{Extensions, HeaderMap, HeaderValue, Uri};
+
+use crate::audit::Reason;
+use crate::auth::{AuthFailure, Principal};
+use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
+use crate::context::{EndpointContext, Limits, Quota};
+use crate::rate::{
+    FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, RateStore,
+};
+use crate::rejection::{
+    AuthRejection, ForbiddenRejection, MisconfiguredRejection, RateLimitedRejection,
+    UnavailableRejection,
+};
+
+/// One request being admitted: its endpoint, the request, and the client's address once
+/// read.
+pub(super) struct Admission<'a> {
+    pub(super) context: &'a EndpointContext,
+    pub(super) request: &'a mut Request,
+    pub(super) ip: &'a mut ClientIp,
+}
+
+impl Admission<'_> {
+    /// The client's address, past trusted proxies; read on first use.
+    fn ip(&mut self) -> Option<IpAddr> {
+        self.ip.get(self.context, self.request)
+    }
+}
+
+/// Why admission stopped: a refusal, or (`Now` only) a step that would wait.
+pub(super) enum Stop<W> {
+    Refused(Refused),
+    Wait(W),
+}
+
+impl<W> From<Refused> for Stop<W> {
+    fn from(refused: Refused) -> Self {
+        Stop::Refused(refused)
+    }
+}
+
+impl<W> Stop<W> {
+    /// The refusal, charged to `principal`.
+    fn by(self, principal: &Principal) -> Self {
+        match self {
+            Stop::Refused(refused) => Stop::Refused(refused.by(principal)),
+            wait => wait,
+        }
+    }
+}
+
+/// How admission meets the two steps that may wait: verifying a token (or asking a shared
+/// revocation store), and asking a shared rate-limit store.
+pub(super) trait Waiting {
+    /// What a step that would wait returns instead.
+    type Wait;
+
+    /// The authentication of a request with `headers` and `uri`: `Ok(None)` when it
+    /// carries no token.
+    async fn authenticate(
+        context: &EndpointContext,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait>;
+
+    /// Counts the request against its endpoint's quota of `tier`.
+    async fn limit(
+        context: &EndpointContext,
+        caller: Caller<'_>,
+        tier: usize,
+    ) -> Result<Result<Option<RateHeaders>, Refused>, Self::Wait>;
+}
+
+/// Decides without waiting, or stops with [`MustWait`] before anything is counted.
+pub(super) struct Now;
+
+/// A step of [`Now`] would have waited: a token to verify, a shared store to ask.
+pub(super) struct MustWait;
+
+impl Waiting for Now {
+    type Wait = MustWait;
+
+    #[inline]
+    async fn authenticate(
+        context: &EndpointContext,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Result<Option<Principal>, AuthFailure>, MustWait> {
+        context
+            .security()
+            .authenticate_now(headers, uri, context.registry())
+            .ok_or(MustWait)
+    }
+
+    #[inline]
+    async fn limit(
+        context: &EndpointContext,
+        caller: Caller<'_>,
+        tier: usize,
+    ) -> Result<Result<Option<RateHeaders>, Refused>, MustWait> {
+        limit_locally(context, caller, tier).map_err(|_shared| MustWait)
+    }
+}
+
+/// Awaits every step.
+pub(super) struct Later;
+
+impl Waiting for Later {
+    type Wait = std::convert::Infallible;
+
+    async fn authenticate(
+        context: &EndpointContext,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait> {
+        let security = context.security();
+        // Timed here only: what is decided without waiting (a cache hit) is counted, not
+        // timed.
+        let authenticating = Instant::now();
+        let authenticated = security
+            .authenticate(headers, uri, context.registry())
+            .await;
+        security
+            .metrics()
+            .authentication
+            .record(authenticating.elapsed().as_secs_f64());
+        Ok(authenticated)
+    }
+
+    async fn limit(
+        context: &EndpointContext,
+        caller: Caller<'_>,
+        tier: usize,
+    ) -> Result<Result<Option<RateHeaders>, Refused>, Self::Wait> {
+        Ok(match limit_locally(context, caller, tier) {
+            Ok(decided) => decided,
+            Err(shared) => shared.check(caller.identity).await,
+        })
+    }
+}
+
+/// A quota counted in the shared store.
+struct SharedQuota<'c> {
+    limits: &'c Limits,
+    quota: &'c Quota,
+    store: &'c dyn RateStore,
+}
+
+impl SharedQuota<'_> {
+    /// Asks the store; refused when it cannot answer.
+    async fn check(self, identity: RateIdentity<'_>) -> Result<Option<RateHeaders>, Refused> {
+        let request = RateRequest {
+            quota: &self.quota.store_name,
+            identity,
+            rate: self.quota.rate,
+        };
+        match self.store.check(request).await {
+            Ok(decision) => rate_outcome(self.limits, self.quota, decision),
+            Err(error) => {
+                tracing::error!(target: "portcullis::alert", %error, "rate limits unavailable: request refused");
+                Err(Refused::new(UnavailableRejection::rate_limits()))
+            }
+        }
+    }
+}
+
+/// Counts the request against the endpoint's quota of `tier` when it is counted in this
+/// process (or not at all); otherwise the shared store to ask.
+#[inline]
+fn limit_locally<'c>(
+    context: &'c EndpointContext,
+    caller: Caller<'_>,
+    tier: usize,
+) -> Result<Result<Option<RateHeaders>, Refused>, SharedQuota<'c>> {
+    let Some(limits) = context.limits() else {
+        return Ok(Ok(None));
+    };
+    let Some(quota) = limits.quota(tier) else {
+        return Ok(Ok(None));
+    };
+    match (&quota.memory, context.security().rate_store()) {
+        (Some(memory), _) => Ok(rate_outcome(limits, quota, memory.check(caller.key))),
+        (None, Some(store)) => Err(SharedQuota {
+            limits,
+            quota,
+            store,
+        }),
+        (None, None) => Ok(Ok(None)),
+    }
+}
+
+/// The admission rules: authentication, authorization and the rate limit, in that order.
+pub(super) async fn admit<W: Waiting>(
+    admission: &mut Admission<'_>,
+) -> Result<Admitted, Stop<W::Wait>> {
+    let context = admission.context;
+    let Some(requirements) = context.requirements() else {
+        let caller = public_caller(admission)?;
+        let rate = W::limit(context, caller, 0).await.map_err(Stop::Wait)??;
+        return Ok(Admitted {
+            principal: None,
+            rate,
+        });
+    };
+    let throttle = throttle(admission)?;
+    let request = &*admission.request;
+    let authenticated = W::authenticate(context, request.headers(), request.uri())
+        .await
+        .map_err(Stop::Wait)?;
+    let principal = authenticated_principal(admission, throttle, authenticated)?;
+    authorize(context, requirements, &principal, admission.request)
+        .await
+        .map_err(|refused| refused.by(&principal))?;
+    let custom = match context.spec().rate_key {
+        RateKeyKind::Custom(key) => {
+            let endpoint = (context.spec().handler, context.route());
+            viewed(admission.request, |parts, params| {
+                (key.key)(&PolicyRequest::new(&principal, parts, endpoint, params))
+            })
+            .await
+            .map(|picked| picked.identity(principal.client_id()))
+        }
+        _ => None,
+    };
+    let (caller, tier) = authenticated_caller(admission, &principal, custom.as_deref())
+        .map_err(|refused| refused.by(&principal))?;
+    let rate = W::limit(context, caller, tier)
+        .await
+        .map_err(Stop::Wait)?
+        .map_err(|refused| Stop::from(refused).by(&principal))?;
+    Ok(Admitted {
+        principal: Some(principal),
+        rate,
+    })
+}
+
+/// [`admit`] in the [`Now`] mode: polled once, as its steps never wait.
+#[inline]
+pub(super) fn admit_now(admission: &mut Admission<'_>) -> Result<Admitted, Stop<MustWait>> {
+    let admitting = pin!(admit::<Now>(admission));
+    match admitting.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(decided) => decided,
+        // No step of `Now` waits; were one to, the request is admitted `Later`.
+        Poll::Pending => Err(Stop::Wait(MustWait)),
+    }
+}
+
+/// The client's address, past trusted proxies.
+fn client_ip(
+    context: &EndpointContext,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    context
+        .security()
+        .trusted_proxies()
+        .client_ip(peer, headers)
+}
+
+/// The client's address, read from the request when first needed: most requests with a
+/// cached token never need it (no one blocked, limits per client, no one listening).
+#[derive(Default)]
+pub(super) struct ClientIp(Option<Option<IpAddr>>);
+
+impl ClientIp {
+    /// An address already read (`None`: the request has none).
+    pub(super) fn known(ip: Option<IpAddr>) -> Self {
+        ClientIp(Some(ip))
+    }
+
+    /// The address if it was read already, without reading it.
+    pub(super) fn read_so_far(&self) -> Option<IpAddr> {
+        self.0.flatten()
+    }
+
+    /// The address of `request`, read once.
+    pub(super) fn get(&mut self, context: &EndpointContext, request: &Request) -> Option<IpAddr> {
+        *self
+            .0
+            .get_or_insert_with(|| client_ip(context, request.headers(), request.extensions()))
+    }
+}
+
+/// The RateLimit fields of an allowed request.
+pub(super) struct RateHeaders {
+    pub(super) policy: HeaderValue,
+    pub(super) limit: HeaderValue,
+}
+
+/// What the pipeline learned about the caller before the handler ran.
+pub(super) struct Admitted {
+    pub(super) principal: Option<Principal>,
+    pub(super) rate: Option<RateHeaders>,
+}
+
+/// Why the pipeline refused; rendered into a response once, at the end.
+pub(super) enum Rejection {
+    Auth(AuthRejection),
+    Forbidden(ForbiddenRejection),
+    Limited(RateLimitedRejection),
+    Unavailable(UnavailableRejection),
+    Misconfigured(MisconfiguredRejection),
+}
+
+impl From<MisconfiguredRejection> for Rejection {
+    fn from(rejection: MisconfiguredRejection) -> Self {
+        Rejection::Misconfigured(rejection)
+    }
+}
+
+impl From<AuthRejection> for Rejection {
+    fn from(rejection: AuthRejection) -> Self {
+        Rejection::Auth(rejection)
+    }
+}
+
+impl From<ForbiddenRejection> for Rejection {
+    fn from(rejection: ForbiddenRejection) -> Self {
+        Rejection::Forbidden(rejection)
+    }
+}
+
+impl From<RateLimitedRejection> for Rejection {
+    fn from(rejection: RateLimitedRejection) -> Self {
+        Rejection::Limited(rejection)
+    }
+}
+
+impl From<UnavailableRejection> for Rejection {
+    fn from(rejection: UnavailableRejection) -> Self {
+        Rejection::Unavailable(rejection)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Rejection::Auth(rejection) => rejection.into_response(),
+            Rejection::Forbidden(rejection) => rejection.into_response(),
+            Rejection::Limited(rejection) => rejection.into_response(),
+            Rejection::Unavailable(rejection) => rejection.into_response(),
+            Rejection::Misconfigured(rejection) => rejection.into_response(),
+        }
+    }
+}
+
+/// A refusal, with what the audit event needs. The rejection is boxed: a refusal is the
+/// rarer outcome, and every step's `Result` stays small.
+pub(super) struct Refused {
+    pub(super) rejection: Box<Rejection>,
+    pub(super) principal: Option<Principal>,
+    pub(super) detail: Option<String>,
+}
+
+impl Refused {
+    fn new(rejection: impl Into<Rejection>) -> Self {
+        Refused {
+            rejection: Box::new(rejection.into()),
+            principal: None,
+            detail: None,
+        }
+    }
+
+    fn by(self, principal: &Principal) -> Self {
+        Refused {
+            principal: Some(principal.clone()),
+            ..self
+        }
+    }
+}
+
+/// Who a public endpoint's quota counts: its IP, unless the quota is global (or there is
+/// no quota: nothing is counted).
+fn public_caller(admission: &mut Admission<'_>) -> Result<Caller<'static>, Refused> {
+    let context = admission.context;
+    if context.limits().is_none() {
+        return Ok(Caller::GLOBAL);
+    }
+    match context.spec().rate_key {
+        RateKeyKind::Global => Ok(Caller::GLOBAL),
+        _ => admission
+            .ip()
+            .map(Caller::ip)
+            .ok_or_else(|| address_unknown(context)),
+    }
+}
+
+/// The refusal of a request whose IP-keyed decision found no address: 500, alerted
+/// once. Never a shared bucket, never a pass.
+fn address_unknown(context: &EndpointContext) -> Refused {
+    context.security().alerter().client_address_unknown();
+    Refused::new(MisconfiguredRejection::client_address_unknown())
+}
+
+/// Who an authenticated request's quota counts, and the caller's tier (0: none).
+///
+/// `custom` is what the endpoint's key function picked, if it has one and it picked
+/// something; otherwise such an endpoint counts per client.
+fn authenticated_caller<'p>(
+    admission: &mut Admission<'_>,
+    principal: &'p Principal,
+    custom: Option<&'p str>,
+) -> Result<(Caller<'p>, usize), Refused> {
+    let context = admission.context;
+    if context.limits().is_none() {
+        return Ok((Caller::GLOBAL, 0));
+    }
+    let id = |(id, key)| Caller {
+        identity: RateIdentity::Id(id),
+        key,
+    };
+    let caller = match context.spec().rate_key {
+        RateKeyKind::Custom(_) => match custom {
+            Some(identity) => Some(Caller {
+                identity: RateIdentity::Id(identity),
+                key: RateKey::of_id(identity),
+            }),
+            None => principal.client_key().map(id),
+        },
+        RateKeyKind::Client => principal.client_key().map(id),
+        RateKeyKind::Subject => principal.subject_key().map(id),
+        RateKeyKind::Ip => Some(
+            admission
+                .ip()
+                .map(Caller::ip)
+                .ok_or_else(|| address_unknown(context))?,
+        ),
+        RateKeyKind::Global => None,
+    };
+    let tier = context
+        .security()
+        .tiers()
+        .and_then(|tiers| tiers.tier_of(principal))
+        .map_or(0, |tier| tier + 1);
+    Ok((caller.unwrap_or(Caller::GLOBAL), tier))
+}
+
+/// Who a request counts against: the identity a shared store names, and its key in memory.
+#[derive(Clone, Copy)]
+pub(super) struct Caller<'a> {
+    identity: RateIdentity<'a>,
+    key: RateKey,
+}
+
+impl Caller<'_> {
+    const GLOBAL: Caller<'static> = Caller {
+        identity: RateIdentity::Global,
+        key: RateKey::GLOBAL,
+    };
+
+    fn ip(ip: IpAddr) -> Caller<'static> {
+        Caller {
+            identity: RateIdentity::Ip(ip),
+            key: RateKey::of_ip(ip),
+        }
+    }
+}
+
+/// An IP that failed authentication too often is refused before its token is read;
+/// otherwise the throttle that will count this request's failure, if any.
+fn throttle<'c>(admission: &mut Admission<'c>) -> Result<Option<&'c FailureThrottle>, Refused> {
+    let context = admission.context;
+    let throttle = context.security().failure_throttle();
+    if let Some(throttle) = throttle
+        && throttle.blocks_anyone()
+    {
+        let Some(ip) = admission.ip() else {
+            return Err(address_unknown(context));
+        };
+        if let Some(wait) = throttle.blocked_for(ip) {
+            let rejection = RateLimitedRejection::authentication_throttled(wait, throttle.rate());
+            return Err(Refused::new(rejection));
+        }
+    }
+    Ok(throttle)
+}
+
+/// The principal of an authenticated request, or the refusal of one that is not.
+fn authenticated_principal(
+    admission: &mut Admission<'_>,
+    throttle: Option<&FailureThrottle>,
+    authenticated: Result<Option<Principal>, AuthFailure>,
+) -> Result<Principal, Refused> {
+    match authenticated {
+        Ok(Some(principal)) => Ok(principal),
+        Ok(None) => Err(refuse(admission, throttle, AuthFailure::MissingToken)),
+        Err(failure) => Err(refuse(admission, throttle, failure)),
+    }
+}
+
+/// The refusal for a failed authentication, counted against the client's IP.
+fn refuse(
+    admission: &mut Admission<'_>,
+    throttle: Option<&FailureThrottle>,
+    failure: AuthFailure,
+) -> Refused {
+    let context = admission.context;
+    if let Some(throttle) = throttle
+        && !failure.is_server_side()
+    {
+        match admission.ip() {
+            Some(ip) => throttle.record_failure(ip),
+            // Uncounted, the failure would escape the throttle.
+            None => return address_unknown(context),
+        }
+    }
+    Refused::new(AuthRejection::configured(failure, context.security()))
+}
+
+/// The endpoint's scopes and roles.
+fn check_requirements(
+    context: &EndpointContext,
+    requirements: &Requirements,
+    principal: &Principal,
+) -> Result<(), Refused> {
+    let reason = match requirements.check(principal) {
+        Ok(()) => return Ok(()),
+        Err(Refusal::Scope) => Reason::InsufficientScope,
+        Err(Refusal::Role) => Reason::MissingRole,
+    };
+    Err(Refused::new(forbidden(context, requirements, reason)))
+}
+
+fn forbidden(
+    context: &EndpointContext,
+    requirements: &Requirements,
+    reason: Reason,
+) -> ForbiddenRejection {
+    ForbiddenRejection::new(
+        context.security().realm_arc(),
+        requirements.scope_hint(),
+        reason,
+    )
+}
+
+/// The endpoint's scopes and roles, then its policy.
+async fn authorize(
+    context: &EndpointContext,
+    requirements: &Requirements,
+    principal: &Principal,
+    request: &mut Request,
+) -> Result<(), Refused> {
+    check_requirements(context, requirements, principal)?;
+    let Some(policy) = requirements.policy else {
+        return Ok(());
+    };
+    let endpoint = (context.spec().handler, context.route());
+    let decision = viewed(request, |parts, params| {
+        (policy.check)(&PolicyRequest::new(principal, parts, endpoint, params))
+    })
+    .await;
+    match decision {
+        PolicyDecision::Allow => Ok(()),
+        PolicyDecision::Deny(detail) => Err(Refused {
+            detail: Some(format!("{}: {detail}", policy.name)),
+            ..Refused::new(forbidden(context, requirements, Reason::PolicyDenied))
+        }),
+    }
+}
+
+/// What `look` makes of the request head and its raw path parameters (for a policy or a
+/// key function); the request is left as it was.
+async fn viewed<R>(
+    request: &mut Request,
+    look: impl FnOnce(&http::request::Parts, &[(String, String)]) -> R,
+) -> R {
+    let (mut parts, body) = std::mem::take(request).into_parts();
+    let params: Vec<(String, String)> =
+        match RawPathParams::from_request_parts(&mut parts, &()).await {
+            Ok(raw) => raw
+                .iter()
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+    let result = look(&parts, &params);
+    *request = Request::from_parts(parts, body);
+    result
+}
+
+/// The RateLimit fields of an allowed request, or the refusal of a limited one.
+fn rate_outcome(
+    limits: &Limits,
+    quota: &Quota,
+    decision: RateDecision,
+) -> Result<Option<RateHeaders>, Refused> {
+    match decision {
+        RateDecision::Allowed { remaining, reset } => Ok(Some(RateHeaders {
+            policy: quota.policy_header.clone(),
+            limit: quota.limit_field.value(remaining, reset),
+        })),
+        RateDecision::Limited { retry_after } => {
+            Err(Refused::new(RateLimitedRejection::quota_exceeded(
+                retry_after,
+                &limits.policy,
+                quota.policy_header.clone(),
+            )))
+        }
+    }
+}
