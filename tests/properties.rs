@@ -20,9 +20,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::keys::{TestKey, jwks};
 use jsonwebtoken::Algorithm;
-use portcullis::__fuzz::verify_at;
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
+use portcullis_runtime::__fuzz::verify_at;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -13,7 +13,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use libfuzzer_sys::fuzz_target;
-use portcullis::__fuzz::{parse_compact_jws, verify_at};
+use portcullis_runtime::__fuzz::{parse_compact_jws, verify_at};
 use portcullis::auth::bearer_token;
 use portcullis_fuzz::{AUDIENCE, ISSUER, MAX_TOKEN_BYTES, block_on, now, registry, security};
 use serde_json::Value;

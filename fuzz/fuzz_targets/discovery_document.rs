@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::__fuzz::discovery_document;
+use portcullis_runtime::__fuzz::discovery_document;
 use url::{Host, Url};
 
 const ISSUER: &str = "https://issuer.fuzz.test/realms/main";

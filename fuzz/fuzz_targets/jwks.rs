@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::__fuzz::verify_signature;
+use portcullis_runtime::__fuzz::verify_signature;
 use portcullis::KeySet;
 use portcullis::auth::{Algorithm, KeyKind};
 

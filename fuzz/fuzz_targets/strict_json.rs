@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::__fuzz::{StrictJsonError, parse_strict_json};
+use portcullis_runtime::__fuzz::{StrictJsonError, parse_strict_json};
 use serde_json::Value;
 
 /// The depth used by tokens; serde_json's own limit (128) is above it.

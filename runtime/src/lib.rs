@@ -51,7 +51,7 @@ pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
 pub use rate::{Rate, RateKeyKind};
 pub use readiness::{IssuerReadiness, Readiness};
 pub use rejection::{
-    AuthRejection, ForbiddenRejection, InputRejection, MisconfiguredRejection,
+    AuthRejection, ForbiddenReason, ForbiddenRejection, InputRejection, MisconfiguredRejection,
     RateLimitedRejection, UnavailableRejection,
 };
 pub use render::{ErrorRenderer, ErrorSchema};
@@ -63,12 +63,18 @@ pub use security::Security;
 
 /// Entry points for the fuzz targets (`fuzz/`) and the property tests of the workspace:
 /// thin wrappers that reach crate-private parsers, or take the clock as an argument. Not a
-/// public API.
+/// public API: only with the feature `fuzzing`.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod __fuzz {
     use serde_json::{Map, Value};
 
     use crate::auth::{AuthFailure, DiscoveryError, Principal, ProviderMetadata};
+
+    /// The `max-age` of a `Cache-Control` value, as the JWKS refresh reads it.
+    pub fn cache_max_age(cache_control: &str) -> Option<std::time::Duration> {
+        crate::auth::cache_max_age(cache_control)
+    }
     use crate::json::JsonError;
     use crate::{ScopeRegistry, Security};
 

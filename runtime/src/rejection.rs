@@ -144,12 +144,33 @@ impl IntoResponse for AuthRejection {
     }
 }
 
+/// Why a valid token was not enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForbiddenReason {
+    /// A required scope is missing.
+    InsufficientScope,
+    /// A required role is missing.
+    MissingRole,
+    /// The endpoint's policy refused.
+    PolicyDenied,
+}
+
+impl From<ForbiddenReason> for Reason {
+    fn from(reason: ForbiddenReason) -> Reason {
+        match reason {
+            ForbiddenReason::InsufficientScope => Reason::InsufficientScope,
+            ForbiddenReason::MissingRole => Reason::MissingRole,
+            ForbiddenReason::PolicyDenied => Reason::PolicyDenied,
+        }
+    }
+}
+
 /// The token is valid but not enough: 403 `insufficient_scope`.
 #[derive(Debug, Clone)]
 pub struct ForbiddenRejection {
     realm: Arc<str>,
     scope: Option<String>,
-    reason: Reason,
+    reason: ForbiddenReason,
 }
 
 impl ForbiddenRejection {
@@ -157,7 +178,7 @@ impl ForbiddenRejection {
     pub fn new<'a>(
         realm: Arc<str>,
         scopes: impl IntoIterator<Item = &'a str>,
-        reason: Reason,
+        reason: ForbiddenReason,
     ) -> Self {
         let mut joined = String::new();
         for scope in scopes {
@@ -177,9 +198,11 @@ impl ForbiddenRejection {
 impl IntoResponse for ForbiddenRejection {
     fn into_response(self) -> Response {
         let detail = match self.reason {
-            Reason::MissingRole => "the access token lacks a required role",
-            Reason::PolicyDenied => "the access policy of this endpoint refused the request",
-            _ => "the access token lacks a required scope",
+            ForbiddenReason::InsufficientScope => "the access token lacks a required scope",
+            ForbiddenReason::MissingRole => "the access token lacks a required role",
+            ForbiddenReason::PolicyDenied => {
+                "the access policy of this endpoint refused the request"
+            }
         };
         let mut response = Problem::new(StatusCode::FORBIDDEN, "insufficient-scope", "Forbidden")
             .with_detail(detail)
@@ -192,7 +215,7 @@ impl IntoResponse for ForbiddenRejection {
                 self.scope.as_deref(),
             ),
         );
-        with_reason(response, self.reason)
+        with_reason(response, self.reason.into())
     }
 }
 
@@ -207,11 +230,20 @@ pub const ABNORMAL_USAGE: &str =
 /// The policy name of the throttle of failed authentication.
 pub const AUTHENTICATION_POLICY: &str = "authentication-failures";
 
+/// Which limit a [`RateLimitedRejection`] is for.
+#[derive(Debug, Clone, Copy)]
+enum Limited {
+    /// The endpoint's quota.
+    Quota,
+    /// The throttle of failed authentication.
+    FailedAuthentication,
+}
+
 /// The quota is used up: 429 with `Retry-After` and the RateLimit fields.
 #[derive(Debug, Clone)]
 pub struct RateLimitedRejection {
     retry_after: Duration,
-    reason: Reason,
+    reason: Limited,
     policy: String,
     policy_header: HeaderValue,
 }
@@ -221,7 +253,7 @@ impl RateLimitedRejection {
     pub fn quota_exceeded(retry_after: Duration, policy: &str, policy_header: HeaderValue) -> Self {
         RateLimitedRejection {
             retry_after,
-            reason: Reason::RateLimited,
+            reason: Limited::Quota,
             policy: policy.to_owned(),
             policy_header,
         }
@@ -231,7 +263,7 @@ impl RateLimitedRejection {
     pub fn authentication_throttled(retry_after: Duration, rate: crate::rate::Rate) -> Self {
         RateLimitedRejection {
             retry_after,
-            reason: Reason::AuthenticationThrottled,
+            reason: Limited::FailedAuthentication,
             policy: AUTHENTICATION_POLICY.to_owned(),
             policy_header: crate::rate::headers::policy_value(AUTHENTICATION_POLICY, rate),
         }
@@ -246,23 +278,29 @@ impl RateLimitedRejection {
 impl IntoResponse for RateLimitedRejection {
     fn into_response(self) -> Response {
         let secs = self.retry_after_secs();
-        let problem = match self.reason {
-            Reason::AuthenticationThrottled => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "abnormal-usage-detected",
-                "Request not satisfied due to detection of abnormal request pattern",
-            )
-            .with_type_uri(ABNORMAL_USAGE)
-            .with_detail(format!(
-                "too many failed authentications; retry in {secs} s"
-            )),
-            _ => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "quota-exceeded",
-                "Request cannot be satisfied as assigned quota has been exceeded",
-            )
-            .with_type_uri(QUOTA_EXCEEDED)
-            .with_detail(format!("the quota is used up; retry in {secs} s")),
+        let (problem, reason) = match self.reason {
+            Limited::FailedAuthentication => (
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "abnormal-usage-detected",
+                    "Request not satisfied due to detection of abnormal request pattern",
+                )
+                .with_type_uri(ABNORMAL_USAGE)
+                .with_detail(format!(
+                    "too many failed authentications; retry in {secs} s"
+                )),
+                Reason::AuthenticationThrottled,
+            ),
+            Limited::Quota => (
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "quota-exceeded",
+                    "Request cannot be satisfied as assigned quota has been exceeded",
+                )
+                .with_type_uri(QUOTA_EXCEEDED)
+                .with_detail(format!("the quota is used up; retry in {secs} s")),
+                Reason::RateLimited,
+            ),
         };
         let limit = crate::rate::headers::limit_value(&self.policy, 0, Duration::from_secs(secs));
         let mut response = problem
@@ -272,7 +310,7 @@ impl IntoResponse for RateLimitedRejection {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         headers.insert(crate::rate::headers::RATELIMIT_POLICY, self.policy_header);
         headers.insert(crate::rate::headers::RATELIMIT, limit);
-        with_reason(response, self.reason)
+        with_reason(response, reason)
     }
 }
 

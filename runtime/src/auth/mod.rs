@@ -40,7 +40,7 @@ pub use principal::{Principal, PrincipalBuilder};
 pub use provider::{KeyProvider, KeyReadiness, KeysFuture, StaticKeys};
 pub use remote::{
     DEFAULT_MAX_DOCUMENT_BYTES, JwksOptions, JwksStats, LONGEST_REFRESH_DELAY, RemoteJwks,
-    RemoteKeyError, SHORTEST_REFRESH_DELAY, cache_max_age,
+    RemoteKeyError, SHORTEST_REFRESH_DELAY,
 };
 pub use revocation::{
     MemoryRevocations, RevocationError, RevocationFuture, RevocationStore, TokenIdentity,
@@ -53,6 +53,7 @@ pub(crate) use discovery::{checked_issuer, metadata_from_document};
 pub(crate) use issuer::KeysFrom;
 pub(crate) use jws::CompactJws;
 pub(crate) use loading::{KeySource, LoadingKeys};
+pub(crate) use remote::cache_max_age;
 pub(crate) use remote::checked_url as checked_jwks_url;
 pub(crate) use revocation::Revocations;
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};

@@ -72,7 +72,7 @@ impl Default for JwksOptions {
 impl JwksOptions {
     /// The delay before the next refresh after a successful fetch whose response carried
     /// these `Cache-Control` field values (all lines joined with `,`): its `max-age` (see
-    /// [`cache_max_age`]), or [`refresh_interval`](Self::refresh_interval) when there is
+    /// RFC 9111 §5.2.2.1), or [`refresh_interval`](Self::refresh_interval) when there is
     /// none; clamped to [`min_refresh_interval`](Self::min_refresh_interval),
     /// [`max_refresh_interval`](Self::max_refresh_interval)].
     ///
@@ -140,16 +140,7 @@ impl JwksOptions {
 /// Directive names are case-insensitive, quoted arguments are understood (commas inside
 /// them do not split directives), and the first `max-age` counts (RFC 9111 §4.2.1). A value
 /// too large for 64 bits counts as the largest one.
-///
-/// ```
-/// use portcullis_runtime::auth::cache_max_age;
-/// use std::time::Duration;
-///
-/// assert_eq!(cache_max_age("public, Max-Age=600"), Some(Duration::from_secs(600)));
-/// assert_eq!(cache_max_age("max-age=600, no-cache"), None);
-/// assert_eq!(cache_max_age("max-age=soon"), None);
-/// ```
-pub fn cache_max_age(cache_control: &str) -> Option<Duration> {
+pub(crate) fn cache_max_age(cache_control: &str) -> Option<Duration> {
     let mut max_age: Option<Option<Duration>> = None;
     for (name, argument) in directives(cache_control) {
         if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store") {
@@ -782,6 +773,10 @@ mod tests {
     fn parses_cache_control() {
         let secs = |s: u64| Some(Duration::from_secs(s));
         assert_eq!(cache_max_age("max-age=60"), secs(60));
+        assert_eq!(cache_max_age("public, max-age=600"), secs(600));
+        assert_eq!(cache_max_age("max-age=\"600\", must-revalidate"), secs(600));
+        assert_eq!(cache_max_age("max-age=ten"), None);
+        assert_eq!(cache_max_age("private"), None);
         assert_eq!(cache_max_age(" public ,  MAX-AGE = 120 "), secs(120));
         assert_eq!(cache_max_age("max-age=\"90\""), secs(90));
         assert_eq!(cache_max_age("max-age=30, max-age=90"), secs(30));

@@ -17,7 +17,6 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
 
-use crate::audit::Reason;
 use crate::auth::{AuthFailure, Principal};
 use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
@@ -25,8 +24,8 @@ use crate::rate::{
     FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, RateStore,
 };
 use crate::rejection::{
-    AuthRejection, ForbiddenRejection, MisconfiguredRejection, RateLimitedRejection,
-    UnavailableRejection,
+    AuthRejection, ForbiddenReason, ForbiddenRejection, MisconfiguredRejection,
+    RateLimitedRejection, UnavailableRejection,
 };
 
 /// One request being admitted: its endpoint, the request, and the client's address once
@@ -535,8 +534,8 @@ fn check_requirements(
 ) -> Result<(), Refused> {
     let reason = match requirements.check(principal) {
         Ok(()) => return Ok(()),
-        Err(Refusal::Scope) => Reason::InsufficientScope,
-        Err(Refusal::Role) => Reason::MissingRole,
+        Err(Refusal::Scope) => ForbiddenReason::InsufficientScope,
+        Err(Refusal::Role) => ForbiddenReason::MissingRole,
     };
     Err(Refused::new(forbidden(context, requirements, reason)))
 }
@@ -544,7 +543,7 @@ fn check_requirements(
 fn forbidden(
     context: &EndpointContext,
     requirements: &Requirements,
-    reason: Reason,
+    reason: ForbiddenReason,
 ) -> ForbiddenRejection {
     ForbiddenRejection::new(
         context.security().realm_arc(),
@@ -573,7 +572,11 @@ async fn authorize(
         PolicyDecision::Allow => Ok(()),
         PolicyDecision::Deny(detail) => Err(Refused {
             detail: Some(format!("{}: {detail}", policy.name)),
-            ..Refused::new(forbidden(context, requirements, Reason::PolicyDenied))
+            ..Refused::new(forbidden(
+                context,
+                requirements,
+                ForbiddenReason::PolicyDenied,
+            ))
         }),
     }
 }
