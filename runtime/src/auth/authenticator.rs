@@ -186,7 +186,7 @@ impl Authenticator {
 
     /// The first step of every authentication: the token the bearer guard let through,
     /// then the cache.
-    #[inline]
+    #[inline(always)]
     fn lookup<'t>(
         &self,
         bearer: Result<Option<&'t [u8]>, AuthFailure>,
@@ -243,7 +243,7 @@ impl Authenticator {
 
     /// A cached principal for exactly `token`, if its keys are still the ones that
     /// verified it.
-    #[inline]
+    #[inline(always)]
     fn cached(
         &self,
         token: &[u8],

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
 
 use crate::auth::{AuthFailure, Principal};
-use crate::authz::{PolicyDecision, PolicyRequest, Refusal, Requirements};
+use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
     FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, RateStore,
@@ -55,16 +55,6 @@ impl<W> From<Refused> for Stop<W> {
     }
 }
 
-impl<W> Stop<W> {
-    /// The refusal, charged to `principal`.
-    fn by(self, principal: &Principal) -> Self {
-        match self {
-            Stop::Refused(refused) => Stop::Refused(refused.by(principal)),
-            wait => wait,
-        }
-    }
-}
-
 /// How admission meets the two steps that may wait: verifying a token (or asking a shared
 /// revocation store), and asking a shared rate-limit store.
 pub(super) trait Waiting {
@@ -79,11 +69,10 @@ pub(super) trait Waiting {
         uri: &Uri,
     ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait>;
 
-    /// Counts the request against its endpoint's quota of `tier`.
-    async fn limit(
-        context: &EndpointContext,
-        caller: Caller<'_>,
-        tier: usize,
+    /// Counts the request, as `identity`, against a quota kept in the shared store.
+    async fn ask(
+        shared: SharedQuota<'_>,
+        identity: RateIdentity<'_>,
     ) -> Result<Result<Option<RateHeaders>, Refused>, Self::Wait>;
 }
 
@@ -108,13 +97,11 @@ impl Waiting for Now {
             .ok_or(MustWait)
     }
 
-    #[inline]
-    async fn limit(
-        context: &EndpointContext,
-        caller: Caller<'_>,
-        tier: usize,
+    async fn ask(
+        _shared: SharedQuota<'_>,
+        _identity: RateIdentity<'_>,
     ) -> Result<Result<Option<RateHeaders>, Refused>, MustWait> {
-        limit_locally(context, caller, tier).map_err(|_shared| MustWait)
+        Err(MustWait)
     }
 }
 
@@ -143,20 +130,16 @@ impl Waiting for Later {
         Ok(authenticated)
     }
 
-    async fn limit(
-        context: &EndpointContext,
-        caller: Caller<'_>,
-        tier: usize,
+    async fn ask(
+        shared: SharedQuota<'_>,
+        identity: RateIdentity<'_>,
     ) -> Result<Result<Option<RateHeaders>, Refused>, Self::Wait> {
-        Ok(match limit_locally(context, caller, tier) {
-            Ok(decided) => decided,
-            Err(shared) => shared.check(caller.identity).await,
-        })
+        Ok(shared.check(identity).await)
     }
 }
 
 /// A quota counted in the shared store.
-struct SharedQuota<'c> {
+pub(super) struct SharedQuota<'c> {
     limits: &'c Limits,
     quota: &'c Quota,
     store: &'c dyn RateStore,
@@ -182,7 +165,7 @@ impl SharedQuota<'_> {
 
 /// Counts the request against the endpoint's quota of `tier` when it is counted in this
 /// process (or not at all); otherwise the shared store to ask.
-#[inline]
+#[inline(always)]
 fn limit_locally<'c>(
     context: &'c EndpointContext,
     caller: Caller<'_>,
@@ -212,7 +195,12 @@ pub(super) async fn admit<W: Waiting>(
     let context = admission.context;
     let Some(requirements) = context.requirements() else {
         let caller = public_caller(admission)?;
-        let rate = W::limit(context, caller, 0).await.map_err(Stop::Wait)??;
+        let rate = match limit_locally(context, caller, 0) {
+            Ok(decided) => decided?,
+            Err(shared) => W::ask(shared, caller.identity)
+                .await
+                .map_err(Stop::Wait)??,
+        };
         return Ok(Admitted {
             principal: None,
             rate,
@@ -224,9 +212,13 @@ pub(super) async fn admit<W: Waiting>(
         .await
         .map_err(Stop::Wait)?;
     let principal = authenticated_principal(admission, throttle, authenticated)?;
-    authorize(context, requirements, &principal, admission.request)
-        .await
+    check_requirements(context, requirements, &principal)
         .map_err(|refused| refused.by(&principal))?;
+    if let Some(policy) = requirements.policy {
+        apply(policy, context, requirements, &principal, admission.request)
+            .await
+            .map_err(|refused| refused.by(&principal))?;
+    }
     let custom = match context.spec().rate_key {
         RateKeyKind::Custom(key) => {
             let endpoint = (context.spec().handler, context.route());
@@ -240,10 +232,11 @@ pub(super) async fn admit<W: Waiting>(
     };
     let (caller, tier) = authenticated_caller(admission, &principal, custom.as_deref())
         .map_err(|refused| refused.by(&principal))?;
-    let rate = W::limit(context, caller, tier)
-        .await
-        .map_err(Stop::Wait)?
-        .map_err(|refused| Stop::from(refused).by(&principal))?;
+    let rate = match limit_locally(context, caller, tier) {
+        Ok(decided) => decided,
+        Err(shared) => W::ask(shared, caller.identity).await.map_err(Stop::Wait)?,
+    }
+    .map_err(|refused| refused.by(&principal))?;
     Ok(Admitted {
         principal: Some(principal),
         rate,
@@ -552,17 +545,14 @@ fn forbidden(
     )
 }
 
-/// The endpoint's scopes and roles, then its policy.
-async fn authorize(
+/// The endpoint's policy.
+async fn apply(
+    policy: Policy,
     context: &EndpointContext,
     requirements: &Requirements,
     principal: &Principal,
     request: &mut Request,
 ) -> Result<(), Refused> {
-    check_requirements(context, requirements, principal)?;
-    let Some(policy) = requirements.policy else {
-        return Ok(());
-    };
     let endpoint = (context.spec().handler, context.route());
     let decision = viewed(request, |parts, params| {
         (policy.check)(&PolicyRequest::new(principal, parts, endpoint, params))

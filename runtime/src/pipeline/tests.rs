@@ -296,11 +296,15 @@ proptest! {
             let b = runtime.block_on(always_later(&later, request(token, *deny, *ip)));
             prop_assert_eq!(&a, &b, "request {:?} (deny: {}, ip: {})", token, deny, ip);
             decided_now += usize::from(now);
-            // A valid token verified once is in the cache: decided now from then on.
+            // A valid token verified once is in the cache: decided now from then on. (A
+            // request refused by the throttle of failed authentication never reads its token.)
             if let Token::Valid { client, read, revoked } = token {
                 let key = (*client, *read, *revoked);
                 prop_assert!(now || !verified.contains(&key), "{:?} verified twice", token);
-                verified.push(key);
+                let throttled = matches!(a, Outcome::Refused { status: 429, subject: None, .. });
+                if !throttled {
+                    verified.push(key);
+                }
             }
         }
         // A request without a token, or with a token in the query, is decided now: only
