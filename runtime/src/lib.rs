@@ -74,7 +74,7 @@ pub mod __fuzz {
     #[derive(Debug)]
     pub struct ParsedJws {
         /// The header's algorithm, or why it is refused.
-        pub algorithm: Result<jsonwebtoken::Algorithm, AuthFailure>,
+        pub algorithm: Result<crate::auth::Algorithm, AuthFailure>,
         /// The header's `kid`.
         pub kid: Option<String>,
         /// The header's `typ`.
@@ -141,7 +141,7 @@ pub mod __fuzz {
         key: &crate::auth::VerificationKey,
         message: &[u8],
         signature: &str,
-        alg: jsonwebtoken::Algorithm,
+        alg: crate::auth::Algorithm,
     ) -> bool {
         key.verify(message, signature, alg)
     }

@@ -1,5 +1,6 @@
 //! Authentication: bearer extraction, JWT verification, keys, issuers and the principal.
 
+mod algorithm;
 mod bearer;
 mod cache;
 mod claims;
@@ -20,6 +21,7 @@ mod revocation;
 mod roles;
 mod verifier;
 
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use bearer::bearer_token;
 pub(crate) use bearer::{bearer_bytes, token_text};
 pub use claims::Claims;
@@ -51,6 +53,3 @@ pub(crate) use loading::{KeySource, LoadingKeys};
 pub(crate) use remote::checked_url as checked_jwks_url;
 pub(crate) use revocation::Revocations;
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};
-
-/// The JWS algorithms, re-exported from `jsonwebtoken`.
-pub use jsonwebtoken::Algorithm;

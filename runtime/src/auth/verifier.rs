@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use super::Algorithm;
 use super::jws::CompactJws;
 use super::keys::KeySet;
 use super::loading::LoadingKeys;
