@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::hmac;
+use aws_lc_rs::rsa::RsaParameters;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
     VerificationAlgorithm,
@@ -408,7 +409,9 @@ fn rsa_kind(der: &[u8]) -> Result<Option<KeyKind>, KeyError> {
     let Ok(public) = aws_lc_rs::rsa::PublicKey::from_der(der) else {
         return Ok(None);
     };
-    let bits = public.modulus_len() * 8;
+    // `as_ref` is the PKCS#1 `RSAPublicKey`, whatever form the key came in.
+    let bits = RsaParameters::public_modulus_len(public.as_ref())
+        .map_err(|_| KeyError::InvalidPem)? as usize;
     if bits < MIN_RSA_BITS {
         return Err(KeyError::WeakRsaKey { bits });
     }
