@@ -11,7 +11,7 @@ mod store;
 mod throttle;
 mod tiers;
 
-pub use client_ip::TrustedProxies;
+pub use client_ip::{InvalidNetwork, TrustedProxies};
 pub use custom_key::{CustomRateKey, KeyFn, RateKeyFn};
 pub(crate) use key::BuildRateKeyHasher;
 pub use key::{RateIdentity, RateKey};
