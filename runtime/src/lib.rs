@@ -173,7 +173,6 @@ pub mod __private {
     pub use crate::problem::FieldViolation;
     pub use crate::rate::{EndpointRate, Rate, RateKeyFn, RateKeyKind};
     pub use crate::router::Routes;
-    pub use garde;
     pub use serde;
 
     use utoipa::openapi::RefOr;
