@@ -114,7 +114,7 @@ pub(crate) struct Verifier {
     issuers: Vec<IssuerRules>,
     /// Signatures checked so far.
     signature_checks: std::sync::atomic::AtomicU64,
-    signature_metric: metrics::Counter,
+    signature_metric: crate::metrics::Counter,
 }
 
 /// A verified token.
@@ -134,7 +134,10 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl Verifier {
-    pub(crate) fn new(issuers: Vec<IssuerRules>, signature_metric: metrics::Counter) -> Verifier {
+    pub(crate) fn new(
+        issuers: Vec<IssuerRules>,
+        signature_metric: crate::metrics::Counter,
+    ) -> Verifier {
         Verifier {
             issuers,
             signature_checks: std::sync::atomic::AtomicU64::new(0),
