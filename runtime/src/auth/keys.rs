@@ -456,7 +456,11 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
     };
     // The key's bytes as aws-lc reads them: an RSA modulus and exponent, an uncompressed EC
     // point (0x04 || x || y), the 32 bytes of an Ed25519 key.
-    let (kind, first, second) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+    enum Material {
+        Rsa { n: Vec<u8>, e: Vec<u8> },
+        Encoded(Vec<u8>),
+    }
+    let (kind, material) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
         ("RSA", _) => {
             let modulus = URL_SAFE_NO_PAD.decode(jwk.n?).ok()?;
             let exponent = URL_SAFE_NO_PAD.decode(jwk.e?).ok()?;
@@ -464,7 +468,13 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
             if significant * 8 < MIN_RSA_BITS {
                 return None;
             }
-            (KeyKind::Rsa, modulus, exponent)
+            (
+                KeyKind::Rsa,
+                Material::Rsa {
+                    n: modulus,
+                    e: exponent,
+                },
+            )
         }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
             let (kind, size) = if crv == "P-256" {
@@ -481,26 +491,23 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (kind, point, Vec::new())
+            (kind, Material::Encoded(point))
         }
         ("OKP", Some("Ed25519")) => {
             let x = URL_SAFE_NO_PAD.decode(jwk.x?).ok()?;
             if x.len() != ED25519_KEY_BYTES {
                 return None;
             }
-            (KeyKind::Ed25519, x, Vec::new())
+            (KeyKind::Ed25519, Material::Encoded(x))
         }
         _ => return None,
     };
     if alg.is_some_and(|alg| !kind.allows(alg)) {
         return None;
     }
-    let key = match kind {
-        KeyKind::Rsa => PublicKeyBytes::RsaComponents {
-            n: &first,
-            e: &second,
-        },
-        _ => PublicKeyBytes::Encoded(&first),
+    let key = match &material {
+        Material::Rsa { n, e } => PublicKeyBytes::RsaComponents { n, e },
+        Material::Encoded(bytes) => PublicKeyBytes::Encoded(bytes),
     };
     Some(VerificationKey::public(jwk.kid, kind, alg, key))
 }
