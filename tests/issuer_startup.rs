@@ -2,7 +2,8 @@
 //! networks: a service whose provider does not answer starts, refuses that issuer's tokens
 //! with 503 and `Retry-After`, reports itself not ready, alerts once per kind of failure,
 //! and accepts the same tokens once the provider answers, without being rebuilt. Discovery
-//! and key fetches go through a configured proxy, and trust an extra root certificate.
+//! and key fetches go through a configured proxy, trust an extra root certificate, and
+//! trust the CAs of the machine.
 
 mod common;
 
@@ -761,6 +762,83 @@ async fn an_extra_root_certificate_lets_discovery_and_keys_be_fetched_over_https
         (reply.status, reply.text.as_str()),
         (StatusCode::OK, "alice")
     );
+}
+
+/// Where the child half of `a_ca_the_machine_trusts_needs_no_setting` finds its files.
+const TRUSTED_CA_DIR: &str = "PORTCULLIS_TEST_TRUSTED_CA_DIR";
+
+/// A CA the machine trusts, as a corporate CA installed on it, is trusted with no setting:
+/// the provider's certificate is checked by the operating system's verifier. The machine's
+/// store is here the file `SSL_CERT_FILE` names, set for a child process (this test binary
+/// again), so that this process's environment is never changed.
+#[test]
+fn a_ca_the_machine_trusts_needs_no_setting() {
+    if let Some(dir) = std::env::var_os(TRUSTED_CA_DIR) {
+        return serve_and_discover_over_https(std::path::PathBuf::from(dir));
+    }
+    let (ca_pem, certificate_pem, key_pem) = test_ca();
+    let dir = std::env::temp_dir().join(format!("portcullis-trusted-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, pem) in [
+        ("ca.pem", &ca_pem),
+        ("certificate.pem", &certificate_pem),
+        ("key.pem", &key_pem),
+    ] {
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_ca_the_machine_trusts_needs_no_setting",
+            "--test-threads=1",
+        ])
+        .env(TRUSTED_CA_DIR, &dir)
+        .env("SSL_CERT_FILE", dir.join("ca.pem"))
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Serves a development issuer over HTTPS with the certificate in `dir`, and checks that
+/// discovery and the keys are fetched with no root certificate configured.
+fn serve_and_discover_over_https(dir: std::path::PathBuf) {
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("https://{}", listener.local_addr().unwrap());
+        let dev = DevIssuer::new(&issuer, AUDIENCE).unwrap();
+        let tls = TlsConfig::from_pem(&read("certificate.pem"), &read("key.pem")).unwrap();
+        tokio::spawn(serve_tls(
+            listener,
+            dev.router(),
+            tls,
+            std::future::pending(),
+        ));
+        let token = token_of(&dev, "alice");
+        let (audit, alerts) = (AuditLog::default(), Alerts::default());
+        let security = builder(&audit, &alerts)
+            .issuer(Issuer::discover(&issuer).audience(AUDIENCE))
+            .build()
+            .await
+            .unwrap();
+        assert!(security.readiness().is_ready(), "{}", security.readiness());
+        let reply = send(&app(security), get("/orders", &token)).await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (StatusCode::OK, "alice")
+        );
+    });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -68,7 +68,11 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
             .all(|field| field.attrs.iter().any(|attr| attr.path().is_ident("garde")))
     });
     let validate = if every_field_has_rules {
-        quote!(::garde::Validate::validate(self).map_err(::portcullis::__private::violations))
+        quote!(::garde::Validate::validate(self).map_err(|report| {
+            ::portcullis::__private::violations(
+                report.iter().map(|(path, error)| (path, error.message())),
+            )
+        }))
     } else {
         quote!(::core::result::Result::Ok(()))
     };

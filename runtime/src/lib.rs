@@ -82,7 +82,7 @@ pub mod __fuzz {
     #[derive(Debug)]
     pub struct ParsedJws {
         /// The header's algorithm, or why it is refused.
-        pub algorithm: Result<jsonwebtoken::Algorithm, AuthFailure>,
+        pub algorithm: Result<crate::auth::Algorithm, AuthFailure>,
         /// The header's `kid`.
         pub kid: Option<String>,
         /// The header's `typ`.
@@ -149,7 +149,7 @@ pub mod __fuzz {
         key: &crate::auth::VerificationKey,
         message: &[u8],
         signature: &str,
-        alg: jsonwebtoken::Algorithm,
+        alg: crate::auth::Algorithm,
     ) -> bool {
         key.verify(message, signature, alg)
     }
@@ -181,7 +181,6 @@ pub mod __private {
     pub use crate::problem::FieldViolation;
     pub use crate::rate::{EndpointRate, Rate, RateKeyFn, RateKeyKind};
     pub use crate::router::Routes;
-    pub use garde;
     pub use serde;
 
     use utoipa::openapi::RefOr;

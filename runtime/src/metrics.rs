@@ -1,6 +1,6 @@
-//! Metrics through the [`metrics`](https://docs.rs/metrics) facade: install any recorder
-//! (Prometheus, StatsD, ...) before building the [`Security`](crate::Security) and the
-//! router, and these series appear:
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade, with the `metrics`
+//! feature: install any recorder (Prometheus, StatsD, ...) before building the
+//! [`Security`](crate::Security) and the router, and these series appear:
 //!
 //! | name | kind | labels |
 //! |---|---|---|
@@ -12,12 +12,62 @@
 //! | `portcullis_jwks_fetches_total` | counter | `outcome` = `ok` / `failed` |
 //!
 //! Handles are registered once, when the configuration and the router are built, so a
-//! request never formats a label.
+//! request never formats a label. Without the feature, nothing is recorded and the
+//! `metrics` crate is not built.
 
 use dashmap::DashMap;
-use metrics::{Counter, Histogram};
 
 use crate::audit::{Decision, Reason};
+
+#[cfg(feature = "metrics")]
+mod handles {
+    pub(crate) use metrics::{Counter, Histogram};
+
+    /// The counter `name` with `labels`, registered with the installed recorder.
+    pub(crate) fn counter(name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|(key, value)| metrics::Label::new(*key, *value))
+            .collect();
+        metrics::counter!(name, labels)
+    }
+
+    /// The histogram `name`, registered with the installed recorder.
+    pub(crate) fn histogram(name: &'static str) -> Histogram {
+        metrics::histogram!(name)
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+mod handles {
+    /// A counter that records nothing (no `metrics` feature).
+    #[derive(Clone, Debug)]
+    pub(crate) struct Counter;
+
+    impl Counter {
+        #[inline]
+        pub(crate) fn increment(&self, _: u64) {}
+    }
+
+    /// A histogram that records nothing (no `metrics` feature).
+    #[derive(Debug)]
+    pub(crate) struct Histogram;
+
+    impl Histogram {
+        #[inline]
+        pub(crate) fn record(&self, _: f64) {}
+    }
+
+    pub(crate) fn counter(_: &'static str, _: &[(&'static str, &'static str)]) -> Counter {
+        Counter
+    }
+
+    pub(crate) fn histogram(_: &'static str) -> Histogram {
+        Histogram
+    }
+}
+
+pub(crate) use handles::{Counter, Histogram, counter, histogram};
 
 /// Decisions by reason.
 pub const DECISIONS: &str = "portcullis_decisions_total";
@@ -47,9 +97,17 @@ impl EndpointMetrics {
         EndpointMetrics {
             route,
             method,
-            allowed: metrics::counter!(DECISIONS, "route" => route, "method" => method, "decision" => "allow", "reason" => "allowed"),
+            allowed: counter(
+                DECISIONS,
+                &[
+                    ("route", route),
+                    ("method", method),
+                    ("decision", "allow"),
+                    ("reason", "allowed"),
+                ],
+            ),
             denied: DashMap::new(),
-            rate_limited: metrics::counter!(RATE_LIMITED, "route" => route, "method" => method),
+            rate_limited: counter(RATE_LIMITED, &[("route", route), ("method", method)]),
         }
     }
 
@@ -66,8 +124,14 @@ impl EndpointMetrics {
         let counter = match self.denied.get(name) {
             Some(counter) => counter.clone(),
             None => {
-                let counter = metrics::counter!(
-                    DECISIONS, "route" => self.route, "method" => self.method, "decision" => "deny", "reason" => name
+                let counter = counter(
+                    DECISIONS,
+                    &[
+                        ("route", self.route),
+                        ("method", self.method),
+                        ("decision", "deny"),
+                        ("reason", name),
+                    ],
                 );
                 self.denied.insert(name, counter.clone());
                 counter
@@ -88,10 +152,10 @@ pub(crate) struct SecurityMetrics {
 impl SecurityMetrics {
     pub(crate) fn new() -> Self {
         SecurityMetrics {
-            authentication: metrics::histogram!(AUTHENTICATION_SECONDS),
-            cache_hits: metrics::counter!(TOKEN_CACHE, "result" => "hit"),
-            cache_misses: metrics::counter!(TOKEN_CACHE, "result" => "miss"),
-            signature_checks: metrics::counter!(SIGNATURE_CHECKS),
+            authentication: histogram(AUTHENTICATION_SECONDS),
+            cache_hits: counter(TOKEN_CACHE, &[("result", "hit")]),
+            cache_misses: counter(TOKEN_CACHE, &[("result", "miss")]),
+            signature_checks: counter(SIGNATURE_CHECKS, &[]),
         }
     }
 }

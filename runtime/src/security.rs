@@ -299,6 +299,7 @@ impl Security {
     }
 
     /// [`verify`](Security::verify) at time `now` (Unix seconds).
+    #[cfg(feature = "fuzzing")]
     pub(crate) async fn verify_at(
         &self,
         token: &str,

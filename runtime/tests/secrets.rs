@@ -123,6 +123,38 @@ fn sealed_fields_round_trip_through_serde_json() {
     assert_ne!(json, again);
 }
 
+/// A record as it is stored: sealed with key version 7 of the ring below, by the format
+/// `pcs1` (XChaCha20-Poly1305). Whatever cryptography library the build links, stored
+/// values must keep opening: this text is fixed, never regenerated.
+const STORED_RING: &str = "7:Kx3nBzJ2m3c4Nq5Vw8Yb1Df6Gh9Jk2Lm4Pq7Rs0Tu3c";
+const STORED_ORDER: &str = concat!(
+    r#"{"id":7,"#,
+    r#""delivery":"pcs1.7.Elws9faEOQkCZ81OC83OIBq3TlUdLJrnfe247BJob9tXxCrLqi9sHiNMiJBq42C4mxZapD58mh7J-SLZ4i_1bZ_VT_OvdNIpCL01uIfPGX7DUU8hq0A","#,
+    r#""billing":"pcs1.7.d-Od6uZpUzuk865HgR_dz5DqFz4gmsaTzsyQ22SntQPgN7yy2gps_l66vnXBjcYLfQmAJONPIfG8x7HuGlMzD_g1M8G-jgfpkdJ4UqxEQD3zZl3dMIA","#,
+    r#""note":"pcs1.7.K1PJ6k8ja280P1jqz4DKN9rQBpRl3HFrf6Kgl002DWglbzuM4x2zaLD_ZPqGyOYfkj7LBo1n9CkNswg"}"#,
+);
+/// Bytes sealed with the same key for the context `orders.notes`.
+const STORED_BYTES: &str =
+    "pcs1.7.3thnpv6YdK9-bxemu8srcxWHbwrpN_jGBOsO1v3oYCxazI-bQmjpFKqzMjM-Ay8R7A";
+
+#[test]
+fn stored_values_keep_opening() {
+    let ring = KeyRing::parse(&SecretString::from(STORED_RING)).unwrap();
+    let stored: Order = with_key_ring(&ring, || serde_json::from_str(STORED_ORDER)).unwrap();
+    assert_eq!(stored.id, 7);
+    assert_eq!(stored.delivery.get(), &address());
+    assert_eq!(stored.billing.as_ref().unwrap().get(), &address());
+    assert_eq!(stored.note.get(), "leave at the door");
+
+    let bytes = ring.open_bytes(STORED_BYTES, "orders.notes").unwrap();
+    assert_eq!(bytes.expose_secret(), b"\x00\x01binary\xff");
+    // The context is authenticated: the same bytes do not open for another field.
+    assert_eq!(
+        ring.open_bytes(STORED_BYTES, "orders.other").unwrap_err(),
+        SealError::Unauthentic
+    );
+}
+
 #[test]
 fn explicit_rings_need_no_scope() {
     let ring = ring_of(5, 0x55);

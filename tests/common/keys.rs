@@ -102,13 +102,33 @@ impl TestKey {
     }
 
     /// A token with `claims`, signed with `alg`, header `typ` and this key's `kid`.
-    pub fn sign(&self, alg: Algorithm, typ: Option<&str>, claims: &Value) -> String {
+    pub fn sign(&self, alg: impl SigningAlgorithm, typ: Option<&str>, claims: &Value) -> String {
         let header = jsonwebtoken::Header {
             kid: Some(self.kid.clone()),
             typ: typ.map(str::to_owned),
-            ..jsonwebtoken::Header::new(alg)
+            ..jsonwebtoken::Header::new(alg.jsonwebtoken())
         };
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+/// An algorithm to sign test tokens with: jsonwebtoken's, or Portcullis' by its name.
+pub trait SigningAlgorithm {
+    /// The same algorithm, as jsonwebtoken names it.
+    fn jsonwebtoken(self) -> Algorithm;
+}
+
+impl SigningAlgorithm for Algorithm {
+    fn jsonwebtoken(self) -> Algorithm {
+        self
+    }
+}
+
+impl SigningAlgorithm for portcullis::auth::Algorithm {
+    fn jsonwebtoken(self) -> Algorithm {
+        self.name()
+            .parse()
+            .expect("jsonwebtoken knows every JWA name")
     }
 }
 

@@ -5,8 +5,8 @@
 //! [`Authenticator::authenticate_now`] finishes what needs no waiting and
 //! [`Authenticator::authenticate`] everything, both from the same lookup.
 
+use crate::metrics::Counter;
 use http::{HeaderMap, Uri};
-use metrics::Counter;
 
 use super::{
     AuthFailure, CachedToken, IssuerRules, MAX_LEEWAY, Principal, RevocationError, RevocationStore,

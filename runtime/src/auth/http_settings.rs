@@ -33,10 +33,14 @@ use super::fetch;
 ///   from a request header). The proxy settings of the operating system (macOS, Windows)
 ///   are not read. [`proxy`](Self::proxy) or [`direct`](Self::direct) replace the
 ///   environment altogether.
-/// - **Certificate authorities**: the Mozilla root certificates compiled into the program
-///   (the `webpki-roots` crate), not the operating system's store. Add a corporate CA
-///   (one that signs the provider's certificate, or a proxy that inspects TLS) with
-///   [`root_certificate_pem`](Self::root_certificate_pem).
+/// - **Certificate authorities**: those the operating system trusts, checked by its own
+///   verifier (the `rustls-platform-verifier` crate): the keychain on macOS, the system
+///   store on Windows, on Linux the CA bundle of the distribution (`ca-certificates`;
+///   `SSL_CERT_FILE` or `SSL_CERT_DIR` point elsewhere). A corporate CA installed on the
+///   machine is trusted as it is by every other program there. A container image needs its
+///   CA bundle (`ca-certificates`), or every fetch fails with a certificate error. Add a CA
+///   for these fetches only (one that signs the provider's certificate, or a proxy that
+///   inspects TLS) with [`root_certificate_pem`](Self::root_certificate_pem).
 /// - **Timeouts**: a discovery request may take 10 s; a JWKS fetch
 ///   [`JwksOptions::fetch_timeout`](super::JwksOptions::fetch_timeout) (5 s by default);
 ///   connecting is bounded by the same deadline.
@@ -184,7 +188,7 @@ impl HttpSettings {
     }
 
     /// Trusts the certificate authorities of `pem` (one or more `CERTIFICATE` blocks) as
-    /// well as the built-in ones. Call again to add more.
+    /// well as those of the operating system. Call again to add more.
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
         self
@@ -254,9 +258,7 @@ impl HttpSettings {
             if certificates.is_empty() {
                 return Err(HttpSettingsError::NoCertificate { index });
             }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
+            builder = builder.tls_certs_merge(certificates);
         }
         builder.build().map_err(|error| HttpSettingsError::Client {
             reason: fetch::describe(&error),

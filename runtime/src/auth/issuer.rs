@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
 use secrecy::SecretSlice;
 
+use super::Algorithm;
 use super::http_settings::HttpSettings;
 use super::keys::{KeyError, KeySet};
 use super::provider::KeyProvider;

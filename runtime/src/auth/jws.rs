@@ -6,10 +6,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::Algorithm;
 use super::AuthFailure;
 use crate::json::{self, JsonError};
 
@@ -106,21 +106,7 @@ fn decode_part(part: &str) -> Result<Vec<u8>, AuthFailure> {
 
 /// The algorithm named exactly `name` (JWA names are case-sensitive).
 pub(crate) fn parse_algorithm(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
+    Algorithm::from_name(name)
 }
 
 #[cfg(test)]

@@ -2,16 +2,22 @@
 //! algorithms its type allows.
 
 use std::fmt;
+use std::sync::Arc;
 
+use aws_lc_rs::hmac;
+use aws_lc_rs::rsa::RsaParameters;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+    VerificationAlgorithm,
+};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 
-use super::AuthFailure;
 use super::jws::parse_algorithm;
-use super::parsed_key::ParsedKeys;
+use super::parsed_key::{ParsedKeys, PublicKeyBytes};
+use super::{Algorithm, AuthFailure};
 
 /// The smallest RSA modulus accepted, in bits (RFC 8725 §3.5, NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -22,6 +28,12 @@ pub const MIN_HMAC_BYTES: usize = 32;
 /// The longest signature checked, in bytes: RSA with an 8192-bit modulus, the largest
 /// the RSA algorithms accept.
 const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// The DER tag of a SEQUENCE, the first byte of every `SubjectPublicKeyInfo`.
+const DER_SEQUENCE: u8 = 0x30;
+
+/// The size of an Ed25519 public key, in bytes.
+const ED25519_KEY_BYTES: usize = 32;
 
 /// The type of a key, which decides the algorithms it may verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,9 +90,16 @@ pub struct VerificationKey {
     kid: Option<String>,
     kind: KeyKind,
     alg: Option<Algorithm>,
-    key: DecodingKey,
-    /// `key`, parsed for each asymmetric algorithm it may verify.
-    parsed: ParsedKeys,
+    check: SignatureCheck,
+}
+
+/// What checks a key's signatures (aws-lc-rs), prepared when the key is loaded.
+#[derive(Clone)]
+enum SignatureCheck {
+    /// A public key, parsed for each algorithm it may verify.
+    Public(ParsedKeys),
+    /// An HMAC secret, keyed for each HMAC algorithm its length allows. Shared.
+    Hmac(Arc<[(Algorithm, hmac::Key)]>),
 }
 
 impl fmt::Debug for VerificationKey {
@@ -116,17 +135,40 @@ impl VerificationKey {
         self.kind.allows(alg) && self.alg.is_none_or(|own| own == alg)
     }
 
-    /// A key of `kind`, limited to `alg` when given.
-    fn new(kid: Option<String>, kind: KeyKind, alg: Option<Algorithm>, key: DecodingKey) -> Self {
+    /// A public key of `kind`, limited to `alg` when given.
+    fn public(
+        kid: Option<String>,
+        kind: KeyKind,
+        alg: Option<Algorithm>,
+        key: PublicKeyBytes<'_>,
+    ) -> Self {
         let algorithms = kind.public_key_algorithms().iter().copied();
-        let parsed =
-            ParsedKeys::parse(&key, algorithms.filter(|a| alg.is_none_or(|own| own == *a)));
+        let parsed = ParsedKeys::parse(key, algorithms.filter(|a| alg.is_none_or(|own| own == *a)));
         VerificationKey {
             kid,
             kind,
             alg,
-            key,
-            parsed,
+            check: SignatureCheck::Public(parsed),
+        }
+    }
+
+    /// An HMAC secret (at least [`MIN_HMAC_BYTES`], checked by the caller).
+    fn hmac(kid: Option<String>, secret: &[u8]) -> Self {
+        let kind = KeyKind::Hmac(secret.len());
+        let keys: Vec<(Algorithm, hmac::Key)> = [
+            (Algorithm::HS256, hmac::HMAC_SHA256),
+            (Algorithm::HS384, hmac::HMAC_SHA384),
+            (Algorithm::HS512, hmac::HMAC_SHA512),
+        ]
+        .into_iter()
+        .filter(|(alg, _)| kind.allows(*alg))
+        .map(|(alg, hash)| (alg, hmac::Key::new(hash, secret)))
+        .collect();
+        VerificationKey {
+            kid,
+            kind,
+            alg: None,
+            check: SignatureCheck::Hmac(keys.into()),
         }
     }
 
@@ -135,19 +177,22 @@ impl VerificationKey {
         if !self.usable_with(alg) {
             return false;
         }
-        match self.parsed.get(alg) {
-            Some(parsed) => {
-                // The longest signature: RSA with an 8192-bit modulus.
-                let mut bytes = [0u8; MAX_SIGNATURE_BYTES];
-                match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
-                    Ok(len) => parsed.verify_sig(message, &bytes[..len]).is_ok(),
-                    Err(_) => false,
-                }
-            }
-            // HMAC secrets, and keys aws-lc did not parse (which it refuses here too).
-            None => {
-                jsonwebtoken::crypto::verify(signature, message, &self.key, alg).unwrap_or(false)
-            }
+        // The longest signature: RSA with an 8192-bit modulus.
+        let mut bytes = [0u8; MAX_SIGNATURE_BYTES];
+        let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) else {
+            return false;
+        };
+        let signature = &bytes[..len];
+        match &self.check {
+            // A key aws-lc did not parse for `alg` verifies nothing.
+            SignatureCheck::Public(parsed) => parsed
+                .get(alg)
+                .is_some_and(|key| key.verify_sig(message, signature).is_ok()),
+            // In constant time.
+            SignatureCheck::Hmac(keys) => keys
+                .iter()
+                .find(|(own, _)| *own == alg)
+                .is_some_and(|(_, key)| hmac::verify(key, message, signature).is_ok()),
         }
     }
 }
@@ -246,32 +291,21 @@ impl KeySet {
         Ok(set)
     }
 
-    /// Adds a public key in PEM (SubjectPublicKeyInfo, or PKCS#1 for RSA).
+    /// Adds a public key in PEM: `PUBLIC KEY` (SubjectPublicKeyInfo) or, for RSA,
+    /// `RSA PUBLIC KEY` (PKCS#1).
     pub fn add_pem(&mut self, kid: Option<&str>, pem: &[u8]) -> Result<(), KeyError> {
-        let kid = kid.map(str::to_owned);
-        let (kind, key) = if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-            let der = key.try_get_as_bytes().map_err(|_| KeyError::InvalidPem)?;
-            let public =
-                aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| KeyError::InvalidPem)?;
-            let bits = public.modulus_len() * 8;
-            if bits < MIN_RSA_BITS {
-                return Err(KeyError::WeakRsaKey { bits });
-            }
-            (KeyKind::Rsa, key)
-        } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
-            let point = key.try_get_as_bytes().map_err(|_| KeyError::InvalidPem)?;
-            let kind = match point.len() {
-                65 => KeyKind::EcP256,
-                97 => KeyKind::EcP384,
-                _ => return Err(KeyError::InvalidPem),
-            };
-            (kind, key)
-        } else if let Ok(key) = DecodingKey::from_ed_pem(pem) {
-            (KeyKind::Ed25519, key)
-        } else {
-            return Err(KeyError::InvalidPem);
+        let (label, der) = pem_block(pem).ok_or(KeyError::InvalidPem)?;
+        let kind = match label {
+            "PUBLIC KEY" => public_key_kind(&der)?,
+            "RSA PUBLIC KEY" => rsa_kind(&der)?.ok_or(KeyError::InvalidPem)?,
+            _ => return Err(KeyError::InvalidPem),
         };
-        self.keys.push(VerificationKey::new(kid, kind, None, key));
+        self.keys.push(VerificationKey::public(
+            kid.map(str::to_owned),
+            kind,
+            None,
+            PublicKeyBytes::Encoded(&der),
+        ));
         Ok(())
     }
 
@@ -286,12 +320,8 @@ impl KeySet {
         if bytes.len() < MIN_HMAC_BYTES {
             return Err(KeyError::WeakHmacSecret { bytes: bytes.len() });
         }
-        self.keys.push(VerificationKey::new(
-            kid.map(str::to_owned),
-            KeyKind::Hmac(bytes.len()),
-            None,
-            DecodingKey::from_secret(bytes),
-        ));
+        self.keys
+            .push(VerificationKey::hmac(kid.map(str::to_owned), bytes));
         Ok(())
     }
 
@@ -359,6 +389,56 @@ impl KeySet {
     }
 }
 
+/// The label and the decoded contents of the first PEM block of `pem` (RFC 7468), if it
+/// has one whose base64 decodes.
+fn pem_block(pem: &[u8]) -> Option<(&str, Vec<u8>)> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let (_, rest) = text.split_once("-----BEGIN ")?;
+    let (label, rest) = rest.split_once("-----")?;
+    if label.contains(['\r', '\n']) {
+        return None;
+    }
+    let (body, _) = rest.split_once(&format!("-----END {label}-----"))?;
+    let base64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    Some((label, STANDARD.decode(base64).ok()?))
+}
+
+/// `Some(Rsa)` when `der` is an RSA public key (SubjectPublicKeyInfo or PKCS#1) of at least
+/// [`MIN_RSA_BITS`], `None` when it is not an RSA key.
+fn rsa_kind(der: &[u8]) -> Result<Option<KeyKind>, KeyError> {
+    let Ok(public) = aws_lc_rs::rsa::PublicKey::from_der(der) else {
+        return Ok(None);
+    };
+    // `as_ref` is the PKCS#1 `RSAPublicKey`, whatever form the key came in.
+    let bits = RsaParameters::public_modulus_len(public.as_ref())
+        .map_err(|_| KeyError::InvalidPem)? as usize;
+    if bits < MIN_RSA_BITS {
+        return Err(KeyError::WeakRsaKey { bits });
+    }
+    Ok(Some(KeyKind::Rsa))
+}
+
+/// The kind of the key of a `SubjectPublicKeyInfo`: RSA, EC on P-256 or P-384, Ed25519.
+fn public_key_kind(der: &[u8]) -> Result<KeyKind, KeyError> {
+    if let Some(kind) = rsa_kind(der)? {
+        return Ok(kind);
+    }
+    // aws-lc also reads a bare EC point or Ed25519 key, which a PEM public key is not.
+    if der.first() != Some(&DER_SEQUENCE) || der.len() == ED25519_KEY_BYTES {
+        return Err(KeyError::InvalidPem);
+    }
+    let candidates: [(KeyKind, &'static dyn VerificationAlgorithm); 3] = [
+        (KeyKind::EcP256, &ECDSA_P256_SHA256_FIXED),
+        (KeyKind::EcP384, &ECDSA_P384_SHA384_FIXED),
+        (KeyKind::Ed25519, &ED25519),
+    ];
+    candidates
+        .into_iter()
+        .find(|(_, algorithm)| ParsedPublicKey::new(*algorithm, der).is_ok())
+        .map(|(kind, _)| kind)
+        .ok_or(KeyError::InvalidPem)
+}
+
 fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
     if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
         return None;
@@ -374,15 +454,27 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
         None => None,
         Some(name) => Some(parse_algorithm(name)?),
     };
-    let (kind, key) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+    // The key's bytes as aws-lc reads them: an RSA modulus and exponent, an uncompressed EC
+    // point (0x04 || x || y), the 32 bytes of an Ed25519 key.
+    enum Material {
+        Rsa { n: Vec<u8>, e: Vec<u8> },
+        Encoded(Vec<u8>),
+    }
+    let (kind, material) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
         ("RSA", _) => {
-            let (n, e) = (jwk.n?, jwk.e?);
-            let modulus = URL_SAFE_NO_PAD.decode(&n).ok()?;
+            let modulus = URL_SAFE_NO_PAD.decode(jwk.n?).ok()?;
+            let exponent = URL_SAFE_NO_PAD.decode(jwk.e?).ok()?;
             let significant = modulus.iter().skip_while(|byte| **byte == 0).count();
             if significant * 8 < MIN_RSA_BITS {
                 return None;
             }
-            (KeyKind::Rsa, DecodingKey::from_rsa_components(&n, &e).ok()?)
+            (
+                KeyKind::Rsa,
+                Material::Rsa {
+                    n: modulus,
+                    e: exponent,
+                },
+            )
         }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
             let (kind, size) = if crv == "P-256" {
@@ -390,29 +482,34 @@ fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
             } else {
                 (KeyKind::EcP384, 48)
             };
-            let (x, y) = (jwk.x?, jwk.y?);
-            let sizes = (
-                URL_SAFE_NO_PAD.decode(&x).ok()?.len(),
-                URL_SAFE_NO_PAD.decode(&y).ok()?.len(),
-            );
-            if sizes != (size, size) {
+            let x = URL_SAFE_NO_PAD.decode(jwk.x?).ok()?;
+            let y = URL_SAFE_NO_PAD.decode(jwk.y?).ok()?;
+            if (x.len(), y.len()) != (size, size) {
                 return None;
             }
-            (kind, DecodingKey::from_ec_components(&x, &y).ok()?)
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (kind, Material::Encoded(point))
         }
         ("OKP", Some("Ed25519")) => {
-            let x = jwk.x?;
-            if URL_SAFE_NO_PAD.decode(&x).ok()?.len() != 32 {
+            let x = URL_SAFE_NO_PAD.decode(jwk.x?).ok()?;
+            if x.len() != ED25519_KEY_BYTES {
                 return None;
             }
-            (KeyKind::Ed25519, DecodingKey::from_ed_components(&x).ok()?)
+            (KeyKind::Ed25519, Material::Encoded(x))
         }
         _ => return None,
     };
     if alg.is_some_and(|alg| !kind.allows(alg)) {
         return None;
     }
-    Some(VerificationKey::new(jwk.kid, kind, alg, key))
+    let key = match &material {
+        Material::Rsa { n, e } => PublicKeyBytes::RsaComponents { n, e },
+        Material::Encoded(bytes) => PublicKeyBytes::Encoded(bytes),
+    };
+    Some(VerificationKey::public(jwk.kid, kind, alg, key))
 }
 
 #[cfg(test)]
@@ -483,6 +580,182 @@ mod tests {
             KeySet::new().select(None, Algorithm::EdDSA).unwrap_err(),
             AuthFailure::NoKeys
         );
+    }
+
+    fn pem(label: &str, der: &[u8]) -> Vec<u8> {
+        let body = STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+        .into_bytes()
+    }
+
+    /// Signs `message` with a key of `kind`, and gives the signature in base64url with the
+    /// DER of its public key (SubjectPublicKeyInfo) and, for RSA, its PKCS#1 form.
+    fn signed(kind: KeyKind, message: &[u8]) -> (String, Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{self, KeyPair};
+        let random = SystemRandom::new();
+        let (signature, spki, raw): (Vec<u8>, PublicKeyX509Der<'static>, Vec<u8>) = match kind {
+            KeyKind::Rsa => {
+                let pair =
+                    aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+                let mut out = vec![0; pair.public_modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &random, message, &mut out)
+                    .unwrap();
+                let public = pair.public_key();
+                (out, public.as_der().unwrap(), public.as_ref().to_vec())
+            }
+            KeyKind::EcP256 | KeyKind::EcP384 => {
+                let signing = if kind == KeyKind::EcP256 {
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
+                } else {
+                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
+                };
+                let pair = signature::EcdsaKeyPair::generate(signing).unwrap();
+                let out = pair.sign(&random, message).unwrap().as_ref().to_vec();
+                let public = pair.public_key();
+                (out, public.as_der().unwrap(), public.as_ref().to_vec())
+            }
+            KeyKind::Ed25519 => {
+                let pair = signature::Ed25519KeyPair::generate().unwrap();
+                let out = pair.sign(message).as_ref().to_vec();
+                let public = pair.public_key();
+                (out, public.as_der().unwrap(), public.as_ref().to_vec())
+            }
+            KeyKind::Hmac(_) => unreachable!(),
+        };
+        (
+            URL_SAFE_NO_PAD.encode(signature),
+            spki.as_ref().to_vec(),
+            raw,
+        )
+    }
+
+    #[test]
+    fn reads_pem_public_keys_of_every_kind() {
+        let message = b"header.payload";
+        let cases = [
+            (KeyKind::Rsa, Algorithm::RS256),
+            (KeyKind::EcP256, Algorithm::ES256),
+            (KeyKind::EcP384, Algorithm::ES384),
+            (KeyKind::Ed25519, Algorithm::EdDSA),
+        ];
+        for (kind, alg) in cases {
+            let (signature, spki, raw) = signed(kind, message);
+            let mut set = KeySet::new();
+            set.add_pem(Some("k"), &pem("PUBLIC KEY", &spki)).unwrap();
+            let key = set.select(Some("k"), alg).unwrap();
+            assert_eq!(key.kind(), kind);
+            assert!(key.verify(message, &signature, alg), "{kind:?}");
+            assert!(!key.verify(b"header.other", &signature, alg), "{kind:?}");
+            // A bare key (an EC point, Ed25519's 32 bytes) is not a PEM public key.
+            if kind != KeyKind::Rsa {
+                assert_eq!(
+                    set.add_pem(None, &pem("PUBLIC KEY", &raw)),
+                    Err(KeyError::InvalidPem),
+                    "{kind:?}"
+                );
+            }
+            assert_eq!(
+                set.add_pem(None, &pem("RSA PUBLIC KEY", &spki[..spki.len() - 1])),
+                Err(KeyError::InvalidPem)
+            );
+            if kind == KeyKind::Rsa {
+                // PKCS#1 `RSAPublicKey`.
+                set.add_pem(Some("pkcs1"), &pem("RSA PUBLIC KEY", &raw))
+                    .unwrap();
+                let key = set.select(Some("pkcs1"), alg).unwrap();
+                assert!(key.verify(message, &signature, alg));
+            } else {
+                assert_eq!(
+                    set.add_pem(None, &pem("RSA PUBLIC KEY", &spki)),
+                    Err(KeyError::InvalidPem),
+                    "{kind:?}"
+                );
+            }
+        }
+        let mut set = KeySet::new();
+        let (_, spki, _) = signed(KeyKind::EcP256, message);
+        for bad in [
+            pem("CERTIFICATE", &spki),
+            pem("PRIVATE KEY", &spki),
+            pem("PUBLIC KEY", b"not a key"),
+            b"-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n".to_vec(),
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n".to_vec(),
+            b"no PEM here".to_vec(),
+            vec![0xff, 0xfe],
+        ] {
+            assert_eq!(set.add_pem(None, &bad), Err(KeyError::InvalidPem));
+        }
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn refuses_short_rsa_keys_in_pem() {
+        use aws_lc_rs::encoding::AsDer;
+        let mut modulus = vec![0xc5; 128];
+        modulus[127] = 0x01;
+        let components = aws_lc_rs::rsa::PublicKeyComponents {
+            n: modulus,
+            e: vec![1, 0, 1],
+        };
+        let spki = components.as_der().unwrap();
+        assert_eq!(
+            KeySet::new().add_pem(None, &pem("PUBLIC KEY", spki.as_ref())),
+            Err(KeyError::WeakRsaKey { bits: 1024 })
+        );
+    }
+
+    #[test]
+    fn checks_hmac_signatures_with_the_secret() {
+        use aws_lc_rs::hmac;
+        let secret = vec![0x5a; 64];
+        let message = b"header.payload";
+        let mut set = KeySet::new();
+        set.add_hmac(Some("h"), &SecretSlice::from(secret.clone()))
+            .unwrap();
+        let key = &set.keys()[0];
+        for (alg, hash) in [
+            (Algorithm::HS256, hmac::HMAC_SHA256),
+            (Algorithm::HS384, hmac::HMAC_SHA384),
+            (Algorithm::HS512, hmac::HMAC_SHA512),
+        ] {
+            let tag = hmac::sign(&hmac::Key::new(hash, &secret), message);
+            let signature = URL_SAFE_NO_PAD.encode(tag.as_ref());
+            assert!(key.verify(message, &signature, alg), "{alg}");
+            assert!(!key.verify(b"header.other", &signature, alg), "{alg}");
+            let mut tampered = tag.as_ref().to_vec();
+            tampered[0] ^= 1;
+            assert!(!key.verify(message, &URL_SAFE_NO_PAD.encode(tampered), alg));
+            // Another algorithm's tag of the same message.
+            let other = if alg == Algorithm::HS256 {
+                Algorithm::HS512
+            } else {
+                Algorithm::HS256
+            };
+            assert!(!key.verify(message, &signature, other), "{alg}");
+        }
+        assert!(!key.verify(message, "not base64url!", Algorithm::HS256));
+        assert!(!key.verify(message, &"A".repeat(2000), Algorithm::HS256));
+        // A 32-byte secret verifies HS256 only.
+        let mut short = KeySet::new();
+        short
+            .add_hmac(None, &SecretSlice::from(secret[..32].to_vec()))
+            .unwrap();
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA384, &secret[..32]), message);
+        assert!(!short.keys()[0].verify(
+            message,
+            &URL_SAFE_NO_PAD.encode(tag.as_ref()),
+            Algorithm::HS384
+        ));
     }
 
     #[test]

@@ -1,17 +1,32 @@
 //! Public keys parsed once, when they are loaded, for every algorithm they may verify.
 //!
-//! `jsonwebtoken::crypto::verify` parses the key (a DER structure, or an RSA modulus and
-//! exponent) into aws-lc's representation on every call: about 16,000 instructions for a
-//! P-256 key (2% of the ECDSA check, callgrind), and for an RSA key enough that RS256
-//! verified on every request serves 17% more requests a second once it is gone
-//! (`benches/load.sh`). A first-seen token pays only for the check.
+//! Parsing a key (a DER structure, or an RSA modulus and exponent) into aws-lc's
+//! representation for every signature would cost about 16,000 instructions for a P-256
+//! key (2% of the ECDSA check, callgrind), and for an RSA key enough that RS256 verified on
+//! every request serves 17% more requests a second without it (`benches/load.sh`). A
+//! first-seen token pays only for the check.
 
 use std::sync::Arc;
 
 use aws_lc_rs::rsa::RsaParameters;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents, VerificationAlgorithm};
-use jsonwebtoken::Algorithm;
-use jsonwebtoken::{DecodingKey, DecodingKeyKind};
+
+use super::Algorithm;
+
+/// A public key as it was given, before aws-lc parses it.
+#[derive(Clone, Copy)]
+pub(crate) enum PublicKeyBytes<'a> {
+    /// An RSA key's modulus and public exponent, big-endian (a JWK's `n` and `e`).
+    RsaComponents {
+        /// The modulus.
+        n: &'a [u8],
+        /// The public exponent.
+        e: &'a [u8],
+    },
+    /// A DER `SubjectPublicKeyInfo` (or PKCS#1 `RSAPublicKey`), an uncompressed EC point,
+    /// or the 32 bytes of an Ed25519 key: what aws-lc reads for the algorithm.
+    Encoded(&'a [u8]),
+}
 
 /// One key, parsed for each algorithm it may verify. Cheap to clone (shared).
 #[derive(Clone)]
@@ -19,10 +34,9 @@ pub(crate) struct ParsedKeys(Arc<[(Algorithm, ParsedPublicKey)]>);
 
 impl ParsedKeys {
     /// `key` parsed for each of `algorithms` (public-key ones). An algorithm the key does
-    /// not parse for is left out; verifying with it then falls back to jsonwebtoken, which
-    /// refuses the key in the same way.
+    /// not parse for is left out: the key verifies no signature of that algorithm.
     pub(crate) fn parse(
-        key: &DecodingKey,
+        key: PublicKeyBytes<'_>,
         algorithms: impl Iterator<Item = Algorithm>,
     ) -> ParsedKeys {
         let parsed: Vec<(Algorithm, ParsedPublicKey)> = algorithms
@@ -39,19 +53,15 @@ impl ParsedKeys {
     }
 }
 
-/// `key` parsed for `alg`, with the very parameters jsonwebtoken verifies it with (RSA
-/// moduli of 2048 to 8192 bits; fixed-size ECDSA signatures, never ASN.1).
-fn parse_for(key: &DecodingKey, alg: Algorithm) -> Option<ParsedPublicKey> {
-    match key.kind() {
-        DecodingKeyKind::RsaModulusExponent { n, e } => {
-            let components = RsaPublicKeyComponents {
-                n: n.as_slice(),
-                e: e.as_slice(),
-            };
-            components.to_parsed_public_key(rsa_parameters(alg)?).ok()
-        }
-        DecodingKeyKind::SecretOrDer(der) => {
-            ParsedPublicKey::new(verification_algorithm(alg)?, der).ok()
+/// `key` parsed for `alg`, with the parameters of JWA (RFC 7518 §3.3-3.5, RFC 8037):
+/// RSA moduli of 2048 to 8192 bits; fixed-size ECDSA signatures (`r || s`), never ASN.1.
+fn parse_for(key: PublicKeyBytes<'_>, alg: Algorithm) -> Option<ParsedPublicKey> {
+    match key {
+        PublicKeyBytes::RsaComponents { n, e } => RsaPublicKeyComponents { n, e }
+            .to_parsed_public_key(rsa_parameters(alg)?)
+            .ok(),
+        PublicKeyBytes::Encoded(bytes) => {
+            ParsedPublicKey::new(verification_algorithm(alg)?, bytes).ok()
         }
     }
 }

@@ -613,7 +613,8 @@ impl RemoteJwks {
                 state.next_refresh = delay;
                 state.next_due = later(now, delay);
                 drop(state);
-                metrics::counter!(crate::metrics::JWKS_FETCHES, "outcome" => "ok").increment(1);
+                crate::metrics::counter(crate::metrics::JWKS_FETCHES, &[("outcome", "ok")])
+                    .increment(1);
                 tracing::debug!(
                     target: "portcullis::auth",
                     uri = %self.uri,
@@ -636,7 +637,8 @@ impl RemoteJwks {
                 state.next_due = later(now, delay);
                 let first_of_an_outage = state.consecutive_failures == 1;
                 drop(state);
-                metrics::counter!(crate::metrics::JWKS_FETCHES, "outcome" => "failed").increment(1);
+                crate::metrics::counter(crate::metrics::JWKS_FETCHES, &[("outcome", "failed")])
+                    .increment(1);
                 tracing::warn!(
                     target: "portcullis::alert",
                     uri = %self.uri,

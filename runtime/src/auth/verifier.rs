@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use super::Algorithm;
 use super::jws::CompactJws;
 use super::keys::KeySet;
 use super::loading::LoadingKeys;
@@ -114,7 +114,7 @@ pub(crate) struct Verifier {
     issuers: Vec<IssuerRules>,
     /// Signatures checked so far.
     signature_checks: std::sync::atomic::AtomicU64,
-    signature_metric: metrics::Counter,
+    signature_metric: crate::metrics::Counter,
 }
 
 /// A verified token.
@@ -134,7 +134,10 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl Verifier {
-    pub(crate) fn new(issuers: Vec<IssuerRules>, signature_metric: metrics::Counter) -> Verifier {
+    pub(crate) fn new(
+        issuers: Vec<IssuerRules>,
+        signature_metric: crate::metrics::Counter,
+    ) -> Verifier {
         Verifier {
             issuers,
             signature_checks: std::sync::atomic::AtomicU64::new(0),

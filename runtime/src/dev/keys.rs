@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -16,7 +16,8 @@ use super::error::DevError;
 /// One ES256 key pair with its public JWK.
 pub(crate) struct SigningKey {
     kid: String,
-    encoding: EncodingKey,
+    /// Signs ES256: ECDSA on P-256 with SHA-256, `r || s` (RFC 7518 §3.4).
+    pair: EcdsaKeyPair,
     jwk: Value,
     /// The latest `exp` of any token this key signed (Unix seconds), so that the default
     /// grace period outlives every token it signed.
@@ -28,7 +29,6 @@ impl SigningKey {
     pub(crate) fn generate() -> Result<SigningKey, DevError> {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
             .map_err(|_| DevError::KeyGeneration)?;
-        let pkcs8 = pair.to_pkcs8v1().map_err(|_| DevError::KeyGeneration)?;
         // An uncompressed P-256 point: 0x04, then x and y, 32 bytes each.
         let point = pair.public_key().as_ref();
         let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else {
@@ -42,7 +42,7 @@ impl SigningKey {
         let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"});
         Ok(SigningKey {
             kid,
-            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            pair,
             jwk,
             latest_exp: AtomicU64::new(0),
         })
@@ -52,8 +52,13 @@ impl SigningKey {
         &self.kid
     }
 
-    pub(crate) fn encoding(&self) -> &EncodingKey {
-        &self.encoding
+    /// The ES256 signature of `message`.
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DevError> {
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), message)
+            .map_err(|_| DevError::Signing)?;
+        Ok(signature.as_ref().to_vec())
     }
 
     /// Records that a token expiring at `exp` is signed with this key.

@@ -116,7 +116,8 @@ mod token_endpoint;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
@@ -585,10 +586,22 @@ impl DevIssuer {
             }
             key
         };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(key.kid().to_owned());
-        header.typ = typ.map(str::to_owned);
-        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|_| DevError::Signing)
+        // A compact JWS (RFC 7515 §7.1): header, claims and signature, each in base64url.
+        let mut header = Map::new();
+        if let Some(typ) = typ {
+            header.insert("typ".to_owned(), Value::from(typ));
+        }
+        header.insert("alg".to_owned(), Value::from("ES256"));
+        header.insert("kid".to_owned(), Value::from(key.kid()));
+        let header = serde_json::to_vec(&header).map_err(|_| DevError::Signing)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| DevError::Signing)?;
+        let mut token = URL_SAFE_NO_PAD.encode(header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+        let signature = key.sign(token.as_bytes())?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
     }
 }
 

@@ -78,13 +78,20 @@ pub fn object_parameters(schema: &RefOr<Schema>, registry: &SchemaRegistry) -> V
         .collect()
 }
 
-/// Turns a garde report into field violations.
-pub fn violations(report: garde::Report) -> Vec<FieldViolation> {
-    report
-        .iter()
-        .map(|(path, error)| FieldViolation {
+/// Field violations from `(path, message)` pairs, such as those of a garde report:
+/// `violations(report.iter().map(|(path, error)| (path, error.message())))`, which is what
+/// `#[input]` generates. The runtime does not depend on garde: the application's own
+/// `garde` validates, with the features it chose.
+pub fn violations<P, M>(pairs: impl IntoIterator<Item = (P, M)>) -> Vec<FieldViolation>
+where
+    P: std::fmt::Display,
+    M: AsRef<str>,
+{
+    pairs
+        .into_iter()
+        .map(|(path, message)| FieldViolation {
             path: path.to_string(),
-            message: error.message().to_owned(),
+            message: message.as_ref().to_owned(),
         })
         .collect()
 }

@@ -9,11 +9,61 @@
 use std::net::IpAddr;
 
 use http::HeaderMap;
-use ipnet::IpNet;
 
 /// The proxies whose forwarding headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(Vec<Network>);
+
+/// A network in CIDR notation that [`TrustedProxies::networks`] could not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{network}` is not a network in CIDR notation: an IPv4 or IPv6 address, `/` and a prefix \
+     length (`10.0.0.0/8`, `192.0.2.7/32`, `2001:db8::/32`)"
+)]
+pub struct InvalidNetwork {
+    /// The text given.
+    pub network: String,
+}
+
+/// An address and a prefix length: the addresses whose first `prefix` bits are those of
+/// `address`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Network {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// `10.0.0.0/8`, `2001:db8::/32`: an address, `/`, and a decimal prefix length of at
+    /// most 32 (IPv4) or 128 (IPv6). Bits after the prefix may be set (`10.1.2.3/8` is
+    /// `10.0.0.0/8`).
+    fn parse(text: &str) -> Option<Network> {
+        let (address, prefix) = text.split_once('/')?;
+        let address: IpAddr = address.parse().ok()?;
+        let digits = !prefix.is_empty()
+            && prefix.len() <= 3
+            && prefix.bytes().all(|byte| byte.is_ascii_digit());
+        let prefix: u8 = if digits {
+            prefix.parse().ok()?
+        } else {
+            return None;
+        };
+        let longest = if address.is_ipv4() { 32 } else { 128 };
+        (prefix <= longest).then_some(Network { address, prefix })
+    }
+
+    /// Whether `ip` is in the network (never across address families).
+    fn contains(&self, ip: IpAddr) -> bool {
+        let (differing, bits) = match (self.address, ip) {
+            (IpAddr::V4(own), IpAddr::V4(ip)) => (u128::from(u32::from(own) ^ u32::from(ip)), 32),
+            (IpAddr::V6(own), IpAddr::V6(ip)) => (u128::from(own) ^ u128::from(ip), 128),
+            _ => return false,
+        };
+        // The differing bits, shifted so that only those of the prefix are left.
+        let shift = bits - u32::from(self.prefix);
+        shift >= 128 || differing >> shift == 0
+    }
+}
 
 impl TrustedProxies {
     /// No proxy is trusted: the socket peer is the client.
@@ -22,14 +72,18 @@ impl TrustedProxies {
     }
 
     /// Trusts the given networks (`"10.0.0.0/8"`, `"192.0.2.7/32"`, `"::1/128"`).
-    pub fn networks<I, S>(networks: I) -> Result<Self, ipnet::AddrParseError>
+    pub fn networks<I, S>(networks: I) -> Result<Self, InvalidNetwork>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let parsed = networks
             .into_iter()
-            .map(|net| net.as_ref().parse())
+            .map(|net| {
+                Network::parse(net.as_ref()).ok_or_else(|| InvalidNetwork {
+                    network: net.as_ref().to_owned(),
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(TrustedProxies(parsed))
     }
@@ -37,7 +91,7 @@ impl TrustedProxies {
     /// Whether `ip` is a trusted proxy.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.0.iter().any(|net| net.contains(ip))
     }
 
     /// Whether any proxy is trusted.
@@ -142,6 +196,66 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_are_read_in_cidr_notation() {
+        let proxies = TrustedProxies::networks([
+            "10.0.0.0/8",
+            "192.0.2.7/32",
+            "172.16.5.4/12",
+            "2001:db8::/32",
+            "::1/128",
+        ])
+        .unwrap();
+        for inside in [
+            "10.0.0.0",
+            "10.255.255.255",
+            "192.0.2.7",
+            "172.31.0.1",
+            "2001:db8::1",
+            "2001:db8:ffff::",
+            "::1",
+            "::ffff:10.1.2.3",
+        ] {
+            assert!(proxies.contains(ip(inside)), "{inside}");
+        }
+        for outside in [
+            "11.0.0.0",
+            "9.255.255.255",
+            "192.0.2.8",
+            "172.32.0.0",
+            "2001:db9::",
+            "::2",
+            "::a00:1",
+        ] {
+            assert!(!proxies.contains(ip(outside)), "{outside}");
+        }
+        let everyone = TrustedProxies::networks(["0.0.0.0/0", "::/0"]).unwrap();
+        assert!(everyone.contains(ip("203.0.113.9")) && everyone.contains(ip("2001:db8::9")));
+        let v4_only = TrustedProxies::networks(["0.0.0.0/0"]).unwrap();
+        assert!(!v4_only.contains(ip("2001:db8::9")));
+
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/+8",
+            "10.0.0.0/0008",
+            "10.0.0/8",
+            "10.0.0.0/8 ",
+            "proxy.example/32",
+            "",
+        ] {
+            assert_eq!(
+                TrustedProxies::networks(["10.0.0.0/8", bad]),
+                Err(InvalidNetwork {
+                    network: bad.to_owned()
+                }),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod store;
 mod throttle;
 mod tiers;
 
-pub use client_ip::TrustedProxies;
+pub use client_ip::{InvalidNetwork, TrustedProxies};
 pub use custom_key::{CustomRateKey, KeyFn, RateKeyFn};
 pub use decision::RateDecision;
 pub(crate) use key::BuildRateKeyHasher;

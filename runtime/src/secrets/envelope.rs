@@ -9,6 +9,10 @@
 //! no counter and no bookkeeping is worth the one extra hash (HChaCha20). It is also
 //! constant time in software, without depending on AES instructions.
 //!
+//! This is the one algorithm not taken from aws-lc-rs, which has ChaCha20-Poly1305 with
+//! 96-bit nonces only (the same limit as AES-GCM's). The format is fixed: values sealed by
+//! any build open with every later one (`tests/secrets.rs`, `stored_values_keep_opening`).
+//!
 //! The associated data is `pcs1.<key version>.<context>`: the version and the context are
 //! authenticated, so a value whose version was edited, or that was moved to a field with
 //! another context, fails to open.

@@ -5,7 +5,9 @@
 //!   handler set is kept. `Cache-Control: no-store` on authenticated responses comes from
 //!   the endpoint pipeline itself.
 //! - [`serve`] and [`serve_with_shutdown`] serve an app over plain HTTP, always with the
-//!   client's address (`ConnectInfo<SocketAddr>`), which IP-keyed decisions need.
+//!   client's address (`ConnectInfo<SocketAddr>`), which IP-keyed decisions need. They
+//!   speak HTTP/1.1, and HTTP/2 too (h2c) when the application turns on axum's `http2`
+//!   feature.
 //! - With the `tls` feature, `TlsConfig` and `serve_tls` serve an app over
 //!   TLS 1.2 and 1.3 only (rustls with the aws-lc-rs provider), HTTP/2 or HTTP/1.1 chosen
 //!   by ALPN, with `ConnectInfo<SocketAddr>` for the rate limiter and graceful shutdown.
