@@ -10,7 +10,8 @@ use crate::attr::{self, Kind};
 use crate::docs::summary_and_description;
 use crate::errors::Errors;
 use crate::handler::{self, HandlerArg};
-use crate::valid::{self, EndpointModel, RateKeyModel, RateModel};
+use crate::model::{self, BuiltinKey, EndpointModel, RateKeyModel};
+use crate::valid;
 
 /// The whole expansion of `#[secure]` or `#[public]`.
 pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) -> TokenStream {
@@ -28,7 +29,8 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
     };
     let args = attr::parse(kind, attribute, &mut errors);
     let path_lit = args.path.clone();
-    let mut model = valid::validate(kind, args, &mut errors);
+    let mut model = model::build(kind, &args, &mut errors);
+    valid::check(kind, &args, &mut errors);
     let Some(handler_args) = handler::arguments(&func, kind.name(), &mut errors) else {
         let compile_errors = errors.to_compile_errors();
         return quote!(#func #compile_errors);
@@ -52,7 +54,7 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
         model.any_scopes.clear();
         model.policy = None;
         if let RateKeyModel::Custom(_) = model.rate_key {
-            model.rate_key = RateKeyModel::Builtin("Client");
+            model.rate_key = RateKeyModel::Builtin(BuiltinKey::Client);
         }
     }
     let expansion = wrap(&func, &model, &handler_args);
@@ -92,6 +94,7 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
     let mut inner_sig = sig.clone();
     inner_sig.asyncness = Some(Default::default());
     let spec = spec(func, model, args);
+    let checks = checks(func, model, args);
     quote! {
         #(#outer_attrs)*
         #vis fn #name(#(#idents: #types),*)
@@ -99,6 +102,7 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         {
             #(#inner_attrs)*
             #inner_sig #block
+            #checks
             ::portcullis::__private::EndpointFuture::new(#name(#(#idents),*))
         }
 
@@ -110,6 +114,45 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         #(#cfg_attrs)*
         impl ::portcullis::__private::EndpointMeta for #meta {
             const SPEC: &'static ::portcullis::__private::EndpointSpec = &#spec;
+        }
+    }
+}
+
+/// The checks of the handler's types, in a function that is never called: no verified
+/// caller in a `#[public]` endpoint, a body extractor only as the last argument, a `Send`
+/// future. Each failure is one error, on the argument or the handler's name.
+fn checks(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStream {
+    let mut checks = Vec::new();
+    if model.kind == Kind::Public {
+        for arg in args {
+            let ty = &arg.ty;
+            checks.push(quote_spanned! {ty.span()=>
+                ::portcullis::__private::public_argument::<#ty, _>(
+                    (&::portcullis::__private::Probe::<#ty>::new()).public_argument()
+                );
+            });
+        }
+    }
+    if let Some((_, before_last)) = args.split_last() {
+        for arg in before_last {
+            let ty = &arg.ty;
+            checks.push(quote_spanned! {ty.span()=>
+                ::portcullis::__private::before_last_argument::<#ty, _>(
+                    (&::portcullis::__private::Probe::<#ty>::new()).before_last_argument()
+                );
+            });
+        }
+    }
+    let name = &func.sig.ident;
+    let unknown = args.iter().map(|_| quote!(::core::panic!()));
+    checks.push(quote_spanned! {name.span()=>
+        ::portcullis::__private::send_future(#name(#(#unknown),*));
+    });
+    quote! {
+        #[allow(dead_code, unreachable_code, unused_imports, clippy::diverging_sub_expression)]
+        fn __portcullis_checks() {
+            use ::portcullis::__private::{ProbeBody as _, ProbeCaller as _, ProbeNoBody as _, ProbeNoCaller as _};
+            #(#checks)*
         }
     }
 }
@@ -156,7 +199,7 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         .iter()
         .map(|(status, description)| quote!((#status, #description)));
     let handler = func.sig.ident.to_string();
-    let method = format_ident!("{}", model.method);
+    let method = model.method;
     let path = &model.path;
     let params = &model.params;
     let (summary, description) = summary_and_description(&func.attrs);
@@ -168,31 +211,8 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         Some(bytes) => quote!(::core::option::Option::Some(#bytes)),
         None => quote!(::core::option::Option::None),
     };
-    let rate = match model.rate {
-        RateModel::Default => quote!(::portcullis::__private::EndpointRate::Default),
-        RateModel::Unlimited => quote!(::portcullis::__private::EndpointRate::Unlimited),
-        RateModel::Limit {
-            count,
-            period_secs,
-            burst,
-        } => quote! {
-            ::portcullis::__private::EndpointRate::Limit(
-                ::portcullis::__private::checked_rate(#count, #period_secs, #burst)
-            )
-        },
-    };
-    let rate_key = match &model.rate_key {
-        RateKeyModel::Builtin(variant) => {
-            let variant = format_ident!("{}", variant);
-            quote!(::portcullis::__private::RateKeyKind::#variant)
-        }
-        RateKeyModel::Custom(path) => {
-            let name = quote!(#path).to_string().replace(' ', "");
-            quote_spanned! {path.span()=>
-                ::portcullis::__private::RateKeyKind::Custom(::portcullis::__private::RateKeyFn { name: #name, key: #path })
-            }
-        }
-    };
+    let rate = model.rate;
+    let rate_key = &model.rate_key;
     let access = match model.kind {
         Kind::Public => quote!(::portcullis::__private::Access::Public),
         Kind::Secure => requirements(model),
@@ -201,7 +221,7 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         ::portcullis::__private::EndpointSpec {
             handler: #handler,
             module: ::core::module_path!(),
-            method: ::portcullis::__private::HttpMethod::#method,
+            method: #method,
             path: #path,
             path_params: &[#(#params),*],
             access: #access,

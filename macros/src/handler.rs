@@ -122,16 +122,6 @@ fn last_segment(ty: &Type) -> Option<(&Ident, Option<&Type>)> {
     Some((&segment.ident, argument))
 }
 
-/// An extractor that needs authentication, by name: `Principal` or `Claims<..>` (not
-/// wrapped in `Option`).
-pub(crate) fn authenticated_extractor(ty: &Type) -> Option<&'static str> {
-    match last_segment(ty)? {
-        (ident, _) if ident == "Principal" => Some("Principal"),
-        (ident, _) if ident == "Claims" => Some("Claims"),
-        _ => None,
-    }
-}
-
 const SCALARS: [&str; 18] = [
     "bool", "char", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32",
     "i64", "i128", "isize", "f32", "f64", "Uuid",
@@ -167,30 +157,6 @@ pub(crate) fn path_arity(ty: &Type) -> PathArity {
 mod tests {
     use super::*;
     use syn::parse_quote;
-
-    #[test]
-    fn recognises_authenticated_extractors() {
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Principal)),
-            Some("Principal")
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(portcullis::Principal)),
-            Some("Principal")
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Claims<Mine>)),
-            Some("Claims")
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Option<Principal>)),
-            None
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Json<Principal>)),
-            None
-        );
-    }
 
     #[test]
     fn reads_path_arity() {

@@ -17,6 +17,7 @@ mod expand;
 mod garde;
 mod handler;
 mod input;
+mod model;
 mod output;
 mod response;
 mod scope;

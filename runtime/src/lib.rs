@@ -8,6 +8,7 @@ pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+mod checks;
 mod config;
 #[cfg(feature = "dev")]
 pub mod dev;
@@ -33,7 +34,7 @@ mod static_value;
 pub mod testing;
 pub mod transport;
 
-pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim};
+pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim, VerifiedCaller};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
 pub use config::{
     ConfigError, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES,
@@ -42,7 +43,7 @@ pub use config::{
 };
 pub use endpoint::{Endpoint, EndpointSpec, MountedEndpoint};
 pub use guard::{Guard, Guarded, UNLISTED_ROUTE, UnsecuredRoute};
-pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
+pub use input::{BodyExtractor, Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
 pub use inventory::{Inventory, InventoryAccess, InventoryEntry};
 pub use openapi::OpenApiInfo;
 pub use pipeline::RequestContext;
@@ -161,6 +162,7 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::authz::{Policy, PolicyFn, Requirements, ScopeDecl, ScopeRegistry, ScopeSet};
+    pub use crate::checks::*;
     pub use crate::endpoint::{Access, EndpointFuture, EndpointMeta, EndpointSpec, HttpMethod};
     pub use crate::input::{Input, InputParameter, SafeExtractor, object_parameters, violations};
     pub use crate::openapi::{OperationDoc, SchemaRegistry, probe, rules};

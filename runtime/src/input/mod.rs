@@ -12,5 +12,7 @@ pub use form::Form;
 pub use json::Json;
 pub use path::Path;
 pub use query::Query;
-pub use traits::{Input, InputParameter, SafeExtractor, object_parameters, violations};
+pub use traits::{
+    BodyExtractor, Input, InputParameter, SafeExtractor, object_parameters, violations,
+};
 pub use unchecked::Unchecked;

@@ -1,0 +1,14 @@
+use std::rc::Rc;
+
+use portcullis::prelude::*;
+
+async fn log(_line: &str) {}
+
+#[public(get, path = "/count")]
+async fn count() -> String {
+    let counter = Rc::new(1);
+    log("counting").await;
+    counter.to_string()
+}
+
+fn main() {}
