@@ -135,15 +135,12 @@ fn check_unique(items: &[&LitStr], what: &str, errors: &mut Errors) {
     }
 }
 
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+/// A scope written in an attribute or `scopes!` is an RFC 6749 scope token.
 pub(crate) fn scope_token(scope: &str) -> Result<(), String> {
     if scope.is_empty() {
         return Err("a scope cannot be empty".to_owned());
     }
-    match scope
-        .chars()
-        .find(|c| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-    {
+    match portcullis_grammar::scope::first_invalid_char(scope) {
         None => Ok(()),
         Some(bad) => Err(format!(
             "the scope \"{scope}\" contains {bad:?}; a scope is visible ASCII without spaces, `\"` or `\\` (RFC 6749 §3.3)"
