@@ -27,13 +27,42 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
             return quote!(#item #compile_errors);
         }
     };
+    let mut func = func;
+    func.attrs.retain(|attribute| {
+        let Some(other) = endpoint_attribute(attribute) else {
+            return true;
+        };
+        errors.spanning(
+            attribute,
+            format!(
+                "a handler takes one `#[secure]` or `#[public]`, and this one is already \
+                 `#[{}]`: declare another handler for this `#[{other}]` endpoint",
+                kind.name()
+            ),
+        );
+        false
+    });
     let args = attr::parse(kind, attribute, &mut errors);
     let path_lit = args.path.clone();
     let mut model = model::build(kind, &args, &mut errors);
     valid::check(kind, &args, &mut errors);
     let Some(handler_args) = handler::arguments(&func, kind.name(), &mut errors) else {
+        // A stand-in of the same name that `routes!` accepts, so that mounting the
+        // function adds no second error.
+        let outer_attrs = func.attrs.iter().filter(|attr| is_outer(attr));
+        let vis = &func.vis;
+        let name = &func.sig.ident;
         let compile_errors = errors.to_compile_errors();
-        return quote!(#func #compile_errors);
+        return quote! {
+            #(#outer_attrs)*
+            #vis fn #name() -> ::portcullis::__private::EndpointFuture<
+                ::core::future::Ready<()>,
+                ::portcullis::__private::StandIn,
+            > {
+                ::portcullis::__private::stand_in()
+            }
+            #compile_errors
+        };
     };
     let name = func.sig.ident.to_string();
     valid::check_handler(&model, path_lit.as_ref(), &name, &handler_args, &mut errors);
@@ -60,6 +89,15 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
     let expansion = wrap(&func, &model, &handler_args);
     let compile_errors = errors.to_compile_errors();
     quote!(#expansion #compile_errors)
+}
+
+/// `secure` or `public` when `attribute` is one of the endpoint attributes, under any
+/// path (`#[public]`, `#[portcullis::public]`).
+fn endpoint_attribute(attribute: &Attribute) -> Option<&'static str> {
+    let last = attribute.path().segments.last()?;
+    ["secure", "public"]
+        .into_iter()
+        .find(|name| last.ident == name)
 }
 
 /// Attributes that belong to the item as a whole (docs, `cfg`, deprecation) rather than
@@ -95,16 +133,33 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
     inner_sig.asyncness = Some(Default::default());
     let spec = spec(func, model, args);
     let checks = checks(func, model, args);
-    quote! {
-        #(#outer_attrs)*
+    // The future is `Send`, as axum's server requires, by the signature's bound: when it
+    // is not, the compiler says so with the value held across an `.await`, and mounting
+    // the handler adds no second error.
+    let future_value = quote! {
+        ::portcullis::__private::EndpointFuture::new(#name(#(#idents),*))
+    };
+    let future = quote! {
+        impl ::core::future::Future<Output = #output> + ::core::marker::Send
+    };
+    // The wrapper is spanned like the handler's name, so that an error about the future
+    // (not `Send`) is reported there. Lints see it as the user's code then: it is ours, so
+    // its type's complexity and its interface's privacy (which follows the handler's) are
+    // allowed, as in any expansion.
+    let wrapper = quote_spanned! {name.span()=>
+        #[allow(clippy::type_complexity, private_interfaces)]
         #vis fn #name(#(#idents: #types),*)
-            -> ::portcullis::__private::EndpointFuture<impl ::core::future::Future<Output = #output>, #meta>
+            -> ::portcullis::__private::EndpointFuture<#future, #meta>
         {
             #(#inner_attrs)*
             #inner_sig #block
             #checks
-            ::portcullis::__private::EndpointFuture::new(#name(#(#idents),*))
+            #future_value
         }
+    };
+    quote! {
+        #(#outer_attrs)*
+        #wrapper
 
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
@@ -119,8 +174,8 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
 }
 
 /// The checks of the handler's types, in a function that is never called: no verified
-/// caller in a `#[public]` endpoint, a body extractor only as the last argument, a `Send`
-/// future. Each failure is one error, on the argument or the handler's name.
+/// caller in a `#[public]` endpoint, a body extractor only as the last argument, a
+/// response as the output. Each failure is one error, on the argument or the output.
 fn checks(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStream {
     let mut checks = Vec::new();
     if model.kind == Kind::Public {
@@ -143,11 +198,14 @@ fn checks(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStr
             });
         }
     }
-    let name = &func.sig.ident;
-    let unknown = args.iter().map(|_| quote!(::core::panic!()));
-    checks.push(quote_spanned! {name.span()=>
-        ::portcullis::__private::send_future(#name(#(#unknown),*));
-    });
+    // An `impl Trait` output names its bound itself (and cannot be named here).
+    if let ReturnType::Type(_, output) = &func.sig.output
+        && !handler::contains_impl_trait(output)
+    {
+        checks.push(quote_spanned! {output.span()=>
+            ::portcullis::__private::handler_response::<#output>();
+        });
+    }
     quote! {
         #[allow(dead_code, unreachable_code, unused_imports, clippy::diverging_sub_expression)]
         fn __portcullis_checks() {

@@ -85,7 +85,8 @@ pub(crate) fn arguments(
     wrappable.then_some(args)
 }
 
-fn contains_impl_trait(ty: &Type) -> bool {
+/// Whether `ty` holds an `impl Trait` anywhere the syntax shows.
+pub(crate) fn contains_impl_trait(ty: &Type) -> bool {
     match ty {
         Type::ImplTrait(_) => true,
         Type::Path(path) => path

@@ -1,5 +1,6 @@
 //! The compile-time checks that `#[secure]` and `#[public]` generate for a handler's
-//! arguments and future, with messages that name the mistake and its fix.
+//! arguments and output, with messages that name the mistake and its fix. (That the
+//! handler's future is `Send` is a bound of the generated signature.)
 //!
 //! The argument checks go by the argument's type, not by how it is spelt, so that a type
 //! alias or a re-export is caught like the type itself. Each check is a probe on the type:
@@ -114,6 +115,50 @@ pub fn public_argument<T, R: PublicArgument<T>>(_: R) {}
 /// Checks the result of the probe of an argument before the last.
 pub fn before_last_argument<T, R: BeforeLastArgument<T>>(_: R) {}
 
-/// Checks that a handler's future is `Send`, as axum's server requires: the compiler's
-/// error then names the value held across an `.await`, on the handler's name.
-pub fn send_future<F: std::future::Future + Send>(_: F) {}
+/// What a handler returns: a response.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a response, so a handler cannot return it",
+    label = "this output does not implement `axum::response::IntoResponse`",
+    note = "return `Json<{Self}>` for a body of JSON, a `String`, a `StatusCode`, \
+            a `Result<_, ApiError>`, or implement `IntoResponse` for `{Self}`"
+)]
+pub trait HandlerResponse {}
+
+impl<T: axum::response::IntoResponse> HandlerResponse for T {}
+
+/// Checks that a handler's output is a response.
+pub fn handler_response<T: HandlerResponse>() {}
+
+/// The metadata of the stand-in that `#[secure]` and `#[public]` emit for a function they
+/// cannot wrap (a generic function, a method): `routes!` accepts its name, so that the
+/// mistake, reported on the function, is the one error. A crate with such a mistake does
+/// not compile, so the stand-in never serves.
+pub struct StandIn;
+
+fn document_nothing(_: &mut crate::openapi::OperationDoc<'_>) {}
+
+impl crate::endpoint::EndpointMeta for StandIn {
+    const SPEC: &'static crate::endpoint::EndpointSpec = &crate::endpoint::EndpointSpec {
+        handler: "",
+        module: "",
+        method: crate::endpoint::HttpMethod::Get,
+        path: "/",
+        path_params: &[],
+        access: crate::endpoint::Access::Public,
+        rate: crate::rate::EndpointRate::Default,
+        rate_key: crate::rate::RateKeyKind::Ip,
+        body_limit: None,
+        summary: None,
+        description: None,
+        tags: &[],
+        operation_id: None,
+        success_status: None,
+        errors: &[],
+        document: document_nothing,
+    };
+}
+
+/// The stand-in's future.
+pub fn stand_in() -> crate::endpoint::EndpointFuture<std::future::Ready<()>, StandIn> {
+    crate::endpoint::EndpointFuture::new(std::future::ready(()))
+}

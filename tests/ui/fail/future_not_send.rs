@@ -11,4 +11,7 @@ async fn count() -> String {
     counter.to_string()
 }
 
-fn main() {}
+fn main() {
+    // Mounted, it is still the one error.
+    let _: portcullis::Routes = routes![count];
+}
