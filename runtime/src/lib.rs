@@ -174,7 +174,7 @@ pub mod __private {
     }
     pub use crate::problem::FieldViolation;
     pub use crate::rate::{EndpointRate, Rate, RateKeyFn, RateKeyKind};
-    pub use crate::router::Routes;
+    pub use crate::router::{Mountable, Routes};
     pub use garde;
     pub use serde;
 

@@ -7,7 +7,7 @@ mod plan;
 mod routes;
 mod scopes;
 
-pub use routes::Routes;
+pub use routes::{Mountable, Routes};
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
