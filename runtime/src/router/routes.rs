@@ -36,8 +36,9 @@ pub struct Routes<S = ()> {
 #[diagnostic::on_unimplemented(
     message = "this handler cannot be mounted: the error on its definition says why",
     label = "cannot be mounted",
-    note = "with no error on the handler's definition, one of its arguments is not an \
-            extractor of the routes' state"
+    note = "if its definition shows no error, an argument is no extractor with the routes' \
+            state: a `Claims<T>` whose `T` is not `Deserialize`, an extractor of another state, \
+            an extractor of your own whose bounds do not hold"
 )]
 pub trait Mountable<T, S>: Handler<T, S> {}
 
