@@ -16,7 +16,7 @@ use crate::valid;
 /// The whole expansion of `#[secure]` or `#[public]`.
 pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let mut func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             errors.at(
@@ -27,7 +27,7 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
             return quote!(#item #compile_errors);
         }
     };
-    let mut func = func;
+    // A second endpoint attribute is reported, and dropped rather than expanded inside.
     func.attrs.retain(|attribute| {
         let Some(other) = endpoint_attribute(attribute) else {
             return true;
@@ -43,7 +43,6 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
         false
     });
     let args = attr::parse(kind, attribute, &mut errors);
-    let path_lit = args.path.clone();
     let mut model = model::build(kind, &args, &mut errors);
     valid::check(kind, &args, &mut errors);
     let Some(handler_args) = handler::arguments(&func, kind.name(), &mut errors) else {
@@ -65,7 +64,13 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
         };
     };
     let name = func.sig.ident.to_string();
-    valid::check_handler(&model, path_lit.as_ref(), &name, &handler_args, &mut errors);
+    valid::check_handler(
+        &model,
+        args.path.as_ref(),
+        &name,
+        &handler_args,
+        &mut errors,
+    );
     if let (Some(span), None) = (
         crate::response::analyze(&func.sig.output).runtime_status,
         model.status,
