@@ -445,6 +445,83 @@ async fn a_principal_outside_a_secure_route_is_refused() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
+/// A hand-written extractor that reads the verified caller inside: the compiler cannot see
+/// it in a `#[public]` endpoint, so the request is refused at run time.
+struct Tenant(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tenant {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let who = Principal::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Tenant(who.subject().unwrap_or_default().to_owned()))
+    }
+}
+
+impl portcullis::SafeExtractor for Tenant {}
+
+#[public(get, path = "/public-tenant", rate = "unlimited")]
+async fn public_tenant(State(calls): State<Calls>, Tenant(tenant): Tenant) -> String {
+    calls.fetch_add(1, Ordering::SeqCst);
+    tenant
+}
+
+/// Log lines written while a test runs, for the assertions on what the log says.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_caller_read_inside_an_extractor_of_a_public_endpoint_is_refused_and_logged() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let calls = Calls::default();
+    let app = SecureRouter::new(security)
+        .mount(routes![public_tenant])
+        .into_router()
+        .with_state(calls.clone());
+    let token = dev.token().subject("alice").scopes(["orders:read"]).sign();
+    let reply = send(&app, get("/public-tenant", &token)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+    assert!(!reply.text.contains("alice"));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the handler ran");
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("an extractor of the #[public] endpoint asked for the verified caller")
+            && logged.contains("handler=\"public_tenant\""),
+        "{logged}"
+    );
+}
+
 #[tokio::test]
 async fn keys_from_pem_and_jwks_of_every_type() {
     use common::keys::{TestKey, jwks};

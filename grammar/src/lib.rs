@@ -8,12 +8,19 @@
 //! them at compile time and the fuzz targets and tests of the workspace call the very same
 //! code as functions. Nothing here depends on `proc_macro`: outside a macro expansion,
 //! `proc_macro2` uses its own implementation.
+//!
+//! The parsers of tokens need the default feature `tokens` (syn); the grammars over
+//! strings (`path`, `rate::parse`, `scope`, `suggest`) need nothing, and the runtime uses
+//! them without it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokens")]
 pub mod attr;
+#[cfg(feature = "tokens")]
 pub mod errors;
 pub mod path;
 pub mod rate;
+pub mod scope;
 pub mod suggest;

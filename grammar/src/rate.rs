@@ -1,7 +1,10 @@
 //! The rate grammar: `N/unit`, or `unlimited`.
 
+#[cfg(feature = "tokens")]
 use proc_macro2::TokenStream;
+#[cfg(feature = "tokens")]
 use syn::parse::{ParseStream, Parser};
+#[cfg(feature = "tokens")]
 use syn::{Ident, LitInt, LitStr, Token};
 
 /// A parsed rate.
@@ -38,6 +41,7 @@ const FORMAT: &str = "write a rate as `N/unit`, N from 1 to 4294967295 and unit 
 
 /// The arguments of `rate!`: a string literal, then optionally `, burst = N` (and a
 /// trailing comma). The rate itself is checked by [`parse`], the burst by the caller.
+#[cfg(feature = "tokens")]
 pub fn macro_arguments(tokens: TokenStream) -> syn::Result<(LitStr, Option<LitInt>)> {
     let parser = |stream: ParseStream<'_>| -> syn::Result<(LitStr, Option<LitInt>)> {
         let text: LitStr = stream.parse()?;

@@ -10,12 +10,13 @@ use crate::attr::{self, Kind};
 use crate::docs::summary_and_description;
 use crate::errors::Errors;
 use crate::handler::{self, HandlerArg};
-use crate::valid::{self, EndpointModel, RateKeyModel, RateModel};
+use crate::model::{self, BuiltinKey, EndpointModel, RateKeyModel};
+use crate::valid;
 
 /// The whole expansion of `#[secure]` or `#[public]`.
 pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let mut func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             errors.at(
@@ -26,15 +27,50 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
             return quote!(#item #compile_errors);
         }
     };
+    // A second endpoint attribute is reported, and dropped rather than expanded inside.
+    func.attrs.retain(|attribute| {
+        let Some(other) = endpoint_attribute(attribute) else {
+            return true;
+        };
+        errors.spanning(
+            attribute,
+            format!(
+                "a handler takes one `#[secure]` or `#[public]`, and this one is already \
+                 `#[{}]`: declare another handler for this `#[{other}]` endpoint",
+                kind.name()
+            ),
+        );
+        false
+    });
     let args = attr::parse(kind, attribute, &mut errors);
-    let path_lit = args.path.clone();
-    let mut model = valid::validate(kind, args, &mut errors);
+    let mut model = model::build(kind, &args, &mut errors);
+    valid::check(kind, &args, &mut errors);
     let Some(handler_args) = handler::arguments(&func, kind.name(), &mut errors) else {
+        // A stand-in of the same name that `routes!` accepts, so that mounting the
+        // function adds no second error.
+        let outer_attrs = func.attrs.iter().filter(|attr| is_outer(attr));
+        let vis = &func.vis;
+        let name = &func.sig.ident;
         let compile_errors = errors.to_compile_errors();
-        return quote!(#func #compile_errors);
+        return quote! {
+            #(#outer_attrs)*
+            #vis fn #name() -> ::portcullis::__private::EndpointFuture<
+                ::core::future::Ready<()>,
+                ::portcullis::__private::StandIn,
+            > {
+                ::portcullis::__private::stand_in()
+            }
+            #compile_errors
+        };
     };
     let name = func.sig.ident.to_string();
-    valid::check_handler(&model, path_lit.as_ref(), &name, &handler_args, &mut errors);
+    valid::check_handler(
+        &model,
+        args.path.as_ref(),
+        &name,
+        &handler_args,
+        &mut errors,
+    );
     if let (Some(span), None) = (
         crate::response::analyze(&func.sig.output).runtime_status,
         model.status,
@@ -52,12 +88,21 @@ pub(crate) fn endpoint(kind: Kind, attribute: TokenStream, item: TokenStream) ->
         model.any_scopes.clear();
         model.policy = None;
         if let RateKeyModel::Custom(_) = model.rate_key {
-            model.rate_key = RateKeyModel::Builtin("Client");
+            model.rate_key = RateKeyModel::Builtin(BuiltinKey::Client);
         }
     }
     let expansion = wrap(&func, &model, &handler_args);
     let compile_errors = errors.to_compile_errors();
     quote!(#expansion #compile_errors)
+}
+
+/// `secure` or `public` when `attribute` is one of the endpoint attributes, under any
+/// path (`#[public]`, `#[portcullis::public]`).
+fn endpoint_attribute(attribute: &Attribute) -> Option<&'static str> {
+    let last = attribute.path().segments.last()?;
+    ["secure", "public"]
+        .into_iter()
+        .find(|name| last.ident == name)
 }
 
 /// Attributes that belong to the item as a whole (docs, `cfg`, deprecation) rather than
@@ -92,15 +137,34 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
     let mut inner_sig = sig.clone();
     inner_sig.asyncness = Some(Default::default());
     let spec = spec(func, model, args);
-    quote! {
-        #(#outer_attrs)*
+    let checks = checks(func, model, args);
+    // The future is `Send`, as axum's server requires, by the signature's bound: when it
+    // is not, the compiler says so with the value held across an `.await`, and mounting
+    // the handler adds no second error.
+    let future_value = quote! {
+        ::portcullis::__private::EndpointFuture::new(#name(#(#idents),*))
+    };
+    let future = quote! {
+        impl ::core::future::Future<Output = #output> + ::core::marker::Send
+    };
+    // The wrapper is spanned like the handler's name, so that an error about the future
+    // (not `Send`) is reported there. Lints see it as the user's code then: it is ours, so
+    // its type's complexity and its interface's privacy (which follows the handler's) are
+    // allowed, as in any expansion.
+    let wrapper = quote_spanned! {name.span()=>
+        #[allow(clippy::type_complexity, private_interfaces)]
         #vis fn #name(#(#idents: #types),*)
-            -> ::portcullis::__private::EndpointFuture<impl ::core::future::Future<Output = #output>, #meta>
+            -> ::portcullis::__private::EndpointFuture<#future, #meta>
         {
             #(#inner_attrs)*
             #inner_sig #block
-            ::portcullis::__private::EndpointFuture::new(#name(#(#idents),*))
+            #checks
+            #future_value
         }
+    };
+    quote! {
+        #(#outer_attrs)*
+        #wrapper
 
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
@@ -110,6 +174,48 @@ fn wrap(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         #(#cfg_attrs)*
         impl ::portcullis::__private::EndpointMeta for #meta {
             const SPEC: &'static ::portcullis::__private::EndpointSpec = &#spec;
+        }
+    }
+}
+
+/// The checks of the handler's types, in a function that is never called: no verified
+/// caller in a `#[public]` endpoint, a body extractor only as the last argument, a
+/// response as the output. Each failure is one error, on the argument or the output.
+fn checks(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStream {
+    let mut checks = Vec::new();
+    if model.kind == Kind::Public {
+        for arg in args {
+            let ty = &arg.ty;
+            checks.push(quote_spanned! {ty.span()=>
+                ::portcullis::__private::public_argument::<#ty, _>(
+                    (&::portcullis::__private::Probe::<#ty>::new()).public_argument()
+                );
+            });
+        }
+    }
+    if let Some((_, before_last)) = args.split_last() {
+        for arg in before_last {
+            let ty = &arg.ty;
+            checks.push(quote_spanned! {ty.span()=>
+                ::portcullis::__private::before_last_argument::<#ty, _>(
+                    (&::portcullis::__private::Probe::<#ty>::new()).before_last_argument()
+                );
+            });
+        }
+    }
+    // An `impl Trait` output names its bound itself (and cannot be named here).
+    if let ReturnType::Type(_, output) = &func.sig.output
+        && !handler::contains_impl_trait(output)
+    {
+        checks.push(quote_spanned! {output.span()=>
+            ::portcullis::__private::handler_response::<#output>();
+        });
+    }
+    quote! {
+        #[allow(dead_code, unreachable_code, unused_imports, clippy::diverging_sub_expression)]
+        fn __portcullis_checks() {
+            use ::portcullis::__private::{ProbeBody as _, ProbeCaller as _, ProbeNoBody as _, ProbeNoCaller as _};
+            #(#checks)*
         }
     }
 }
@@ -156,7 +262,7 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         .iter()
         .map(|(status, description)| quote!((#status, #description)));
     let handler = func.sig.ident.to_string();
-    let method = format_ident!("{}", model.method);
+    let method = model.method;
     let path = &model.path;
     let params = &model.params;
     let (summary, description) = summary_and_description(&func.attrs);
@@ -168,31 +274,8 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         Some(bytes) => quote!(::core::option::Option::Some(#bytes)),
         None => quote!(::core::option::Option::None),
     };
-    let rate = match model.rate {
-        RateModel::Default => quote!(::portcullis::__private::EndpointRate::Default),
-        RateModel::Unlimited => quote!(::portcullis::__private::EndpointRate::Unlimited),
-        RateModel::Limit {
-            count,
-            period_secs,
-            burst,
-        } => quote! {
-            ::portcullis::__private::EndpointRate::Limit(
-                ::portcullis::__private::checked_rate(#count, #period_secs, #burst)
-            )
-        },
-    };
-    let rate_key = match &model.rate_key {
-        RateKeyModel::Builtin(variant) => {
-            let variant = format_ident!("{}", variant);
-            quote!(::portcullis::__private::RateKeyKind::#variant)
-        }
-        RateKeyModel::Custom(path) => {
-            let name = quote!(#path).to_string().replace(' ', "");
-            quote_spanned! {path.span()=>
-                ::portcullis::__private::RateKeyKind::Custom(::portcullis::__private::RateKeyFn { name: #name, key: #path })
-            }
-        }
-    };
+    let rate = model.rate;
+    let rate_key = &model.rate_key;
     let access = match model.kind {
         Kind::Public => quote!(::portcullis::__private::Access::Public),
         Kind::Secure => requirements(model),
@@ -201,7 +284,7 @@ fn spec(func: &ItemFn, model: &EndpointModel, args: &[HandlerArg]) -> TokenStrea
         ::portcullis::__private::EndpointSpec {
             handler: #handler,
             module: ::core::module_path!(),
-            method: ::portcullis::__private::HttpMethod::#method,
+            method: #method,
             path: #path,
             path_params: &[#(#params),*],
             access: #access,

@@ -85,7 +85,8 @@ pub(crate) fn arguments(
     wrappable.then_some(args)
 }
 
-fn contains_impl_trait(ty: &Type) -> bool {
+/// Whether `ty` holds an `impl Trait` anywhere the syntax shows.
+pub(crate) fn contains_impl_trait(ty: &Type) -> bool {
     match ty {
         Type::ImplTrait(_) => true,
         Type::Path(path) => path
@@ -120,16 +121,6 @@ fn last_segment(ty: &Type) -> Option<(&Ident, Option<&Type>)> {
         _ => None,
     };
     Some((&segment.ident, argument))
-}
-
-/// An extractor that needs authentication, by name: `Principal` or `Claims<..>` (not
-/// wrapped in `Option`).
-pub(crate) fn authenticated_extractor(ty: &Type) -> Option<&'static str> {
-    match last_segment(ty)? {
-        (ident, _) if ident == "Principal" => Some("Principal"),
-        (ident, _) if ident == "Claims" => Some("Claims"),
-        _ => None,
-    }
 }
 
 const SCALARS: [&str; 18] = [
@@ -167,30 +158,6 @@ pub(crate) fn path_arity(ty: &Type) -> PathArity {
 mod tests {
     use super::*;
     use syn::parse_quote;
-
-    #[test]
-    fn recognises_authenticated_extractors() {
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Principal)),
-            Some("Principal")
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(portcullis::Principal)),
-            Some("Principal")
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Claims<Mine>)),
-            Some("Claims")
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Option<Principal>)),
-            None
-        );
-        assert_eq!(
-            authenticated_extractor(&parse_quote!(Json<Principal>)),
-            None
-        );
-    }
 
     #[test]
     fn reads_path_arity() {

@@ -56,6 +56,9 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
     check_garde_dependency(&mut errors);
     let schema = fields.map(|fields| schema(&parsed, fields, &mut errors));
     if !errors.is_empty() {
+        // Without the garde attributes, which no derive reads now: the mistake is the one
+        // error.
+        let item = without_garde(parsed);
         let compile_errors = errors.to_compile_errors();
         return quote!(#item #compile_errors);
     }
@@ -103,6 +106,30 @@ pub(crate) fn input(attribute: TokenStream, item: TokenStream) -> TokenStream {
         #item
         #impl_input
     }
+}
+
+/// `item` without its fields' `#[garde(...)]` attributes.
+fn without_garde(mut item: DeriveInput) -> DeriveInput {
+    let strip = |fields: &mut Fields| {
+        for field in fields.iter_mut() {
+            field.attrs.retain(|attr| !attr.path().is_ident("garde"));
+        }
+    };
+    match &mut item.data {
+        Data::Struct(data) => strip(&mut data.fields),
+        Data::Enum(data) => {
+            for variant in &mut data.variants {
+                variant.attrs.retain(|attr| !attr.path().is_ident("garde"));
+                strip(&mut variant.fields);
+            }
+        }
+        Data::Union(data) => {
+            for field in &mut data.fields.named {
+                field.attrs.retain(|attr| !attr.path().is_ident("garde"));
+            }
+        }
+    }
+    item
 }
 
 fn check_garde_dependency(errors: &mut Errors) {

@@ -1,14 +1,17 @@
 //! The procedural macros of [Portcullis](https://docs.rs/portcullis). Use them through the
 //! `portcullis` crate: generated code names the runtime as `::portcullis::__private`.
 //!
-//! Each macro parses its input into a plain model (`attr`, `scope.rs`), checks the model
-//! and reports spanned errors (`valid.rs`, `path`, `rate`, `handler.rs`), then generates
-//! code (`expand.rs`, `input.rs`).
+//! Each macro parses its input (`attr`, `scope.rs`), builds a model whose values render
+//! themselves as the runtime's (`model.rs`, with `path` and `rate`), checks the rules
+//! between the values and the handler and reports spanned errors (`valid.rs`,
+//! `handler.rs`), then generates code (`expand.rs`, `input.rs`). What depends on the types
+//! of the handler's arguments and output is checked by the generated code, through the
+//! runtime's `checks`.
 //!
 //! The grammars of what users write (`attr`, `rate`, `path`, with `errors` and `suggest`)
 //! live in the `portcullis-grammar` crate, imported here under the same names: a
 //! `proc-macro` crate can export nothing but macros, and the fuzz targets call those
-//! parsers as plain functions.
+//! parsers as plain functions. Its `scope` grammar is the one the runtime uses too.
 
 #![forbid(unsafe_code)]
 
@@ -17,6 +20,7 @@ mod expand;
 mod garde;
 mod handler;
 mod input;
+mod model;
 mod output;
 mod response;
 mod scope;

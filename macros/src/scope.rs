@@ -36,12 +36,15 @@ pub(crate) fn scopes(input: TokenStream) -> TokenStream {
     ) {
         Ok(declarations) => declarations,
         Err(error) => {
-            let mut error = error;
-            error.combine(syn::Error::new(
+            // One error, and a stand-in lookup that resolves every scope, so that the
+            // endpoints using the scopes add no error of their own.
+            let error = syn::Error::new(
                 error.span(),
-                "declare scopes as `\"orders:read\" => \"Read orders\",` pairs",
-            ));
-            return error.to_compile_error();
+                format!("{error}: declare scopes as `\"orders:read\" => \"Read orders\",` pairs"),
+            )
+            .to_compile_error();
+            let stand_in = stand_in();
+            return quote!(#stand_in #error);
         }
     };
     let declarations: Vec<Declaration> = declarations.into_iter().collect();
@@ -139,6 +142,25 @@ fn registry(declarations: &[&Declaration]) -> TokenStream {
             };
             (registry) => {{
                 static REGISTRY: ::portcullis::__private::ScopeRegistry = #registry;
+                &REGISTRY
+            }};
+        }
+    }
+}
+
+/// The lookup macro of a `scopes!` that could not be read: every scope resolves to the
+/// first index of an empty registry. It only lets the endpoints type-check, since the
+/// crate does not compile.
+fn stand_in() -> TokenStream {
+    let lookup = syn::Ident::new(LOOKUP_MACRO, proc_macro2::Span::call_site());
+    quote! {
+        #[doc(hidden)]
+        #[allow(unused_macros)]
+        macro_rules! #lookup {
+            (index $scope:literal) => { 0u16 };
+            (registry) => {{
+                static REGISTRY: ::portcullis::__private::ScopeRegistry =
+                    ::portcullis::__private::ScopeRegistry::new(&[], &[]);
                 &REGISTRY
             }};
         }

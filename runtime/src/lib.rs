@@ -8,6 +8,7 @@ pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+mod checks;
 mod config;
 mod context;
 #[cfg(feature = "dev")]
@@ -35,7 +36,9 @@ mod static_value;
 pub mod testing;
 pub mod transport;
 
-pub use auth::{AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim, TokenCacheStats};
+pub use auth::{
+    AuthFailure, Claims, Issuer, KeySet, Principal, RolesClaim, TokenCacheStats, VerifiedCaller,
+};
 pub use authz::{PolicyDecision, PolicyRequest, ScopeDecl, ScopeRegistry, ScopeSet};
 pub use config::{
     ConfigError, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_MAX_TOKEN_BYTES,
@@ -44,7 +47,7 @@ pub use config::{
 pub use context::RequestContext;
 pub use endpoint::{Endpoint, EndpointSpec, MountedEndpoint};
 pub use guard::{Guard, Guarded, UNLISTED_ROUTE, UnsecuredRoute};
-pub use input::{Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
+pub use input::{BodyExtractor, Form, Input, Json, Path, Query, SafeExtractor, Unchecked};
 pub use inventory::{Inventory, InventoryAccess, InventoryEntry};
 pub use openapi::OpenApiInfo;
 pub use problem::{ApiError, FieldViolation, PROBLEM_JSON, Problem};
@@ -169,6 +172,7 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::authz::{Policy, PolicyFn, Requirements, ScopeDecl, ScopeRegistry, ScopeSet};
+    pub use crate::checks::*;
     pub use crate::endpoint::{Access, EndpointFuture, EndpointMeta, EndpointSpec, HttpMethod};
     pub use crate::input::{Input, InputParameter, SafeExtractor, object_parameters, violations};
     pub use crate::openapi::{OperationDoc, SchemaRegistry, probe, rules};
@@ -180,7 +184,7 @@ pub mod __private {
     }
     pub use crate::problem::FieldViolation;
     pub use crate::rate::{EndpointRate, Rate, RateKeyFn, RateKeyKind};
-    pub use crate::router::Routes;
+    pub use crate::router::{Mountable, Routes};
     pub use serde;
 
     use utoipa::openapi::RefOr;

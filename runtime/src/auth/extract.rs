@@ -3,9 +3,21 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
-use super::{AuthFailure, Principal};
+use super::{AuthFailure, Claims, Principal};
 use crate::context::RequestContext;
 use crate::rejection::AuthRejection;
+
+/// An extractor that yields the caller a verified access token identifies: [`Principal`],
+/// [`Claims`]. A `#[public]` endpoint verifies no token, so it cannot take one (a compile
+/// error, whatever name the type goes by); it takes `Option<..>` of it instead.
+///
+/// Implement it for your own extractors that need a verified caller, so that `#[public]`
+/// refuses them too.
+pub trait VerifiedCaller {}
+
+impl VerifiedCaller for Principal {}
+
+impl<T> VerifiedCaller for Claims<T> {}
 
 /// In a `#[secure]` endpoint, the principal the pipeline authenticated.
 ///
@@ -22,11 +34,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         {
             Some(principal) => Ok(principal.clone()),
             None => {
-                tracing::error!(
-                    target: "portcullis",
-                    path = parts.uri.path(),
-                    "a handler asked for a Principal on a route that is not #[secure]; refused"
-                );
+                match parts.extensions.get::<RequestContext>() {
+                    Some(context) => tracing::error!(
+                        target: "portcullis",
+                        route = context.endpoint().path,
+                        handler = context.endpoint().handler,
+                        "an extractor of the #[public] endpoint asked for the verified caller \
+                         (Principal), which a #[public] endpoint does not have; refused. An \
+                         extractor that needs it belongs on a #[secure] endpoint; one that \
+                         serves anyone reads Option<Principal>"
+                    ),
+                    None => tracing::error!(
+                        target: "portcullis",
+                        path = parts.uri.path(),
+                        "a handler asked for a Principal on a route that is not #[secure]; refused"
+                    ),
+                }
                 Err(AuthRejection::for_request(
                     parts,
                     AuthFailure::NotAuthenticated,

@@ -32,6 +32,7 @@ pub use discovery::{
     DiscoveryError, OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, ProviderMetadata, discover,
     discover_with,
 };
+pub use extract::VerifiedCaller;
 pub use failure::{AuthFailure, BearerErrorCode};
 pub use http_settings::{HttpSettings, HttpSettingsError};
 pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use portcullis_grammar::scope::is_scope_token;
 use serde_json::{Map, Value};
 
 use super::Algorithm;
@@ -416,14 +417,6 @@ fn push_words(
     // element such as "a b" or "" grants nothing (it is no scope, and never two).
     out.extend(words.into_iter().filter(|word| is_scope_token(word)));
     Ok(())
-}
-
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// Audit reasons carry `&'static str` claim names: the registered ones by name, any other

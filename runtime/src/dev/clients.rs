@@ -29,14 +29,8 @@ fn valid_client_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|byte| (0x20..=0x7e).contains(&byte))
 }
 
-/// Whether `token` is a valid RFC 6749 scope token (§3.3):
-/// `1*( %x21 / %x23-5B / %x5D-7E )`.
-pub(crate) fn valid_scope_token(token: &str) -> bool {
-    !token.is_empty()
-        && token
-            .bytes()
-            .all(|byte| matches!(byte, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
-}
+// Whether a token is a valid RFC 6749 scope token (§3.3).
+pub(crate) use portcullis_grammar::scope::is_scope_token as valid_scope_token;
 
 impl Client {
     /// A client, after checking its id, secret and scopes.

@@ -1,6 +1,7 @@
 //! Validated extractors: every input a handler takes is parsed strictly and checked.
 
 mod body;
+mod body_extractor;
 mod form;
 mod json;
 mod path;
@@ -9,6 +10,7 @@ mod safe;
 mod traits;
 mod unchecked;
 
+pub use body_extractor::BodyExtractor;
 pub use form::Form;
 pub use json::Json;
 pub use path::Path;

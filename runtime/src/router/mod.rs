@@ -9,7 +9,7 @@ mod routes;
 mod scopes;
 
 pub use error::RouterError;
-pub use routes::Routes;
+pub use routes::{Mountable, Routes};
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;

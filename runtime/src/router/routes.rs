@@ -30,6 +30,21 @@ pub struct Routes<S = ()> {
     pub(super) endpoints: Vec<Mounted<S>>,
 }
 
+/// A handler that axum can serve with the state `S` (an axum `Handler`): each argument an
+/// extractor of `S`, a body extractor only last, a `Send` future, a response as output.
+/// `#[secure]` and `#[public]` check the handler for each of these where it is defined;
+/// this says, where it is mounted, to look there.
+#[diagnostic::on_unimplemented(
+    message = "this handler cannot be mounted: the error on its definition says why",
+    label = "cannot be mounted",
+    note = "if its definition shows no error, an argument is no extractor with the routes' \
+            state: a `Claims<T>` whose `T` is not `Deserialize`, an extractor of another state, \
+            an extractor of your own whose bounds do not hold"
+)]
+pub trait Mountable<T, S>: Handler<T, S> {}
+
+impl<H: Handler<T, S>, T, S> Mountable<T, S> for H {}
+
 /// One handler to mount: its record, the prefix it was nested under, and how to make its
 /// route once its context exists.
 pub(super) struct Mounted<S> {
@@ -124,7 +139,7 @@ where
     /// Adds one handler. It must carry `#[secure]` or `#[public]`; `routes!` calls this.
     pub fn with<H, A, T>(mut self, handler: H) -> Self
     where
-        H: Endpoint<A> + Handler<T, S>,
+        H: Endpoint<A> + Mountable<T, S>,
         T: 'static,
     {
         let spec = <H::Meta as EndpointMeta>::SPEC;

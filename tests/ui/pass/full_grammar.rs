@@ -53,7 +53,11 @@ async fn delete_order(_who: Principal, Path(_id): Path<u64>) -> StatusCode {
 }
 
 #[secure(put, path = "/tenants/{tenant}/orders/{id}", policy = same_tenant, rate = "1/d", rate_key = global, status = 200)]
-async fn replace_order(Path((_tenant, _id)): Path<(String, u64)>, _who: Principal, Json(_new): Json<NewOrder>) -> StatusCode {
+async fn replace_order(
+    Path((_tenant, _id)): Path<(String, u64)>,
+    _who: Principal,
+    Json(_new): Json<NewOrder>,
+) -> StatusCode {
     StatusCode::OK
 }
 

@@ -18,7 +18,11 @@ pub async fn get_order(
     if id == 0 {
         return Err(ApiError::not_found("no order 0"));
     }
-    Ok(Json(format!("{}{id} for {}", state.prefix, who.subject().unwrap_or("?"))))
+    Ok(Json(format!(
+        "{}{id} for {}",
+        state.prefix,
+        who.subject().unwrap_or("?")
+    )))
 }
 
 mod nested {
@@ -32,15 +36,27 @@ mod nested {
 
 #[tokio::main]
 async fn main() {
-    let who = Principal::builder("https://issuer").subject("alice").build();
+    let who = Principal::builder("https://issuer")
+        .subject("alice")
+        .build();
     let state = AppState { prefix: "#" };
-    let Json(text) = get_order(axum::extract::State(state.clone()), who.clone(), Path(7)).await.unwrap();
+    let Json(text) = get_order(axum::extract::State(state.clone()), who.clone(), Path(7))
+        .await
+        .unwrap();
     assert_eq!(text, "#7 for alice");
-    assert!(get_order(axum::extract::State(state.clone()), who, Path(0)).await.is_err());
+    assert!(
+        get_order(axum::extract::State(state.clone()), who, Path(0))
+            .await
+            .is_err()
+    );
     let _ = nested::nested().await;
 
     let _router: axum::Router = portcullis::SecureRouter::new(
-        portcullis::Security::builder().default_rate(portcullis::rate!("1/s")).build().await.unwrap(),
+        portcullis::Security::builder()
+            .default_rate(portcullis::rate!("1/s"))
+            .build()
+            .await
+            .unwrap(),
     )
     .mount(routes![nested::nested])
     .into_router();

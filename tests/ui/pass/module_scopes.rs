@@ -34,6 +34,9 @@ mod billing {
 }
 
 fn main() {
-    let _: portcullis::Routes =
-        portcullis::routes![orders::list_orders, orders::nested::archive, billing::list_invoices];
+    let _: portcullis::Routes = portcullis::routes![
+        orders::list_orders,
+        orders::nested::archive,
+        billing::list_invoices
+    ];
 }

@@ -30,6 +30,10 @@ async fn with_lints() -> &'static str {
 }
 
 fn main() {
-    let _routes: portcullis::Routes =
-        routes![instrumented_outside, instrumented_inside, debugged, with_lints];
+    let _routes: portcullis::Routes = routes![
+        instrumented_outside,
+        instrumented_inside,
+        debugged,
+        with_lints
+    ];
 }
