@@ -63,20 +63,21 @@ pub(super) trait Waiting {
 
     /// The authentication of a request with `headers` and `uri`: `Ok(None)` when it
     /// carries no token.
-    async fn authenticate(
-        context: &EndpointContext,
-        headers: &HeaderMap,
-        uri: &Uri,
-    ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait>;
+    fn authenticate<'a>(
+        context: &'a EndpointContext,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
+    ) -> impl Future<Output = Result<Result<Option<Principal>, AuthFailure>, Self::Wait>> + 'a;
 
     /// Counts the request, as `identity`, against a quota kept in the shared store.
-    async fn ask(
-        shared: SharedQuota<'_>,
-        identity: RateIdentity<'_>,
-    ) -> Result<Result<Option<RateHeaders>, Refused>, Self::Wait>;
+    fn ask<'a>(
+        shared: SharedQuota<'a>,
+        identity: RateIdentity<'a>,
+    ) -> impl Future<Output = Result<Result<Option<RateHeaders>, Refused>, Self::Wait>> + 'a;
 }
 
-/// Decides without waiting, or stops with [`MustWait`] before anything is counted.
+/// Decides without waiting, or stops with [`MustWait`] before anything is counted. Its
+/// steps are futures that are ready at once.
 pub(super) struct Now;
 
 /// A step of [`Now`] would have waited: a token to verify, a shared store to ask.
@@ -86,22 +87,25 @@ impl Waiting for Now {
     type Wait = MustWait;
 
     #[inline]
-    async fn authenticate(
-        context: &EndpointContext,
-        headers: &HeaderMap,
-        uri: &Uri,
-    ) -> Result<Result<Option<Principal>, AuthFailure>, MustWait> {
-        context
-            .security()
-            .authenticate_now(headers, uri, context.registry())
-            .ok_or(MustWait)
+    fn authenticate<'a>(
+        context: &'a EndpointContext,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
+    ) -> impl Future<Output = Result<Result<Option<Principal>, AuthFailure>, MustWait>> + 'a {
+        std::future::ready(
+            context
+                .security()
+                .authenticate_now(headers, uri, context.registry())
+                .ok_or(MustWait),
+        )
     }
 
-    async fn ask(
-        _shared: SharedQuota<'_>,
-        _identity: RateIdentity<'_>,
-    ) -> Result<Result<Option<RateHeaders>, Refused>, MustWait> {
-        Err(MustWait)
+    #[inline]
+    fn ask<'a>(
+        _shared: SharedQuota<'a>,
+        _identity: RateIdentity<'a>,
+    ) -> impl Future<Output = Result<Result<Option<RateHeaders>, Refused>, MustWait>> + 'a {
+        std::future::ready(Err(MustWait))
     }
 }
 
@@ -111,10 +115,10 @@ pub(super) struct Later;
 impl Waiting for Later {
     type Wait = std::convert::Infallible;
 
-    async fn authenticate(
-        context: &EndpointContext,
-        headers: &HeaderMap,
-        uri: &Uri,
+    async fn authenticate<'a>(
+        context: &'a EndpointContext,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
     ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait> {
         let security = context.security();
         // Timed here only: what is decided without waiting (a cache hit) is counted, not
@@ -130,9 +134,9 @@ impl Waiting for Later {
         Ok(authenticated)
     }
 
-    async fn ask(
-        shared: SharedQuota<'_>,
-        identity: RateIdentity<'_>,
+    async fn ask<'a>(
+        shared: SharedQuota<'a>,
+        identity: RateIdentity<'a>,
     ) -> Result<Result<Option<RateHeaders>, Refused>, Self::Wait> {
         Ok(shared.check(identity).await)
     }
