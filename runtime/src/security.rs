@@ -84,7 +84,7 @@ impl Security {
     }
 
     /// Whether 401 responses name the precise reason
-    /// ([`development_error_details`](SecurityBuilder::development_error_details)).
+    /// ([`development_error_details`](crate::SecurityBuilder::development_error_details)).
     pub fn error_details(&self) -> bool {
         self.0.error_details
     }
@@ -93,7 +93,7 @@ impl Security {
         &self.0.renderer
     }
 
-    /// `problem` as a response, rendered by the configured [`ErrorRenderer`].
+    /// `problem` as a response, rendered by the configured [`ErrorRenderer`](crate::ErrorRenderer).
     pub fn render_problem(&self, problem: crate::Problem) -> http::Response<axum::body::Body> {
         self.0.renderer.problem(problem)
     }
@@ -138,7 +138,7 @@ impl Security {
 
     /// Whether every issuer has its signing keys: those found by discovery or fetched from
     /// a JWKS URL may still be waiting for their provider (see
-    /// [`SecurityBuilder::build`]). Serve it from a readiness endpoint: see [`Readiness`]
+    /// [`SecurityBuilder::build`](crate::SecurityBuilder::build)). Serve it from a readiness endpoint: see [`Readiness`]
     /// for an example. Cheap (a lock per waiting issuer), never waits for the network.
     pub fn readiness(&self) -> Readiness {
         Readiness {

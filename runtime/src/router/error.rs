@@ -77,7 +77,7 @@ pub enum RouterError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A router built with another [`Security`] was merged in: endpoints of one app share
+    /// A router built with another [`Security`](crate::Security) was merged in: endpoints of one app share
     /// one configuration (one token cache, one throttle of failed authentication).
     #[error(
         "a SecureRouter built with another Security was merged or nested; build every \
