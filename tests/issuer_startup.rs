@@ -692,6 +692,22 @@ async fn discovery_and_keys_go_through_the_configured_proxy() {
 
 /// A certificate authority, and a server certificate it signed for `localhost` and
 /// 127.0.0.1: (CA PEM, server certificate PEM, server key PEM).
+/// A development issuer served over HTTPS with `certificate` and `key`, on a free port of
+/// 127.0.0.1: its identifier and the issuer.
+async fn https_dev_issuer(certificate: &[u8], key: &[u8]) -> (String, DevIssuer) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("https://{}", listener.local_addr().unwrap());
+    let dev = DevIssuer::new(&issuer, AUDIENCE).unwrap();
+    let tls = TlsConfig::from_pem(certificate, key).unwrap();
+    tokio::spawn(serve_tls(
+        listener,
+        dev.router(),
+        tls,
+        std::future::pending(),
+    ));
+    (issuer, dev)
+}
+
 fn test_ca() -> (String, String, String) {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
@@ -715,16 +731,7 @@ fn test_ca() -> (String, String, String) {
 #[tokio::test]
 async fn an_extra_root_certificate_lets_discovery_and_keys_be_fetched_over_https() {
     let (ca_pem, certificate_pem, key_pem) = test_ca();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("https://{}", listener.local_addr().unwrap());
-    let dev = DevIssuer::new(&issuer, AUDIENCE).unwrap();
-    let tls = TlsConfig::from_pem(certificate_pem.as_bytes(), key_pem.as_bytes()).unwrap();
-    tokio::spawn(serve_tls(
-        listener,
-        dev.router(),
-        tls,
-        std::future::pending(),
-    ));
+    let (issuer, dev) = https_dev_issuer(certificate_pem.as_bytes(), key_pem.as_bytes()).await;
     let token = token_of(&dev, "alice");
     let (audit, alerts) = (AuditLog::default(), Alerts::default());
 
@@ -815,16 +822,7 @@ fn serve_and_discover_over_https(dir: std::path::PathBuf) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("https://{}", listener.local_addr().unwrap());
-        let dev = DevIssuer::new(&issuer, AUDIENCE).unwrap();
-        let tls = TlsConfig::from_pem(&read("certificate.pem"), &read("key.pem")).unwrap();
-        tokio::spawn(serve_tls(
-            listener,
-            dev.router(),
-            tls,
-            std::future::pending(),
-        ));
+        let (issuer, dev) = https_dev_issuer(&read("certificate.pem"), &read("key.pem")).await;
         let token = token_of(&dev, "alice");
         let (audit, alerts) = (AuditLog::default(), Alerts::default());
         let security = builder(&audit, &alerts)

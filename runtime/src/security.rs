@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, Uri};
-
 use crate::alert::Alerter;
 use crate::audit::Auditor;
 use crate::auth::{
@@ -256,33 +254,11 @@ impl Security {
             .await
     }
 
-    /// Authenticates a request head: the bearer guard, then the token. `Ok(None)` means
-    /// no bearer token was offered.
-    pub(crate) async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        registry: Option<&'static ScopeRegistry>,
-    ) -> Result<Option<Principal>, AuthFailure> {
-        self.0
-            .authenticator
-            .authenticate(headers, uri, registry)
-            .await
-    }
-
-    /// [`authenticate`](Security::authenticate) when it can be decided without waiting;
-    /// `None` when the token must be verified or a shared revocation store asked, before
-    /// anything was counted.
+    /// The authentication of requests: the bearer guard, the verified-token cache, the
+    /// verifier and the revocations.
     #[inline]
-    pub(crate) fn authenticate_now(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        registry: Option<&'static ScopeRegistry>,
-    ) -> Option<Result<Option<Principal>, AuthFailure>> {
-        self.0
-            .authenticator
-            .authenticate_now(headers, uri, registry)
+    pub(crate) fn authenticator(&self) -> &Authenticator {
+        &self.0.authenticator
     }
 
     /// Verifies one bearer token (or finds it in the verified-token cache), then checks

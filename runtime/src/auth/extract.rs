@@ -77,6 +77,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
         }
         let security = context.security();
         security
+            .authenticator()
             .authenticate(&parts.headers, &parts.uri, context.registry())
             .await
             .map_err(|failure| AuthRejection::new(failure, security.realm_arc()))

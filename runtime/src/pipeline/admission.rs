@@ -95,6 +95,7 @@ impl Waiting for Now {
         std::future::ready(
             context
                 .security()
+                .authenticator()
                 .authenticate_now(headers, uri, context.registry())
                 .ok_or(MustWait),
         )
@@ -125,6 +126,7 @@ impl Waiting for Later {
         // timed.
         let authenticating = Instant::now();
         let authenticated = security
+            .authenticator()
             .authenticate(headers, uri, context.registry())
             .await;
         security
