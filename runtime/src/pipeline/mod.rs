@@ -54,7 +54,8 @@ where
 
     /// Most requests are decided here, before any waiting: a cached token, in-memory
     /// revocations and limits; only the handler is then awaited. The rest (a token to
-    /// verify, a policy, shared stores) take the asynchronous path.
+    /// verify, shared stores) are admitted again on the asynchronous path, by the same
+    /// rules (`admission.rs`).
     fn call(self, mut request: Request, state: S) -> Self::Future {
         let Secured { handler, context } = self;
         let mut ip = ClientIp::default();
