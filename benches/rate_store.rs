@@ -5,6 +5,7 @@
 //! Run: `cargo bench --bench rate_store` (the Redis part needs `redis-server` on the PATH;
 //! it starts its own on a free port).
 
+#[allow(dead_code)] // the bench uses the server, not its redis-cli helpers
 #[path = "../tests/common/redis.rs"]
 mod redis_server;
 

@@ -282,25 +282,36 @@ async fn metrics(_who: Principal) -> String {
     METRICS.get().map(|handle| handle.render()).unwrap_or_default()
 }
 
+/// Redis shared by every instance, and how quotas are counted there.
+struct SharedRedis {
+    redis: portcullis::redis::Redis,
+    /// Every decision asks Redis (`REDIS_RATE_MODE=exact`), rather than leasing permits.
+    exact: bool,
+}
+
 /// The security configuration: tokens of `issuer`, 600 requests a minute by default, every
 /// quota multiplied by `rate_scale`; rate limits and revocations in Redis when given (rate
 /// limits fall back to this instance's memory while Redis is away; revocations, which
-/// cannot be guessed, refuse instead).
+/// cannot be guessed, refuse instead once this instance's copy is older than 5 s).
 async fn security(
     issuer: Issuer,
     rate_scale: f64,
-    redis: Option<&portcullis::redis::Redis>,
+    redis: Option<&SharedRedis>,
 ) -> Result<Security, portcullis::ConfigError> {
     let mut builder = Security::builder()
         .issuer(issuer)
         .default_rate(rate!("600/min"))
         .rate_scale(rate_scale)
         .realm("orders");
-    if let Some(redis) = redis {
-        use portcullis::redis::WhenUnreachable;
+    if let Some(SharedRedis { redis, exact }) = redis {
+        use portcullis::redis::WhenUnreachable::UseLocalLimits;
+        let rates = match exact {
+            true => redis.rate_store(UseLocalLimits),
+            false => redis.leased_rate_store(UseLocalLimits),
+        };
         builder = builder
-            .rate_store(Arc::new(redis.rate_store(WhenUnreachable::UseLocalLimits)))
-            .revocations(Arc::new(redis.revocations()));
+            .rate_store(Arc::new(rates))
+            .revocations(Arc::new(redis.revocations().await));
     }
     builder.build().await
 }

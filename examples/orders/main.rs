@@ -19,7 +19,12 @@
 //! - `ORDERS_RATE_SCALE`: multiplies every quota (default 1);
 //! - `OIDC_ISSUER`: an external provider, found by discovery (Keycloak, Auth0, Okta, Entra
 //!   ID, Ory Hydra, ...); `OIDC_AUDIENCE` its audience for this API (default `orders-api`);
-//! - `REDIS_URL`: rate limits and revocations in Redis, shared by every instance;
+//! - `REDIS_URL`: rate limits and revocations in Redis, shared by every instance
+//!   (`redis://[user:password@]host:port/`, or `rediss://` for TLS); `REDIS_CLUSTER_URLS`
+//!   instead: the comma-separated nodes of a Redis Cluster; `REDIS_CA_FILE`: a PEM file of
+//!   the root certificates a `rediss://` server's certificate must chain to (default: the
+//!   system's); `REDIS_RATE_MODE`: `leased` (default: permits taken from Redis in small
+//!   batches, most requests make no round trip) or `exact` (every decision asks Redis);
 //! - `ORDERS_FIELD_KEYS` (or `ORDERS_FIELD_KEYS_FILE`, a file holding the same): the key
 //!   ring that seals delivery addresses in the store, `version:base64key` entries with the
 //!   current key first, e.g. `ORDERS_FIELD_KEYS="2:<new key>,1:<old key>"`; make a key with
@@ -111,10 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => Issuer::discover(url).audience(env_or("OIDC_AUDIENCE", "orders-api")),
         None => dev.issuer(),
     };
-    let redis = match std::env::var("REDIS_URL") {
-        Ok(url) => Some(portcullis::redis::Redis::connect(&url).await?),
-        Err(_) => None,
-    };
+    let redis = redis_from_env().await?;
     let router = api(security(issuer, rate_scale, redis.as_ref()).await?);
 
     let mut args = std::env::args().skip(1);
@@ -162,8 +164,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
              for a self-signed certificate, give curl `--cacert` with that file"
         );
     }
-    if redis.is_some() {
-        println!("Rate limits and revocations live in Redis (REDIS_URL)");
+    if let Some(shared) = &redis {
+        println!(
+            "Rate limits and revocations live in Redis ({}, quotas {})",
+            if shared.redis.is_cluster() {
+                "a Cluster"
+            } else {
+                "one server"
+            },
+            if shared.exact {
+                "counted exactly"
+            } else {
+                "leased"
+            }
+        );
     }
     match &external {
         Some(url) => println!("Trusting tokens of {url} (found by discovery)"),
@@ -179,6 +193,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => serve_with_shutdown(listener, app, shutdown).await?,
     }
     Ok(())
+}
+
+/// Redis from `REDIS_URL` or `REDIS_CLUSTER_URLS` (with `REDIS_CA_FILE` and
+/// `REDIS_RATE_MODE`), if either is set.
+async fn redis_from_env() -> Result<Option<SharedRedis>, Box<dyn std::error::Error>> {
+    let builder = portcullis::redis::Redis::builder();
+    let builder = match (
+        std::env::var("REDIS_URL"),
+        std::env::var("REDIS_CLUSTER_URLS"),
+    ) {
+        (Ok(_), Ok(_)) => return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".into()),
+        (Ok(url), Err(_)) => builder.url(url),
+        (Err(_), Ok(nodes)) => builder.cluster(nodes.split(',').map(str::trim)),
+        (Err(_), Err(_)) => return Ok(None),
+    };
+    let builder = match std::env::var("REDIS_CA_FILE") {
+        Ok(file) => builder.root_certificate_pem(
+            std::fs::read(&file).map_err(|error| format!("REDIS_CA_FILE {file}: {error}"))?,
+        ),
+        Err(_) => builder,
+    };
+    let exact = match env_or("REDIS_RATE_MODE", "leased").as_str() {
+        "leased" => false,
+        "exact" => true,
+        other => {
+            return Err(format!("REDIS_RATE_MODE is `leased` or `exact`, not {other:?}").into());
+        }
+    };
+    Ok(Some(SharedRedis {
+        redis: builder.connect().await?,
+        exact,
+    }))
 }
 
 /// The key ring of sealed fields, from `ORDERS_FIELD_KEYS` or `ORDERS_FIELD_KEYS_FILE`;

@@ -336,6 +336,16 @@ impl SecurityBuilder {
         }
         self.auditor.attach_alerts(&alerts);
         revocations.store().attach_alerts(alerts);
+        // No revoked token outlives the longest lifetime an issuer allows (and the leeway).
+        let longest_lifetime = rules
+            .iter()
+            .map(IssuerRules::max_lifetime)
+            .try_fold(0u64, |longest, lifetime| lifetime.map(|l| longest.max(l)))
+            .filter(|_| !rules.is_empty())
+            .map(|longest| Duration::from_secs(longest.saturating_add(MAX_LEEWAY.as_secs())));
+        revocations
+            .store()
+            .attach_longest_lifetime(longest_lifetime);
         let metrics = SecurityMetrics::new();
         let cache = (self.token_cache_capacity > 0).then(|| {
             TokenCache::new(

@@ -108,9 +108,13 @@ impl EndpointContext {
         let limits = Limits::new(&security, mounted);
         let body_limit = spec.body_limit.unwrap_or(security.body_limit());
         let metrics = EndpointMetrics::new(mounted.path, spec.method.as_str());
-        // Policies and key functions are plain functions: they never wait. Shared stores do.
-        let local_limits = limits.is_none() || security.rate_store().is_none();
-        let decides_without_waiting = local_limits && !security.revocations_are_shared();
+        // Policies and key functions are plain functions: they never wait. Shared stores
+        // may (a lease to take, a store with no copy in memory).
+        let local_limits = limits.is_none()
+            || security
+                .rate_store()
+                .is_none_or(|store| store.may_decide_now());
+        let decides_without_waiting = local_limits && security.revocations_decide_now();
         EndpointContext {
             security,
             spec,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use crate::auth::KeyReadiness;
+use crate::auth::{KeyReadiness, RevocationFreshness};
 
 /// Whether every issuer of a [`Security`](crate::Security) has its signing keys; see
 /// [`Security::readiness`](crate::Security::readiness).
@@ -46,6 +46,9 @@ use crate::auth::KeyReadiness;
 pub struct Readiness {
     /// Each configured issuer, in the order they were given to the builder.
     pub issuers: Vec<IssuerReadiness>,
+    /// Whether the revocations can be checked (a copy fed from a shared store may be
+    /// behind).
+    pub revocations: RevocationFreshness,
 }
 
 /// Whether one issuer has its signing keys.
@@ -58,9 +61,10 @@ pub struct IssuerReadiness {
 }
 
 impl Readiness {
-    /// Whether every issuer has keys (also when there is no issuer at all).
+    /// Whether every issuer has keys (also when there is no issuer at all), and the
+    /// revocations are current.
     pub fn is_ready(&self) -> bool {
-        self.issuers.iter().all(IssuerReadiness::is_ready)
+        self.issuers.iter().all(IssuerReadiness::is_ready) && self.revocations.is_current()
     }
 
     /// The issuers still waiting for their keys.
@@ -77,22 +81,21 @@ impl IssuerReadiness {
 }
 
 impl fmt::Display for Readiness {
-    /// `ready`, or one line per issuer still waiting: its identifier, for how long, how
-    /// many attempts failed, the last error, and when the next attempt comes.
+    /// `ready`, or one line per issuer still waiting (its identifier, for how long, how
+    /// many attempts failed, the last error, and when the next attempt comes) and one for
+    /// revocations that are behind.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut waiting = self.waiting().peekable();
-        if waiting.peek().is_none() {
+        if self.is_ready() {
             return f.write_str("ready");
         }
-        let mut first = true;
-        for issuer in waiting {
-            if !first {
-                f.write_str("\n")?;
-            }
-            first = false;
-            write!(f, "{issuer}")?;
+        let mut lines = self.waiting().map(ToString::to_string).collect::<Vec<_>>();
+        if let RevocationFreshness::Behind { reason } = &self.revocations {
+            lines.push(format!(
+                "the revocations cannot be checked ({reason}): authenticated requests are \
+                 refused until they can"
+            ));
         }
-        Ok(())
+        f.write_str(&lines.join("\n"))
     }
 }
 
@@ -145,9 +148,16 @@ mod tests {
                 retry_in: Duration::from_millis(3500),
             },
         };
-        assert!(Readiness { issuers: vec![] }.is_ready());
+        assert!(
+            Readiness {
+                issuers: vec![],
+                revocations: RevocationFreshness::Current
+            }
+            .is_ready()
+        );
         let both = Readiness {
             issuers: vec![ready.clone(), waiting.clone()],
+            revocations: RevocationFreshness::Current,
         };
         assert!(!both.is_ready());
         assert_eq!(both.waiting().collect::<Vec<_>>(), [&waiting]);
@@ -156,10 +166,23 @@ mod tests {
         assert!(!text.contains("a.example"), "{text}");
         assert_eq!(
             Readiness {
-                issuers: vec![ready]
+                issuers: vec![ready.clone()],
+                revocations: RevocationFreshness::Current,
             }
             .to_string(),
             "ready"
+        );
+        let behind = Readiness {
+            issuers: vec![ready],
+            revocations: RevocationFreshness::Behind {
+                reason: "the copy is 6 s old".to_owned(),
+            },
+        };
+        assert!(!behind.is_ready());
+        assert_eq!(
+            behind.to_string(),
+            "the revocations cannot be checked (the copy is 6 s old): authenticated requests \
+             are refused until they can"
         );
     }
 }

@@ -150,6 +150,7 @@ impl Security {
                     keys: rules.readiness(),
                 })
                 .collect(),
+            revocations: self.revocations().freshness(),
         }
     }
 
@@ -221,6 +222,15 @@ impl Security {
     /// Whether revocations live in a shared store (which may be unreachable).
     pub(crate) fn revocations_are_shared(&self) -> bool {
         matches!(self.0.authenticator.revocations(), Revocations::Shared(_))
+    }
+
+    /// Whether revocations can be checked without waiting (in memory, or a copy of a
+    /// shared store held in memory).
+    pub(crate) fn revocations_decide_now(&self) -> bool {
+        match self.0.authenticator.revocations() {
+            Revocations::Memory(_) => true,
+            Revocations::Shared(store) => store.may_decide_now(),
+        }
     }
 
     /// The revocation store.

@@ -44,6 +44,31 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs `redis-cli` against the server with `args`; its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        self.cli_with_input(args, "")
+    }
+
+    /// Runs `redis-cli` against the server, `input` on its standard input (one command a
+    /// line, all on one connection); its output.
+    pub fn cli_with_input(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("redis-cli starts");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("redis-cli reads");
+        }
+        let output = child.wait_with_output().expect("redis-cli ends");
+        assert!(output.status.success(), "redis-cli {args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Stops the server (by its PID).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

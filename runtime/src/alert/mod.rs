@@ -81,6 +81,30 @@ pub enum AlertKind {
         /// Which store.
         store: &'static str,
     },
+    /// The copy of the revocations fed from a shared store is behind (its feed is lost):
+    /// authenticated requests are refused (503) until it catches up.
+    RevocationsBehind {
+        /// Which store.
+        store: &'static str,
+        /// Why (no secret in it).
+        reason: String,
+    },
+    /// The copy of the revocations caught up after
+    /// [`RevocationsBehind`](AlertKind::RevocationsBehind) or
+    /// [`RevocationsFull`](AlertKind::RevocationsFull).
+    RevocationsCurrent {
+        /// Which store.
+        store: &'static str,
+    },
+    /// The copy of the revocations reached its configured number of entries: rather than
+    /// forget any, authenticated requests are refused (503) until expired entries make
+    /// room and the copy is loaded again.
+    RevocationsFull {
+        /// Which store.
+        store: &'static str,
+        /// The configured bound.
+        limit: usize,
+    },
     /// An audit sink lost `count` events since its previous alert of this kind: the first
     /// loss alerts at once, then at most one alert per `window`.
     AuditEventsLost {
@@ -175,6 +199,19 @@ impl fmt::Display for Alert {
             AlertKind::StoreRecovered { store } => {
                 write!(f, "the {store} store is reachable again")
             }
+            AlertKind::RevocationsBehind { store, reason } => write!(
+                f,
+                "the copy of the {store} revocations is behind ({reason}); authenticated \
+                 requests are refused (503) until it catches up"
+            ),
+            AlertKind::RevocationsCurrent { store } => {
+                write!(f, "the copy of the {store} revocations is current again")
+            }
+            AlertKind::RevocationsFull { store, limit } => write!(
+                f,
+                "the copy of the {store} revocations holds its limit of {limit} entries; \
+                 authenticated requests are refused (503) until expired entries make room"
+            ),
             AlertKind::AuditEventsLost { sink, cause } => write!(
                 f,
                 "the {sink} audit sink lost {} event{} since its previous such alert ({cause})",

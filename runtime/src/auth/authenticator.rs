@@ -155,7 +155,7 @@ impl Authenticator {
                     .revocations
                     .is_revoked_now(TokenIdentity::of(&principal), now)?;
                 self.cache_hits.increment(1);
-                Some(unless(revoked, principal).map(Some))
+                Some(checked(revoked, principal).map(Some))
             }
             Lookup::Verify(_) => None,
         }
@@ -227,18 +227,11 @@ impl Authenticator {
                 Box::pin(self.verify_uncached(token, registry, now)).await?
             }
         };
-        let revoked = match self
+        let revoked = self
             .revocations
             .is_revoked(TokenIdentity::of(&principal), now)
-            .await
-        {
-            Ok(revoked) => revoked,
-            Err(error) => {
-                tracing::error!(target: "portcullis::alert", %error, "revocation status unknown: request refused");
-                return Err(AuthFailure::RevocationUnavailable);
-            }
-        };
-        unless(revoked, principal).map(Some)
+            .await;
+        checked(revoked, principal).map(Some)
     }
 
     /// A cached principal for exactly `token`, if its keys are still the ones that
@@ -309,12 +302,18 @@ impl Authenticator {
     }
 }
 
-/// The verdict of the revocation check, the same for both paths.
-#[inline]
-fn unless(revoked: bool, principal: Principal) -> Result<Principal, AuthFailure> {
-    if revoked {
-        Err(AuthFailure::Revoked)
-    } else {
-        Ok(principal)
+/// `principal`, unless its token is revoked; when the revocations cannot be checked, the
+/// request is refused (503: fail closed).
+fn checked(
+    revoked: Result<bool, RevocationError>,
+    principal: Principal,
+) -> Result<Principal, AuthFailure> {
+    match revoked {
+        Ok(false) => Ok(principal),
+        Ok(true) => Err(AuthFailure::Revoked),
+        Err(error) => {
+            tracing::error!(target: "portcullis::alert", %error, "revocation status unknown: request refused");
+            Err(AuthFailure::RevocationUnavailable)
+        }
     }
 }

@@ -46,7 +46,8 @@ pub use remote::{
     RemoteKeyError, SHORTEST_REFRESH_DELAY,
 };
 pub use revocation::{
-    MemoryRevocations, RevocationError, RevocationFuture, RevocationStore, TokenIdentity,
+    MemoryRevocations, RevocationError, RevocationFreshness, RevocationFuture, RevocationStore,
+    TokenIdentity,
 };
 pub use roles::RolesClaim;
 

@@ -71,10 +71,59 @@ pub trait RevocationStore: Debug + Send + Sync + 'static {
     /// Whether the token is revoked at `now`.
     fn is_revoked<'a>(&'a self, token: TokenIdentity<'a>, now: u64) -> RevocationFuture<'a, bool>;
 
+    /// Whether the token is revoked at `now`, if that can be told without waiting (from a
+    /// copy held in memory, say); `None` sends the request through
+    /// [`is_revoked`](Self::is_revoked). The default never tells.
+    fn decide_now(
+        &self,
+        token: TokenIdentity<'_>,
+        now: u64,
+    ) -> Option<Result<bool, RevocationError>> {
+        let _ = (token, now);
+        None
+    }
+
+    /// Whether [`decide_now`](Self::decide_now) ever tells. The default is `false`.
+    fn may_decide_now(&self) -> bool {
+        false
+    }
+
+    /// Whether the store can answer for every revocation made so far, for a readiness
+    /// endpoint: a store fed from elsewhere may be behind. The default is always current.
+    fn freshness(&self) -> RevocationFreshness {
+        RevocationFreshness::Current
+    }
+
     /// Receives the configuration's alerts, to report outages and recoveries. Called once
     /// when the configuration is built; the default ignores them.
     fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
         let _ = alerts;
+    }
+
+    /// Receives the longest token lifetime any configured issuer allows (`None`: some
+    /// issuer bounds none), after which no revoked token can be valid any longer. Called
+    /// once when the configuration is built; the default ignores it.
+    fn attach_longest_lifetime(&self, lifetime: Option<std::time::Duration>) {
+        let _ = lifetime;
+    }
+}
+
+/// Whether a revocation store can answer for every revocation made so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationFreshness {
+    /// It can.
+    Current,
+    /// It cannot: authenticated requests are refused (503) until it can.
+    Behind {
+        /// Why, for an operator (no secret in it).
+        reason: String,
+    },
+}
+
+impl RevocationFreshness {
+    /// Whether the store is current.
+    pub fn is_current(&self) -> bool {
+        matches!(self, RevocationFreshness::Current)
     }
 }
 
@@ -215,13 +264,18 @@ pub(crate) enum Revocations {
 }
 
 impl Revocations {
-    /// [`is_revoked`](Self::is_revoked) when it can be answered without waiting: revocations
-    /// held in memory. `None` when a shared store must be asked.
+    /// [`is_revoked`](Self::is_revoked) when it can be answered without waiting:
+    /// revocations held in memory, or a shared store's copy in memory. `None` when a
+    /// shared store must be asked.
     #[inline]
-    pub(crate) fn is_revoked_now(&self, token: TokenIdentity<'_>, now: u64) -> Option<bool> {
+    pub(crate) fn is_revoked_now(
+        &self,
+        token: TokenIdentity<'_>,
+        now: u64,
+    ) -> Option<Result<bool, RevocationError>> {
         match self {
-            Revocations::Memory(memory) => Some(memory.is_revoked_now(token, now)),
-            Revocations::Shared(_) => None,
+            Revocations::Memory(memory) => Some(Ok(memory.is_revoked_now(token, now))),
+            Revocations::Shared(store) => store.decide_now(token, now),
         }
     }
 

@@ -103,10 +103,10 @@ impl Waiting for Now {
 
     #[inline]
     fn ask<'a>(
-        _shared: SharedQuota<'a>,
-        _identity: RateIdentity<'a>,
+        shared: SharedQuota<'a>,
+        identity: RateIdentity<'a>,
     ) -> impl Future<Output = Result<Result<Option<RateHeaders>, Refused>, MustWait>> + 'a {
-        std::future::ready(Err(MustWait))
+        std::future::ready(shared.decide_now(identity).ok_or(MustWait))
     }
 }
 
@@ -152,14 +152,34 @@ pub(super) struct SharedQuota<'c> {
 }
 
 impl SharedQuota<'_> {
-    /// Asks the store; refused when it cannot answer.
-    async fn check(self, identity: RateIdentity<'_>) -> Result<Option<RateHeaders>, Refused> {
-        let request = RateRequest {
+    fn request<'i>(&'i self, identity: RateIdentity<'i>) -> RateRequest<'i> {
+        RateRequest {
             quota: &self.quota.store_name,
             identity,
             rate: self.quota.rate,
-        };
-        match self.store.check(request).await {
+        }
+    }
+
+    /// Asks the store; refused when it cannot answer.
+    async fn check(self, identity: RateIdentity<'_>) -> Result<Option<RateHeaders>, Refused> {
+        let decided = self.store.check(self.request(identity)).await;
+        self.outcome(decided)
+    }
+
+    /// What the store decides without waiting, if it can (nothing counted otherwise).
+    fn decide_now(
+        &self,
+        identity: RateIdentity<'_>,
+    ) -> Option<Result<Option<RateHeaders>, Refused>> {
+        let decided = self.store.decide_now(self.request(identity))?;
+        Some(self.outcome(decided))
+    }
+
+    fn outcome(
+        &self,
+        decided: Result<RateDecision, crate::rate::RateStoreError>,
+    ) -> Result<Option<RateHeaders>, Refused> {
+        match decided {
             Ok(decision) => rate_outcome(self.limits, self.quota, decision),
             Err(error) => {
                 tracing::error!(target: "portcullis::alert", %error, "rate limits unavailable: request refused");

@@ -39,6 +39,20 @@ pub trait RateStore: Debug + Send + Sync + 'static {
     /// Counts one request.
     fn check<'a>(&'a self, request: RateRequest<'a>) -> RateFuture<'a>;
 
+    /// Counts one request if that needs no waiting (permits held in memory, say), or
+    /// returns `None` having counted nothing: the request then goes through
+    /// [`check`](Self::check). The default never decides.
+    fn decide_now(&self, request: RateRequest<'_>) -> Option<Result<RateDecision, RateStoreError>> {
+        let _ = request;
+        None
+    }
+
+    /// Whether [`decide_now`](Self::decide_now) ever decides: when it does not, requests
+    /// go straight to [`check`](Self::check). The default is `false`.
+    fn may_decide_now(&self) -> bool {
+        false
+    }
+
     /// Receives the configuration's alerts, to report outages and recoveries. Called once
     /// when the configuration is built; the default ignores them.
     fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
@@ -83,5 +97,13 @@ impl MemoryRateStore {
 impl RateStore for MemoryRateStore {
     fn check<'a>(&'a self, request: RateRequest<'a>) -> RateFuture<'a> {
         Box::pin(std::future::ready(Ok(self.check_now(request))))
+    }
+
+    fn decide_now(&self, request: RateRequest<'_>) -> Option<Result<RateDecision, RateStoreError>> {
+        Some(Ok(self.check_now(request)))
+    }
+
+    fn may_decide_now(&self) -> bool {
+        true
     }
 }

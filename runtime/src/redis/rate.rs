@@ -1,12 +1,18 @@
-//! GCRA in Redis: one round trip per decision, the whole update in one Lua script (atomic),
-//! keys that expire on their own, the clock of the Redis server (so instances whose clocks
-//! disagree still agree on quotas).
+//! Rate limits counted in Redis, in one of two modes: exact (every decision asks Redis:
+//! one round trip, shared by the decisions queued at the same moment) or leased (permits
+//! taken from Redis in small batches, decided locally).
 
-use ::redis::Script;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::Redis;
+use super::batch::Batcher;
+use super::gcra::{Grant, Take};
+use super::lease::Leases;
 use crate::rate::{
-    MemoryRateStore, RateDecision, RateFuture, RateIdentity, RateRequest, RateStore, RateStoreError,
+    MemoryRateStore, RateDecision, RateFuture, RateRequest, RateStore, RateStoreError,
 };
 
 /// What to do when Redis does not answer.
@@ -19,109 +25,163 @@ pub enum WhenUnreachable {
     UseLocalLimits,
 }
 
-/// KEYS[1]: the key. ARGV[1]: the emission interval, µs. ARGV[2]: the burst.
-/// Returns {allowed, remaining, µs until more quota (allowed) or until allowed (refused)}.
-const GCRA: &str = r#"
-if redis.replicate_commands then pcall(redis.replicate_commands) end
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local tolerance = interval * (burst - 1)
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local allow_at = tat - tolerance
-if now < allow_at then
-  return {0, 0, allow_at - now}
-end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
-local slack = now + tolerance - tat
-return {1, math.floor(slack / interval), interval - (slack % interval)}
-"#;
-
-/// Rate limits counted in Redis, shared by every instance.
-pub struct RedisRateStore {
-    redis: Redis,
-    script: Script,
-    when_unreachable: WhenUnreachable,
-    local: MemoryRateStore,
-}
-
-impl std::fmt::Debug for RedisRateStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisRateStore")
-            .field("redis", &self.redis)
-            .field("when_unreachable", &self.when_unreachable)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisRateStore {
-    pub(crate) fn new(redis: Redis, when_unreachable: WhenUnreachable) -> Self {
-        RedisRateStore {
-            redis,
-            script: Script::new(GCRA),
-            when_unreachable,
-            local: MemoryRateStore::new(),
-        }
-    }
-
-    fn fallback(&self) -> &'static str {
-        match self.when_unreachable {
+impl WhenUnreachable {
+    fn fallback(self) -> &'static str {
+        match self {
             WhenUnreachable::Refuse => "rate-limited requests are refused (503) until it returns",
             WhenUnreachable::UseLocalLimits => {
                 "each instance counts rate limits in its own memory until it returns"
             }
         }
     }
+}
 
-    async fn check_in_redis(&self, request: RateRequest<'_>) -> Result<RateDecision, String> {
-        let identity = match request.identity {
-            RateIdentity::Id(id) => format!("id:{id}"),
-            RateIdentity::Ip(ip) => format!("ip:{ip}"),
-            RateIdentity::Global => "global".to_owned(),
+/// Rate limits counted in Redis, shared by every instance; built by
+/// [`Redis::rate_store`] (exact) or [`Redis::leased_rate_store`] (leased).
+pub struct RedisRateStore {
+    batcher: Arc<Batcher>,
+    when_unreachable: WhenUnreachable,
+    local: MemoryRateStore,
+    leases: Option<Arc<Leases>>,
+    takes: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisRateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRateStore")
+            .field("redis", self.batcher.redis())
+            .field("leased", &self.leases.is_some())
+            .field("when_unreachable", &self.when_unreachable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRateStore {
+    pub(crate) fn exact(redis: Redis, when_unreachable: WhenUnreachable) -> Self {
+        RedisRateStore {
+            batcher: Arc::new(Batcher::new(redis, when_unreachable.fallback())),
+            when_unreachable,
+            local: MemoryRateStore::new(),
+            leases: None,
+            takes: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn leased(redis: Redis, when_unreachable: WhenUnreachable) -> Self {
+        RedisRateStore {
+            leases: Some(Arc::new(Leases::new())),
+            ..RedisRateStore::exact(redis, when_unreachable)
+        }
+    }
+
+    /// Whether permits are leased (rather than asked for one decision at a time).
+    pub fn is_leased(&self) -> bool {
+        self.leases.is_some()
+    }
+
+    /// How many permits this instance holds now, over every quota and caller (leased
+    /// mode; 0 in exact mode): the most it can grant without asking Redis.
+    pub fn permits_held(&self) -> u64 {
+        self.leases
+            .as_ref()
+            .map_or(0, |leases| leases.permits_held())
+    }
+
+    /// How many leased permits lapsed unused so far (leased mode; 0 in exact mode).
+    pub fn permits_lapsed(&self) -> u64 {
+        self.leases.as_ref().map_or(0, |leases| leases.lapsed())
+    }
+
+    /// How many times this store asked Redis for permits: once per decision in exact
+    /// mode, once per lease in leased mode.
+    pub fn takes(&self) -> u64 {
+        self.takes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.batcher.redis().timeout()
+    }
+
+    /// Asks Redis for permits of `request`'s quota.
+    pub(crate) async fn take(
+        &self,
+        request: &RateRequest<'_>,
+        wanted: u32,
+    ) -> Result<Grant, String> {
+        self.take_owned(request, wanted).await
+    }
+
+    /// [`take`](Self::take), as a future that borrows nothing.
+    pub(crate) fn take_owned(
+        &self,
+        request: &RateRequest<'_>,
+        wanted: u32,
+    ) -> impl Future<Output = Result<Grant, String>> + Send + 'static {
+        self.takes.fetch_add(1, Ordering::Relaxed);
+        let take = Take {
+            key: self
+                .batcher
+                .redis()
+                .keys()
+                .rate(request.quota, request.identity),
+            interval_micros: u64::try_from(request.rate.replenish_interval().as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1),
+            burst: request.rate.burst(),
+            wanted,
         };
-        let key = self.redis.key(&["rl", request.quota, &identity]);
-        let interval = u64::try_from(request.rate.replenish_interval().as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let mut connection = self.redis.connection();
-        let mut invocation = self.script.key(key);
-        invocation.arg(interval).arg(request.rate.burst());
-        let (allowed, remaining, micros): (u8, u64, u64) = self
-            .redis
-            .call(
-                "rate limit",
-                self.fallback(),
-                invocation.invoke_async(&mut connection),
-            )
-            .await?;
-        let time = std::time::Duration::from_micros(micros);
-        Ok(if allowed == 1 {
-            RateDecision::Allowed {
-                remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
-                reset: time,
-            }
-        } else {
-            RateDecision::Limited { retry_after: time }
-        })
+        let batcher = self.batcher.clone();
+        async move { batcher.take(take).await }
+    }
+
+    /// What Redis being unreachable comes to for `request`.
+    fn unreachable(
+        &self,
+        request: RateRequest<'_>,
+        error: String,
+    ) -> Result<RateDecision, RateStoreError> {
+        match self.when_unreachable {
+            WhenUnreachable::Refuse => Err(RateStoreError(error)),
+            WhenUnreachable::UseLocalLimits => Ok(self.local.check_now(request)),
+        }
+    }
+}
+
+/// The decision of a one-permit take.
+pub(crate) fn decision(grant: Grant) -> RateDecision {
+    let time = Duration::from_micros(grant.micros);
+    if grant.granted > 0 {
+        RateDecision::Allowed {
+            remaining: u32::try_from(grant.remaining).unwrap_or(u32::MAX),
+            reset: time,
+        }
+    } else {
+        RateDecision::Limited { retry_after: time }
     }
 }
 
 impl RateStore for RedisRateStore {
     fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
-        self.redis.attach_alerts(alerts);
+        self.batcher.redis().attach_alerts(alerts);
+    }
+
+    fn may_decide_now(&self) -> bool {
+        self.leases.is_some()
+    }
+
+    fn decide_now(&self, request: RateRequest<'_>) -> Option<Result<RateDecision, RateStoreError>> {
+        self.leases.as_ref()?.check_now(self, &request).map(Ok)
     }
 
     fn check<'a>(&'a self, request: RateRequest<'a>) -> RateFuture<'a> {
         Box::pin(async move {
-            match self.check_in_redis(request).await {
+            let outcome = match &self.leases {
+                Some(leases) => leases.check(self, &request).await,
+                None => self.take(&request, 1).await.map(decision),
+            };
+            match outcome {
                 Ok(decision) => Ok(decision),
-                Err(error) => match self.when_unreachable {
-                    WhenUnreachable::Refuse => Err(RateStoreError(error)),
-                    WhenUnreachable::UseLocalLimits => Ok(self.local.check_now(request)),
-                },
+                Err(error) => self.unreachable(request, error),
             }
         })
     }

@@ -1,64 +1,136 @@
-//! Revocations in Redis: a token revoked through one instance is refused by all; entries
-//! expire with the tokens they refuse.
+//! Revocations shared through Redis: written to a sorted set and announced on a stream,
+//! in one script call; read from this instance's copy, which the stream keeps current, so
+//! that checking a token waits on nothing.
 
-use ::redis::{AsyncCommands, Script};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::Script;
 
 use super::Redis;
-use crate::auth::{RevocationError, RevocationFuture, RevocationStore, TokenIdentity, unix_now};
+use super::feed::{Copy, Entry, RevocationFeed, follow, watch};
+use crate::auth::{
+    RevocationError, RevocationFreshness, RevocationFuture, RevocationStore, TokenIdentity,
+    unix_now,
+};
 
-/// KEYS[1]: the subject's key. ARGV[1]: issued before. ARGV[2]: keep until (Unix s).
-/// A later line wins; the entry lives until the last token it could refuse has expired.
-const REVOKE_SUBJECT: &str = r#"
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local before = tonumber(ARGV[1])
-if before > current then current = before end
-redis.call('SET', KEYS[1], string.format('%d', current), 'EXAT', ARGV[2])
-return current
+/// KEYS[1]: the set of revocations; KEYS[2]: their stream. ARGV[1]: the entry; ARGV[2]:
+/// until when (Unix seconds); ARGV[3]: about how many entries the stream keeps.
+/// Adds the entry (a later `until` wins), announces it, and drops expired entries.
+const REVOKE: &str = r#"
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'entry', ARGV[1], 'until', ARGV[2])
+local time = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. time[1])
+return id
 "#;
 
-/// Revocations shared by every instance.
+/// About how many announcements the stream keeps: a feed that falls further behind reloads
+/// the whole set.
+const STREAM_LENGTH: u64 = 100_000;
+
+/// What happens to requests while the revocations cannot be checked.
+const FAIL_CLOSED: &str = "authenticated requests are refused (503) until it returns";
+
+/// Revocations shared by every instance; built by [`Redis::revocations`].
+///
+/// A revocation made through any instance (or written into Redis by another service, in
+/// the format of `docs/redis.md`) reaches every instance's copy without a request waiting
+/// on Redis. While the copy is older than its bound, or full, authenticated requests are
+/// refused (503), audited and alerted; [`Security::readiness`](crate::Security::readiness)
+/// reports it.
 pub struct RedisRevocations {
     redis: Redis,
-    revoke_subject: Script,
+    copy: Arc<Copy>,
+    revoke: Script,
+    feed: tokio::task::AbortHandle,
 }
 
 impl std::fmt::Debug for RedisRevocations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisRevocations")
             .field("redis", &self.redis)
-            .finish()
+            .field("entries", &self.copy.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RedisRevocations {
+    fn drop(&mut self) {
+        self.feed.abort();
     }
 }
 
 impl RedisRevocations {
-    pub(crate) fn new(redis: Redis) -> Self {
+    pub(crate) async fn start(redis: Redis, settings: RevocationFeed) -> Self {
+        let copy = Arc::new(Copy::new(settings));
+        let feed = tokio::spawn(follow(redis.clone(), Arc::downgrade(&copy))).abort_handle();
+        // Ends on its own with the copy.
+        tokio::spawn(watch(Arc::downgrade(&copy)));
+        copy.loaded().await;
         RedisRevocations {
             redis,
-            revoke_subject: Script::new(REVOKE_SUBJECT),
+            copy,
+            revoke: Script::new(REVOKE),
+            feed,
         }
     }
 
-    /// A stable key for (issuer, id): a SHA-256 digest, so that any identifier makes a
-    /// short, safe key and every instance computes the same.
-    fn key(&self, kind: &str, issuer: &str, id: &str) -> String {
-        let mut input = Vec::with_capacity(issuer.len() + id.len() + 1);
-        input.extend_from_slice(issuer.as_bytes());
-        input.push(0);
-        input.extend_from_slice(id.as_bytes());
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
+    /// How many revocations this instance's copy holds.
+    pub fn len(&self) -> usize {
+        self.copy.len()
+    }
+
+    /// Whether the copy holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes `entry` to Redis, then into this instance's copy (so that this instance
+    /// refuses the token as soon as the call returns).
+    async fn write(
+        &self,
+        entry: Entry<'_>,
+        until: u64,
+        what: &'static str,
+    ) -> Result<(), RevocationError> {
+        if let Entry::Token { issuer, .. } | Entry::Subject { issuer, .. } = entry
+            && issuer.contains(char::is_whitespace)
+        {
+            return Err(RevocationError(
+                "an issuer with white space cannot be revoked in Redis".to_owned(),
+            ));
+        }
+        let member = entry.member();
+        let mut invocation = self.revoke.key(self.redis.keys().revocation_entries());
+        invocation
+            .key(self.redis.keys().revocation_feed())
+            .arg(&member)
+            .arg(until.min(i64::MAX as u64))
+            .arg(STREAM_LENGTH);
+        let mut connection = self.redis.connection();
         self.redis
-            .key(&["rv", kind, &URL_SAFE_NO_PAD.encode(&digest.as_ref()[..18])])
+            .call(
+                what,
+                FAIL_CLOSED,
+                invocation.invoke_async::<String>(&mut connection),
+            )
+            .await
+            .map_err(RevocationError)?;
+        self.copy.add(&member, until);
+        Ok(())
     }
 }
 
-/// What happens to requests while the revocations cannot be read.
-const FAIL_CLOSED: &str = "authenticated requests are refused (503) until it returns";
-
 impl RevocationStore for RedisRevocations {
     fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
-        self.redis.attach_alerts(alerts);
+        self.redis.attach_alerts(alerts.clone());
+        self.copy.attach_alerts(alerts);
+    }
+
+    fn attach_longest_lifetime(&self, lifetime: Option<Duration>) {
+        self.copy.attach_longest_lifetime(lifetime);
     }
 
     fn revoke_token<'a>(
@@ -71,18 +143,8 @@ impl RevocationStore for RedisRevocations {
             if expires_at <= unix_now() {
                 return Ok(());
             }
-            let key = self.key("t", issuer, jti);
-            let mut connection = self.redis.connection();
-            let options = ::redis::SetOptions::default()
-                .with_expiration(::redis::SetExpiry::EXAT(expires_at));
-            self.redis
-                .call(
-                    "revoke token",
-                    FAIL_CLOSED,
-                    connection.set_options::<_, _, ()>(key, 1u8, options),
-                )
+            self.write(Entry::Token { issuer, id: jti }, expires_at, "revoke token")
                 .await
-                .map_err(RevocationError)
         })
     }
 
@@ -97,54 +159,33 @@ impl RevocationStore for RedisRevocations {
             if keep_until <= unix_now() {
                 return Ok(());
             }
-            let key = self.key("s", issuer, subject);
-            let mut connection = self.redis.connection();
-            let mut invocation = self.revoke_subject.key(key);
-            invocation
-                .arg(issued_before)
-                .arg(keep_until.min(i64::MAX as u64));
-            self.redis
-                .call(
-                    "revoke subject",
-                    FAIL_CLOSED,
-                    invocation.invoke_async::<u64>(&mut connection),
-                )
-                .await
-                .map(|_| ())
-                .map_err(RevocationError)
+            let entry = Entry::Subject {
+                issuer,
+                before: issued_before,
+                subject,
+            };
+            self.write(entry, keep_until, "revoke subject").await
         })
     }
 
-    fn is_revoked<'a>(&'a self, token: TokenIdentity<'a>, _now: u64) -> RevocationFuture<'a, bool> {
-        Box::pin(async move {
-            let token_key = token.token_id.map(|jti| self.key("t", token.issuer, jti));
-            let subject_key = token
-                .subject
-                .map(|subject| self.key("s", token.issuer, subject));
-            let keys: Vec<String> = token_key
-                .iter()
-                .chain(subject_key.iter())
-                .cloned()
-                .collect();
-            if keys.is_empty() {
-                return Ok(false);
-            }
-            let mut connection = self.redis.connection();
-            let values: Vec<Option<u64>> = self
-                .redis
-                .call("check revocation", FAIL_CLOSED, connection.mget(&keys))
-                .await
-                .map_err(RevocationError)?;
-            let mut values = values.into_iter();
-            if token_key.is_some() && values.next().flatten().is_some() {
-                return Ok(true);
-            }
-            if subject_key.is_some()
-                && let Some(issued_before) = values.next().flatten()
-            {
-                return Ok(token.issued_at.is_none_or(|iat| iat < issued_before));
-            }
-            Ok(false)
-        })
+    fn is_revoked<'a>(&'a self, token: TokenIdentity<'a>, now: u64) -> RevocationFuture<'a, bool> {
+        Box::pin(std::future::ready(self.copy.check(token, now)))
+    }
+
+    #[inline]
+    fn decide_now(
+        &self,
+        token: TokenIdentity<'_>,
+        now: u64,
+    ) -> Option<Result<bool, RevocationError>> {
+        Some(self.copy.check(token, now))
+    }
+
+    fn may_decide_now(&self) -> bool {
+        true
+    }
+
+    fn freshness(&self) -> RevocationFreshness {
+        self.copy.freshness()
     }
 }

@@ -1,0 +1,102 @@
+//! Decisions that queue at the same moment share one script call: a worker sends what is
+//! waiting, and what arrives meanwhile goes out together in its next call. Nothing waits
+//! for a batch to fill: an idle worker sends a lone decision at once.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::Redis;
+use super::gcra::{Grant, Take, take};
+use super::keys::slot;
+
+/// The most takes one script call carries.
+const MAX_BATCH: usize = 128;
+
+type Reply = oneshot::Sender<Result<Grant, String>>;
+
+/// Sends takes to Redis, batched.
+pub(crate) struct Batcher {
+    redis: Redis,
+    fallback: &'static str,
+    sender: OnceLock<mpsc::UnboundedSender<(Take, Reply)>>,
+}
+
+impl Batcher {
+    pub(crate) fn new(redis: Redis, fallback: &'static str) -> Self {
+        Batcher {
+            redis,
+            fallback,
+            sender: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
+    /// Takes permits, in the next script call. The worker starts with the first take (on
+    /// the Tokio runtime of the caller) and stops when the batcher is dropped.
+    pub(crate) async fn take(&self, wanted: Take) -> Result<Grant, String> {
+        let sender = self.sender.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(work(self.redis.clone(), self.fallback, receiver));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send((wanted, reply))
+            .map_err(|_| "the Redis worker has stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the Redis worker has stopped".to_owned())?
+    }
+}
+
+async fn work(
+    redis: Redis,
+    fallback: &'static str,
+    mut receiver: mpsc::UnboundedReceiver<(Take, Reply)>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        if redis.is_cluster() {
+            // One call per hash slot, all at once.
+            let mut slots: BTreeMap<u16, Vec<(Take, Reply)>> = BTreeMap::new();
+            for job in batch.drain(..) {
+                slots
+                    .entry(slot(job.0.key.as_bytes()))
+                    .or_default()
+                    .push(job);
+            }
+            let calls = slots.into_values().map(|jobs| send(&redis, fallback, jobs));
+            futures_util::future::join_all(calls).await;
+        } else {
+            send(&redis, fallback, std::mem::take(&mut batch)).await;
+        }
+    }
+}
+
+async fn send(redis: &Redis, fallback: &'static str, jobs: Vec<(Take, Reply)>) {
+    let takes: Vec<&Take> = jobs.iter().map(|(take, _)| take).collect();
+    match take(redis, fallback, &takes).await {
+        Ok(grants) => {
+            for ((_, reply), grant) in jobs.into_iter().zip(grants) {
+                let _ = reply.send(Ok(grant));
+            }
+        }
+        Err(error) => {
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
