@@ -188,6 +188,9 @@ mod troubleshooting_guide {}
 #[cfg(all(doctest, feature = "redis", feature = "testing"))]
 #[doc = include_str!("../docs/rate-limits.md")]
 mod rate_limits_guide {}
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../docs/redis.md")]
+mod redis_guide {}
 #[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../docs/monitoring.md")]
 mod monitoring_guide {}

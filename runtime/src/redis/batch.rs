@@ -3,13 +3,16 @@
 //! for a batch to fill: an idle worker sends a lone decision at once.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::Redis;
 use super::gcra::{Grant, Take, take};
 use super::keys::slot;
+use crate::rate::RateRequest;
 
 /// The most takes one script call carries.
 const MAX_BATCH: usize = 128;
@@ -21,6 +24,7 @@ pub(crate) struct Batcher {
     redis: Redis,
     fallback: &'static str,
     sender: OnceLock<mpsc::UnboundedSender<(Take, Reply)>>,
+    takes: AtomicU64,
 }
 
 impl Batcher {
@@ -29,7 +33,32 @@ impl Batcher {
             redis,
             fallback,
             sender: OnceLock::new(),
+            takes: AtomicU64::new(0),
         }
+    }
+
+    /// How many takes were asked for.
+    pub(crate) fn takes(&self) -> u64 {
+        self.takes.load(Ordering::Relaxed)
+    }
+
+    /// Takes `wanted` permits of `request`'s quota, as a future that borrows nothing.
+    pub(crate) fn take_for(
+        self: &Arc<Self>,
+        request: &RateRequest<'_>,
+        wanted: u32,
+    ) -> impl Future<Output = Result<Grant, String>> + Send + 'static {
+        self.takes.fetch_add(1, Ordering::Relaxed);
+        let take = Take {
+            key: self.redis.keys().rate(request.quota, request.identity),
+            interval_micros: u64::try_from(request.rate.replenish_interval().as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1),
+            burst: request.rate.burst(),
+            wanted,
+        };
+        let batcher = self.clone();
+        async move { batcher.take(take).await }
     }
 
     pub(crate) fn redis(&self) -> &Redis {

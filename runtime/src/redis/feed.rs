@@ -18,13 +18,11 @@ use ::redis::streams::StreamReadReply;
 
 use super::Redis;
 use super::connection::Connection;
+use super::timing::BLOCK;
 use crate::alert::{Alert, AlertHandle, AlertKind};
 use crate::auth::{
     MemoryRevocations, RevocationError, RevocationFreshness, TokenIdentity, unix_now,
 };
-
-/// How long one read of the feed waits for an entry before Redis answers that none came.
-pub(crate) const BLOCK: Duration = Duration::from_millis(1000);
 
 /// The default bound on the age of the copy, past which requests fail closed.
 pub const DEFAULT_MAX_COPY_AGE: Duration = Duration::from_secs(5);
@@ -267,6 +265,12 @@ impl Copy {
 
     /// Alerts once when the copy stops being trusted, once when it is again.
     fn watch(&self) {
+        // A copy still loading at start-up is not behind yet: it is given its bound.
+        if self.confirmed_ms.load(Ordering::Acquire) == 0
+            && self.start.elapsed() <= self.settings.max_copy_age
+        {
+            return;
+        }
         let current = self.freshness();
         let alerted = self.alerted.load(Ordering::Relaxed);
         match (&current, alerted) {
@@ -639,7 +643,9 @@ mod tests {
         assert!(copy.freshness().is_current());
         copy.add("token https://i/ c", later);
         assert!(!copy.freshness().is_current(), "full: fails closed");
-        assert_eq!(copy.len(), 2);
+        assert_eq!(copy.len(), 3, "nothing is forgotten");
+        copy.add("token https://i/ d", later);
+        assert_eq!(copy.len(), 3, "nothing more is taken in until reloaded");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::RETRY_AFTER_FAILURE;
+use super::timing::RETRY_AFTER_FAILURE;
 use crate::alert::{Alert, AlertHandle, AlertKind};
 
 /// The health of one Redis connection.

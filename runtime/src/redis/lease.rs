@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
+use super::batch::Batcher;
 use super::gcra::Grant;
-use super::rate::RedisRateStore;
 use crate::rate::{BuildRateKeyHasher, Rate, RateDecision, RateKey, RateRequest};
 
 /// How long leased permits are held before they lapse unused.
@@ -241,7 +241,7 @@ impl Leases {
     /// be asked.
     pub(crate) fn check_now(
         self: &Arc<Self>,
-        store: &RedisRateStore,
+        batcher: &Arc<Batcher>,
         request: &RateRequest<'_>,
     ) -> Option<RateDecision> {
         let quota = self.quotas.get(request.quota)?;
@@ -260,7 +260,7 @@ impl Leases {
             let wanted = lease.wanted(now, request.rate.burst());
             lease.fetching = true;
             drop(lease);
-            self.take_in_background(store, quota, key, request, wanted);
+            self.take_in_background(batcher, quota, key, request, wanted);
         }
         Some(decision)
     }
@@ -268,12 +268,12 @@ impl Leases {
     /// Decides, asking Redis for a lease when nothing is held.
     pub(crate) async fn check(
         self: &Arc<Self>,
-        store: &RedisRateStore,
+        batcher: &Arc<Batcher>,
         request: &RateRequest<'_>,
     ) -> Result<RateDecision, String> {
         let key = request.identity.key();
         loop {
-            if let Some(decision) = self.check_now(store, request) {
+            if let Some(decision) = self.check_now(batcher, request) {
                 return Ok(decision);
             }
             let quota = self.quota(request.quota, request.rate);
@@ -296,11 +296,11 @@ impl Leases {
                 Next::Decided(decision) => return Ok(decision),
                 Next::Wait(arrived) => {
                     // Bounded: the lease being taken answers or fails within the timeout.
-                    let _ = tokio::time::timeout(store.timeout() * 2, arrived).await;
+                    let _ = tokio::time::timeout(batcher.redis().timeout() * 2, arrived).await;
                 }
                 Next::Take(wanted) => {
                     self.evict_now_and_then();
-                    let grant = store.take(request, wanted).await;
+                    let grant = batcher.take_for(request, wanted).await;
                     self.leases_taken.fetch_add(1, Ordering::Relaxed);
                     let now = Instant::now();
                     let mut lease = quota.callers.entry(key).or_insert_with(|| Lease::new(now));
@@ -342,7 +342,7 @@ impl Leases {
     /// Takes the next lease while the held permits last.
     fn take_in_background(
         self: &Arc<Self>,
-        store: &RedisRateStore,
+        batcher: &Arc<Batcher>,
         quota: Arc<QuotaLeases>,
         key: RateKey,
         request: &RateRequest<'_>,
@@ -354,7 +354,7 @@ impl Leases {
             }
             return;
         };
-        let taking = store.take_owned(request, wanted);
+        let taking = batcher.take_for(request, wanted);
         let leases = self.clone();
         runtime.spawn(async move {
             let grant = taking.await;

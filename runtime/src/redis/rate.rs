@@ -2,14 +2,12 @@
 //! one round trip, shared by the decisions queued at the same moment) or leased (permits
 //! taken from Redis in small batches, decided locally).
 
-use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Redis;
 use super::batch::Batcher;
-use super::gcra::{Grant, Take};
+use super::gcra::Grant;
 use super::lease::Leases;
 use crate::rate::{
     MemoryRateStore, RateDecision, RateFuture, RateRequest, RateStore, RateStoreError,
@@ -43,7 +41,6 @@ pub struct RedisRateStore {
     when_unreachable: WhenUnreachable,
     local: MemoryRateStore,
     leases: Option<Arc<Leases>>,
-    takes: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisRateStore {
@@ -63,7 +60,6 @@ impl RedisRateStore {
             when_unreachable,
             local: MemoryRateStore::new(),
             leases: None,
-            takes: AtomicU64::new(0),
         }
     }
 
@@ -95,43 +91,7 @@ impl RedisRateStore {
     /// How many times this store asked Redis for permits: once per decision in exact
     /// mode, once per lease in leased mode.
     pub fn takes(&self) -> u64 {
-        self.takes.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn timeout(&self) -> Duration {
-        self.batcher.redis().timeout()
-    }
-
-    /// Asks Redis for permits of `request`'s quota.
-    pub(crate) async fn take(
-        &self,
-        request: &RateRequest<'_>,
-        wanted: u32,
-    ) -> Result<Grant, String> {
-        self.take_owned(request, wanted).await
-    }
-
-    /// [`take`](Self::take), as a future that borrows nothing.
-    pub(crate) fn take_owned(
-        &self,
-        request: &RateRequest<'_>,
-        wanted: u32,
-    ) -> impl Future<Output = Result<Grant, String>> + Send + 'static {
-        self.takes.fetch_add(1, Ordering::Relaxed);
-        let take = Take {
-            key: self
-                .batcher
-                .redis()
-                .keys()
-                .rate(request.quota, request.identity),
-            interval_micros: u64::try_from(request.rate.replenish_interval().as_micros())
-                .unwrap_or(u64::MAX)
-                .max(1),
-            burst: request.rate.burst(),
-            wanted,
-        };
-        let batcher = self.batcher.clone();
-        async move { batcher.take(take).await }
+        self.batcher.takes()
     }
 
     /// What Redis being unreachable comes to for `request`.
@@ -170,14 +130,17 @@ impl RateStore for RedisRateStore {
     }
 
     fn decide_now(&self, request: RateRequest<'_>) -> Option<Result<RateDecision, RateStoreError>> {
-        self.leases.as_ref()?.check_now(self, &request).map(Ok)
+        self.leases
+            .as_ref()?
+            .check_now(&self.batcher, &request)
+            .map(Ok)
     }
 
     fn check<'a>(&'a self, request: RateRequest<'a>) -> RateFuture<'a> {
         Box::pin(async move {
             let outcome = match &self.leases {
-                Some(leases) => leases.check(self, &request).await,
-                None => self.take(&request, 1).await.map(decision),
+                Some(leases) => leases.check(&self.batcher, &request).await,
+                None => self.batcher.take_for(&request, 1).await.map(decision),
             };
             match outcome {
                 Ok(decision) => Ok(decision),
