@@ -354,6 +354,20 @@ class Soak:
 
     # -- the run --------------------------------------------------------------------------
 
+    def thread(self, target, *args):
+        """A thread whose uncaught exception fails the soak (rather than quietly lowering
+        the load)."""
+
+        def run():
+            try:
+                target(*args)
+            except Exception as error:  # noqa: BLE001 - reported, then the soak fails
+                with self.lock:
+                    self.fatal.append(f"a load thread ({target.__name__}) stopped: {error!r}")
+                raise
+
+        return threading.Thread(target=run, daemon=True)
+
     def run(self):
         connections = Connections(self.bases)
         # A few tokens of each client before the load starts.
@@ -369,8 +383,8 @@ class Soak:
         # The soak script's clock for its stop and restart of Redis and its memory samples.
         with open(self.args.events, "a") as events:
             events.write(f"start {started:.6f}\n")
-        threads = [threading.Thread(target=self.fetcher, daemon=True), threading.Thread(target=self.revoker, daemon=True)]
-        threads += [threading.Thread(target=self.worker, args=(seed,), daemon=True) for seed in range(self.args.workers)]
+        threads = [self.thread(self.fetcher), self.thread(self.revoker)]
+        threads += [self.thread(self.worker, seed) for seed in range(self.args.workers)]
         for thread in threads:
             thread.start()
         for thread in threads:
