@@ -261,7 +261,7 @@ async fn delete_order(
 }
 
 /// Revokes a token of the caller's issuer, on every request from now until it expires.
-#[secure(post, path = "/admin/revocations", scope = "tokens:revoke", rate = "10/min", status = 204, tag = "operations")]
+#[secure(post, path = "/admin/revocations", scope = "tokens:revoke", rate = "10/min", status = 204, tag = "operations", errors(503 = "The revocation could not be stored (Redis is unreachable); retry"))]
 async fn revoke(
     context: RequestContext,
     who: Principal,
@@ -271,7 +271,14 @@ async fn revoke(
         .security()
         .revoke_token(who.issuer(), &revocation.jti, revocation.exp)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|error| {
+            tracing::error!(target: "orders", %error, "a revocation could not be stored");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "revocations-unavailable",
+                "the revocation could not be stored; retry shortly",
+            )
+        })?;
     tracing::info!(target: "orders", jti = %revocation.jti, by = who.subject(), "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
