@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The error types whose every variant the page lists, each in its own section.
-const DOCUMENTED: [&str; 10] = [
+const DOCUMENTED: [&str; 11] = [
     "ConfigError",
     "RouterError",
     "OpenApiError",
@@ -35,6 +35,7 @@ const DOCUMENTED: [&str; 10] = [
     "RemoteKeyError",
     "HttpSettingsError",
     "RateError",
+    "RedisConnectError",
 ];
 
 /// The error types documented on another page (`Some(page)`, which the troubleshooting page
