@@ -231,6 +231,38 @@ async fn after_a_disconnect_the_copy_catches_up_before_it_is_trusted() {
 }
 
 #[tokio::test]
+async fn a_feed_trimmed_past_what_an_instance_read_is_reloaded() {
+    let Some(server) = RedisServer::start("a_feed_trimmed_past_what_an_instance_read") else {
+        return;
+    };
+    let dev = dev_issuer();
+    let a = instance(&server, &dev, RevocationFeed::default()).await;
+    let warm = dev.token().client("c0").scopes(["orders:read"]).sign();
+    a.security
+        .revoke_token(ISSUER, &claim(&warm, "jti"), now() + 600)
+        .await
+        .unwrap();
+    let token = dev.token().client("c1").scopes(["orders:read"]).sign();
+    assert_eq!(status(&a, &token).await, StatusCode::OK);
+    // In one transaction: the token's entry in the set, many announcements, and the
+    // stream trimmed to its last five (the token's among the trimmed).
+    let until = (now() + 3600).to_string();
+    let entry = format!("token {ISSUER} {}", claim(&token, "jti"));
+    let mut script = format!(
+        "MULTI\nZADD portcullis:{{revocations}}:entries GT {until} \"{entry}\"\n\
+         XADD portcullis:{{revocations}}:feed * entry \"{entry}\" until {until}\n"
+    );
+    for n in 0..20 {
+        script.push_str(&format!(
+            "XADD portcullis:{{revocations}}:feed * entry \"token {ISSUER} other-{n}\" until {until}\n"
+        ));
+    }
+    script.push_str("XTRIM portcullis:{revocations}:feed MAXLEN 5\nEXEC\n");
+    server.cli_with_input(&[], &script);
+    until_status(&a, &token, StatusCode::UNAUTHORIZED, Duration::from_secs(3)).await;
+}
+
+#[tokio::test]
 async fn an_old_copy_fails_closed_and_recovers_with_alerts() {
     let Some(mut server) = RedisServer::start("an_old_copy_fails_closed_and_recovers") else {
         return;

@@ -400,6 +400,7 @@ pub(crate) async fn follow(redis: Redis, copy: Weak<Copy>) {
                     &entries_key,
                     &feed_key,
                     &mut last_purge,
+                    redis.timeout(),
                 )
                 .await
             }
@@ -423,6 +424,7 @@ async fn follow_on(
     entries_key: &str,
     feed_key: &str,
     last_purge: &mut Instant,
+    response_timeout: Duration,
 ) -> Result<(), String> {
     let describe = |error: ::redis::RedisError| super::error::describe(&error);
     // The stream's last id first: whatever is added from then on is read from the
@@ -454,15 +456,30 @@ async fn follow_on(
             read.arg("BLOCK").arg(BLOCK.as_millis() as u64);
         }
         read.arg("STREAMS").arg(feed_key).arg(&last_id);
-        let reply: Option<StreamReadReply> =
-            read.query_async(connection).await.map_err(describe)?;
+        // Bounded here too: a server that stops answering without closing the connection
+        // must not hold the feed for ever.
+        let reply: Option<StreamReadReply> = match tokio::time::timeout(
+            BLOCK + response_timeout,
+            read.query_async(connection),
+        )
+        .await
+        {
+            Ok(reply) => reply.map_err(describe)?,
+            Err(_) => {
+                return Err(format!(
+                    "no answer from Redis within {:?}",
+                    BLOCK + response_timeout
+                ));
+            }
+        };
         let Some(held) = copy.upgrade() else {
             return Ok(());
         };
-        let mut read_any = false;
+        let read_before = last_id.clone();
+        let mut read_any = 0usize;
         for stream in reply.iter().flat_map(|reply| &reply.keys) {
             for entry in &stream.ids {
-                read_any = true;
+                read_any += 1;
                 last_id.clone_from(&entry.id);
                 let member = entry.map.get("entry").and_then(text);
                 let until = entry
@@ -478,7 +495,7 @@ async fn follow_on(
         }
         // An answer confirms the copy as of the read (an empty blocking read: as of the
         // end of its wait, which Redis measured from after it was sent).
-        let confirmed = if !read_any && block {
+        let confirmed = if read_any == 0 && block {
             sent + BLOCK.as_millis() as u64
         } else {
             sent
@@ -489,8 +506,21 @@ async fn follow_on(
             held.full.store(!fits, Ordering::Release);
         }
         held.confirm(confirmed);
-        // A full stream read means more is waiting: read again at once.
-        block = !read_any;
+        // A read that found entries may have more waiting: read again at once, unless the
+        // stream was trimmed past what this copy last read (it fell more than the stream's
+        // length behind): then only a reload of the whole set finds what was trimmed.
+        block = read_any == 0;
+        if read_any > 0
+            && read_before != "0-0"
+            && first_stream_id(connection, feed_key)
+                .await
+                .map_err(describe)?
+                .is_some_and(|first| stream_id(&first) > stream_id(&read_before))
+        {
+            return Err(
+                "the revocation feed fell behind the stream's length: reloading".to_owned(),
+            );
+        }
         if last_purge.elapsed() >= PURGE_EVERY {
             *last_purge = Instant::now();
             if held.purge() {
@@ -498,6 +528,28 @@ async fn follow_on(
             }
         }
     }
+}
+
+/// The id of the stream's oldest entry, if any.
+async fn first_stream_id(
+    connection: &mut Connection,
+    feed_key: &str,
+) -> Result<Option<String>, ::redis::RedisError> {
+    let first: Vec<(String, Value)> = ::redis::cmd("XRANGE")
+        .arg(feed_key)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(connection)
+        .await?;
+    Ok(first.into_iter().next().map(|(id, _)| id))
+}
+
+/// A stream id (`<ms>-<seq>`) as numbers, to compare.
+fn stream_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
 async fn last_stream_id(
@@ -582,6 +634,13 @@ fn text(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_ids_compare_as_numbers() {
+        assert!(stream_id("1700000000123-0") > stream_id("999999999999-5"));
+        assert!(stream_id("5-10") > stream_id("5-9"));
+        assert_eq!(stream_id("0-0"), (0, 0));
+    }
 
     #[test]
     fn entries_read_back_as_written() {

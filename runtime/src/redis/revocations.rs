@@ -27,7 +27,7 @@ return id
 "#;
 
 /// About how many announcements the stream keeps: a feed that falls further behind reloads
-/// the whole set.
+/// the whole set (`feed.rs`).
 const STREAM_LENGTH: u64 = 100_000;
 
 /// What happens to requests while the revocations cannot be checked.
