@@ -83,19 +83,6 @@ async fn until_status(
     }
 }
 
-fn claim(token: &str, name: &str) -> String {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    value[name]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| value[name].to_string())
-}
-
 #[tokio::test]
 async fn a_revocation_through_one_instance_reaches_every_other() {
     let Some(server) = RedisServer::start("a_revocation_through_one_instance_reaches_every_other")

@@ -65,19 +65,6 @@ async fn app(redis: &Redis, dev: &portcullis::dev::DevIssuer) -> (Security, axum
     (security, app)
 }
 
-fn claim(token: &str, name: &str) -> String {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    value[name]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| value[name].to_string())
-}
-
 /// Two instances on `connect()`: a revocation through one is refused by the other; a
 /// quota is shared.
 async fn two_instances_share_revocations_and_quotas(first: Redis, second: Redis) {

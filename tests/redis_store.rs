@@ -223,19 +223,6 @@ async fn refused_soon(app: &axum::Router, token: &str) {
     }
 }
 
-fn claim(token: &str, name: &str) -> String {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    value[name]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| value[name].to_string())
-}
-
 #[tokio::test]
 async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
     let Some(mut server) = RedisServer::start("when_redis_goes_away") else {

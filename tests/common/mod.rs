@@ -155,6 +155,17 @@ pub fn post_json(path: &str, token: &str, body: &str) -> Request<Body> {
 }
 
 /// base64url without padding.
+/// The claim `name` of a JWT, as text (a number or other JSON value as its JSON).
+pub fn claim(token: &str, name: &str) -> String {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    let value: Value = serde_json::from_slice(&bytes).expect("a JSON payload");
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value[name].to_string())
+}
+
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
