@@ -7,11 +7,12 @@
 //! What leasing costs is the other way, under-use:
 //!
 //! - a lease asks for `1 + ⌈r × 100 ms⌉` permits, `r` being this instance's own recent
-//!   rate for that caller and quota, and at most [`MAX_LEASE`] and a quarter of the burst;
-//!   so at any moment the permits held but not granted are at most, for each instance,
-//!   one lease (and usually about 100 ms of its own traffic);
+//!   rate for that caller and quota, and at most [`MAX_LEASE`] and a quarter of the burst,
+//!   and the next lease is taken when half of the current one is left; so at any moment
+//!   the permits held but not granted are at most, for each instance, one and a half
+//!   leases (and usually about 100 ms of its own traffic);
 //! - held permits lapse after [`LEASE_LIFE`] if unused (they are not given back), so an
-//!   instance whose traffic stops wastes at most one lease;
+//!   instance whose traffic stops wastes at most what it holds;
 //! - a refusal from Redis comes with the time until a permit is available, and the
 //!   instance refuses that caller locally until then: exact, as permits only accrue with
 //!   time.
