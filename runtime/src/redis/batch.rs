@@ -7,6 +7,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Redis;
@@ -16,6 +18,10 @@ use crate::rate::RateRequest;
 
 /// The most takes one script call carries.
 const MAX_BATCH: usize = 128;
+
+/// The most script calls out at once: decisions queue up into the next call while these
+/// are out.
+const IN_FLIGHT: usize = 2;
 
 type Reply = oneshot::Sender<Result<Grant, String>>;
 
@@ -88,30 +94,42 @@ async fn work(
     fallback: &'static str,
     mut receiver: mpsc::UnboundedReceiver<(Take, Reply)>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = receiver.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+    let mut out = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = out.next(), if !out.is_empty() => {}
+            first = receiver.recv(), if out.len() < IN_FLIGHT => {
+                let Some(first) = first else { break };
+                let mut batch = Vec::with_capacity(MAX_BATCH);
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match receiver.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                out.push(dispatch(redis.clone(), fallback, batch));
             }
-        }
-        if redis.is_cluster() {
-            // One call per hash slot, all at once.
-            let mut slots: BTreeMap<u16, Vec<(Take, Reply)>> = BTreeMap::new();
-            for job in batch.drain(..) {
-                slots
-                    .entry(slot(job.0.key.as_bytes()))
-                    .or_default()
-                    .push(job);
-            }
-            let calls = slots.into_values().map(|jobs| send(&redis, fallback, jobs));
-            futures_util::future::join_all(calls).await;
-        } else {
-            send(&redis, fallback, std::mem::take(&mut batch)).await;
         }
     }
+    while out.next().await.is_some() {}
+}
+
+/// Sends one batch: one call, or on a Cluster one call per hash slot, all at once.
+async fn dispatch(redis: Redis, fallback: &'static str, batch: Vec<(Take, Reply)>) {
+    if !redis.is_cluster() {
+        return send(&redis, fallback, batch).await;
+    }
+    let mut slots: BTreeMap<u16, Vec<(Take, Reply)>> = BTreeMap::new();
+    for job in batch {
+        slots
+            .entry(slot(job.0.key.as_bytes()))
+            .or_default()
+            .push(job);
+    }
+    let calls = slots.into_values().map(|jobs| send(&redis, fallback, jobs));
+    futures_util::future::join_all(calls).await;
 }
 
 async fn send(redis: &Redis, fallback: &'static str, jobs: Vec<(Take, Reply)>) {
