@@ -249,7 +249,6 @@ impl Leases {
         if quota.rate != request.rate {
             return None;
         }
-        let quota = quota.clone();
         let key = request.identity.key();
         let mut lease = quota.callers.get_mut(&key)?;
         let now = Instant::now();
@@ -261,6 +260,7 @@ impl Leases {
             let wanted = lease.wanted(now, request.rate.burst());
             lease.fetching = true;
             drop(lease);
+            let quota = Arc::clone(&quota);
             self.take_in_background(batcher, quota, key, request, wanted);
         }
         Some(decision)
