@@ -1,7 +1,8 @@
 //! Quotas in Redis across instances: leased permits never let the instances together
 //! exceed one exact GCRA, and fall short of it by at most the stated bound (2 and 4
 //! instances against one quota); most leased decisions make no round trip; exact
-//! decisions queued at the same moment share one script call.
+//! decisions queued at the same moment share one script call, and those of one caller are
+//! one take in it.
 
 mod common;
 
@@ -189,10 +190,18 @@ async fn exact_decisions_queued_together_share_a_script_call() {
             Ok(RateDecision::Allowed { remaining: 9, .. })
         ));
     }
+    let calls = script_calls(&server);
+    eprintln!("300 decisions queued together: {calls} script calls");
+    assert!(store.takes() == 300);
+    assert!(calls <= 30, "{calls} script calls for 300 decisions");
+}
+
+/// How many commands Redis ran whose `INFO commandstats` line starts with one of `names`.
+fn command_calls(server: &RedisServer, names: &[&str]) -> u64 {
     let stats = server.cli(&["INFO", "commandstats"]);
-    let calls: u64 = stats
+    stats
         .lines()
-        .filter(|line| line.starts_with("cmdstat_evalsha:") || line.starts_with("cmdstat_eval:"))
+        .filter(|line| names.iter().any(|name| line.starts_with(name)))
         .filter_map(|line| {
             line.split("calls=")
                 .nth(1)?
@@ -201,8 +210,61 @@ async fn exact_decisions_queued_together_share_a_script_call() {
                 .parse::<u64>()
                 .ok()
         })
-        .sum();
-    eprintln!("300 decisions queued together: {calls} script calls");
-    assert!(store.takes() == 300);
+        .sum()
+}
+
+/// How many times the rate-limit script ran.
+fn script_calls(server: &RedisServer) -> u64 {
+    command_calls(server, &["cmdstat_evalsha:", "cmdstat_eval:"])
+}
+
+/// Decisions of one caller queued together go to Redis as one take, and each gets what it
+/// would have got alone in turn: exactly the burst allowed, each with its own count of
+/// permits left, the rest refused with a wait of at most one emission interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_decisions_of_one_caller_queued_together_are_one_take() {
+    let Some(server) =
+        RedisServer::start("exact_decisions_of_one_caller_queued_together_are_one_take")
+    else {
+        return;
+    };
+    let redis = Redis::connect(&server.url()).await.unwrap();
+    let store = Arc::new(redis.rate_store(WhenUnreachable::Refuse));
+    let rate = Rate::per_minute(10);
+    let mut decisions = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        let store = store.clone();
+        decisions.spawn(async move {
+            store
+                .check(RateRequest {
+                    quota: "merged",
+                    identity: RateIdentity::Id("one-client"),
+                    rate,
+                })
+                .await
+        });
+    }
+    let mut remaining = Vec::new();
+    let mut refused = 0;
+    while let Some(decided) = decisions.join_next().await {
+        match decided.unwrap().unwrap() {
+            RateDecision::Allowed {
+                remaining: left, ..
+            } => remaining.push(left),
+            RateDecision::Limited { retry_after } => {
+                assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(6));
+                refused += 1;
+            }
+        }
+    }
+    remaining.sort_unstable();
+    assert_eq!(remaining, (0..10).collect::<Vec<u32>>());
+    assert_eq!(refused, 290);
+    // The script read the caller's state at most once per call (a call Redis answered
+    // `NOSCRIPT` read nothing), not once per decision.
+    let calls = script_calls(&server);
+    let reads = command_calls(&server, &["cmdstat_get:"]);
+    eprintln!("300 decisions of one caller: {calls} script calls, {reads} state reads");
+    assert!(reads <= calls, "{reads} state reads in {calls} script calls");
     assert!(calls <= 30, "{calls} script calls for 300 decisions");
 }

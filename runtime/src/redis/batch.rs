@@ -1,6 +1,7 @@
 //! Decisions that queue at the same moment share one script call: a worker sends what is
 //! waiting, and what arrives meanwhile goes out together in its next call. Nothing waits
-//! for a batch to fill: an idle worker sends a lone decision at once.
+//! for a batch to fill: an idle worker sends a lone decision at once. Takes of one quota
+//! and caller in a batch go as one (see `merge`).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -14,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Redis;
 use super::gcra::{Grant, Take, take};
 use super::keys::slot;
+use super::merge::merge;
 use crate::rate::RateRequest;
 
 /// The most takes one script call carries.
@@ -132,11 +134,13 @@ async fn dispatch(redis: Redis, fallback: &'static str, batch: Vec<(Take, Reply)
     futures_util::future::join_all(calls).await;
 }
 
+/// Sends one call for `jobs`, takes of one key merged into one.
 async fn send(redis: &Redis, fallback: &'static str, jobs: Vec<(Take, Reply)>) {
-    let takes: Vec<&Take> = jobs.iter().map(|(take, _)| take).collect();
+    let merged = merge(jobs.iter().map(|(take, _)| take));
+    let takes: Vec<&Take> = merged.takes.iter().collect();
     match take(redis, fallback, &takes).await {
         Ok(grants) => {
-            for ((_, reply), grant) in jobs.into_iter().zip(grants) {
+            for ((_, reply), grant) in jobs.into_iter().zip(merged.split(&grants)) {
                 let _ = reply.send(Ok(grant));
             }
         }

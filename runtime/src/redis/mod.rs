@@ -33,6 +33,7 @@ mod gcra;
 mod health;
 mod keys;
 mod lease;
+mod merge;
 mod rate;
 mod revocations;
 mod timing;
