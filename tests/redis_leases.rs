@@ -265,6 +265,9 @@ async fn exact_decisions_of_one_caller_queued_together_are_one_take() {
     let calls = script_calls(&server);
     let reads = command_calls(&server, &["cmdstat_get:"]);
     eprintln!("300 decisions of one caller: {calls} script calls, {reads} state reads");
-    assert!(reads <= calls, "{reads} state reads in {calls} script calls");
+    assert!(
+        reads <= calls,
+        "{reads} state reads in {calls} script calls"
+    );
     assert!(calls <= 30, "{calls} script calls for 300 decisions");
 }
