@@ -29,12 +29,13 @@ use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::dpop;
 use common::idp::Idp;
 use common::keys::{TestKey, jwks};
 use common::*;
 use portcullis::ConfigError;
 use portcullis::audit::Decision;
-use portcullis::auth::{Algorithm, KeyError};
+use portcullis::auth::{Algorithm, Dpop, DpopMode, KeyError};
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
 use secrecy::SecretSlice;
@@ -2531,4 +2532,564 @@ async fn weak_and_unusable_keys_are_refused_at_start_up() {
             .unwrap_err(),
         ConfigError::NoKeys(STATIC.into())
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// DPoP (RFC 9449): tokens bound to a key of the client's, each request with a proof.
+
+/// The public origin the DPoP application is configured with.
+const PUBLIC_ORIGIN: &str = "https://api.test";
+/// An issuer whose tokens must all be DPoP-bound.
+const DPOP_ONLY: &str = "https://dpop-only.test/";
+/// An issuer whose DPoP-bound tokens are refused.
+const NO_DPOP: &str = "https://no-dpop.test/";
+
+/// The application under DPoP attacks: the development issuer (bound tokens need a proof,
+/// bearer tokens pass), `DPOP_ONLY` and `NO_DPOP` (both with `STATIC`'s Ed25519 key), the
+/// endpoint served at `/orders` and, nested, at `/v1/orders`.
+struct DpopWorld {
+    dev: DevIssuer,
+    app: axum::Router,
+    audit: AuditLog,
+    calls: Calls,
+    /// The client's key, which its tokens are bound to.
+    client: TestKey,
+}
+
+async fn dpop_world() -> DpopWorld {
+    let dev = dev_issuer();
+    let audit = AuditLog::default();
+    let with_ed = |issuer: &str| {
+        Issuer::new(issuer)
+            .audience(AUDIENCE)
+            .jwks_json(&jwks(&[&KEYS.ed]))
+    };
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .issuer(with_ed(DPOP_ONLY).dpop(DpopMode::Required))
+        .issuer(with_ed(NO_DPOP).dpop(DpopMode::Refused))
+        .dpop(Dpop::new(PUBLIC_ORIGIN))
+        .default_rate(rate!("1000/s"))
+        .realm("attacks")
+        .auth_failure_limit(None)
+        .audit_sink(audit.sink())
+        .build()
+        .await
+        .unwrap();
+    let calls = Calls::default();
+    let api = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router()
+        .with_state(calls.clone());
+    let app = axum::Router::new().nest("/v1", api.clone()).merge(api);
+    DpopWorld {
+        dev,
+        app,
+        audit,
+        calls,
+        client: TestKey::ec("client", false),
+    }
+}
+
+impl DpopWorld {
+    /// A development-issuer token bound to `key`.
+    fn bound_token(&self, key: &TestKey) -> String {
+        let mut claims = claims("orders:read");
+        claims["cnf"] = json!({ "jkt": dpop::thumbprint(key) });
+        dev_token(&self.dev, &claims)
+    }
+}
+
+/// `GET path` with `Authorization: <scheme> <token>` and the given `DPoP` headers.
+fn dpop_get(path: &str, scheme: &str, token: &str, proofs: &[&str]) -> Request<Body> {
+    let mut request = Request::get(path).header("authorization", format!("{scheme} {token}"));
+    for proof in proofs {
+        request = request.header("dpop", *proof);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+/// Sends `request` and checks that it was accepted (the handler ran).
+async fn accepted(world: &DpopWorld, name: &str, request: Request<Body>) {
+    let before = world.calls.load(Ordering::SeqCst);
+    let reply = send(&world.app, request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.text);
+    assert_eq!(world.calls.load(Ordering::SeqCst), before + 1, "{name}");
+}
+
+/// Sends `request` and checks the refusal: 401, the challenge (`DPoP` first for a DPoP
+/// failure, with its `algs`), its error, the audit reason, one denial audited, the handler
+/// not run, the token not echoed.
+async fn refused_dpop(
+    world: &DpopWorld,
+    name: &str,
+    request: Request<Body>,
+    token: &str,
+    expect: Expect,
+) -> Result<(), String> {
+    let calls_before = world.calls.load(Ordering::SeqCst);
+    let events_before = world.audit.events().len();
+    let reply = send(&world.app, request).await;
+    let challenges: Vec<String> = reply
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    let first = challenges.first().cloned().unwrap_or_default();
+    let events = world.audit.events();
+    let new_events = &events[events_before.min(events.len())..];
+    let reason = new_events
+        .last()
+        .map_or("(no audit event)", |event| event.reason.as_str());
+    let error = challenge_param(&first, "error");
+    let mut problems = Vec::new();
+    if (reply.status, error.as_deref(), reason) != (expect.status, expect.error, expect.reason) {
+        problems.push(format!(
+            "expected {} {:?} {:?}, got {} {:?} {reason:?}",
+            expect.status.as_u16(),
+            expect.error,
+            expect.reason,
+            reply.status.as_u16(),
+            error.as_deref(),
+        ));
+    }
+    let dpop_first = expect.reason.starts_with("dpop_");
+    let scheme_ok = if dpop_first {
+        first.starts_with("DPoP realm=\"attacks\"") && first.contains("algs=\"ES256 ")
+    } else {
+        first.starts_with("Bearer realm=\"attacks\"")
+    };
+    if !scheme_ok || challenges.len() != 2 {
+        problems.push(format!("challenges {challenges:?}"));
+    }
+    if world.calls.load(Ordering::SeqCst) != calls_before {
+        problems.push("THE HANDLER RAN".to_owned());
+    }
+    if !matches!(new_events, [event] if event.decision == Decision::Deny) {
+        problems.push(format!("{} audit events, not one denial", new_events.len()));
+    }
+    if reply.text.contains(token) {
+        problems.push("the token was echoed".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("- {name}: {}", problems.join("; ")))
+    }
+}
+
+/// 401 `invalid_dpop_proof`, for `reason`.
+const fn bad_proof(reason: &'static str) -> Expect {
+    Expect {
+        status: StatusCode::UNAUTHORIZED,
+        error: Some("invalid_dpop_proof"),
+        reason,
+    }
+}
+
+#[tokio::test]
+async fn dpop_bound_tokens_are_accepted_with_valid_proofs_only() {
+    let world = dpop_world().await;
+    let client = &world.client;
+    let token = world.bound_token(client);
+    let htu = format!("{PUBLIC_ORIGIN}/orders");
+    // Verified, then from the verified-token cache: each request with a fresh proof.
+    for round in 0..3 {
+        let proof = dpop::proof(client, "GET", &htu, &token);
+        accepted(
+            &world,
+            &format!("round {round}"),
+            dpop_get("/orders", "DPoP", &token, &[&proof]),
+        )
+        .await;
+    }
+    // The scheme's name in any case; a query is not part of `htu`.
+    let proof = dpop::proof(client, "GET", &htu, &token);
+    accepted(
+        &world,
+        "dpop scheme",
+        dpop_get("/orders?page=2", "dpop", &token, &[&proof]),
+    )
+    .await;
+    // Nested under /v1: the proof names the path the client sent.
+    let proof = dpop::proof(client, "GET", &format!("{PUBLIC_ORIGIN}/v1/orders"), &token);
+    accepted(
+        &world,
+        "nested",
+        dpop_get("/v1/orders", "DPoP", &token, &[&proof]),
+    )
+    .await;
+    // A Host header naming another origin changes nothing: the configured origin counts.
+    let proof = dpop::proof(client, "GET", &htu, &token);
+    let mut request = dpop_get("/orders", "DPoP", &token, &[&proof]);
+    request
+        .headers_mut()
+        .insert("host", "evil.test".parse().unwrap());
+    accepted(&world, "other Host", request).await;
+    // Keys of every kind a client may hold.
+    for key in [&KEYS.ed, &KEYS.rsa, &KEYS.p384] {
+        let token = world.bound_token(key);
+        let proof = dpop::proof(key, "GET", &htu, &token);
+        accepted(
+            &world,
+            dpop::alg_of(key),
+            dpop_get("/orders", "DPoP", &token, &[&proof]),
+        )
+        .await;
+    }
+    // Unbound bearer tokens of the development issuer still pass.
+    let bearer = dev_token(&world.dev, &claims("orders:read"));
+    accepted(&world, "bearer", get("/orders", &bearer)).await;
+    // Every answer was audited as allowed, with no reason of refusal.
+    assert!(
+        world
+            .audit
+            .events()
+            .iter()
+            .all(|event| event.decision == Decision::Allow)
+    );
+}
+
+#[tokio::test]
+async fn dpop_attacks_are_refused_with_their_reasons() {
+    let world = dpop_world().await;
+    let client = &world.client;
+    let attacker = &KEYS.attacker;
+    let token = world.bound_token(client);
+    let htu = format!("{PUBLIC_ORIGIN}/orders");
+    let valid = |method: &str, htu: &str| dpop::proof(client, method, htu, &token);
+    let with_claims = |edit: &dyn Fn(&mut Value)| {
+        let mut claims = dpop::proof_claims("GET", &htu, &token);
+        edit(&mut claims);
+        dpop::sign_proof(client, &dpop::proof_header(client), &claims)
+    };
+    let with_header = |edit: &dyn Fn(&mut Value)| {
+        let mut header = dpop::proof_header(client);
+        edit(&mut header);
+        dpop::sign_proof(client, &header, &dpop::proof_claims("GET", &htu, &token))
+    };
+    let replayed = valid("GET", &htu);
+    accepted(
+        &world,
+        "first use",
+        dpop_get("/orders", "DPoP", &token, &[&replayed]),
+    )
+    .await;
+    let mut private = dpop::public_jwk(client);
+    private["d"] = json!(b64([7u8; 32]));
+    let hmac_proof = {
+        let header = json!({ "typ": "dpop+jwt", "alg": "HS256", "jwk": { "kty": "oct", "k": b64(HMAC_SECRET) } });
+        hmac_signed(
+            "HS256",
+            HMAC_SECRET,
+            &header,
+            &dpop::proof_claims("GET", &htu, &token),
+        )
+    };
+    // With a signature of one zero byte: `none` refused for what it is (with an empty
+    // signature, the proof is not even a JWS).
+    let none_proof = format!(
+        "{}.AA",
+        signing_input(
+            &json!({ "typ": "dpop+jwt", "alg": "none", "jwk": dpop::public_jwk(client) }),
+            &dpop::proof_claims("GET", &htu, &token).to_string()
+        )
+    );
+    // Signed by the attacker's key, whose JWK it carries: a valid proof of another key.
+    let attackers_own = dpop::proof(attacker, "GET", &htu, &token);
+    // The client's JWK, signed by the attacker.
+    let forged = dpop::sign_proof(
+        attacker,
+        &dpop::proof_header(client),
+        &dpop::proof_claims("GET", &htu, &token),
+    );
+    let other_token = world.bound_token(client);
+    let unbound = dev_token(&world.dev, &claims("orders:read"));
+    let mut x5t = claims("orders:read");
+    x5t["cnf"] = json!({ "x5t#S256": b64([1u8; 32]) });
+    let certificate_bound = dev_token(&world.dev, &x5t);
+    let dpop_only_bearer = static_token(&claims_for(DPOP_ONLY));
+    let mut refused_claims = claims_for(NO_DPOP);
+    refused_claims["cnf"] = json!({ "jkt": dpop::thumbprint(client) });
+    let no_dpop_token = static_token(&refused_claims);
+    let no_dpop_proof = dpop::proof(client, "GET", &htu, &no_dpop_token);
+
+    let cases: Vec<(&str, Request<Body>, &str, Expect)> = vec![
+        (
+            "a replayed proof",
+            dpop_get("/orders", "DPoP", &token, &[&replayed]),
+            &token,
+            bad_proof("dpop_replay"),
+        ),
+        (
+            "a proof for another method",
+            dpop_get("/orders", "DPoP", &token, &[&valid("POST", &htu)]),
+            &token,
+            bad_proof("dpop_htm_mismatch"),
+        ),
+        (
+            "a proof for another path",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&valid("GET", &format!("{PUBLIC_ORIGIN}/admin"))],
+            ),
+            &token,
+            bad_proof("dpop_htu_mismatch"),
+        ),
+        (
+            "a proof for another origin",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&valid("GET", "https://evil.test/orders")],
+            ),
+            &token,
+            bad_proof("dpop_htu_mismatch"),
+        ),
+        (
+            "a proof without the prefix the app is nested under",
+            dpop_get("/v1/orders", "DPoP", &token, &[&valid("GET", &htu)]),
+            &token,
+            bad_proof("dpop_htu_mismatch"),
+        ),
+        (
+            "a proof naming the Host header's origin",
+            {
+                let mut request = dpop_get(
+                    "/orders",
+                    "DPoP",
+                    &token,
+                    &[&valid("GET", "https://evil.test/orders")],
+                );
+                request
+                    .headers_mut()
+                    .insert("host", "evil.test".parse().unwrap());
+                request
+            },
+            &token,
+            bad_proof("dpop_htu_mismatch"),
+        ),
+        (
+            "a proof signed by another key",
+            dpop_get("/orders", "DPoP", &token, &[&attackers_own]),
+            &token,
+            bad_proof("dpop_key_mismatch"),
+        ),
+        (
+            "a proof with the client's key, signed by another",
+            dpop_get("/orders", "DPoP", &token, &[&forged]),
+            &token,
+            bad_proof("dpop_bad_signature"),
+        ),
+        (
+            "a proof carrying a private key",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_header(&|header| header["jwk"] = private.clone())],
+            ),
+            &token,
+            bad_proof("dpop_private_key"),
+        ),
+        (
+            "a proof with alg none",
+            dpop_get("/orders", "DPoP", &token, &[&none_proof]),
+            &token,
+            bad_proof("dpop_algorithm_not_allowed"),
+        ),
+        (
+            "an HMAC proof",
+            dpop_get("/orders", "DPoP", &token, &[&hmac_proof]),
+            &token,
+            bad_proof("dpop_algorithm_not_allowed"),
+        ),
+        (
+            "a proof without typ dpop+jwt",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_header(&|header| header["typ"] = json!("JWT"))],
+            ),
+            &token,
+            bad_proof("dpop_wrong_type"),
+        ),
+        (
+            "a proof without a key",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_header(&|header| {
+                    header.as_object_mut().unwrap().remove("jwk");
+                })],
+            ),
+            &token,
+            bad_proof("dpop_bad_key"),
+        ),
+        (
+            "a stale proof",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_claims(&|claims| claims["iat"] = json!(now() - 120))],
+            ),
+            &token,
+            bad_proof("dpop_stale"),
+        ),
+        (
+            "a proof from the future",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_claims(&|claims| claims["iat"] = json!(now() + 60))],
+            ),
+            &token,
+            bad_proof("dpop_issued_in_future"),
+        ),
+        (
+            "a proof for another token",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&dpop::proof(client, "GET", &htu, &other_token)],
+            ),
+            &token,
+            bad_proof("dpop_ath_mismatch"),
+        ),
+        (
+            "a proof without ath",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_claims(&|claims| {
+                    claims.as_object_mut().unwrap().remove("ath");
+                })],
+            ),
+            &token,
+            bad_proof("dpop_malformed_proof"),
+        ),
+        (
+            "a proof without jti",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&with_claims(&|claims| {
+                    claims.as_object_mut().unwrap().remove("jti");
+                })],
+            ),
+            &token,
+            bad_proof("dpop_malformed_proof"),
+        ),
+        (
+            "a proof that is no JWS",
+            dpop_get("/orders", "DPoP", &token, &["not-a-proof"]),
+            &token,
+            bad_proof("dpop_malformed_proof"),
+        ),
+        (
+            "no proof",
+            dpop_get("/orders", "DPoP", &token, &[]),
+            &token,
+            bad_proof("dpop_proof_missing"),
+        ),
+        (
+            "two proofs",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &token,
+                &[&valid("GET", &htu), &valid("GET", &htu)],
+            ),
+            &token,
+            bad_proof("dpop_multiple_proofs"),
+        ),
+        (
+            "a bound token as Bearer",
+            get("/orders", &token),
+            &token,
+            refused("dpop_bound_token_as_bearer"),
+        ),
+        (
+            "a bound token as Bearer, with a valid proof",
+            dpop_get("/orders", "Bearer", &token, &[&valid("GET", &htu)]),
+            &token,
+            refused("dpop_bound_token_as_bearer"),
+        ),
+        (
+            "an unbound token with the DPoP scheme",
+            dpop_get(
+                "/orders",
+                "DPoP",
+                &unbound,
+                &[&dpop::proof(client, "GET", &htu, &unbound)],
+            ),
+            &unbound,
+            refused("dpop_token_not_bound"),
+        ),
+        (
+            "a bearer token of an issuer that requires DPoP",
+            get("/orders", &dpop_only_bearer),
+            &dpop_only_bearer,
+            refused("dpop_required"),
+        ),
+        (
+            "a bound token of an issuer that refuses DPoP",
+            dpop_get("/orders", "DPoP", &no_dpop_token, &[&no_dpop_proof]),
+            &no_dpop_token,
+            refused("dpop_not_accepted"),
+        ),
+        (
+            "a certificate-bound token",
+            get("/orders", &certificate_bound),
+            &certificate_bound,
+            refused("unsupported_confirmation"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = cases.len();
+    for (name, request, token, expect) in cases {
+        if let Err(failure) = refused_dpop(&world, name, request, token, expect).await {
+            failures.push(failure);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Without a DPoP configuration there is no origin to hold proofs to: a bound token is
+/// refused, with or without a proof.
+#[tokio::test]
+async fn dpop_bound_tokens_are_refused_where_dpop_is_not_configured() {
+    let dev = dev_issuer();
+    let (security, audit) = audited_security(&dev).await;
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router()
+        .with_state(Calls::default());
+    let client = TestKey::ec("client", false);
+    let mut bound = claims("orders:read");
+    bound["cnf"] = json!({ "jkt": dpop::thumbprint(&client) });
+    let token = dev_token(&dev, &bound);
+    let proof = dpop::proof(&client, "GET", "http://localhost/orders", &token);
+    let reply = send(&app, dpop_get("/orders", "DPoP", &token, &[&proof])).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit.last().reason, "dpop_not_configured");
+    let reply = send(&app, get("/orders", &token)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit.last().reason, "dpop_bound_token_as_bearer");
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use crate::alert::{AlertHandle, AlertPolicy, AlertSink, Alerter};
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
-    Authenticator, DiscoveryError, HttpSettings, HttpSettingsError, Issuer, IssuerRules, KeyError,
-    KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION,
-    RemoteKeyError, RevocationStore, Revocations, StaticKeys, TokenCache, Verifier, checked_issuer,
-    checked_jwks_url, unix_now,
+    Authenticator, DiscoveryError, Dpop, DpopConfigError, DpopRules, HttpSettings,
+    HttpSettingsError, Issuer, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
+    MemoryRevocations, OPENID_CONFIGURATION, RemoteKeyError, RevocationStore, Revocations,
+    StaticKeys, TokenCache, Verifier, checked_issuer, checked_jwks_url, unix_now,
 };
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
@@ -125,6 +125,9 @@ pub enum ConfigError {
     /// The rate scale is not a positive number.
     #[error("the rate scale must be a positive, finite number")]
     InvalidRateScale,
+    /// The DPoP configuration is refused.
+    #[error(transparent)]
+    Dpop(#[from] DpopConfigError),
 }
 
 /// Builds a [`Security`]; see [`Security::builder`].
@@ -149,9 +152,27 @@ pub struct SecurityBuilder {
     renderer: Renderer,
     error_details: bool,
     http_settings: Option<HttpSettings>,
+    dpop: Option<Dpop>,
 }
 
 impl SecurityBuilder {
+    /// Accepts DPoP-bound access tokens (RFC 9449), each request with a proof checked as
+    /// `dpop` says: the public origin its `htu` must name, its algorithms, its window and
+    /// where the proofs seen are kept. Without it, DPoP-bound tokens are refused (a bound
+    /// token is never accepted without its proof). Bearer tokens are unaffected unless an
+    /// issuer requires DPoP ([`Issuer::dpop`]).
+    ///
+    /// ```
+    /// use portcullis_runtime::auth::Dpop;
+    /// use portcullis_runtime::Security;
+    ///
+    /// let builder = Security::builder().dpop(Dpop::new("https://api.example.com"));
+    /// ```
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
     /// Trusts tokens from `issuer`. Call again for several issuers: each token is checked
     /// against the one its `iss` names, with that issuer's keys and rules only.
     pub fn issuer(mut self, issuer: Issuer) -> Self {
@@ -311,6 +332,7 @@ impl SecurityBuilder {
         if !realm_ok {
             return Err(ConfigError::InvalidRealm);
         }
+        let dpop = self.dpop.map(DpopRules::new).transpose()?;
         let mut rules: Vec<IssuerRules> = Vec::with_capacity(self.issuers.len());
         let mut loaders: Vec<Arc<LoadingKeys>> = Vec::new();
         for issuer in self.issuers {
@@ -357,6 +379,7 @@ impl SecurityBuilder {
             Verifier::new(rules, metrics.signature_checks.clone()),
             cache,
             revocations,
+            dpop,
             self.max_token_bytes,
             metrics.cache_hits.clone(),
             metrics.cache_misses.clone(),
@@ -515,6 +538,7 @@ impl Security {
             renderer: Renderer::default(),
             error_details: false,
             http_settings: None,
+            dpop: None,
         }
     }
 }

@@ -24,7 +24,19 @@ pub const DEFAULT_REALM: &str = "api";
 pub(crate) struct DenialReason(pub(crate) Reason);
 
 fn challenge(realm: &str, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
-    let mut value = format!("Bearer realm=\"{realm}\"");
+    scheme_challenge("Bearer", realm, error, scope, None)
+}
+
+/// A challenge of `scheme` (`Bearer`, `DPoP`), with an error, a scope and the algorithms a
+/// DPoP proof may use (`algs`, RFC 9449 §7.1) when given.
+fn scheme_challenge(
+    scheme: &'static str,
+    realm: &str,
+    error: Option<(&str, &str)>,
+    scope: Option<&str>,
+    algs: Option<&str>,
+) -> HeaderValue {
+    let mut value = format!("{scheme} realm=\"{realm}\"");
     if let Some((code, description)) = error {
         let _ = write!(
             value,
@@ -34,9 +46,12 @@ fn challenge(realm: &str, error: Option<(&str, &str)>, scope: Option<&str>) -> H
     if let Some(scope) = scope {
         let _ = write!(value, ", scope=\"{scope}\"");
     }
-    // The realm is checked when configured, scopes when declared, descriptions are ours:
-    // all visible ASCII without quotes or backslashes.
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    if let Some(algs) = algs {
+        let _ = write!(value, ", algs=\"{algs}\"");
+    }
+    // The realm is checked when configured, scopes when declared, algorithms are JWA
+    // names, descriptions are ours: all visible ASCII without quotes or backslashes.
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(scheme))
 }
 
 fn with_reason(mut response: Response, reason: Reason) -> Response {
@@ -44,13 +59,17 @@ fn with_reason(mut response: Response, reason: Reason) -> Response {
     response
 }
 
-/// Authentication failed: 401 with a Bearer challenge (400 for a malformed request).
+/// Authentication failed: 401 with a Bearer challenge (400 for a malformed request), and a
+/// DPoP challenge when DPoP is configured (RFC 9449 §7.1); a failed DPoP proof or binding
+/// is told in the DPoP challenge.
 #[derive(Debug, Clone)]
 pub struct AuthRejection {
     failure: AuthFailure,
     realm: Arc<str>,
     /// Whether the description names the precise reason (development only).
     detailed: bool,
+    /// The algorithms of the DPoP challenge, when DPoP is configured.
+    dpop_algs: Option<Arc<str>>,
 }
 
 impl AuthRejection {
@@ -60,6 +79,7 @@ impl AuthRejection {
             failure,
             realm,
             detailed: false,
+            dpop_algs: None,
         }
     }
 
@@ -70,6 +90,7 @@ impl AuthRejection {
             failure,
             realm: security.realm_arc(),
             detailed: security.error_details(),
+            dpop_algs: security.dpop_algs(),
         }
     }
 
@@ -128,18 +149,36 @@ impl IntoResponse for AuthRejection {
                 "invalid-request",
                 "Invalid authentication request",
             ),
+            Some(BearerErrorCode::InvalidDpopProof) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid-dpop-proof",
+                "Invalid DPoP proof",
+            ),
         };
         let mut response = Problem::new(status, kind, title)
             .with_detail(description.clone())
             .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            challenge(
-                &self.realm,
-                code.map(|code| (code.as_str(), description.as_ref())),
-                None,
-            ),
-        );
+        let error = code.map(|code| (code.as_str(), description.as_ref()));
+        let dpop_error = matches!(self.failure, AuthFailure::Dpop(_));
+        let headers = response.headers_mut();
+        if dpop_error {
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                scheme_challenge("DPoP", &self.realm, error, None, self.dpop_algs.as_deref()),
+            );
+            headers.append(header::WWW_AUTHENTICATE, challenge(&self.realm, None, None));
+        } else {
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                challenge(&self.realm, error, None),
+            );
+            if let Some(algs) = &self.dpop_algs {
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    scheme_challenge("DPoP", &self.realm, None, None, Some(algs)),
+                );
+            }
+        }
         with_reason(response, Reason::Authentication(self.failure))
     }
 }

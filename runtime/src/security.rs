@@ -105,6 +105,11 @@ impl Security {
         self.0.realm.clone()
     }
 
+    /// The `algs` of the `DPoP` challenge, when DPoP is configured.
+    pub(crate) fn dpop_algs(&self) -> Option<Arc<str>> {
+        self.0.authenticator.dpop().map(|dpop| dpop.algs.clone())
+    }
+
     /// The default rate, already scaled.
     pub fn default_rate(&self) -> Rate {
         self.0.default_rate

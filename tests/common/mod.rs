@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod dpop;
 pub mod example;
 pub mod idp;
 pub mod keys;

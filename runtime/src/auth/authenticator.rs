@@ -1,16 +1,20 @@
-//! Request-time authentication: a request's bearer token, verified (or found in the
-//! verified-token cache), then checked against revocations.
+//! Request-time authentication: a request's access token, verified (or found in the
+//! verified-token cache), held to its binding (a DPoP-bound token needs its proof), then
+//! checked against revocations.
 //!
 //! Each rule is written once. [`Authenticator::lookup`] reads the token and the cache;
 //! [`Authenticator::authenticate_now`] finishes what needs no waiting and
 //! [`Authenticator::authenticate`] everything, both from the same lookup.
 
 use crate::metrics::Counter;
-use http::{HeaderMap, Uri};
+use axum::extract::OriginalUri;
+use http::{Extensions, HeaderMap, Method, Uri};
 
+use super::bearer::{Scheme, credentials};
+use super::dpop::{DpopFailure, DpopMode, DpopRules, ProofRequest, VerifiedProof, verify_proof};
 use super::{
     AuthFailure, CachedToken, IssuerRules, MAX_LEEWAY, Principal, RevocationError, RevocationStore,
-    Revocations, TokenCache, TokenIdentity, Verifier, bearer_bytes, token_text, unix_now,
+    Revocations, TokenCache, TokenIdentity, Verifier, token_text, unix_now,
 };
 use crate::authz::ScopeRegistry;
 
@@ -25,12 +29,44 @@ pub struct TokenCacheStats {
     pub entries: usize,
 }
 
-/// Verifies the bearer tokens of requests: the issuers' rules, the verified-token cache and
-/// the revocations. Built by the configuration's builder, held by its `Security`.
+/// What authentication reads of a request: its head, and the path the client sent (the
+/// original URI's, before any router nesting took a prefix off), which a DPoP proof names.
+#[derive(Clone, Copy)]
+pub(crate) struct RequestHead<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) path: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    /// The head of a request with these parts.
+    pub(crate) fn new(
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+        extensions: &'a Extensions,
+    ) -> RequestHead<'a> {
+        let original = extensions
+            .get::<OriginalUri>()
+            .map_or(uri, |original| &original.0);
+        RequestHead {
+            method,
+            uri,
+            path: original.path(),
+            headers,
+        }
+    }
+}
+
+/// Verifies the access tokens of requests: the issuers' rules, the verified-token cache,
+/// DPoP bindings and the revocations. Built by the configuration's builder, held by its
+/// `Security`.
 pub(crate) struct Authenticator {
     verifier: Verifier,
     cache: Option<TokenCache>,
     revocations: Revocations,
+    dpop: Option<DpopRules>,
     max_token_bytes: usize,
     cache_hits: Counter,
     cache_misses: Counter,
@@ -41,10 +77,17 @@ enum Lookup<'t> {
     /// Decided from the request head alone: no token (`Ok(None)`), or a refused one.
     Decided(Result<Option<Principal>, AuthFailure>),
     /// Byte for byte a token that passed every check of a verification, with the keys that
-    /// verified it still current: only its revocation is left to check.
-    Cached(Principal),
+    /// verified it still current: only its binding and revocation are left to check.
+    Cached(Token<'t>, Principal, usize),
     /// A token to verify.
-    Verify(&'t str),
+    Verify(Token<'t>, &'t str),
+}
+
+/// An access token as the request carried it.
+#[derive(Clone, Copy)]
+struct Token<'t> {
+    scheme: Scheme,
+    bytes: &'t [u8],
 }
 
 impl Authenticator {
@@ -52,6 +95,7 @@ impl Authenticator {
         verifier: Verifier,
         cache: Option<TokenCache>,
         revocations: Revocations,
+        dpop: Option<DpopRules>,
         max_token_bytes: usize,
         cache_hits: Counter,
         cache_misses: Counter,
@@ -60,6 +104,7 @@ impl Authenticator {
             verifier,
             cache,
             revocations,
+            dpop,
             max_token_bytes,
             cache_hits,
             cache_misses,
@@ -78,6 +123,11 @@ impl Authenticator {
 
     pub(crate) fn revocations(&self) -> &Revocations {
         &self.revocations
+    }
+
+    /// How DPoP proofs are checked, when configured.
+    pub(crate) fn dpop(&self) -> Option<&DpopRules> {
+        self.dpop.as_ref()
     }
 
     /// How the verified-token cache is doing.
@@ -121,61 +171,88 @@ impl Authenticator {
             .await
     }
 
-    /// Authenticates a request head: the bearer guard, then the token. `Ok(None)` means
-    /// no bearer token was offered.
+    /// Authenticates a request head: the guard of the `Authorization` header, then the
+    /// token. `Ok(None)` means no access token was offered.
     pub(crate) async fn authenticate(
         &self,
-        headers: &HeaderMap,
-        uri: &Uri,
+        head: RequestHead<'_>,
         registry: Option<&'static ScopeRegistry>,
     ) -> Result<Option<Principal>, AuthFailure> {
         let now = unix_now();
-        let bearer = bearer_bytes(headers, uri, self.max_token_bytes);
-        self.resolve(self.lookup(bearer, registry, now), registry, now)
-            .await
+        let offered = credentials(head.headers, head.uri, self.max_token_bytes);
+        self.resolve(
+            self.lookup(offered, registry, now),
+            Some(head),
+            registry,
+            now,
+        )
+        .await
     }
 
     /// [`authenticate`](Self::authenticate) when it can be decided without waiting: no
-    /// token, a refused bearer header, or a token in the verified-token cache checked
-    /// against revocations held in memory. `None` when the token must be verified or a
-    /// shared revocation store asked; nothing has been counted then.
+    /// token, a refused `Authorization` header, or a token in the verified-token cache
+    /// (with its DPoP proof, if bound) checked against revocations and proofs seen held in
+    /// memory. `None` when the token must be verified or a shared store asked; nothing
+    /// has been counted or recorded then.
     #[inline]
     pub(crate) fn authenticate_now(
         &self,
-        headers: &HeaderMap,
-        uri: &Uri,
+        head: RequestHead<'_>,
         registry: Option<&'static ScopeRegistry>,
     ) -> Option<Result<Option<Principal>, AuthFailure>> {
         let now = unix_now();
-        let bearer = bearer_bytes(headers, uri, self.max_token_bytes);
-        match self.lookup(bearer, registry, now) {
+        let offered = credentials(head.headers, head.uri, self.max_token_bytes);
+        match self.lookup(offered, registry, now) {
             Lookup::Decided(decided) => Some(decided),
-            Lookup::Cached(principal) => {
+            Lookup::Cached(token, principal, issuer) => {
+                let proof = match self.bind(&principal, issuer, token, Some(head), now) {
+                    Ok(proof) => proof,
+                    Err(failure) => {
+                        self.cache_hits.increment(1);
+                        return Some(Err(failure));
+                    }
+                };
                 let revoked = self
                     .revocations
                     .is_revoked_now(TokenIdentity::of(&principal), now)?;
+                let principal = match checked(revoked, principal) {
+                    Ok(principal) => principal,
+                    Err(failure) => {
+                        self.cache_hits.increment(1);
+                        return Some(Err(failure));
+                    }
+                };
+                let first_use = match &proof {
+                    Some(proof) => Some(self.dpop.as_ref()?.replay.first_use_now(
+                        &proof.id,
+                        proof.expires_at,
+                        now,
+                    )?),
+                    None => None,
+                };
                 self.cache_hits.increment(1);
-                Some(checked(revoked, principal).map(Some))
+                Some(first_used(first_use).map(|()| Some(principal)))
             }
-            Lookup::Verify(_) => None,
+            Lookup::Verify(..) => None,
         }
     }
 
     /// Verifies one bearer token (or finds it in the verified-token cache), then checks
-    /// that it is not revoked, at time `now` (Unix seconds).
+    /// that it is not revoked, at time `now` (Unix seconds). A DPoP-bound token is refused:
+    /// there is no request to hold its proof to.
     pub(crate) async fn verify_at(
         &self,
         token: &str,
         registry: Option<&'static ScopeRegistry>,
         now: u64,
     ) -> Result<Principal, AuthFailure> {
-        let bearer = if token.len() > self.max_token_bytes {
+        let offered = if token.len() > self.max_token_bytes {
             Err(AuthFailure::TokenTooLarge)
         } else {
-            Ok(Some(token.as_bytes()))
+            Ok(Some((Scheme::Bearer, token.as_bytes())))
         };
         match self
-            .resolve(self.lookup(bearer, registry, now), registry, now)
+            .resolve(self.lookup(offered, registry, now), None, registry, now)
             .await
         {
             Ok(Some(principal)) => Ok(principal),
@@ -184,24 +261,24 @@ impl Authenticator {
         }
     }
 
-    /// The first step of every authentication: the token the bearer guard let through,
+    /// The first step of every authentication: the token the header guard let through,
     /// then the cache.
     #[inline(always)]
     fn lookup<'t>(
         &self,
-        bearer: Result<Option<&'t [u8]>, AuthFailure>,
+        offered: Result<Option<(Scheme, &'t [u8])>, AuthFailure>,
         registry: Option<&'static ScopeRegistry>,
         now: u64,
     ) -> Lookup<'t> {
-        let token = match bearer {
-            Ok(Some(token)) => token,
+        let token = match offered {
+            Ok(Some((scheme, bytes))) => Token { scheme, bytes },
             Ok(None) => return Lookup::Decided(Ok(None)),
             Err(failure) => return Lookup::Decided(Err(failure)),
         };
-        match self.cached(token, registry, now) {
-            Some(principal) => Lookup::Cached(principal),
-            None => match token_text(token) {
-                Ok(text) => Lookup::Verify(text),
+        match self.cached(token.bytes, registry, now) {
+            Some((principal, issuer)) => Lookup::Cached(token, principal, issuer),
+            None => match token_text(token.bytes) {
+                Ok(text) => Lookup::Verify(token, text),
                 Err(failure) => Lookup::Decided(Err(failure)),
             },
         }
@@ -211,38 +288,99 @@ impl Authenticator {
     async fn resolve(
         &self,
         lookup: Lookup<'_>,
+        head: Option<RequestHead<'_>>,
         registry: Option<&'static ScopeRegistry>,
         now: u64,
     ) -> Result<Option<Principal>, AuthFailure> {
-        let principal = match lookup {
+        let (token, principal, issuer) = match lookup {
             Lookup::Decided(decided) => return decided,
-            Lookup::Cached(principal) => {
+            Lookup::Cached(token, principal, issuer) => {
                 self.cache_hits.increment(1);
-                principal
+                (token, principal, issuer)
             }
-            Lookup::Verify(token) => {
+            Lookup::Verify(token, text) => {
                 self.cache_misses.increment(1);
                 // Boxed: verification (and a key refresh it may start) is a large future,
                 // and a cache hit should not carry it on every request.
-                Box::pin(self.verify_uncached(token, registry, now)).await?
+                let (principal, issuer) =
+                    Box::pin(self.verify_uncached(text, registry, now)).await?;
+                (token, principal, issuer)
             }
         };
+        let proof = self.bind(&principal, issuer, token, head, now)?;
         let revoked = self
             .revocations
             .is_revoked(TokenIdentity::of(&principal), now)
             .await;
-        checked(revoked, principal).map(Some)
+        let principal = checked(revoked, principal)?;
+        let first_use = match (&proof, &self.dpop) {
+            (Some(proof), Some(rules)) => Some(
+                rules
+                    .replay
+                    .first_use(&proof.id, proof.expires_at, now)
+                    .await,
+            ),
+            _ => None,
+        };
+        first_used(first_use).map(|()| Some(principal))
     }
 
-    /// A cached principal for exactly `token`, if its keys are still the ones that
-    /// verified it.
+    /// Holds the token to its binding: a DPoP-bound token needs the `DPoP` scheme and a
+    /// proof that passes every check (but the replay check, returned to be made once the
+    /// rest has passed); a bearer token passes unless its issuer requires DPoP.
+    fn bind(
+        &self,
+        principal: &Principal,
+        issuer: usize,
+        token: Token<'_>,
+        head: Option<RequestHead<'_>>,
+        now: u64,
+    ) -> Result<Option<VerifiedProof>, AuthFailure> {
+        let mode = self
+            .verifier
+            .issuers()
+            .get(issuer)
+            .map_or(DpopMode::Allowed, IssuerRules::dpop_mode);
+        let jkt = match (token.scheme, principal.dpop_thumbprint()) {
+            (Scheme::Bearer, None) if mode == DpopMode::Required => {
+                return Err(DpopFailure::Required.into());
+            }
+            (Scheme::Bearer, None) => return Ok(None),
+            (Scheme::Bearer, Some(_)) => return Err(DpopFailure::BoundTokenAsBearer.into()),
+            (Scheme::Dpop, None) => return Err(DpopFailure::TokenNotBound.into()),
+            (Scheme::Dpop, Some(jkt)) => jkt,
+        };
+        if mode == DpopMode::Refused {
+            return Err(DpopFailure::NotAccepted.into());
+        }
+        let rules = self.dpop.as_ref().ok_or(DpopFailure::NotConfigured)?;
+        let head = head.ok_or(DpopFailure::MissingProof)?;
+        let mut proofs = head.headers.get_all("dpop").iter();
+        let proof = proofs.next().ok_or(DpopFailure::MissingProof)?;
+        if proofs.next().is_some() {
+            return Err(DpopFailure::MultipleProofs.into());
+        }
+        let proof = proof.to_str().map_err(|_| DpopFailure::Malformed)?;
+        let token = std::str::from_utf8(token.bytes).map_err(|_| AuthFailure::Malformed)?;
+        let request = ProofRequest {
+            method: head.method,
+            path: head.path,
+            token,
+            jkt,
+            now,
+        };
+        Ok(Some(verify_proof(proof.trim(), rules, &request)?))
+    }
+
+    /// A cached principal for exactly `token`, with its issuer's index, if its keys are
+    /// still the ones that verified it.
     #[inline(always)]
     fn cached(
         &self,
         token: &[u8],
         registry: Option<&'static ScopeRegistry>,
         now: u64,
-    ) -> Option<Principal> {
+    ) -> Option<(Principal, usize)> {
         let cache = self.cache.as_ref()?;
         let entry = cache.get(token, now)?;
         let issuer = self.verifier.issuers().get(entry.issuer)?;
@@ -252,7 +390,7 @@ impl Authenticator {
             _ => false,
         };
         if same_registry && issuer.keys_are_current(&entry.keys) {
-            Some(entry.principal)
+            Some((entry.principal, entry.issuer))
         } else {
             cache.remove(token);
             None
@@ -264,7 +402,7 @@ impl Authenticator {
         token: &str,
         registry: Option<&'static ScopeRegistry>,
         now: u64,
-    ) -> Result<Principal, AuthFailure> {
+    ) -> Result<(Principal, usize), AuthFailure> {
         match self.verifier.verify(token, registry, now).await {
             Ok(verified) => {
                 if let Some(cache) = &self.cache {
@@ -277,7 +415,7 @@ impl Authenticator {
                     };
                     cache.insert(token, entry, now);
                 }
-                Ok(verified.principal)
+                Ok((verified.principal, verified.issuer))
             }
             Err(failure) => {
                 // Keys that have not arrived are alerted by their loader, once per kind of
@@ -299,6 +437,19 @@ impl Authenticator {
     /// The revocation store.
     pub(crate) fn revocation_store(&self) -> &dyn RevocationStore {
         self.revocations.store()
+    }
+}
+
+/// What the replay store said of a proof: nothing to say (no proof), its first use, a
+/// replay, or no answer (the request is refused: 503, fail closed).
+fn first_used(first_use: Option<Result<bool, super::DpopReplayError>>) -> Result<(), AuthFailure> {
+    match first_use {
+        None | Some(Ok(true)) => Ok(()),
+        Some(Ok(false)) => Err(DpopFailure::Replay.into()),
+        Some(Err(error)) => {
+            tracing::error!(target: "portcullis::alert", %error, "DPoP replay check failed: request refused");
+            Err(DpopFailure::ReplayUnavailable.into())
+        }
     }
 }
 

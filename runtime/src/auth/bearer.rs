@@ -20,6 +20,15 @@ pub fn bearer_token<'a>(
     }
 }
 
+/// The scheme an access token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` (RFC 9449), with a proof in the `DPoP` header.
+    Dpop,
+}
+
 /// [`bearer_token`] without the check of the token's characters: the pipeline looks the
 /// bytes up in the verified-token cache first (a cached token passed the check when it was
 /// verified), and calls [`token_text`] only on a miss.
@@ -28,6 +37,18 @@ pub(crate) fn bearer_bytes<'a>(
     uri: &Uri,
     max_len: usize,
 ) -> Result<Option<&'a [u8]>, AuthFailure> {
+    Ok(credentials(headers, uri, max_len)?
+        .filter(|(scheme, _)| *scheme == Scheme::Bearer)
+        .map(|(_, token)| token))
+}
+
+/// The access token of a request and its scheme, `Bearer` or `DPoP` (compared
+/// case-insensitively); `Ok(None)` when there is none, or another scheme.
+pub(crate) fn credentials<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    max_len: usize,
+) -> Result<Option<(Scheme, &'a [u8])>, AuthFailure> {
     if query_has_access_token(uri) {
         return Err(AuthFailure::TokenInQuery);
     }
@@ -39,11 +60,13 @@ pub(crate) fn bearer_bytes<'a>(
         return Err(AuthFailure::MultipleAuthorizationHeaders);
     }
     let bytes = value.as_bytes();
-    const SCHEME: &[u8] = b"bearer ";
-    if bytes.len() < SCHEME.len() || !bytes[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+    let (scheme, token) = if starts_with_scheme(bytes, b"bearer ") {
+        (Scheme::Bearer, &bytes[7..])
+    } else if starts_with_scheme(bytes, b"dpop ") {
+        (Scheme::Dpop, &bytes[5..])
+    } else {
         return Ok(None);
-    }
-    let token = &bytes[SCHEME.len()..];
+    };
     let token = trim_spaces(token);
     if token.is_empty() {
         return Err(AuthFailure::Malformed);
@@ -51,7 +74,11 @@ pub(crate) fn bearer_bytes<'a>(
     if token.len() > max_len {
         return Err(AuthFailure::TokenTooLarge);
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
+}
+
+fn starts_with_scheme(bytes: &[u8], scheme: &[u8]) -> bool {
+    bytes.len() >= scheme.len() && bytes[..scheme.len()].eq_ignore_ascii_case(scheme)
 }
 
 /// The token as text, if it has only the characters a compact JWS can have.
@@ -163,6 +190,23 @@ mod tests {
         assert_eq!(
             extract(&["bEaReR   a.b.c "], "/").unwrap().as_deref(),
             Some("a.b.c")
+        );
+    }
+
+    #[test]
+    fn dpop_scheme_tokens_are_told_apart() {
+        let map = headers(&["DPoP a.b.c"]);
+        let uri = "/".parse().unwrap();
+        assert_eq!(
+            credentials(&map, &uri, 64),
+            Ok(Some((Scheme::Dpop, &b"a.b.c"[..])))
+        );
+        // Not a bearer token.
+        assert_eq!(bearer_token(&map, &uri, 64), Ok(None));
+        let map = headers(&["dpop  a.b.c"]);
+        assert_eq!(
+            credentials(&map, &uri, 64),
+            Ok(Some((Scheme::Dpop, &b"a.b.c"[..])))
         );
     }
 

@@ -3,7 +3,7 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
-use super::{AuthFailure, Claims, Principal};
+use super::{AuthFailure, Claims, Principal, RequestHead};
 use crate::context::RequestContext;
 use crate::rejection::AuthRejection;
 
@@ -78,7 +78,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
         let security = context.security();
         security
             .authenticator()
-            .authenticate(&parts.headers, &parts.uri, context.registry())
+            .authenticate(
+                RequestHead::new(&parts.method, &parts.uri, &parts.headers, &parts.extensions),
+                context.registry(),
+            )
             .await
             .map_err(|failure| AuthRejection::new(failure, security.realm_arc()))
     }

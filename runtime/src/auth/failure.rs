@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::dpop::DpopFailure;
+
 /// The precise reason a bearer token was not accepted.
 ///
 /// The audit log records [`as_str`](AuthFailure::as_str); the client only ever learns the
@@ -69,6 +71,12 @@ pub enum AuthFailure {
     },
     /// The route takes a principal but was not mounted through `#[secure]`.
     NotAuthenticated,
+    /// The token is bound (`cnf`) by a confirmation method Portcullis does not check (a
+    /// certificate thumbprint, an embedded key, a key id): refused, since accepting it as a
+    /// bearer token would let whoever holds it use it.
+    UnsupportedConfirmation,
+    /// A DPoP-bound token or a DPoP proof was refused (RFC 9449).
+    Dpop(DpopFailure),
 }
 
 /// The RFC 6750 error code of a failure, if it has one.
@@ -78,6 +86,8 @@ pub enum BearerErrorCode {
     InvalidRequest,
     /// `invalid_token` (401).
     InvalidToken,
+    /// `invalid_dpop_proof` (401, RFC 9449): the DPoP proof is missing or does not hold.
+    InvalidDpopProof,
 }
 
 impl BearerErrorCode {
@@ -86,6 +96,7 @@ impl BearerErrorCode {
         match self {
             BearerErrorCode::InvalidRequest => "invalid_request",
             BearerErrorCode::InvalidToken => "invalid_token",
+            BearerErrorCode::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 }
@@ -120,6 +131,8 @@ impl AuthFailure {
             AuthFailure::RevocationUnavailable => "revocation_unavailable",
             AuthFailure::KeysUnavailable { .. } => "keys_unavailable",
             AuthFailure::NotAuthenticated => "not_authenticated",
+            AuthFailure::UnsupportedConfirmation => "unsupported_confirmation",
+            AuthFailure::Dpop(failure) => failure.as_str(),
         }
     }
 
@@ -138,6 +151,9 @@ impl AuthFailure {
             AuthFailure::MultipleAuthorizationHeaders | AuthFailure::TokenInQuery => {
                 Some(BearerErrorCode::InvalidRequest)
             }
+            AuthFailure::Dpop(failure) if failure.is_proof_failure() => {
+                Some(BearerErrorCode::InvalidDpopProof)
+            }
             _ => Some(BearerErrorCode::InvalidToken),
         }
     }
@@ -153,12 +169,13 @@ impl AuthFailure {
                 "access tokens are accepted only in the Authorization header"
             }
             AuthFailure::Expired => "the access token expired",
+            AuthFailure::Dpop(failure) => failure.public_description(),
             _ => "the access token is invalid",
         }
     }
 
     /// Whether the failure means something is wrong on the server's side (no keys, keys
-    /// not arrived yet, revocations unknown), so that an operator must be alerted; the
+    /// not arrived yet, revocations or DPoP proofs seen unknown), so that an operator must be alerted; the
     /// client is not counted as failing authentication.
     pub const fn is_server_side(&self) -> bool {
         matches!(
@@ -166,6 +183,7 @@ impl AuthFailure {
             AuthFailure::NoKeys
                 | AuthFailure::RevocationUnavailable
                 | AuthFailure::KeysUnavailable { .. }
+                | AuthFailure::Dpop(DpopFailure::ReplayUnavailable)
         )
     }
 
@@ -175,7 +193,8 @@ impl AuthFailure {
     pub const fn retry_after(&self) -> Option<Duration> {
         match self {
             AuthFailure::KeysUnavailable { retry_after } => Some(*retry_after),
-            AuthFailure::RevocationUnavailable => Some(Duration::from_secs(1)),
+            AuthFailure::RevocationUnavailable
+            | AuthFailure::Dpop(DpopFailure::ReplayUnavailable) => Some(Duration::from_secs(1)),
             _ => None,
         }
     }

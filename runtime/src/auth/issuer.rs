@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretSlice;
 
 use super::Algorithm;
+use super::dpop::DpopMode;
 use super::http_settings::HttpSettings;
 use super::keys::{KeyError, KeySet};
 use super::provider::KeyProvider;
@@ -84,6 +85,7 @@ pub struct Issuer {
     pub(crate) jwks_options: JwksOptions,
     pub(crate) http_settings: Option<HttpSettings>,
     pub(crate) roles: RolesClaim,
+    pub(crate) dpop: DpopMode,
 }
 
 impl Issuer {
@@ -105,6 +107,7 @@ impl Issuer {
             jwks_options: JwksOptions::default(),
             http_settings: None,
             roles: RolesClaim::default(),
+            dpop: DpopMode::default(),
         }
     }
 
@@ -182,6 +185,25 @@ impl Issuer {
     /// Where this issuer's tokens carry roles (default: the `roles` claim).
     pub fn roles(mut self, roles: RolesClaim) -> Issuer {
         self.roles = roles;
+        self
+    }
+
+    /// What this issuer's tokens may be as to DPoP (RFC 9449): bound tokens need a proof
+    /// and bearer tokens pass ([`DpopMode::Allowed`], the default), every token must be
+    /// bound ([`DpopMode::Required`]), or bound tokens are refused ([`DpopMode::Refused`]).
+    /// Proofs are checked as [`SecurityBuilder::dpop`](crate::SecurityBuilder::dpop)
+    /// configures; without it, bound tokens are refused.
+    ///
+    /// ```
+    /// use portcullis_runtime::Issuer;
+    /// use portcullis_runtime::auth::DpopMode;
+    ///
+    /// let partners = Issuer::discover("https://partners.example.com/")
+    ///     .audience("orders-api")
+    ///     .dpop(DpopMode::Required);
+    /// ```
+    pub fn dpop(mut self, mode: DpopMode) -> Issuer {
+        self.dpop = mode;
         self
     }
 

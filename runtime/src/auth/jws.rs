@@ -14,7 +14,8 @@ use super::AuthFailure;
 use crate::json::{self, JsonError};
 
 /// The JOSE header fields Portcullis looks at. Others are ignored; in particular `jku`,
-/// `x5u`, `jwk` and `x5c` are never used to find a key.
+/// `x5u`, `jwk` and `x5c` are never used to find a key of an access token (a DPoP proof's
+/// `jwk` is the key the proof is checked with, then held to the token's `cnf.jkt`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct JoseHeader {
     pub(crate) alg: String,
@@ -22,6 +23,9 @@ pub(crate) struct JoseHeader {
     pub(crate) kid: Option<String>,
     #[serde(default)]
     pub(crate) typ: Option<String>,
+    /// A DPoP proof's public key.
+    #[serde(default)]
+    pub(crate) jwk: Option<Map<String, Value>>,
 }
 
 /// A compact JWS split into its parts, header and payload decoded.

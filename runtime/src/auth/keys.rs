@@ -439,6 +439,15 @@ fn public_key_kind(der: &[u8]) -> Result<KeyKind, KeyError> {
         .ok_or(KeyError::InvalidPem)
 }
 
+/// The public key of a JWK object (RSA, EC on P-256 or P-384, Ed25519), as a DPoP proof
+/// carries it; `None` for any other key, or one that does not parse.
+pub(crate) fn public_key_from_jwk(
+    jwk: &serde_json::Map<String, serde_json::Value>,
+) -> Option<VerificationKey> {
+    let raw: RawJwk = serde_json::from_value(serde_json::Value::Object(jwk.clone())).ok()?;
+    from_jwk(raw)
+}
+
 fn from_jwk(jwk: RawJwk) -> Option<VerificationKey> {
     if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
         return None;

@@ -6,6 +6,7 @@ mod bearer;
 mod cache;
 mod claims;
 mod discovery;
+mod dpop;
 mod extract;
 mod failure;
 mod fetch;
@@ -26,11 +27,16 @@ mod verifier;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use authenticator::TokenCacheStats;
 pub use bearer::bearer_token;
-pub(crate) use bearer::{bearer_bytes, token_text};
+pub(crate) use bearer::token_text;
 pub use claims::Claims;
 pub use discovery::{
     DiscoveryError, OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, ProviderMetadata, discover,
     discover_with,
+};
+pub use dpop::{
+    DEFAULT_PROOF_ALGORITHMS, DEFAULT_PROOF_WINDOW, DEFAULT_REPLAY_CAPACITY, Dpop, DpopConfigError,
+    DpopFailure, DpopMode, DpopReplayError, DpopReplayStore, MAX_PROOF_BYTES, MemoryDpopReplay,
+    PROOF_CLOCK_SKEW, ProofId, ReplayFuture, jwk_thumbprint,
 };
 pub use extract::VerifiedCaller;
 pub use failure::{AuthFailure, BearerErrorCode};
@@ -51,11 +57,12 @@ pub use revocation::{
 };
 pub use roles::RolesClaim;
 
-pub(crate) use authenticator::Authenticator;
+pub(crate) use authenticator::{Authenticator, RequestHead};
 pub(crate) use cache::{CachedToken, TokenCache};
 pub(crate) use discovery::checked_issuer;
 #[cfg(feature = "fuzzing")]
 pub(crate) use discovery::metadata_from_document;
+pub(crate) use dpop::DpopRules;
 pub(crate) use issuer::KeysFrom;
 #[cfg(feature = "fuzzing")]
 pub(crate) use jws::CompactJws;

@@ -40,6 +40,8 @@ struct PrincipalInner {
     issued_at: Option<u64>,
     expires_at: u64,
     claims: Value,
+    /// The RFC 7638 thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449).
+    dpop_thumbprint: Option<Arc<str>>,
     /// The rate keys of [`Principal::client_key`] and [`Principal::subject_key`], hashed
     /// once when the principal is built rather than on every request.
     rate_keys: RateKeys,
@@ -68,6 +70,7 @@ impl Principal {
                 issued_at: None,
                 expires_at: u64::MAX,
                 claims: Value::Object(Map::new()),
+                dpop_thumbprint: None,
                 rate_keys: RateKeys::default(),
             },
         }
@@ -148,6 +151,12 @@ impl Principal {
             // Built only from objects.
             _ => empty_map(),
         }
+    }
+
+    /// The RFC 7638 thumbprint of the key the token is bound to (its `cnf.jkt`, RFC 9449):
+    /// such a token was accepted only with a DPoP proof signed by that key.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.0.dpop_thumbprint.as_deref()
     }
 
     /// One claim of the token.
@@ -255,6 +264,12 @@ impl PrincipalBuilder {
     pub fn times(mut self, issued_at: Option<u64>, expires_at: u64) -> Self {
         self.inner.issued_at = issued_at;
         self.inner.expires_at = expires_at;
+        self
+    }
+
+    /// Binds the principal's token to the key of RFC 7638 thumbprint `jkt` (`cnf.jkt`).
+    pub fn dpop_thumbprint(mut self, jkt: impl AsRef<str>) -> Self {
+        self.inner.dpop_thumbprint = Some(Arc::from(jkt.as_ref()));
         self
     }
 

@@ -8,6 +8,7 @@ use portcullis_grammar::scope::is_scope_token;
 use serde_json::{Map, Value};
 
 use super::Algorithm;
+use super::dpop::DpopMode;
 use super::jws::CompactJws;
 use super::keys::KeySet;
 use super::loading::LoadingKeys;
@@ -34,6 +35,7 @@ pub(crate) struct IssuerRules {
     /// endpoint discovery finds is read from it.
     loader: Option<Arc<LoadingKeys>>,
     roles: RolesClaim,
+    dpop: DpopMode,
 }
 
 impl IssuerRules {
@@ -52,6 +54,7 @@ impl IssuerRules {
             discovery_url: config.discovery_url,
             loader: None,
             roles: config.roles,
+            dpop: config.dpop,
         }
     }
 
@@ -60,6 +63,11 @@ impl IssuerRules {
         let mut rules = IssuerRules::new(config, loader.clone());
         rules.loader = Some(loader);
         rules
+    }
+
+    /// What the issuer's tokens may be as to DPoP.
+    pub(crate) fn dpop_mode(&self) -> DpopMode {
+        self.dpop
     }
 
     pub(crate) fn issuer(&self) -> &str {
@@ -280,7 +288,40 @@ fn principal(
     if let Some(token_id) = token_id {
         builder = builder.token_id(token_id);
     }
+    if let Some(jkt) = confirmation(&claims)? {
+        builder = builder.dpop_thumbprint(jkt);
+    }
     Ok(builder.claims(claims).build())
+}
+
+/// The key a token is bound to (`cnf`, RFC 7800): `cnf.jkt` (DPoP, RFC 9449). Any other
+/// confirmation method (a certificate thumbprint, an embedded key, a key id) is one
+/// Portcullis cannot check, and a token it cannot hold to its binding is refused: accepted
+/// as a bearer token, it would work for whoever stole it.
+fn confirmation(claims: &Map<String, Value>) -> Result<Option<&str>, AuthFailure> {
+    let Some(cnf) = claims.get("cnf") else {
+        return Ok(None);
+    };
+    let Value::Object(cnf) = cnf else {
+        return Err(AuthFailure::MalformedClaim("cnf"));
+    };
+    if cnf.keys().any(|method| method != "jkt") {
+        return Err(AuthFailure::UnsupportedConfirmation);
+    }
+    match cnf.get("jkt") {
+        Some(Value::String(jkt)) if is_sha256_thumbprint(jkt) => Ok(Some(jkt)),
+        // `{}`: bound to nothing said.
+        None => Err(AuthFailure::UnsupportedConfirmation),
+        Some(_) => Err(AuthFailure::MalformedClaim("cnf")),
+    }
+}
+
+/// Whether `text` is the base64url (unpadded) form of a SHA-256 digest: 43 characters.
+fn is_sha256_thumbprint(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
 struct Times {

@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
-use http::{Extensions, HeaderMap, HeaderValue, Uri};
+use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, Principal};
+use crate::auth::{AuthFailure, Principal, RequestHead};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -61,12 +61,11 @@ pub(super) trait Waiting {
     /// What a step that would wait returns instead.
     type Wait;
 
-    /// The authentication of a request with `headers` and `uri`: `Ok(None)` when it
-    /// carries no token.
+    /// The authentication of a request with head `head`: `Ok(None)` when it carries no
+    /// token.
     fn authenticate<'a>(
         context: &'a EndpointContext,
-        headers: &'a HeaderMap,
-        uri: &'a Uri,
+        head: RequestHead<'a>,
     ) -> impl Future<Output = Result<Result<Option<Principal>, AuthFailure>, Self::Wait>> + 'a;
 
     /// Counts the request, as `identity`, against a quota kept in the shared store.
@@ -89,14 +88,13 @@ impl Waiting for Now {
     #[inline]
     fn authenticate<'a>(
         context: &'a EndpointContext,
-        headers: &'a HeaderMap,
-        uri: &'a Uri,
+        head: RequestHead<'a>,
     ) -> impl Future<Output = Result<Result<Option<Principal>, AuthFailure>, MustWait>> + 'a {
         std::future::ready(
             context
                 .security()
                 .authenticator()
-                .authenticate_now(headers, uri, context.registry())
+                .authenticate_now(head, context.registry())
                 .ok_or(MustWait),
         )
     }
@@ -118,8 +116,7 @@ impl Waiting for Later {
 
     async fn authenticate<'a>(
         context: &'a EndpointContext,
-        headers: &'a HeaderMap,
-        uri: &'a Uri,
+        head: RequestHead<'a>,
     ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait> {
         let security = context.security();
         // Timed here only: what is decided without waiting (a cache hit) is counted, not
@@ -127,7 +124,7 @@ impl Waiting for Later {
         let authenticating = Instant::now();
         let authenticated = security
             .authenticator()
-            .authenticate(headers, uri, context.registry())
+            .authenticate(head, context.registry())
             .await;
         security
             .metrics()
@@ -234,9 +231,13 @@ pub(super) async fn admit<W: Waiting>(
     };
     let throttle = throttle(admission)?;
     let request = &*admission.request;
-    let authenticated = W::authenticate(context, request.headers(), request.uri())
-        .await
-        .map_err(Stop::Wait)?;
+    let head = RequestHead::new(
+        request.method(),
+        request.uri(),
+        request.headers(),
+        request.extensions(),
+    );
+    let authenticated = W::authenticate(context, head).await.map_err(Stop::Wait)?;
     let principal = authenticated_principal(admission, throttle, authenticated)?;
     check_requirements(context, requirements, &principal)
         .map_err(|refused| refused.by(&principal))?;
