@@ -6,6 +6,9 @@
 //! - `first_seen/{ES256,RS256,EdDSA}`: a token never seen before (signature verified);
 //! - `jwks_refresh`: a token naming an unknown key, which makes the issuer's JWKS be fetched
 //!   again over loopback (the request is then refused);
+//! - `dpop_cached/{ES256,EdDSA}`: a DPoP-bound token already verified, with a fresh proof
+//!   signed by a client key of that type (made outside the measured time), its replay
+//!   check in memory;
 //!
 //! Run: `cargo bench --bench pipeline`. The ratios between lines matter, not the absolute
 //! numbers of a noisy machine.
@@ -22,7 +25,7 @@ use common::keys::{TestKey, jwks};
 use common::{AUDIENCE, claims};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jsonwebtoken::Algorithm;
-use portcullis::auth::JwksOptions;
+use portcullis::auth::{Dpop, JwksOptions};
 use portcullis::prelude::*;
 use serde::Serialize;
 use tower::ServiceExt;
@@ -102,6 +105,7 @@ fn pipeline(c: &mut Criterion) {
             )
             .default_rate(rate!("1000000/s"))
             .token_cache(1_000_000, Duration::from_secs(600))
+            .dpop(Dpop::new("http://localhost"))
             .build()
             .await
             .unwrap()
@@ -144,6 +148,36 @@ fn pipeline(c: &mut Criterion) {
                 |token| {
                     let app = &app;
                     async move { assert_eq!(call(app, request(Some(&token))).await, StatusCode::OK) }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    for (name, client) in [
+        ("dpop_cached/ES256", TestKey::ec("client", false)),
+        ("dpop_cached/EdDSA", TestKey::ed25519("client")),
+    ] {
+        let mut claims = claims_for(&issuer);
+        claims["cnf"] = serde_json::json!({ "jkt": common::dpop::thumbprint(&client) });
+        let token = es.sign(Algorithm::ES256, None, &claims);
+        let proved = |token: &str, proof: &str| {
+            Request::get("/orders/7")
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let htu = "http://localhost/orders/7";
+        let first = common::dpop::proof(&client, "GET", htu, &token);
+        runtime.block_on(async {
+            assert_eq!(call(&app, proved(&token, &first)).await, StatusCode::OK)
+        });
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter_batched(
+                || proved(&token, &common::dpop::proof(&client, "GET", htu, &token)),
+                |request| {
+                    let app = &app;
+                    async move { assert_eq!(call(app, request).await, StatusCode::OK) }
                 },
                 BatchSize::SmallInput,
             )

@@ -191,6 +191,9 @@ mod rate_limits_guide {}
 #[cfg(all(doctest, feature = "redis"))]
 #[doc = include_str!("../docs/redis.md")]
 mod redis_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../docs/dpop.md")]
+mod dpop_guide {}
 #[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../docs/monitoring.md")]
 mod monitoring_guide {}

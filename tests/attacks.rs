@@ -3093,3 +3093,35 @@ async fn dpop_bound_tokens_are_refused_where_dpop_is_not_configured() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(audit.last().reason, "dpop_bound_token_as_bearer");
 }
+
+/// The OpenAPI document states which tokens each issuer's scheme takes, and how.
+#[tokio::test]
+async fn the_openapi_document_states_dpop() {
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .dpop(Dpop::new(PUBLIC_ORIGIN).algorithms([Algorithm::ES256, Algorithm::EdDSA]))
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .with_openapi("/openapi.json")
+        .into_router()
+        .with_state(Calls::default());
+    let document = send(
+        &app,
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await
+    .json();
+    let description = document["components"]["securitySchemes"]["oauth2"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        description.contains("`Authorization: DPoP <token>` with a `DPoP` proof (RFC 9449) signed with one of ES256 EdDSA"),
+        "{description}"
+    );
+}

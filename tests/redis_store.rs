@@ -1,6 +1,6 @@
 //! Rate limits and revocations in Redis, for many instances: the same GCRA as in memory,
 //! one combined quota across instances, the configured behaviour when Redis goes away,
-//! and revocations seen by every instance.
+//! revocations seen by every instance, and DPoP proofs used once across instances.
 
 mod common;
 
@@ -357,4 +357,76 @@ async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
         ),
         "one alert for the outage, one for the recovery: {seen:?}"
     );
+}
+
+/// A DPoP proof accepted by one instance is a replay on another that shares the Redis
+/// replay store; the id expires with the proof's window; with Redis gone, DPoP requests
+/// are refused (503) rather than accepted unchecked.
+#[tokio::test]
+async fn dpop_proofs_are_used_once_across_instances() {
+    let Some(mut server) = RedisServer::start("dpop_proofs_are_used_once_across_instances") else {
+        return;
+    };
+    let dev = dev_issuer();
+    let mut apps = Vec::new();
+    let mut audits = Vec::new();
+    for _ in 0..2 {
+        let redis = Redis::connect(&server.url()).await.unwrap();
+        let audit = AuditLog::default();
+        let security = Security::builder()
+            .issuer(dev.issuer())
+            .dpop(
+                portcullis::auth::Dpop::new("https://api.test")
+                    .replay_store(Arc::new(redis.dpop_replay_store())),
+            )
+            .default_rate(rate!("1000/s"))
+            .audit_sink(audit.sink())
+            .build()
+            .await
+            .unwrap();
+        apps.push(
+            SecureRouter::new(security)
+                .mount(routes![list_orders])
+                .into_router(),
+        );
+        audits.push(audit);
+    }
+    let client = common::keys::TestKey::ec("client", false);
+    let mut claims = claims("orders:read");
+    claims["cnf"] = serde_json::json!({ "jkt": common::dpop::thumbprint(&client) });
+    let token = dev.sign_claims(Some("at+jwt"), &claims);
+    let proof = common::dpop::proof(&client, "GET", "https://api.test/orders", &token);
+    let request = || {
+        axum::http::Request::get("/orders")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", &proof)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&apps[0], request()).await.status, StatusCode::OK);
+    let replayed = send(&apps[1], request()).await;
+    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audits[1].last().reason, "dpop_replay");
+    assert_eq!(
+        send(&apps[0], request()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // One key, expiring with the proof's window (60 s after its iat).
+    let keys = server.cli(&["--scan", "--pattern", "portcullis:dpop:*"]);
+    let key = keys.lines().next().expect("the proof's id is in Redis");
+    let ttl: i64 = server.cli(&["TTL", key]).trim().parse().unwrap();
+    assert!((55..=62).contains(&ttl), "TTL {ttl}");
+    server.stop();
+    let fresh = common::dpop::proof(&client, "GET", "https://api.test/orders", &token);
+    let reply = send(
+        &apps[1],
+        axum::http::Request::get("/orders")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", &fresh)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(audits[1].last().reason, "dpop_replay_unavailable");
 }

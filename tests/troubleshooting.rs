@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The error types whose every variant the page lists, each in its own section.
-const DOCUMENTED: [&str; 11] = [
+const DOCUMENTED: [&str; 12] = [
     "ConfigError",
     "RouterError",
     "OpenApiError",
@@ -36,6 +36,7 @@ const DOCUMENTED: [&str; 11] = [
     "HttpSettingsError",
     "RateError",
     "RedisConnectError",
+    "DpopConfigError",
 ];
 
 /// The error types documented on another page (`Some(page)`, which the troubleshooting page
@@ -231,6 +232,10 @@ fn as_str_reasons(file: &str, type_name: &str) -> Vec<String> {
 fn audit_reasons() -> Vec<String> {
     let mut reasons = as_str_reasons("runtime/src/audit/mod.rs", "Reason");
     reasons.extend(as_str_reasons("runtime/src/auth/failure.rs", "AuthFailure"));
+    reasons.extend(as_str_reasons(
+        "runtime/src/auth/dpop/failure.rs",
+        "DpopFailure",
+    ));
     reasons
 }
 

@@ -146,6 +146,27 @@ pub mod __fuzz {
         crate::auth::metadata_from_document(url, body, issuer)
     }
 
+    /// Checks a DPoP proof as a request `GET https://api.test/orders` with access token
+    /// `token` bound to `jkt` would have it checked at time `now`, all but the replay check
+    /// (default algorithms and window).
+    pub fn verify_dpop_proof(
+        proof: &str,
+        token: &str,
+        jkt: &str,
+        now: u64,
+    ) -> Result<(), crate::auth::DpopFailure> {
+        let rules = crate::auth::DpopRules::new(crate::auth::Dpop::new("https://api.test"))
+            .map_err(|_| crate::auth::DpopFailure::NotConfigured)?;
+        let request = crate::auth::ProofRequest {
+            method: &http::Method::GET,
+            path: "/orders",
+            token,
+            jkt,
+            now,
+        };
+        crate::auth::verify_proof(proof, &rules, &request).map(|_| ())
+    }
+
     /// Whether `key` verifies `signature` (base64url) over `message` with `alg`, as
     /// verification does once it has picked the key.
     pub fn verify_signature(

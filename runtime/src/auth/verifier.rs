@@ -105,6 +105,7 @@ impl IssuerRules {
             issuer: self.issuer.clone(),
             token_url,
             discovery_url: self.discovery_url.clone(),
+            dpop: self.dpop,
         }
     }
 }
@@ -115,6 +116,7 @@ pub(crate) struct IssuerDocumentation {
     pub(crate) issuer: String,
     pub(crate) token_url: Option<String>,
     pub(crate) discovery_url: Option<String>,
+    pub(crate) dpop: DpopMode,
 }
 
 /// Verifies bearer tokens against the configured issuers.

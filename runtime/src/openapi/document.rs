@@ -20,6 +20,7 @@ use utoipa::openapi::{
 
 use super::SchemaRegistry;
 use super::doc::{OperationDoc, ParameterPlace};
+use crate::auth::DpopMode;
 use crate::authz::{Requirements, ScopeRegistry};
 use crate::endpoint::{EndpointSpec, HttpMethod as Method, MountedEndpoint};
 use crate::problem::PROBLEM_JSON;
@@ -163,11 +164,13 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
             format!("{base}-{}", index + 1)
         }
     };
+    let dpop_algs = security.dpop_algs();
     for (index, issuer) in issuers.iter().enumerate() {
+        let token_kinds = token_kinds(issuer.dpop, dpop_algs.as_deref());
         if let Some(token_url) = &issuer.token_url {
             let flow = Flow::ClientCredentials(ClientCredentials::new(token_url.clone(), scopes()));
             let description = format!(
-                "OAuth 2.0 access tokens (RFC 9068 JWTs) issued by {}",
+                "OAuth 2.0 access tokens (RFC 9068 JWTs) issued by {}{token_kinds}",
                 issuer.issuer
             );
             schemes.push(SchemeRef {
@@ -177,20 +180,34 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
             });
         }
         if let Some(discovery_url) = &issuer.discovery_url {
+            let scheme = if token_kinds.is_empty() {
+                OpenIdConnect::new(discovery_url.clone())
+            } else {
+                let description = format!(
+                    "OpenID Connect access tokens issued by {}{token_kinds}",
+                    issuer.issuer
+                );
+                OpenIdConnect::with_description(discovery_url.clone(), description)
+            };
             schemes.push(SchemeRef {
                 name: numbered("openIdConnect", index),
-                scheme: SecurityScheme::OpenIdConnect(OpenIdConnect::new(discovery_url.clone())),
+                scheme: SecurityScheme::OpenIdConnect(scheme),
                 scoped: true,
             });
         }
     }
     if schemes.is_empty() {
+        let token_kinds = dpop_algs
+            .as_deref()
+            .map(|algs| token_kinds(DpopMode::Allowed, Some(algs)))
+            .unwrap_or_default();
         let bearer = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .bearer_format("JWT")
-            .description(Some(
-                "Bearer access tokens (JWT); the scopes each operation needs are in its `security`",
-            ))
+            .description(Some(format!(
+                "Bearer access tokens (JWT); the scopes each operation needs are in its \
+                 `security`{token_kinds}"
+            )))
             .build();
         schemes.push(SchemeRef {
             name: "bearer".to_owned(),
@@ -199,6 +216,27 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
         });
     }
     schemes
+}
+
+/// What the document says of the DPoP-bound tokens (RFC 9449) an issuer's scheme
+/// accepts, when DPoP is configured (`algs`: the algorithms proofs may use); nothing
+/// otherwise.
+fn token_kinds(mode: DpopMode, algs: Option<&str>) -> String {
+    let Some(algs) = algs else {
+        return String::new();
+    };
+    match mode {
+        DpopMode::Allowed => format!(
+            ". Tokens bound to a key (`cnf.jkt`) are sent as `Authorization: DPoP <token>` \
+             with a `DPoP` proof (RFC 9449) signed with one of {algs}; unbound tokens as \
+             `Authorization: Bearer <token>`"
+        ),
+        DpopMode::Required => format!(
+            ". DPoP-bound tokens only: `Authorization: DPoP <token>` with a `DPoP` proof \
+             (RFC 9449) signed with one of {algs}"
+        ),
+        DpopMode::Refused => ". Bearer tokens only: DPoP-bound tokens are refused".to_owned(),
+    }
 }
 
 fn requirements_of(requirements: &Requirements, schemes: &[SchemeRef]) -> Vec<SecurityRequirement> {

@@ -27,6 +27,7 @@ mod batch;
 mod builder;
 mod client;
 mod connection;
+mod dpop;
 mod error;
 mod feed;
 mod gcra;
@@ -40,6 +41,7 @@ mod timing;
 
 pub use builder::RedisBuilder;
 pub use client::Redis;
+pub use dpop::RedisDpopReplay;
 pub use error::RedisConnectError;
 pub use feed::{DEFAULT_MAX_COPY_AGE, DEFAULT_MAX_ENTRIES, RevocationFeed};
 pub use lease::{LEASE_LIFE, MAX_LEASE};
@@ -111,6 +113,13 @@ impl Redis {
     /// ready. Call it inside a Tokio runtime: the feed runs as a task of it.
     pub async fn revocations(&self) -> RedisRevocations {
         self.revocations_with(RevocationFeed::default()).await
+    }
+
+    /// The ids of the DPoP proofs seen, shared by every instance (one `SET NX` with an
+    /// expiry a DPoP request), for [`Dpop::replay_store`](crate::auth::Dpop::replay_store):
+    /// a proof accepted by one instance is refused as a replay by all the others.
+    pub fn dpop_replay_store(&self) -> RedisDpopReplay {
+        RedisDpopReplay::new(self.clone())
     }
 
     /// Revocations shared by every instance, with feed settings of your own.
