@@ -3125,3 +3125,99 @@ async fn the_openapi_document_states_dpop() {
         "{description}"
     );
 }
+
+/// The development issuer binds a token to the key of the token request's DPoP proof
+/// (`cnf.jkt`, `token_type` `DPoP`); the API then takes it with proofs of that key only. A
+/// token-request proof is used once, and must name the token endpoint.
+#[tokio::test]
+async fn the_development_issuer_binds_tokens_to_the_key_of_the_token_requests_proof() {
+    const DEV: &str = "http://127.0.0.1:3000/dev";
+    let dev = DevIssuer::builder(DEV, AUDIENCE)
+        .client(
+            "cli",
+            secrecy::SecretString::from("cli-secret"),
+            ["orders:read"],
+        )
+        .build()
+        .unwrap();
+    let issuer_app: axum::Router = dev.router();
+    let client = TestKey::ec("client", false);
+    let token_request = |proof: Option<&str>| {
+        let mut request = Request::post("/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode("cli:cli-secret")),
+            );
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request
+            .body(Body::from(
+                "grant_type=client_credentials&scope=orders%3Aread",
+            ))
+            .unwrap()
+    };
+    let token_proof = |htu: &str| {
+        let mut claims = dpop::proof_claims("POST", htu, "");
+        claims.as_object_mut().unwrap().remove("ath");
+        dpop::sign_proof(&client, &dpop::proof_header(&client), &claims)
+    };
+    let proof = token_proof(&format!("{DEV}/oauth/token"));
+    let reply = send(&issuer_app, token_request(Some(&proof))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let answer = reply.json();
+    assert_eq!(answer["token_type"], "DPoP");
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claim(&token, "cnf"),
+        json!({ "jkt": dpop::thumbprint(&client) }).to_string()
+    );
+    // The same proof again, a proof for another URL: refused.
+    for (name, proof) in [
+        ("replayed", proof.clone()),
+        (
+            "another URL",
+            token_proof("http://127.0.0.1:3000/other/oauth/token"),
+        ),
+    ] {
+        let reply = send(&issuer_app, token_request(Some(&proof))).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name}");
+        assert_eq!(reply.json()["error"], "invalid_dpop_proof", "{name}");
+    }
+    // Without a proof: a bearer token, as before.
+    let reply = send(&issuer_app, token_request(None)).await;
+    assert_eq!(reply.json()["token_type"], "Bearer");
+
+    // The API takes the bound token with the client's proofs only.
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .dpop(Dpop::new(PUBLIC_ORIGIN))
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let api = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router()
+        .with_state(Calls::default());
+    let htu = format!("{PUBLIC_ORIGIN}/orders");
+    let good = dpop::proof(&client, "GET", &htu, &token);
+    assert_eq!(
+        send(&api, dpop_get("/orders", "DPoP", &token, &[&good]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let other = dpop::proof(&KEYS.attacker, "GET", &htu, &token);
+    assert_eq!(
+        send(&api, dpop_get("/orders", "DPoP", &token, &[&other]))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&api, get("/orders", &token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -29,9 +29,11 @@ fn example_issuer() -> DevIssuer {
 #[tokio::test]
 async fn the_openapi_document_matches_its_snapshot() {
     let dev = example_issuer();
-    let document = api(security(dev.issuer(), 1.0, None).await.unwrap())
-        .openapi()
-        .unwrap();
+    let document = api(security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000")
+        .await
+        .unwrap())
+    .openapi()
+    .unwrap();
     let json = serde_json::to_string_pretty(&document).unwrap() + "\n";
     if std::env::var_os("PORTCULLIS_BLESS").is_some() {
         std::fs::write(SNAPSHOT, &json).unwrap();
@@ -63,9 +65,11 @@ async fn app() -> (DevIssuer, axum::Router) {
 
 async fn app_with(store: Store) -> (DevIssuer, axum::Router) {
     let dev = example_issuer();
-    let router = api(security(dev.issuer(), 1.0, None).await.unwrap())
-        .into_router()
-        .with_state(store);
+    let router = api(security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000")
+        .await
+        .unwrap())
+    .into_router()
+    .with_state(store);
     (dev, router)
 }
 
@@ -197,7 +201,9 @@ fn claim(token: &str, name: &str) -> String {
 #[tokio::test]
 async fn the_security_inventory_matches_its_snapshot() {
     let dev = example_issuer();
-    let router = api(security(dev.issuer(), 1.0, None).await.unwrap());
+    let router = api(security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000")
+        .await
+        .unwrap());
     router.inventory().assert_snapshot(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/snapshots/orders.inventory.txt"

@@ -297,14 +297,17 @@ struct SharedRedis {
 }
 
 /// The security configuration: tokens of `issuer`, 600 requests a minute by default, every
-/// quota multiplied by `rate_scale`; rate limits and revocations in Redis when given (rate
-/// limits fall back to this instance's memory while Redis is away; revocations, which
-/// cannot be guessed, refuse instead once this instance's copy is older than 5 s).
+/// quota multiplied by `rate_scale`; DPoP-bound tokens with proofs naming `public_origin`;
+/// rate limits, revocations and the DPoP proofs seen in Redis when given (rate limits fall
+/// back to this instance's memory while Redis is away; revocations and proofs, which
+/// cannot be guessed, refuse instead).
 async fn security(
     issuer: Issuer,
     rate_scale: f64,
     redis: Option<&SharedRedis>,
+    public_origin: &str,
 ) -> Result<Security, portcullis::ConfigError> {
+    let mut dpop = portcullis::auth::Dpop::new(public_origin);
     let mut builder = Security::builder()
         .issuer(issuer)
         .default_rate(rate!("600/min"))
@@ -319,8 +322,9 @@ async fn security(
         builder = builder
             .rate_store(Arc::new(rates))
             .revocations(Arc::new(redis.revocations().await));
+        dpop = dpop.replay_store(Arc::new(redis.dpop_replay_store()));
     }
-    builder.build().await
+    builder.dpop(dpop).build().await
 }
 
 /// The API, with its OpenAPI document at `/openapi.json` and, with the `api-reference`

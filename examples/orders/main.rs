@@ -17,6 +17,9 @@
 //!   private key; with both set the API is served over HTTPS (TLS 1.2 and 1.3, HTTP/2 by
 //!   ALPN) and its responses carry `Strict-Transport-Security`;
 //! - `ORDERS_RATE_SCALE`: multiplies every quota (default 1);
+//! - `ORDERS_PUBLIC_ORIGIN`: where clients reach the API, which the `htu` of their DPoP
+//!   proofs names (default `http://<ORDERS_ADDR>`, `https://` with TLS); DPoP-bound tokens
+//!   (of the development issuer or of `OIDC_ISSUER`) are accepted with proofs for it;
 //! - `OIDC_ISSUER`: an external provider, found by discovery (Keycloak, Auth0, Okta, Entra
 //!   ID, Ory Hydra, ...); `OIDC_AUDIENCE` its audience for this API (default `orders-api`);
 //! - `REDIS_URL`: rate limits and revocations in Redis, shared by every instance
@@ -117,7 +120,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => dev.issuer(),
     };
     let redis = redis_from_env().await?;
-    let router = api(security(issuer, rate_scale, redis.as_ref()).await?);
+    // Where clients reach the API: DPoP proofs name it (never taken from `Host`).
+    let public_origin = env_or("ORDERS_PUBLIC_ORIGIN", &base);
+    let router = api(security(issuer, rate_scale, redis.as_ref(), &public_origin).await?);
 
     let mut args = std::env::args().skip(1);
     if let Some(flag) = args.next() {
@@ -278,6 +283,12 @@ fn print_development_guide(dev: &DevIssuer, base: &str, secrets: &[(&str, String
     );
     println!("curl -i -H \"Authorization: Bearer $TOKEN\" {base}/orders/1");
     println!("curl -i {base}/orders    # 401: no token");
+    println!();
+    let (reader, reader_secret) = &secrets[0];
+    println!(
+        "A DPoP-bound token (RFC 9449: bound to the client's key, a proof with each request):"
+    );
+    println!("cargo run --example dpop_client -- {reader} {reader_secret}");
     println!();
 
     // Ready-made tokens too, valid for an hour (also read by the repository's CI).

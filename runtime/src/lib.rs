@@ -160,8 +160,8 @@ pub mod __fuzz {
         let request = crate::auth::ProofRequest {
             method: &http::Method::GET,
             path: "/orders",
-            token,
-            jkt,
+            token: Some(token),
+            jkt: Some(jkt),
             now,
         };
         crate::auth::verify_proof(proof, &rules, &request).map(|_| ())

@@ -365,8 +365,8 @@ impl Authenticator {
         let request = ProofRequest {
             method: head.method,
             path: head.path,
-            token,
-            jkt,
+            token: Some(token),
+            jkt: Some(jkt),
             now,
         };
         Ok(Some(verify_proof(proof.trim(), rules, &request)?))

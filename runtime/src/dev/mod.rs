@@ -148,6 +148,9 @@ struct Inner {
     clients: RwLock<Clients>,
     /// The published keys as a verifier's key set, rebuilt when they change.
     published: RwLock<Option<Published>>,
+    /// How the DPoP proofs of token requests are checked (their `htu` names the token
+    /// endpoint under the issuer's URL); `None` when the issuer is not an `http(s)` URL.
+    dpop: Option<crate::auth::DpopRules>,
 }
 
 /// The published keys, parsed once per change.
@@ -256,8 +259,10 @@ impl DevIssuerBuilder {
             let client = Client::new(&pending.id, pending.secret, pending.scopes)?;
             clients.insert(pending.id, client);
         }
+        let dpop = crate::auth::DpopRules::new(crate::auth::Dpop::new(self.issuer.as_str())).ok();
         Ok(DevIssuer {
             inner: Arc::new(Inner {
+                dpop,
                 issuer: self.issuer,
                 audience: self.audience,
                 token_lifetime: self.token_lifetime,
@@ -350,6 +355,11 @@ impl DevIssuer {
     /// The lifetime of the tokens the token endpoint issues.
     pub fn token_lifetime(&self) -> Duration {
         self.inner.token_lifetime
+    }
+
+    /// How the DPoP proofs of token requests are checked.
+    pub(crate) fn dpop_rules(&self) -> Option<&crate::auth::DpopRules> {
+        self.inner.dpop.as_ref()
     }
 
     /// The configured grace period of retired keys, if any (else the default: until the

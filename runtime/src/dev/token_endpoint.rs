@@ -4,11 +4,15 @@
 //! client authenticates by HTTP Basic (`client_secret_basic`, id and secret
 //! form-urlencoded first, RFC 6749 §2.3.1) or by `client_id` and `client_secret` in the
 //! body (`client_secret_post`), never both. Errors are RFC 6749 §5.2 JSON documents.
+//!
+//! A request with a `DPoP` proof (RFC 9449 §5: `htm` `POST`, `htu` the token endpoint's
+//! URL, signed with the client's key, used once) gets a token bound to that key
+//! (`cnf.jkt`), of `token_type` `DPoP`.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header::WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header::WWW_AUTHENTICATE};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,6 +22,10 @@ use serde_json::json;
 
 use super::DevIssuer;
 use super::clients::valid_scope_token;
+use crate::auth::{ProofRequest, unix_now, verify_proof};
+
+/// The token endpoint's path under the issuer's URL, as a DPoP proof's `htu` names it.
+const TOKEN_PATH: &str = "/oauth/token";
 
 /// The largest token request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -52,6 +60,10 @@ impl OAuthError {
 
     fn invalid_scope(description: impl Into<String>) -> Self {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", description)
     }
 }
 
@@ -274,26 +286,29 @@ async fn issue(dev: &DevIssuer, headers: &HeaderMap, body: Body) -> Result<Respo
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     }
     let granted = granted_scopes(params.scope.as_deref(), &allowed)?;
+    let bound_to = proof_key(dev, headers)?;
 
     let lifetime = dev.token_lifetime();
-    let token = dev
+    let mut token = dev
         .token()
         .client(credentials.client_id.as_str())
         .scopes(granted.iter().cloned())
-        .lifetime(lifetime)
-        .try_sign()
-        .map_err(|error| {
-            tracing::error!(%error, "dev issuer: could not sign a token");
-            OAuthError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the token could not be signed",
-            )
-        })?;
+        .lifetime(lifetime);
+    if let Some(jkt) = &bound_to {
+        token = token.claim("cnf", json!({ "jkt": jkt }));
+    }
+    let token = token.try_sign().map_err(|error| {
+        tracing::error!(%error, "dev issuer: could not sign a token");
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the token could not be signed",
+        )
+    })?;
     tracing::debug!(client_id = ?credentials.client_id, scope = ?granted, "dev issuer: token issued");
     let mut answer = json!({
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": if bound_to.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": lifetime.as_secs(),
     });
     if !granted.is_empty() {
@@ -302,6 +317,49 @@ async fn issue(dev: &DevIssuer, headers: &HeaderMap, body: Body) -> Result<Respo
     let mut response = axum::Json(answer).into_response();
     no_store(response.headers_mut());
     Ok(response)
+}
+
+/// The thumbprint of the key the token request's DPoP proof was signed with, when it has
+/// one (RFC 9449 §5): the token is then bound to that key.
+fn proof_key(dev: &DevIssuer, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+    let mut proofs = headers.get_all("dpop").iter();
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "send exactly one DPoP header",
+        ));
+    }
+    let Some(rules) = dev.dpop_rules() else {
+        return Err(OAuthError::invalid_dpop_proof(
+            "this issuer cannot check DPoP proofs",
+        ));
+    };
+    let proof = proof
+        .to_str()
+        .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP proof is invalid"))?;
+    let now = unix_now();
+    let request = ProofRequest {
+        method: &Method::POST,
+        path: TOKEN_PATH,
+        token: None,
+        jkt: None,
+        now,
+    };
+    let verified = verify_proof(proof.trim(), rules, &request).map_err(|failure| {
+        tracing::debug!(reason = failure.as_str(), "dev issuer: DPoP proof refused");
+        OAuthError::invalid_dpop_proof("the DPoP proof is invalid")
+    })?;
+    match rules
+        .replay
+        .first_use_now(&verified.id, verified.expires_at, now)
+    {
+        Some(Ok(true)) => Ok(Some(verified.jkt)),
+        _ => Err(OAuthError::invalid_dpop_proof(
+            "the DPoP proof was used before",
+        )),
+    }
 }
 
 /// The `POST /oauth/token` handler.

@@ -24,10 +24,12 @@ pub(crate) struct ProofRequest<'a> {
     pub(crate) method: &'a Method,
     /// The path of the request as the client sent it.
     pub(crate) path: &'a str,
-    /// The access token sent with the proof.
-    pub(crate) token: &'a str,
-    /// The thumbprint the token is bound to (`cnf.jkt`).
-    pub(crate) jkt: &'a str,
+    /// The access token sent with the proof (`None` at a token endpoint, where there is
+    /// none yet and `ath` is not checked).
+    pub(crate) token: Option<&'a str>,
+    /// The thumbprint the token is bound to (`cnf.jkt`; `None` at a token endpoint, where
+    /// the proof's key is the one the new token will be bound to).
+    pub(crate) jkt: Option<&'a str>,
     /// Unix seconds.
     pub(crate) now: u64,
 }
@@ -38,6 +40,8 @@ pub(crate) struct ProofRequest<'a> {
 pub(crate) struct VerifiedProof {
     pub(crate) id: ProofId,
     pub(crate) expires_at: u64,
+    /// The RFC 7638 thumbprint of the proof's key.
+    pub(crate) jkt: String,
 }
 
 /// Checks `proof` against `request` under `rules`, all but the replay check.
@@ -96,17 +100,20 @@ pub(crate) fn verify_proof(
     if request.now.saturating_sub(iat) > rules.window {
         return Err(DpopFailure::Stale);
     }
-    if string(claims, "ath")? != token_hash(request.token) {
+    if let Some(token) = request.token
+        && string(claims, "ath")? != token_hash(token)
+    {
         return Err(DpopFailure::TokenHashMismatch);
     }
     let thumbprint = jwk_thumbprint(jwk).ok_or(DpopFailure::BadKey)?;
-    if thumbprint != request.jkt {
+    if request.jkt.is_some_and(|jkt| jkt != thumbprint) {
         return Err(DpopFailure::KeyMismatch);
     }
     Ok(VerifiedProof {
         id: ProofId::new(&thumbprint, jti),
         // Accepted while `now - iat <= window`: remembered one second past that.
         expires_at: iat.saturating_add(rules.window).saturating_add(1),
+        jkt: thumbprint,
     })
 }
 
