@@ -2537,6 +2537,19 @@ async fn weak_and_unusable_keys_are_refused_at_start_up() {
 // ---------------------------------------------------------------------------------------
 // DPoP (RFC 9449): tokens bound to a key of the client's, each request with a proof.
 
+/// An endpoint that takes DPoP-bound tokens only, whatever their issuer's mode.
+#[secure(
+    get,
+    path = "/payments",
+    scope = "orders:read",
+    rate = "unlimited",
+    dpop
+)]
+async fn list_payments(State(calls): State<Calls>, who: Principal) -> String {
+    calls.fetch_add(1, Ordering::SeqCst);
+    format!("payments of {}", who.subject().unwrap_or("?"))
+}
+
 /// The public origin the DPoP application is configured with.
 const PUBLIC_ORIGIN: &str = "https://api.test";
 /// An issuer whose tokens must all be DPoP-bound.
@@ -2578,7 +2591,7 @@ async fn dpop_world() -> DpopWorld {
         .unwrap();
     let calls = Calls::default();
     let api = SecureRouter::new(security)
-        .mount(routes![list_orders])
+        .mount(routes![list_orders, list_payments])
         .into_router()
         .with_state(calls.clone());
     let app = axum::Router::new().nest("/v1", api.clone()).merge(api);
@@ -2741,6 +2754,14 @@ async fn dpop_bound_tokens_are_accepted_with_valid_proofs_only() {
     // Unbound bearer tokens of the development issuer still pass.
     let bearer = dev_token(&world.dev, &claims("orders:read"));
     accepted(&world, "bearer", get("/orders", &bearer)).await;
+    // An endpoint declared with `dpop` takes the bound token with its proof.
+    let proof = dpop::proof(client, "GET", &format!("{PUBLIC_ORIGIN}/payments"), &token);
+    accepted(
+        &world,
+        "dpop endpoint",
+        dpop_get("/payments", "DPoP", &token, &[&proof]),
+    )
+    .await;
     // Every answer was audited as allowed, with no reason of refusal.
     assert!(
         world
@@ -3054,6 +3075,12 @@ async fn dpop_attacks_are_refused_with_their_reasons() {
             get("/orders", &certificate_bound),
             &certificate_bound,
             refused("unsupported_confirmation"),
+        ),
+        (
+            "a bearer token on an endpoint declared with dpop",
+            get("/payments", &unbound),
+            &unbound,
+            refused("dpop_required"),
         ),
     ];
     let mut failures = Vec::new();

@@ -102,6 +102,8 @@ pub struct EndpointArgs {
     pub status: Option<LitInt>,
     /// `errors(N = "...", ...)`.
     pub errors: Vec<(LitInt, LitStr)>,
+    /// The bare word `dpop`: only DPoP-bound tokens, with their proofs.
+    pub dpop: Option<Ident>,
     /// The keys seen, to report duplicates.
     seen: Vec<Ident>,
 }
@@ -133,6 +135,8 @@ const PUBLIC_KEYS: [&str; 9] = [
     "status",
     "errors",
 ];
+/// The bare word that makes a `#[secure]` endpoint take DPoP-bound tokens only.
+const DPOP: &str = "dpop";
 const REQUIREMENT_KEYS: [&str; 5] = ["scope", "scopes", "any_scope", "roles", "policy"];
 
 /// Parses the attribute's tokens. Every mistake is recorded in `errors`; what could be
@@ -163,8 +167,20 @@ impl EndpointArgs {
         };
         let key = name.to_string();
         let value = match meta {
+            Meta::Path(_) if key == DPOP => {
+                self.read_dpop(kind, name, errors);
+                return;
+            }
             Meta::Path(_) => {
                 self.read_method(name, errors);
+                return;
+            }
+            Meta::NameValue(_) | Meta::List(_) if key == DPOP => {
+                errors.at(
+                    name.span(),
+                    "`dpop` is written alone, as `dpop`: the endpoint then takes DPoP-bound \
+                     tokens only",
+                );
                 return;
             }
             Meta::List(list) if key == "errors" => Value::List(list),
@@ -279,6 +295,22 @@ impl EndpointArgs {
                 "`errors` lists statuses with a description, like `errors(404 = \"no such order\", 409 = \"...\")`",
             )),
         }
+    }
+
+    fn read_dpop(&mut self, kind: Kind, name: Ident, errors: &mut Errors) {
+        if kind == Kind::Public {
+            errors.at(
+                name.span(),
+                "`#[public]` endpoints take no `dpop`: they take no token at all; use \
+                 `#[secure(..., dpop)]` to require a DPoP-bound token",
+            );
+            return;
+        }
+        if self.dpop.is_some() {
+            errors.at(name.span(), "`dpop` is given twice; keep one");
+            return;
+        }
+        self.dpop = Some(name);
     }
 
     fn read_method(&mut self, name: Ident, errors: &mut Errors) {

@@ -330,6 +330,7 @@ fn requirements(model: &EndpointModel) -> TokenStream {
     let all_names = &model.all_scopes;
     let any_names = &model.any_scopes;
     let roles = &model.roles;
+    let dpop = model.dpop;
     let policy = match &model.policy {
         Some(path) => {
             let name = quote!(#path).to_string().replace(' ', "");
@@ -348,6 +349,7 @@ fn requirements(model: &EndpointModel) -> TokenStream {
             any_scope_names: &[#(#any_names),*],
             roles: &[#(#roles),*],
             policy: #policy,
+            dpop: #dpop,
         })
     }
 }

@@ -160,6 +160,8 @@ pub(crate) struct EndpointModel {
     pub(crate) any_scopes: Vec<LitStr>,
     pub(crate) roles: Vec<LitStr>,
     pub(crate) policy: Option<syn::Path>,
+    /// Only DPoP-bound tokens (`dpop`).
+    pub(crate) dpop: bool,
     pub(crate) rate: RateModel,
     /// What the rate counts.
     pub(crate) rate_key: RateKeyModel,
@@ -207,6 +209,7 @@ pub(crate) fn build(kind: Kind, args: &EndpointArgs, errors: &mut Errors) -> End
         any_scopes: items(&args.any_scope),
         roles: items(&args.roles),
         policy: args.policy.clone(),
+        dpop: args.dpop.is_some(),
         rate,
         rate_key,
         body_limit,

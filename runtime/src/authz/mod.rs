@@ -25,6 +25,9 @@ pub struct Requirements {
     pub roles: &'static [&'static str],
     /// A policy that must allow.
     pub policy: Option<Policy>,
+    /// Only DPoP-bound tokens, with their proofs (`#[secure(..., dpop)]`): a bearer token
+    /// is refused (`dpop_required`), whatever its issuer's mode.
+    pub dpop: bool,
 }
 
 /// Why the scope and role checks refused.

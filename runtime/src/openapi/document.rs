@@ -393,7 +393,14 @@ fn operation(
         }
         problem(400, &format!("Bad request: {}", causes.join("; ")));
     }
-    if secured.is_some() || doc.optional_authentication {
+    if secured.is_some_and(|requirements| requirements.dpop) {
+        problem(
+            401,
+            "The access token is missing, invalid or expired, or is not DPoP-bound: this \
+             operation takes DPoP-bound tokens only (`Authorization: DPoP <token>` with a \
+             `DPoP` proof, RFC 9449)",
+        );
+    } else if secured.is_some() || doc.optional_authentication {
         problem(401, "The bearer token is missing, invalid or expired");
     }
     if secured.is_some() {

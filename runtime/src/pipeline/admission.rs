@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, Principal, RequestHead};
+use crate::auth::{AuthFailure, DpopFailure, Principal, RequestHead};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -239,6 +239,9 @@ pub(super) async fn admit<W: Waiting>(
     );
     let authenticated = W::authenticate(context, head).await.map_err(Stop::Wait)?;
     let principal = authenticated_principal(admission, throttle, authenticated)?;
+    if requirements.dpop && principal.dpop_thumbprint().is_none() {
+        return Err(refuse(admission, throttle, DpopFailure::Required.into()).into());
+    }
     check_requirements(context, requirements, &principal)
         .map_err(|refused| refused.by(&principal))?;
     if let Some(policy) = requirements.policy {

@@ -66,6 +66,7 @@ fn spec(policy: bool, rate_key: RateKeyKind) -> &'static EndpointSpec {
                 name: "no_deny_header",
                 check: no_deny_header,
             }),
+            dpop: false,
         }),
         rate: EndpointRate::Limit(Rate::per_minute(3)),
         rate_key,

@@ -129,6 +129,7 @@ mod tests {
             any_scope_names: &[],
             roles: &[],
             policy: None,
+            dpop: false,
         }
     }
 

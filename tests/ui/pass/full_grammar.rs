@@ -42,7 +42,7 @@ async fn create_order(_who: Principal, Json(new): Json<NewOrder>) -> (StatusCode
     (StatusCode::CREATED, Json(new.quantity))
 }
 
-#[secure(get, path = "/reports/{id}", any_scope = ["reports:read", "orders:admin"], rate = "5/h", rate_key = ip)]
+#[secure(get, path = "/reports/{id}", any_scope = ["reports:read", "orders:admin"], rate = "5/h", rate_key = ip, dpop)]
 async fn report(_who: Principal, Path(id): Path<u64>) -> String {
     id.to_string()
 }

@@ -40,7 +40,9 @@ pub(crate) struct ProofRequest<'a> {
 pub(crate) struct VerifiedProof {
     pub(crate) id: ProofId,
     pub(crate) expires_at: u64,
-    /// The RFC 7638 thumbprint of the proof's key.
+    /// The RFC 7638 thumbprint of the proof's key (what a token endpoint binds its token
+    /// to).
+    #[cfg_attr(not(feature = "dev"), allow(dead_code))]
     pub(crate) jkt: String,
 }
 
