@@ -9,6 +9,8 @@
 //! - `dpop_cached/{ES256,EdDSA}`: a DPoP-bound token already verified, with a fresh proof
 //!   signed by a client key of that type (made outside the measured time), its replay
 //!   check in memory;
+//! - `dpop_cached_redis/ES256`: the same, the replay check in a `redis-server` on loopback
+//!   (started by the benchmark; skipped when there is none);
 //!
 //! Run: `cargo bench --bench pipeline`. The ratios between lines matter, not the absolute
 //! numbers of a noisy machine.
@@ -153,10 +155,48 @@ fn pipeline(c: &mut Criterion) {
             )
         });
     }
-    for (name, client) in [
-        ("dpop_cached/ES256", TestKey::ec("client", false)),
-        ("dpop_cached/EdDSA", TestKey::ed25519("client")),
-    ] {
+    // The same application with the proofs seen kept in Redis.
+    let redis_server = common::redis::RedisServer::start("dpop_cached_redis");
+    let redis_app = redis_server.as_ref().map(|server| {
+        runtime.block_on(async {
+            let redis = portcullis::redis::Redis::connect(&server.url())
+                .await
+                .unwrap();
+            let security = Security::builder()
+                .issuer(
+                    Issuer::new(&issuer)
+                        .audience(AUDIENCE)
+                        .jwks_url(idp.jwks_url()),
+                )
+                .default_rate(rate!("1000000/s"))
+                .token_cache(1_000_000, Duration::from_secs(600))
+                .dpop(
+                    Dpop::new("http://localhost")
+                        .replay_store(std::sync::Arc::new(redis.dpop_replay_store())),
+                )
+                .build()
+                .await
+                .unwrap();
+            let app: axum::Router = SecureRouter::new(security)
+                .mount(routes![get_order])
+                .into_router()
+                .with_state(());
+            app
+        })
+    });
+    let variants = [
+        ("dpop_cached/ES256", TestKey::ec("client", false), &app),
+        ("dpop_cached/EdDSA", TestKey::ed25519("client"), &app),
+    ]
+    .into_iter()
+    .chain(redis_app.as_ref().map(|redis_app| {
+        (
+            "dpop_cached_redis/ES256",
+            TestKey::ec("client", false),
+            redis_app,
+        )
+    }));
+    for (name, client, app) in variants {
         let mut claims = claims_for(&issuer);
         claims["cnf"] = serde_json::json!({ "jkt": common::dpop::thumbprint(&client) });
         let token = es.sign(Algorithm::ES256, None, &claims);
