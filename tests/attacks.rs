@@ -35,7 +35,7 @@ use common::keys::{TestKey, jwks};
 use common::*;
 use portcullis::ConfigError;
 use portcullis::audit::Decision;
-use portcullis::auth::{Algorithm, Dpop, DpopMode, KeyError};
+use portcullis::auth::{Algorithm, Dpop, DpopMode, DpopNonces, KeyError};
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
 use secrecy::SecretSlice;
@@ -3247,4 +3247,120 @@ async fn the_development_issuer_binds_tokens_to_the_key_of_the_token_requests_pr
         send(&api, get("/orders", &token)).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// With server nonces, a proof must carry a nonce of this service's: without one (or with a
+/// forged one) the answer is 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`, which
+/// the client puts in its next proof; an instance with the same key accepts it.
+#[tokio::test]
+async fn dpop_server_nonces_are_required_when_configured() {
+    let dev = dev_issuer();
+    let key = SecretSlice::from(vec![9u8; 32]);
+    let instance = |key: &SecretSlice<u8>| {
+        let (dev, key) = (dev.clone(), key.clone());
+        async move {
+            let audit = AuditLog::default();
+            let security = Security::builder()
+                .issuer(dev.issuer())
+                .dpop(Dpop::new(PUBLIC_ORIGIN).server_nonces(DpopNonces::new(&key)))
+                .default_rate(rate!("1000/s"))
+                .audit_sink(audit.sink())
+                .build()
+                .await
+                .unwrap();
+            let app = SecureRouter::new(security)
+                .mount(routes![list_orders])
+                .into_router()
+                .with_state(Calls::default());
+            (app, audit)
+        }
+    };
+    let (app, audit) = instance(&key).await;
+    let (same_key, _) = instance(&key).await;
+    let (other_key, _) = instance(&SecretSlice::from(vec![8u8; 32])).await;
+    let client = TestKey::ec("client", false);
+    let mut bound = claims("orders:read");
+    bound["cnf"] = json!({ "jkt": dpop::thumbprint(&client) });
+    let token = dev_token(&dev, &bound);
+    let htu = format!("{PUBLIC_ORIGIN}/orders");
+    let with_nonce = |nonce: &str| {
+        let mut claims = dpop::proof_claims("GET", &htu, &token);
+        claims["nonce"] = json!(nonce);
+        dpop::sign_proof(&client, &dpop::proof_header(&client), &claims)
+    };
+
+    let reply = send(
+        &app,
+        dpop_get(
+            "/orders",
+            "DPoP",
+            &token,
+            &[&dpop::proof(&client, "GET", &htu, &token)],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let challenge = reply.header("www-authenticate");
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+    assert_eq!(
+        challenge_param(challenge, "error").as_deref(),
+        Some("use_dpop_nonce")
+    );
+    assert_eq!(audit.last().reason, "dpop_use_nonce");
+    let nonce = reply.header("dpop-nonce").to_owned();
+
+    let reply = send(
+        &app,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&nonce)]),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let reply = send(
+        &same_key,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&nonce)]),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "another instance with the key"
+    );
+    for (name, app, nonce) in [
+        ("another key", &other_key, nonce.clone()),
+        (
+            "a forged nonce",
+            &app,
+            format!("{}A", &nonce[..nonce.len() - 1]),
+        ),
+        ("a nonce of another shape", &app, "abc".to_owned()),
+    ] {
+        let reply = send(
+            app,
+            dpop_get("/orders", "DPoP", &token, &[&with_nonce(&nonce)]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(
+            reply.bearer_error().as_deref(),
+            Some("use_dpop_nonce"),
+            "{name}"
+        );
+    }
+
+    // A key too short to keep nonces unforgeable is refused at start-up.
+    let short = Security::builder()
+        .issuer(dev.issuer())
+        .dpop(
+            Dpop::new(PUBLIC_ORIGIN)
+                .server_nonces(DpopNonces::new(&SecretSlice::from(vec![1u8; 16]))),
+        )
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await;
+    assert!(matches!(
+        short,
+        Err(ConfigError::Dpop(
+            portcullis::auth::DpopConfigError::NonceKey
+        ))
+    ));
 }

@@ -11,7 +11,7 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::audit::Reason;
-use crate::auth::{AuthFailure, BearerErrorCode};
+use crate::auth::{AuthFailure, BearerErrorCode, DpopFailure};
 use crate::context::RequestContext;
 use crate::problem::{FieldViolation, Problem};
 
@@ -70,6 +70,8 @@ pub struct AuthRejection {
     detailed: bool,
     /// The algorithms of the DPoP challenge, when DPoP is configured.
     dpop_algs: Option<Arc<str>>,
+    /// A fresh server nonce, for a `use_dpop_nonce` answer.
+    dpop_nonce: Option<String>,
 }
 
 impl AuthRejection {
@@ -80,6 +82,7 @@ impl AuthRejection {
             realm,
             detailed: false,
             dpop_algs: None,
+            dpop_nonce: None,
         }
     }
 
@@ -91,6 +94,10 @@ impl AuthRejection {
             realm: security.realm_arc(),
             detailed: security.error_details(),
             dpop_algs: security.dpop_algs(),
+            dpop_nonce: match failure {
+                AuthFailure::Dpop(DpopFailure::UseNonce) => security.dpop_nonce(),
+                _ => None,
+            },
         }
     }
 
@@ -154,6 +161,11 @@ impl IntoResponse for AuthRejection {
                 "invalid-dpop-proof",
                 "Invalid DPoP proof",
             ),
+            Some(BearerErrorCode::UseDpopNonce) => (
+                StatusCode::UNAUTHORIZED,
+                "use-dpop-nonce",
+                "DPoP nonce required",
+            ),
         };
         let mut response = Problem::new(status, kind, title)
             .with_detail(description.clone())
@@ -161,6 +173,13 @@ impl IntoResponse for AuthRejection {
         let error = code.map(|code| (code.as_str(), description.as_ref()));
         let dpop_error = matches!(self.failure, AuthFailure::Dpop(_));
         let headers = response.headers_mut();
+        if let Some(nonce) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|nonce| HeaderValue::from_str(nonce).ok())
+        {
+            headers.insert("dpop-nonce", nonce);
+        }
         if dpop_error {
             headers.append(
                 header::WWW_AUTHENTICATE,

@@ -105,6 +105,12 @@ impl Security {
         self.0.realm.clone()
     }
 
+    /// A fresh DPoP server nonce, when nonces are required.
+    pub(crate) fn dpop_nonce(&self) -> Option<String> {
+        let nonces = self.0.authenticator.dpop()?.nonces.as_ref()?;
+        Some(nonces.issue(crate::auth::unix_now()))
+    }
+
     /// The `algs` of the `DPoP` challenge, when DPoP is configured.
     pub(crate) fn dpop_algs(&self) -> Option<Arc<str>> {
         self.0.authenticator.dpop().map(|dpop| dpop.algs.clone())

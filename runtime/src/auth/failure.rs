@@ -88,6 +88,9 @@ pub enum BearerErrorCode {
     InvalidToken,
     /// `invalid_dpop_proof` (401, RFC 9449): the DPoP proof is missing or does not hold.
     InvalidDpopProof,
+    /// `use_dpop_nonce` (401, RFC 9449 §8): the proof must carry the server's nonce, given
+    /// in `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl BearerErrorCode {
@@ -97,6 +100,7 @@ impl BearerErrorCode {
             BearerErrorCode::InvalidRequest => "invalid_request",
             BearerErrorCode::InvalidToken => "invalid_token",
             BearerErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            BearerErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -151,6 +155,7 @@ impl AuthFailure {
             AuthFailure::MultipleAuthorizationHeaders | AuthFailure::TokenInQuery => {
                 Some(BearerErrorCode::InvalidRequest)
             }
+            AuthFailure::Dpop(DpopFailure::UseNonce) => Some(BearerErrorCode::UseDpopNonce),
             AuthFailure::Dpop(failure) if failure.is_proof_failure() => {
                 Some(BearerErrorCode::InvalidDpopProof)
             }

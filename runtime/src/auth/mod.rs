@@ -34,9 +34,10 @@ pub use discovery::{
     discover_with,
 };
 pub use dpop::{
-    DEFAULT_PROOF_ALGORITHMS, DEFAULT_PROOF_WINDOW, DEFAULT_REPLAY_CAPACITY, Dpop, DpopConfigError,
-    DpopFailure, DpopMode, DpopReplayError, DpopReplayStore, MAX_PROOF_BYTES, MemoryDpopReplay,
-    PROOF_CLOCK_SKEW, ProofId, ReplayFuture, jwk_thumbprint,
+    DEFAULT_NONCE_STEP, DEFAULT_PROOF_ALGORITHMS, DEFAULT_PROOF_WINDOW, DEFAULT_REPLAY_CAPACITY,
+    Dpop, DpopConfigError, DpopFailure, DpopMode, DpopNonces, DpopReplayError, DpopReplayStore,
+    MAX_PROOF_BYTES, MIN_NONCE_KEY_BYTES, MemoryDpopReplay, PROOF_CLOCK_SKEW, ProofId,
+    ReplayFuture, jwk_thumbprint,
 };
 pub use extract::VerifiedCaller;
 pub use failure::{AuthFailure, BearerErrorCode};

@@ -47,6 +47,9 @@ pub enum DpopFailure {
     TokenHashMismatch,
     /// The thumbprint of the proof's key is not the token's `cnf.jkt`.
     KeyMismatch,
+    /// Server nonces are required and the proof has none, or one that is forged or of an
+    /// older time step: answered `use_dpop_nonce` with a fresh nonce.
+    UseNonce,
     /// The proof (`jti`) was already used within its window.
     Replay,
     /// The replay store could not say whether the proof was used before (it fails closed:
@@ -77,6 +80,7 @@ impl DpopFailure {
             DpopFailure::IssuedInFuture => "dpop_issued_in_future",
             DpopFailure::TokenHashMismatch => "dpop_ath_mismatch",
             DpopFailure::KeyMismatch => "dpop_key_mismatch",
+            DpopFailure::UseNonce => "dpop_use_nonce",
             DpopFailure::Replay => "dpop_replay",
             DpopFailure::ReplayUnavailable => "dpop_replay_unavailable",
         }
@@ -105,6 +109,7 @@ impl DpopFailure {
             DpopFailure::Required => "the access token must be DPoP-bound",
             DpopFailure::MissingProof => "a DPoP proof is required",
             DpopFailure::MultipleProofs => "send exactly one DPoP header",
+            DpopFailure::UseNonce => "use the nonce of the DPoP-Nonce header in the DPoP proof",
             failure if failure.is_proof_failure() => "the DPoP proof is invalid",
             _ => "the access token is invalid",
         }

@@ -28,6 +28,7 @@
 //! ```
 
 mod failure;
+mod nonce;
 mod proof;
 mod replay;
 mod target;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use failure::DpopFailure;
+pub use nonce::{DEFAULT_NONCE_STEP, DpopNonces, MIN_NONCE_KEY_BYTES};
 pub use replay::{
     DEFAULT_REPLAY_CAPACITY, DpopReplayError, DpopReplayStore, MemoryDpopReplay, ProofId,
     ReplayFuture,
@@ -92,6 +94,7 @@ pub struct Dpop {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) window: Duration,
     pub(crate) replay: Arc<dyn DpopReplayStore>,
+    pub(crate) nonces: Option<DpopNonces>,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -115,7 +118,28 @@ impl Dpop {
             algorithms: DEFAULT_PROOF_ALGORITHMS.to_vec(),
             window: DEFAULT_PROOF_WINDOW,
             replay: Arc::new(MemoryDpopReplay::new()),
+            nonces: None,
         }
+    }
+
+    /// Requires server nonces (RFC 9449 §8, off by default): each proof must carry a
+    /// `nonce` this service issued, of the current or the previous time step; a proof
+    /// without one is answered 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`, and
+    /// the client retries with it. Every instance given the same key accepts the others'
+    /// nonces. Limits how long a proof made in advance (by malware on the client, with the
+    /// key in reach) stays usable.
+    ///
+    /// ```
+    /// use portcullis_runtime::auth::{Dpop, DpopNonces};
+    /// use secrecy::SecretSlice;
+    ///
+    /// // In production, from a secret store: `portcullis::secrets::secret_bytes_from_env`.
+    /// let key = SecretSlice::from(vec![7u8; 32]);
+    /// let dpop = Dpop::new("https://api.example.com").server_nonces(DpopNonces::new(&key));
+    /// ```
+    pub fn server_nonces(mut self, nonces: DpopNonces) -> Dpop {
+        self.nonces = Some(nonces);
+        self
     }
 
     /// The algorithms proofs may be signed with (default
@@ -155,6 +179,9 @@ pub enum DpopConfigError {
     /// A proof window of zero, or longer than an hour.
     #[error("the DPoP proof window must be between 1 s and 1 h")]
     Window,
+    /// The server-nonce key is shorter than [`MIN_NONCE_KEY_BYTES`].
+    #[error("the DPoP nonce key must have at least {MIN_NONCE_KEY_BYTES} bytes")]
+    NonceKey,
 }
 
 /// A checked [`Dpop`], as requests use it.
@@ -165,6 +192,7 @@ pub(crate) struct DpopRules {
     pub(crate) algs: Arc<str>,
     pub(crate) window: u64,
     pub(crate) replay: Arc<dyn DpopReplayStore>,
+    pub(crate) nonces: Option<DpopNonces>,
 }
 
 impl DpopRules {
@@ -181,6 +209,13 @@ impl DpopRules {
         if dpop.window.is_zero() || dpop.window > Duration::from_secs(3600) {
             return Err(DpopConfigError::Window);
         }
+        if dpop
+            .nonces
+            .as_ref()
+            .is_some_and(|nonces| !nonces.key_is_strong())
+        {
+            return Err(DpopConfigError::NonceKey);
+        }
         let algs = dpop
             .algorithms
             .iter()
@@ -193,6 +228,7 @@ impl DpopRules {
             algs: Arc::from(algs),
             window: dpop.window.as_secs().max(1),
             replay: dpop.replay,
+            nonces: dpop.nonces,
         })
     }
 }

@@ -102,6 +102,14 @@ pub(crate) fn verify_proof(
     if request.now.saturating_sub(iat) > rules.window {
         return Err(DpopFailure::Stale);
     }
+    if let Some(nonces) = &rules.nonces
+        && !claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .is_some_and(|nonce| nonces.accepts(nonce, request.now))
+    {
+        return Err(DpopFailure::UseNonce);
+    }
     if let Some(token) = request.token
         && string(claims, "ath")? != token_hash(token)
     {
