@@ -210,7 +210,7 @@ fn pipeline(c: &mut Criterion) {
         let htu = "http://localhost/orders/7";
         let first = common::dpop::proof(&client, "GET", htu, &token);
         runtime.block_on(async {
-            assert_eq!(call(&app, proved(&token, &first)).await, StatusCode::OK)
+            assert_eq!(call(app, proved(&token, &first)).await, StatusCode::OK)
         });
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter_batched(

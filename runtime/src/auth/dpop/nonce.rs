@@ -95,13 +95,13 @@ impl DpopNonces {
 mod tests {
     use super::*;
 
-    fn nonces(key: u8) -> DpopNonces {
+    fn keyed(key: u8) -> DpopNonces {
         DpopNonces::new(&SecretSlice::from(vec![key; 32])).step(Duration::from_secs(60))
     }
 
     #[test]
     fn a_nonce_holds_for_its_step_and_the_next() {
-        let nonces = nonces(1);
+        let nonces = keyed(1);
         let nonce = nonces.issue(6_000);
         assert!(nonces.accepts(&nonce, 6_000));
         assert!(nonces.accepts(&nonce, 6_119));
@@ -109,12 +109,12 @@ mod tests {
         assert!(!nonces.accepts(&nonce, 5_999));
         // Any instance with the key checks it; another key does not.
         assert!(DpopNonces::new(&SecretSlice::from(vec![1; 32])).accepts(&nonce, 6_030));
-        assert!(!nonces(2).accepts(&nonce, 6_000));
+        assert!(!keyed(2).accepts(&nonce, 6_000));
     }
 
     #[test]
     fn forged_nonces_are_refused() {
-        let nonces = nonces(1);
+        let nonces = keyed(1);
         let nonce = nonces.issue(6_000);
         let mut bytes = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
         bytes[7] += 1;
