@@ -2830,6 +2830,9 @@ async fn dpop_attacks_are_refused_with_their_reasons() {
     let mut x5t = claims("orders:read");
     x5t["cnf"] = json!({ "x5t#S256": b64([1u8; 32]) });
     let certificate_bound = dev_token(&world.dev, &x5t);
+    let mut embedded = claims("orders:read");
+    embedded["cnf"] = json!({ "jwk": dpop::public_jwk(client) });
+    let key_bound = dev_token(&world.dev, &embedded);
     let dpop_only_bearer = static_token(&claims_for(DPOP_ONLY));
     let mut refused_claims = claims_for(NO_DPOP);
     refused_claims["cnf"] = json!({ "jkt": dpop::thumbprint(client) });
@@ -3071,9 +3074,15 @@ async fn dpop_attacks_are_refused_with_their_reasons() {
             refused("dpop_not_accepted"),
         ),
         (
-            "a certificate-bound token",
+            "a certificate-bound token on a connection without a certificate",
             get("/orders", &certificate_bound),
             &certificate_bound,
+            refused("certificate_missing"),
+        ),
+        (
+            "a token bound to an embedded key (a binding Portcullis cannot check)",
+            get("/orders", &key_bound),
+            &key_bound,
             refused("unsupported_confirmation"),
         ),
         (

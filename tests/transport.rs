@@ -739,3 +739,156 @@ fn the_configuration_offers_h2_first_and_no_early_data() {
     );
     assert_eq!(config.max_early_data_size, 0, "no 0-RTT replays");
 }
+
+/// A client certificate made by rcgen: (its DER, a rustls client configuration presenting
+/// it and trusting `root`).
+fn client_with_certificate(
+    name: &str,
+    root: &CertificateDer<'static>,
+    versions: &[&'static SupportedProtocolVersion],
+) -> (CertificateDer<'static>, TlsConnector) {
+    let certified = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    let der = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let mut roots = RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![der.clone()], key)
+        .unwrap();
+    (der, TlsConnector::from(Arc::new(config)))
+}
+
+/// The RFC 8705 thumbprint of a certificate: base64url SHA-256 of its DER.
+fn x5t(der: &CertificateDer<'_>) -> String {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
+    common::b64(hash)
+}
+
+/// A token bound to the certificate `der` (`cnf.x5t#S256`).
+fn certificate_bound_token(dev: &DevIssuer, der: &CertificateDer<'_>) -> String {
+    let mut claims = common::claims("orders:read");
+    claims["cnf"] = serde_json::json!({ "x5t#S256": x5t(der) });
+    dev.sign_claims(Some("at+jwt"), &claims)
+}
+
+/// Over real TLS with client certificates requested: a certificate-bound token (RFC 8705)
+/// is accepted on a connection with its certificate only: not with another one, not
+/// without one (TLS 1.3 and 1.2).
+#[tokio::test]
+async fn certificate_bound_tokens_need_their_certificate() {
+    let dev = dev_issuer();
+    let (security, audit) = common::audited_security(&dev).await;
+    let app = SecureRouter::new(security)
+        .mount(routes![health, own_policy, list_orders])
+        .into_router();
+    let (cert, key, root) = self_signed();
+    let tls = TlsConfig::from_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
+        .request_client_certificates()
+        .unwrap();
+    let server = Server::start(app, tls).await;
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let (alice, alice_client) = client_with_certificate("alice", &root, versions);
+        let (_, mallory_client) = client_with_certificate("mallory", &root, versions);
+        let token = certificate_bound_token(&dev, &alice);
+        let answer = request(
+            connect(&alice_client, server.address).await,
+            "/orders",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{versions:?}: {}",
+            answer.text
+        );
+        let answer = request(
+            connect(&mallory_client, server.address).await,
+            "/orders",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(audit.last().reason, "certificate_mismatch");
+        let anonymous = client(&root, versions, &[]);
+        let answer = request(
+            connect(&anonymous, server.address).await,
+            "/orders",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(audit.last().reason, "certificate_missing");
+        // Unbound tokens still work with or without a certificate.
+        let unbound = dev.sign_claims(Some("at+jwt"), &common::claims("orders:read"));
+        let answer = request(
+            connect(&mallory_client, server.address).await,
+            "/orders",
+            Some(&unbound),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    server.stop().await;
+}
+
+/// Behind a proxy that terminates TLS, the certificate comes from its RFC 9440
+/// `Client-Cert` header, believed from trusted proxies only.
+#[tokio::test]
+async fn certificates_forwarded_by_trusted_proxies_bind_tokens() {
+    let dev = dev_issuer();
+    let audit = common::AuditLog::default();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .trusted_proxies(portcullis::rate::TrustedProxies::networks(["10.1.0.0/16"]).unwrap())
+        .audit_sink(audit.sink())
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![health, own_policy, list_orders])
+        .into_router();
+    let (_, _, root) = self_signed();
+    let (alice, _) = client_with_certificate("alice", &root, &[&rustls::version::TLS13]);
+    let (mallory, _) = client_with_certificate("mallory", &root, &[&rustls::version::TLS13]);
+    let token = certificate_bound_token(&dev, &alice);
+    let forwarded = |der: &CertificateDer<'_>| {
+        use base64::Engine;
+        let mut request = common::get("/orders", &token);
+        let value = format!(
+            ":{}:",
+            base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+        );
+        request
+            .headers_mut()
+            .insert("client-cert", value.parse().unwrap());
+        request
+    };
+    let proxy = [10, 1, 0, 5];
+    assert_eq!(
+        common::send_from(&app, forwarded(&alice), proxy)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        common::send_from(&app, forwarded(&mallory), proxy)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(audit.last().reason, "certificate_mismatch");
+    // The same header from a peer that is no trusted proxy is ignored.
+    let reply = common::send_from(&app, forwarded(&alice), [192, 0, 2, 7]).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit.last().reason, "certificate_missing");
+}

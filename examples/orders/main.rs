@@ -16,6 +16,8 @@
 //! - `ORDERS_TLS_CERT` and `ORDERS_TLS_KEY`: PEM files of a certificate chain and its
 //!   private key; with both set the API is served over HTTPS (TLS 1.2 and 1.3, HTTP/2 by
 //!   ALPN) and its responses carry `Strict-Transport-Security`;
+//!   `ORDERS_TLS_CLIENT_CERTIFICATES=request` also asks clients for a certificate, for
+//!   certificate-bound tokens (RFC 8705);
 //! - `ORDERS_RATE_SCALE`: multiplies every quota (default 1);
 //! - `ORDERS_PUBLIC_ORIGIN`: where clients reach the API, which the `htu` of their DPoP
 //!   proofs names (default `http://<ORDERS_ADDR>`, `https://` with TLS); DPoP-bound tokens
@@ -256,7 +258,18 @@ fn tls_from_env() -> Result<Option<TlsConfig>, Box<dyn std::error::Error>> {
         std::env::var_os("ORDERS_TLS_CERT"),
         std::env::var_os("ORDERS_TLS_KEY"),
     ) {
-        (Some(cert), Some(key)) => Ok(Some(TlsConfig::from_pem_files(cert, key)?)),
+        (Some(cert), Some(key)) => {
+            let tls = TlsConfig::from_pem_files(cert, key)?;
+            // Client certificates, for certificate-bound tokens (RFC 8705).
+            match std::env::var("ORDERS_TLS_CLIENT_CERTIFICATES").as_deref() {
+                Ok("request") => Ok(Some(tls.request_client_certificates()?)),
+                Ok(other) => Err(format!(
+                    "ORDERS_TLS_CLIENT_CERTIFICATES is `request` or unset, not {other:?}"
+                )
+                .into()),
+                Err(_) => Ok(Some(tls)),
+            }
+        }
         (None, None) => Ok(None),
         _ => Err("set both ORDERS_TLS_CERT and ORDERS_TLS_KEY (PEM files), or neither".into()),
     }

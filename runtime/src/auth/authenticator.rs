@@ -10,7 +10,10 @@ use crate::metrics::Counter;
 use axum::extract::OriginalUri;
 use http::{Extensions, HeaderMap, Method, Uri};
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+
 use super::bearer::{Scheme, credentials};
+use super::certificate::ClientCertificate;
 use super::dpop::{DpopFailure, DpopMode, DpopRules, ProofRequest, VerifiedProof, verify_proof};
 use super::{
     AuthFailure, CachedToken, IssuerRules, MAX_LEEWAY, Principal, RevocationError, RevocationStore,
@@ -37,6 +40,9 @@ pub(crate) struct RequestHead<'a> {
     pub(crate) uri: &'a Uri,
     pub(crate) path: &'a str,
     pub(crate) headers: &'a HeaderMap,
+    /// The client certificate of the connection (mutual TLS), or the one a trusted proxy
+    /// forwarded.
+    pub(crate) certificate: Option<&'a ClientCertificate>,
 }
 
 impl<'a> RequestHead<'a> {
@@ -55,6 +61,7 @@ impl<'a> RequestHead<'a> {
             uri,
             path: original.path(),
             headers,
+            certificate: extensions.get::<ClientCertificate>(),
         }
     }
 }
@@ -336,6 +343,22 @@ impl Authenticator {
         head: Option<RequestHead<'_>>,
         now: u64,
     ) -> Result<Option<VerifiedProof>, AuthFailure> {
+        if let Some(x5t) = principal.certificate_thumbprint() {
+            let presented = head.and_then(|head| head.certificate);
+            match presented {
+                None => return Err(AuthFailure::CertificateMissing),
+                Some(certificate)
+                    if verify_slices_are_equal(
+                        certificate.thumbprint().as_bytes(),
+                        x5t.as_bytes(),
+                    )
+                    .is_err() =>
+                {
+                    return Err(AuthFailure::CertificateMismatch);
+                }
+                Some(_) => {}
+            }
+        }
         let mode = self
             .verifier
             .issuers()

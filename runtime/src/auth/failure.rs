@@ -71,12 +71,17 @@ pub enum AuthFailure {
     },
     /// The route takes a principal but was not mounted through `#[secure]`.
     NotAuthenticated,
-    /// The token is bound (`cnf`) by a confirmation method Portcullis does not check (a
-    /// certificate thumbprint, an embedded key, a key id): refused, since accepting it as a
-    /// bearer token would let whoever holds it use it.
+    /// The token is bound (`cnf`) by a confirmation method Portcullis does not check (an
+    /// embedded key, a key id): refused, since accepting it as a bearer token would let
+    /// whoever holds it use it.
     UnsupportedConfirmation,
     /// A DPoP-bound token or a DPoP proof was refused (RFC 9449).
     Dpop(DpopFailure),
+    /// A certificate-bound token (`cnf.x5t#S256`, RFC 8705) on a connection without a client
+    /// certificate.
+    CertificateMissing,
+    /// A certificate-bound token on a connection whose client certificate is another.
+    CertificateMismatch,
 }
 
 /// The RFC 6750 error code of a failure, if it has one.
@@ -137,6 +142,8 @@ impl AuthFailure {
             AuthFailure::NotAuthenticated => "not_authenticated",
             AuthFailure::UnsupportedConfirmation => "unsupported_confirmation",
             AuthFailure::Dpop(failure) => failure.as_str(),
+            AuthFailure::CertificateMissing => "certificate_missing",
+            AuthFailure::CertificateMismatch => "certificate_mismatch",
         }
     }
 

@@ -4,6 +4,7 @@ mod algorithm;
 mod authenticator;
 mod bearer;
 mod cache;
+mod certificate;
 mod claims;
 mod discovery;
 mod dpop;
@@ -28,6 +29,7 @@ pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use authenticator::TokenCacheStats;
 pub use bearer::bearer_token;
 pub(crate) use bearer::token_text;
+pub use certificate::ClientCertificate;
 pub use claims::Claims;
 pub use discovery::{
     DiscoveryError, OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, ProviderMetadata, discover,

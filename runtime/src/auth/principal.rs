@@ -42,6 +42,9 @@ struct PrincipalInner {
     claims: Value,
     /// The RFC 7638 thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449).
     dpop_thumbprint: Option<Arc<str>>,
+    /// The SHA-256 thumbprint of the client certificate the token is bound to
+    /// (`cnf.x5t#S256`, RFC 8705).
+    certificate_thumbprint: Option<Arc<str>>,
     /// The rate keys of [`Principal::client_key`] and [`Principal::subject_key`], hashed
     /// once when the principal is built rather than on every request.
     rate_keys: RateKeys,
@@ -71,6 +74,7 @@ impl Principal {
                 expires_at: u64::MAX,
                 claims: Value::Object(Map::new()),
                 dpop_thumbprint: None,
+                certificate_thumbprint: None,
                 rate_keys: RateKeys::default(),
             },
         }
@@ -157,6 +161,13 @@ impl Principal {
     /// such a token was accepted only with a DPoP proof signed by that key.
     pub fn dpop_thumbprint(&self) -> Option<&str> {
         self.0.dpop_thumbprint.as_deref()
+    }
+
+    /// The SHA-256 thumbprint of the client certificate the token is bound to (its
+    /// `cnf.x5t#S256`, RFC 8705): such a token was accepted only on a connection with that
+    /// certificate.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.0.certificate_thumbprint.as_deref()
     }
 
     /// One claim of the token.
@@ -270,6 +281,13 @@ impl PrincipalBuilder {
     /// Binds the principal's token to the key of RFC 7638 thumbprint `jkt` (`cnf.jkt`).
     pub fn dpop_thumbprint(mut self, jkt: impl AsRef<str>) -> Self {
         self.inner.dpop_thumbprint = Some(Arc::from(jkt.as_ref()));
+        self
+    }
+
+    /// Binds the principal's token to the client certificate of SHA-256 thumbprint
+    /// `x5t` (`cnf.x5t#S256`).
+    pub fn certificate_thumbprint(mut self, x5t: impl AsRef<str>) -> Self {
+        self.inner.certificate_thumbprint = Some(Arc::from(x5t.as_ref()));
         self
     }
 

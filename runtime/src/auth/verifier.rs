@@ -290,32 +290,52 @@ fn principal(
     if let Some(token_id) = token_id {
         builder = builder.token_id(token_id);
     }
-    if let Some(jkt) = confirmation(&claims)? {
+    let binding = confirmation(&claims)?;
+    if let Some(jkt) = binding.jkt {
         builder = builder.dpop_thumbprint(jkt);
+    }
+    if let Some(x5t) = binding.x5t {
+        builder = builder.certificate_thumbprint(x5t);
     }
     Ok(builder.claims(claims).build())
 }
 
-/// The key a token is bound to (`cnf`, RFC 7800): `cnf.jkt` (DPoP, RFC 9449). Any other
-/// confirmation method (a certificate thumbprint, an embedded key, a key id) is one
-/// Portcullis cannot check, and a token it cannot hold to its binding is refused: accepted
-/// as a bearer token, it would work for whoever stole it.
-fn confirmation(claims: &Map<String, Value>) -> Result<Option<&str>, AuthFailure> {
+/// What a token is bound to (`cnf`, RFC 7800).
+#[derive(Default)]
+struct Binding<'c> {
+    /// A DPoP key's thumbprint (`jkt`, RFC 9449).
+    jkt: Option<&'c str>,
+    /// A client certificate's SHA-256 thumbprint (`x5t#S256`, RFC 8705).
+    x5t: Option<&'c str>,
+}
+
+/// The key or certificate a token is bound to (`cnf`, RFC 7800): `jkt` (DPoP, RFC 9449)
+/// and `x5t#S256` (mutual TLS, RFC 8705). Any other confirmation method (an embedded key,
+/// a key id) is one Portcullis cannot check, and a token it cannot hold to its binding is
+/// refused: accepted as a bearer token, it would work for whoever stole it.
+fn confirmation(claims: &Map<String, Value>) -> Result<Binding<'_>, AuthFailure> {
     let Some(cnf) = claims.get("cnf") else {
-        return Ok(None);
+        return Ok(Binding::default());
     };
     let Value::Object(cnf) = cnf else {
         return Err(AuthFailure::MalformedClaim("cnf"));
     };
-    if cnf.keys().any(|method| method != "jkt") {
+    if cnf.is_empty()
+        || cnf
+            .keys()
+            .any(|method| method != "jkt" && method != "x5t#S256")
+    {
         return Err(AuthFailure::UnsupportedConfirmation);
     }
-    match cnf.get("jkt") {
-        Some(Value::String(jkt)) if is_sha256_thumbprint(jkt) => Ok(Some(jkt)),
-        // `{}`: bound to nothing said.
-        None => Err(AuthFailure::UnsupportedConfirmation),
+    let thumbprint = |name: &str| match cnf.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) if is_sha256_thumbprint(text) => Ok(Some(text.as_str())),
         Some(_) => Err(AuthFailure::MalformedClaim("cnf")),
-    }
+    };
+    Ok(Binding {
+        jkt: thumbprint("jkt")?,
+        x5t: thumbprint("x5t#S256")?,
+    })
 }
 
 /// Whether `text` is the base64url (unpadded) form of a SHA-256 digest: 43 characters.

@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, DpopFailure, Principal, RequestHead};
+use crate::auth::{AuthFailure, ClientCertificate, DpopFailure, Principal, RequestHead};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -230,6 +230,7 @@ pub(super) async fn admit<W: Waiting>(
         });
     };
     let throttle = throttle(admission)?;
+    forwarded_certificate(context, admission.request);
     let request = &*admission.request;
     let head = RequestHead::new(
         request.method(),
@@ -281,6 +282,35 @@ pub(super) fn admit_now(admission: &mut Admission<'_>) -> Result<Admitted, Stop<
         Poll::Ready(decided) => decided,
         // No step of `Now` waits; were one to, the request is admitted `Later`.
         Poll::Pending => Err(Stop::Wait(MustWait)),
+    }
+}
+
+/// Behind a trusted proxy that terminates TLS, the client's certificate is the one its
+/// RFC 9440 `Client-Cert` header carries (and none without it: the proxy's own certificate
+/// is not the client's). From any other peer the header is ignored.
+fn forwarded_certificate(context: &EndpointContext, request: &mut Request) {
+    let proxies = context.security().trusted_proxies();
+    if proxies.is_empty() {
+        return;
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if !peer.is_some_and(|peer| proxies.contains(peer)) {
+        return;
+    }
+    let forwarded = request
+        .headers()
+        .get("client-cert")
+        .and_then(ClientCertificate::from_client_cert_header);
+    match forwarded {
+        Some(certificate) => {
+            request.extensions_mut().insert(certificate);
+        }
+        None => {
+            request.extensions_mut().remove::<ClientCertificate>();
+        }
     }
 }
 

@@ -37,6 +37,8 @@
 //! the origins, methods and headers you mean, for example tower-http's `CorsLayer` with an
 //! explicit origin list (never `Any` together with credentials).
 
+#[cfg(feature = "tls")]
+mod client_auth;
 mod headers;
 mod plain;
 #[cfg(feature = "tls")]

@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use super::TlsConfig;
+use crate::auth::ClientCertificate;
 
 /// The app with the peer's address as `ConnectInfo`.
 type AppService<S> = AddExtension<S, ConnectInfo<SocketAddr>>;
@@ -59,6 +60,7 @@ where
 {
     let acceptor = TlsAcceptor::from(tls.server_config().clone());
     let handshake_timeout = tls.timeout();
+    let client_certificates = tls.requests_client_certificates();
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     // Tasks wait for `signal_tx.closed()`: dropping `signal_rx` tells them to stop.
     let (signal_tx, signal_rx) = watch::channel(());
@@ -85,6 +87,7 @@ where
             acceptor: acceptor.clone(),
             handshake_timeout,
             signal: signal_tx.clone(),
+            client_certificates,
         };
         let close_rx = close_rx.clone();
         tokio::spawn(async move {
@@ -110,6 +113,8 @@ struct Connection {
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
     signal: watch::Sender<()>,
+    /// Whether the configuration asks clients for a certificate.
+    client_certificates: bool,
 }
 
 impl Connection {
@@ -134,6 +139,13 @@ impl Connection {
             () = self.signal.closed() => return,
         };
 
+        // The client's certificate, on every request of the connection.
+        let certificate = self
+            .client_certificates
+            .then(|| stream.get_ref().1.peer_certificates())
+            .flatten()
+            .and_then(|chain| chain.first())
+            .map(|leaf| ClientCertificate::from_der(leaf.as_ref()));
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -144,7 +156,7 @@ impl Connection {
             .http2()
             .timer(TokioTimer::new())
             .enable_connect_protocol();
-        let service = TowerToHyperService::new(AxumBody(service));
+        let service = TowerToHyperService::new(AxumBody(service, certificate));
         let mut connection =
             pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
         let mut shutting_down = false;
@@ -165,9 +177,10 @@ impl Connection {
     }
 }
 
-/// The app, fed requests whose body is hyper's turned into axum's.
+/// The app, fed requests whose body is hyper's turned into axum's, each with the
+/// connection's client certificate, if any.
 #[derive(Clone)]
-struct AxumBody<S>(S);
+struct AxumBody<S>(S, Option<ClientCertificate>);
 
 impl<S, B> Service<http::Request<B>> for AxumBody<S>
 where
@@ -187,7 +200,11 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> S::Future {
-        self.0.call(request.map(axum::body::Body::new))
+        let mut request = request.map(axum::body::Body::new);
+        if let Some(certificate) = &self.1 {
+            request.extensions_mut().insert(certificate.clone());
+        }
+        self.0.call(request)
     }
 }
 

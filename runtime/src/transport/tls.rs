@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
+
+use super::client_auth::AnyClientCertificate;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -56,6 +58,10 @@ pub enum TlsError {
 pub struct TlsConfig {
     server: Arc<ServerConfig>,
     handshake_timeout: Duration,
+    /// The chain and key, to build the configuration again with client certificates
+    /// requested.
+    identity: Arc<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    client_certificates: bool,
 }
 
 impl std::fmt::Debug for TlsConfig {
@@ -107,16 +113,26 @@ impl TlsConfig {
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<TlsConfig, TlsError> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut server = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
-        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let server = server_config(chain.clone(), key.clone_key(), false)?;
         Ok(TlsConfig {
             server: Arc::new(server),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            identity: Arc::new((chain, key)),
+            client_certificates: false,
         })
+    }
+
+    /// Asks each client for a certificate at the handshake, for certificate-bound access
+    /// tokens (RFC 8705): any certificate is taken (none too), the client proving it holds
+    /// its key, and each request then carries its
+    /// [`ClientCertificate`](crate::auth::ClientCertificate); a token whose `cnf.x5t#S256`
+    /// names another certificate, or a connection without one, is refused. Off by default
+    /// (browsers may ask their user to choose a certificate).
+    pub fn request_client_certificates(mut self) -> Result<TlsConfig, TlsError> {
+        let (chain, key) = &*self.identity;
+        self.server = Arc::new(server_config(chain.clone(), key.clone_key(), true)?);
+        self.client_certificates = true;
+        Ok(self)
     }
 
     /// How long a client may take to complete the handshake (default
@@ -134,4 +150,29 @@ impl TlsConfig {
     pub(super) fn timeout(&self) -> Duration {
         self.handshake_timeout
     }
+
+    /// Whether clients are asked for a certificate.
+    pub(super) fn requests_client_certificates(&self) -> bool {
+        self.client_certificates
+    }
+}
+
+/// TLS 1.3 and 1.2 with the aws-lc-rs provider, ALPN `h2` then `http/1.1`; client
+/// certificates requested (any taken) when `client_certificates`.
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_certificates: bool,
+) -> Result<ServerConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = if client_certificates {
+        builder.with_client_cert_verifier(Arc::new(AnyClientCertificate::new(provider)))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut server = builder.with_single_cert(chain, key)?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(server)
 }
