@@ -3373,3 +3373,95 @@ async fn dpop_server_nonces_are_required_when_configured() {
         ))
     ));
 }
+
+/// With `Dpop::forwarded_origin`, the scheme and host a trusted proxy forwards make the
+/// origin of `htu`; from any other peer they are ignored, and without the switch so are
+/// they from a trusted proxy.
+#[tokio::test]
+async fn forwarded_origins_count_from_trusted_proxies_only_when_switched_on() {
+    let dev = dev_issuer();
+    let app = |dpop: Dpop| {
+        let dev = dev.clone();
+        async move {
+            let security = Security::builder()
+                .issuer(dev.issuer())
+                .dpop(dpop)
+                .trusted_proxies(
+                    portcullis::rate::TrustedProxies::networks(["10.1.0.0/16"]).unwrap(),
+                )
+                .default_rate(rate!("1000/s"))
+                .build()
+                .await
+                .unwrap();
+            SecureRouter::new(security)
+                .mount(routes![list_orders])
+                .into_router()
+                .with_state(Calls::default())
+        }
+    };
+    let switched_on = app(Dpop::new(PUBLIC_ORIGIN).forwarded_origin()).await;
+    let switched_off = app(Dpop::new(PUBLIC_ORIGIN)).await;
+    let client = TestKey::ec("client", false);
+    let mut bound = claims("orders:read");
+    bound["cnf"] = json!({ "jkt": dpop::thumbprint(&client) });
+    let token = dev_token(&dev, &bound);
+    let forwarded = |htu: &str| {
+        let proof = dpop::proof(&client, "GET", htu, &token);
+        let mut request = dpop_get("/orders", "DPoP", &token, &[&proof]);
+        let headers = request.headers_mut();
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        headers.insert("x-forwarded-host", "shop.example".parse().unwrap());
+        request
+    };
+    let proxy = [10, 1, 0, 5];
+    let stranger = [192, 0, 2, 7];
+    let shop = "https://shop.example/orders";
+    let configured = format!("{PUBLIC_ORIGIN}/orders");
+    for (name, app, peer, htu, status) in [
+        (
+            "from a trusted proxy",
+            &switched_on,
+            proxy,
+            shop,
+            StatusCode::OK,
+        ),
+        (
+            "the configured origin, from a trusted proxy that forwards another",
+            &switched_on,
+            proxy,
+            configured.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "from a stranger",
+            &switched_on,
+            stranger,
+            shop,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "the configured origin, from a stranger",
+            &switched_on,
+            stranger,
+            configured.as_str(),
+            StatusCode::OK,
+        ),
+        (
+            "switched off, from a trusted proxy",
+            &switched_off,
+            proxy,
+            shop,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "switched off, the configured origin",
+            &switched_off,
+            proxy,
+            configured.as_str(),
+            StatusCode::OK,
+        ),
+    ] {
+        let reply = send_from(app, forwarded(htu), peer).await;
+        assert_eq!(reply.status, status, "{name}: {}", reply.text);
+    }
+}

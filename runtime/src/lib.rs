@@ -160,6 +160,7 @@ pub mod __fuzz {
         let request = crate::auth::ProofRequest {
             method: &http::Method::GET,
             path: "/orders",
+            origin: None,
             token: Some(token),
             jkt: Some(jkt),
             now,

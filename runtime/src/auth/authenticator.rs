@@ -14,7 +14,9 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 
 use super::bearer::{Scheme, credentials};
 use super::certificate::ClientCertificate;
-use super::dpop::{DpopFailure, DpopMode, DpopRules, ProofRequest, VerifiedProof, verify_proof};
+use super::dpop::{
+    DpopFailure, DpopMode, DpopRules, ForwardedOrigin, ProofRequest, VerifiedProof, verify_proof,
+};
 use super::{
     AuthFailure, CachedToken, IssuerRules, MAX_LEEWAY, Principal, RevocationError, RevocationStore,
     Revocations, TokenCache, TokenIdentity, Verifier, token_text, unix_now,
@@ -43,6 +45,8 @@ pub(crate) struct RequestHead<'a> {
     /// The client certificate of the connection (mutual TLS), or the one a trusted proxy
     /// forwarded.
     pub(crate) certificate: Option<&'a ClientCertificate>,
+    /// The scheme and host a trusted proxy forwarded, when DPoP is to believe them.
+    pub(crate) forwarded: Option<&'a ForwardedOrigin>,
 }
 
 impl<'a> RequestHead<'a> {
@@ -62,6 +66,7 @@ impl<'a> RequestHead<'a> {
             path: original.path(),
             headers,
             certificate: extensions.get::<ClientCertificate>(),
+            forwarded: extensions.get::<ForwardedOrigin>(),
         }
     }
 }
@@ -385,9 +390,14 @@ impl Authenticator {
         }
         let proof = proof.to_str().map_err(|_| DpopFailure::Malformed)?;
         let token = std::str::from_utf8(token.bytes).map_err(|_| AuthFailure::Malformed)?;
+        let forwarded = head
+            .forwarded
+            .filter(|_| rules.forwarded_origin)
+            .and_then(|forwarded| rules.origin.forwarded(forwarded));
         let request = ProofRequest {
             method: head.method,
             path: head.path,
+            origin: forwarded.as_ref(),
             token: Some(token),
             jkt: Some(jkt),
             now,

@@ -343,6 +343,7 @@ fn proof_key(dev: &DevIssuer, headers: &HeaderMap) -> Result<Option<String>, OAu
     let request = ProofRequest {
         method: &Method::POST,
         path: TOKEN_PATH,
+        origin: None,
         token: None,
         jkt: None,
         now,

@@ -17,7 +17,9 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, ClientCertificate, DpopFailure, Principal, RequestHead};
+use crate::auth::{
+    AuthFailure, ClientCertificate, DpopFailure, ForwardedOrigin, Principal, RequestHead,
+};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -230,7 +232,7 @@ pub(super) async fn admit<W: Waiting>(
         });
     };
     let throttle = throttle(admission)?;
-    forwarded_certificate(context, admission.request);
+    forwarded_by_proxy(context, admission.request);
     let request = &*admission.request;
     let head = RequestHead::new(
         request.method(),
@@ -285,11 +287,13 @@ pub(super) fn admit_now(admission: &mut Admission<'_>) -> Result<Admitted, Stop<
     }
 }
 
-/// Behind a trusted proxy that terminates TLS, the client's certificate is the one its
-/// RFC 9440 `Client-Cert` header carries (and none without it: the proxy's own certificate
-/// is not the client's). From any other peer the header is ignored.
-fn forwarded_certificate(context: &EndpointContext, request: &mut Request) {
-    let proxies = context.security().trusted_proxies();
+/// Behind a trusted proxy: the client's certificate is the one its RFC 9440 `Client-Cert`
+/// header carries (and none without it: the proxy's own certificate is not the client's),
+/// and, when DPoP is to believe it, the scheme and host it forwarded. From any other peer
+/// those headers are ignored.
+fn forwarded_by_proxy(context: &EndpointContext, request: &mut Request) {
+    let security = context.security();
+    let proxies = security.trusted_proxies();
     if proxies.is_empty() {
         return;
     }
@@ -299,6 +303,13 @@ fn forwarded_certificate(context: &EndpointContext, request: &mut Request) {
         .map(|info| info.0.ip());
     if !peer.is_some_and(|peer| proxies.contains(peer)) {
         return;
+    }
+    let believes_origin = security
+        .authenticator()
+        .dpop()
+        .is_some_and(|dpop| dpop.forwarded_origin);
+    if believes_origin && let Some(origin) = ForwardedOrigin::from_headers(request.headers()) {
+        request.extensions_mut().insert(origin);
     }
     let forwarded = request
         .headers()

@@ -46,7 +46,7 @@ pub use replay::{
 pub use thumbprint::jwk_thumbprint;
 
 pub(crate) use proof::{ProofRequest, VerifiedProof, verify_proof};
-pub(crate) use target::PublicOrigin;
+pub(crate) use target::{ForwardedOrigin, PublicOrigin};
 
 use super::Algorithm;
 
@@ -95,6 +95,7 @@ pub struct Dpop {
     pub(crate) window: Duration,
     pub(crate) replay: Arc<dyn DpopReplayStore>,
     pub(crate) nonces: Option<DpopNonces>,
+    pub(crate) forwarded_origin: bool,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -119,7 +120,18 @@ impl Dpop {
             window: DEFAULT_PROOF_WINDOW,
             replay: Arc::new(MemoryDpopReplay::new()),
             nonces: None,
+            forwarded_origin: false,
         }
+    }
+
+    /// Behind trusted proxies (`SecurityBuilder::trusted_proxies`), takes the scheme and
+    /// host of `htu` from what the proxy forwarded (`Forwarded: proto=..;host=..`, else
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host`, the last proxy's) instead of the public
+    /// origin's, keeping its path prefix: for a service reached under several host names.
+    /// Off by default; from a peer that is not a trusted proxy, the headers are ignored.
+    pub fn forwarded_origin(mut self) -> Dpop {
+        self.forwarded_origin = true;
+        self
     }
 
     /// Requires server nonces (RFC 9449 §8, off by default): each proof must carry a
@@ -193,6 +205,8 @@ pub(crate) struct DpopRules {
     pub(crate) window: u64,
     pub(crate) replay: Arc<dyn DpopReplayStore>,
     pub(crate) nonces: Option<DpopNonces>,
+    /// Whether a trusted proxy's forwarded scheme and host are believed.
+    pub(crate) forwarded_origin: bool,
 }
 
 impl DpopRules {
@@ -229,6 +243,7 @@ impl DpopRules {
             window: dpop.window.as_secs().max(1),
             replay: dpop.replay,
             nonces: dpop.nonces,
+            forwarded_origin: dpop.forwarded_origin,
         })
     }
 }

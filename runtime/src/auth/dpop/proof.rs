@@ -7,7 +7,7 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::thumbprint::{jwk_thumbprint, token_hash};
-use super::{DpopFailure, DpopRules, MAX_PROOF_BYTES, PROOF_CLOCK_SKEW, ProofId};
+use super::{DpopFailure, DpopRules, MAX_PROOF_BYTES, PROOF_CLOCK_SKEW, ProofId, PublicOrigin};
 use crate::auth::jws::CompactJws;
 use crate::auth::keys::public_key_from_jwk;
 use crate::auth::{Algorithm, AuthFailure};
@@ -24,6 +24,8 @@ pub(crate) struct ProofRequest<'a> {
     pub(crate) method: &'a Method,
     /// The path of the request as the client sent it.
     pub(crate) path: &'a str,
+    /// The origin a trusted proxy forwarded, when believed: it replaces the configured one.
+    pub(crate) origin: Option<&'a PublicOrigin>,
     /// The access token sent with the proof (`None` at a token endpoint, where there is
     /// none yet and `ath` is not checked).
     pub(crate) token: Option<&'a str>,
@@ -86,7 +88,8 @@ pub(crate) fn verify_proof(
     if string(claims, "htm")? != request.method.as_str() {
         return Err(DpopFailure::MethodMismatch);
     }
-    if !rules.origin.matches(string(claims, "htu")?, request.path) {
+    let origin = request.origin.unwrap_or(&rules.origin);
+    if !origin.matches(string(claims, "htu")?, request.path) {
         return Err(DpopFailure::UriMismatch);
     }
     let iat = match claims.get("iat") {

@@ -46,6 +46,16 @@ impl PublicOrigin {
         })
     }
 
+    /// This origin with the scheme and host a trusted proxy forwarded (the prefix kept);
+    /// `None` when they do not make an origin.
+    pub(crate) fn forwarded(&self, forwarded: &ForwardedOrigin) -> Option<PublicOrigin> {
+        PublicOrigin::parse(&format!(
+            "{}://{}{}",
+            forwarded.scheme, forwarded.host, self.prefix
+        ))
+        .ok()
+    }
+
     /// Whether `htu` names `path` (the path of the request as the client sent it) at this
     /// origin.
     pub(crate) fn matches(&self, htu: &str, path: &str) -> bool {
@@ -74,6 +84,54 @@ impl PublicOrigin {
     pub(crate) fn htu(&self, path: &str) -> String {
         let port = self.port.map(|port| format!(":{port}")).unwrap_or_default();
         format!("{}://{}{port}{}{path}", self.scheme, self.host, self.prefix)
+    }
+}
+
+/// The scheme and host a trusted proxy says the client used (`Forwarded: proto=..;host=..`,
+/// or `X-Forwarded-Proto` and `X-Forwarded-Host`), as the last proxy wrote them: a request
+/// extension the pipeline sets when `Dpop::forwarded_origin` is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForwardedOrigin {
+    pub(crate) scheme: String,
+    pub(crate) host: String,
+}
+
+impl ForwardedOrigin {
+    /// What the last proxy wrote in `headers`: `Forwarded` first, else the `X-Forwarded-*`
+    /// pair; `None` when the scheme or the host is missing.
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<ForwardedOrigin> {
+        let last = |name: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .next_back()
+                .map(|value| value.trim().to_owned())
+        };
+        if let Some(element) = last("forwarded") {
+            let mut scheme = None;
+            let mut host = None;
+            for pair in element.split(';') {
+                let Some((name, value)) = pair.split_once('=') else {
+                    continue;
+                };
+                let value = value.trim().trim_matches('"').to_owned();
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "proto" => scheme = Some(value),
+                    "host" => host = Some(value),
+                    _ => {}
+                }
+            }
+            return Some(ForwardedOrigin {
+                scheme: scheme?,
+                host: host?,
+            });
+        }
+        Some(ForwardedOrigin {
+            scheme: last("x-forwarded-proto")?,
+            host: last("x-forwarded-host")?,
+        })
     }
 }
 
@@ -161,6 +219,35 @@ mod tests {
         assert!(origin.matches("https://example.com/api/orders/1", "/orders/1"));
         assert!(!origin.matches("https://example.com/orders/1", "/orders/1"));
         assert_eq!(origin.htu("/orders/1"), "https://example.com/api/orders/1");
+    }
+
+    #[test]
+    fn forwarded_origins_keep_the_prefix() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            "forwarded",
+            "for=1.2.3.4;proto=http;host=inner".parse().unwrap(),
+        );
+        headers.append(
+            "forwarded",
+            "for=5.6.7.8;proto=https;host=\"shop.example\""
+                .parse()
+                .unwrap(),
+        );
+        let forwarded = ForwardedOrigin::from_headers(&headers).unwrap();
+        assert_eq!(forwarded.host, "shop.example");
+        let origin = PublicOrigin::parse("https://api.example.com/api").unwrap();
+        let seen = origin.forwarded(&forwarded).unwrap();
+        assert!(seen.matches("https://shop.example/api/orders", "/orders"));
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        headers.insert("x-forwarded-host", "a.example, b.example".parse().unwrap());
+        assert_eq!(
+            ForwardedOrigin::from_headers(&headers).map(|f| f.host),
+            Some("b.example".to_owned())
+        );
+        headers.remove("x-forwarded-proto");
+        assert_eq!(ForwardedOrigin::from_headers(&headers), None);
     }
 
     #[test]
