@@ -3465,3 +3465,53 @@ async fn forwarded_origins_count_from_trusted_proxies_only_when_switched_on() {
         assert_eq!(reply.status, status, "{name}: {}", reply.text);
     }
 }
+
+/// An error renderer of the app's own changes the body of a DPoP refusal, not its
+/// challenges (`DPoP` and `Bearer`) or its `DPoP-Nonce`.
+#[tokio::test]
+async fn dpop_challenges_and_nonces_survive_the_app_s_error_renderer() {
+    struct Plain;
+    impl portcullis::ErrorRenderer for Plain {
+        fn render(&self, problem: &portcullis::Problem) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            format!("error: {}", problem.kind()).into_response()
+        }
+    }
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .dpop(
+            Dpop::new(PUBLIC_ORIGIN)
+                .server_nonces(DpopNonces::new(&SecretSlice::from(vec![3u8; 32]))),
+        )
+        .error_renderer(Plain)
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router()
+        .with_state(Calls::default());
+    let client = TestKey::ec("client", false);
+    let mut bound = claims("orders:read");
+    bound["cnf"] = json!({ "jkt": dpop::thumbprint(&client) });
+    let token = dev_token(&dev, &bound);
+    let proof = dpop::proof(&client, "GET", &format!("{PUBLIC_ORIGIN}/orders"), &token);
+    let reply = send(&app, dpop_get("/orders", "DPoP", &token, &[&proof])).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.text, "error: use-dpop-nonce");
+    let challenges: Vec<&str> = reply
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
+    assert!(
+        challenges[0].starts_with("DPoP realm=")
+            && challenges[0].contains("error=\"use_dpop_nonce\"")
+    );
+    assert!(challenges[1].starts_with("Bearer realm="));
+    assert!(!reply.header("dpop-nonce").is_empty());
+}
