@@ -12,55 +12,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::dpop;
-use common::example::Example;
+use common::example::{Example, exchange};
 use common::keys::TestKey;
 use serde_json::Value;
-
-/// One HTTP/1.1 exchange on `127.0.0.1:port`: the status, the headers (names lower-cased)
-/// and the body.
-fn exchange(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.get(9..12))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
 
 /// The port of an `http://127.0.0.1:<port>` URL.
 fn port_of(url: &str) -> u16 {
@@ -89,7 +48,7 @@ fn dpop_bound_tokens_of_oidc_provider_need_valid_proofs_at_the_example() {
         "Basic {}",
         STANDARD.encode("orders-client:orders-client-secret")
     );
-    let (status, _, body) = exchange(
+    let answer = exchange(
         provider_port,
         "POST",
         "/token",
@@ -100,7 +59,8 @@ fn dpop_bound_tokens_of_oidc_provider_need_valid_proofs_at_the_example() {
         ],
         "grant_type=client_credentials&scope=orders%3Aread",
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body = answer.body;
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["token_type"], "DPoP", "{body}");
     let token = answer["access_token"].as_str().unwrap().to_owned();
@@ -131,24 +91,32 @@ fn dpop_bound_tokens_of_oidc_provider_need_valid_proofs_at_the_example() {
     };
     let proof = dpop::proof(&client, "GET", &format!("{origin}/orders"), &token);
 
-    let (status, _, body) = call("DPoP", Some(&proof));
-    assert_eq!(status, 200, "accepted with a valid proof: {body}");
-    let (status, headers, _) = call("DPoP", Some(&proof));
-    assert_eq!(status, 401, "refused on replay");
-    let challenge = headers
-        .iter()
-        .find(|(name, _)| name == "www-authenticate")
-        .map(|(_, value)| value.as_str())
-        .unwrap_or_default();
+    let accepted = call("DPoP", Some(&proof));
+    assert_eq!(
+        accepted.status, 200,
+        "accepted with a valid proof: {}",
+        accepted.body
+    );
+    let replayed = call("DPoP", Some(&proof));
+    assert_eq!(replayed.status, 401, "refused on replay");
+    let challenge = replayed.header("www-authenticate").unwrap_or_default();
     assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
-    let (status, _, _) = call("DPoP", None);
-    assert_eq!(status, 401, "refused without a proof");
+    assert_eq!(call("DPoP", None).status, 401, "refused without a proof");
     let fresh = dpop::proof(&client, "GET", &format!("{origin}/orders"), &token);
-    let (status, _, _) = call("Bearer", Some(&fresh));
-    assert_eq!(status, 401, "refused as Bearer");
-    let (status, _, _) = call("Bearer", None);
-    assert_eq!(status, 401, "refused as Bearer, without a proof");
+    assert_eq!(
+        call("Bearer", Some(&fresh)).status,
+        401,
+        "refused as Bearer"
+    );
+    assert_eq!(
+        call("Bearer", None).status,
+        401,
+        "refused as Bearer, without a proof"
+    );
     // A fresh proof is accepted again.
-    let (status, _, _) = call("DPoP", Some(&fresh));
-    assert_eq!(status, 200, "accepted with another valid proof");
+    assert_eq!(
+        call("DPoP", Some(&fresh)).status,
+        200,
+        "accepted with another valid proof"
+    );
 }

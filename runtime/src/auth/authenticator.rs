@@ -7,7 +7,9 @@
 //! [`Authenticator::authenticate`] everything, both from the same lookup.
 
 use crate::metrics::Counter;
-use axum::extract::OriginalUri;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, OriginalUri};
 use http::{Extensions, HeaderMap, Method, Uri};
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
@@ -22,6 +24,7 @@ use super::{
     Revocations, TokenCache, TokenIdentity, Verifier, token_text, unix_now,
 };
 use crate::authz::ScopeRegistry;
+use crate::rate::TrustedProxies;
 
 /// Counters of the verified-token cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,40 +37,73 @@ pub struct TokenCacheStats {
     pub entries: usize,
 }
 
-/// What authentication reads of a request: its head, and the path the client sent (the
-/// original URI's, before any router nesting took a prefix off), which a DPoP proof names.
+/// What authentication reads of a request: its head, and its extensions, read only for a
+/// bound token (the path the client sent, the connection's certificate, what a trusted
+/// proxy forwarded), so that a bearer token costs no lookup of them.
 #[derive(Clone, Copy)]
 pub(crate) struct RequestHead<'a> {
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
-    pub(crate) path: &'a str,
     pub(crate) headers: &'a HeaderMap,
-    /// The client certificate of the connection (mutual TLS), or the one a trusted proxy
-    /// forwarded.
-    pub(crate) certificate: Option<&'a ClientCertificate>,
-    /// The scheme and host a trusted proxy forwarded, when DPoP is to believe them.
-    pub(crate) forwarded: Option<&'a ForwardedOrigin>,
+    extensions: &'a Extensions,
+    /// The proxies whose forwarded headers (`Client-Cert`, `Forwarded`) are believed.
+    proxies: &'a TrustedProxies,
 }
 
 impl<'a> RequestHead<'a> {
-    /// The head of a request with these parts.
+    /// The head of a request with these parts, behind `proxies`.
     pub(crate) fn new(
         method: &'a Method,
         uri: &'a Uri,
         headers: &'a HeaderMap,
         extensions: &'a Extensions,
+        proxies: &'a TrustedProxies,
     ) -> RequestHead<'a> {
-        let original = extensions
-            .get::<OriginalUri>()
-            .map_or(uri, |original| &original.0);
         RequestHead {
             method,
             uri,
-            path: original.path(),
             headers,
-            certificate: extensions.get::<ClientCertificate>(),
-            forwarded: extensions.get::<ForwardedOrigin>(),
+            extensions,
+            proxies,
         }
+    }
+
+    /// Whether the request came from a trusted proxy.
+    fn came_through_trusted_proxy(&self) -> bool {
+        !self.proxies.is_empty()
+            && self
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|peer| self.proxies.contains(peer.0.ip()))
+    }
+
+    /// The path the client sent: the original URI's, before any router nesting took a
+    /// prefix off (what a DPoP proof names).
+    fn path(&self) -> &'a str {
+        self.extensions
+            .get::<OriginalUri>()
+            .map_or(self.uri, |original| &original.0)
+            .path()
+    }
+
+    /// The client's certificate: from a trusted proxy, the one its RFC 9440 `Client-Cert`
+    /// header carries (none without it: the proxy's own certificate is not the client's);
+    /// from any other peer, the connection's (mutual TLS), the header ignored.
+    fn certificate(&self) -> Option<ClientCertificate> {
+        if self.came_through_trusted_proxy() {
+            self.headers
+                .get("client-cert")
+                .and_then(ClientCertificate::from_client_cert_header)
+        } else {
+            self.extensions.get::<ClientCertificate>().cloned()
+        }
+    }
+
+    /// The scheme and host a trusted proxy forwarded; `None` from any other peer.
+    fn forwarded(&self) -> Option<ForwardedOrigin> {
+        self.came_through_trusted_proxy()
+            .then(|| ForwardedOrigin::from_headers(self.headers))
+            .flatten()
     }
 }
 
@@ -349,7 +385,7 @@ impl Authenticator {
         now: u64,
     ) -> Result<Option<VerifiedProof>, AuthFailure> {
         if let Some(x5t) = principal.certificate_thumbprint() {
-            let presented = head.and_then(|head| head.certificate);
+            let presented = head.and_then(|head| head.certificate());
             match presented {
                 None => return Err(AuthFailure::CertificateMissing),
                 Some(certificate)
@@ -390,13 +426,14 @@ impl Authenticator {
         }
         let proof = proof.to_str().map_err(|_| DpopFailure::Malformed)?;
         let token = std::str::from_utf8(token.bytes).map_err(|_| AuthFailure::Malformed)?;
-        let forwarded = head
-            .forwarded
-            .filter(|_| rules.forwarded_origin)
-            .and_then(|forwarded| rules.origin.forwarded(forwarded));
+        let forwarded = rules
+            .forwarded_origin
+            .then(|| head.forwarded())
+            .flatten()
+            .and_then(|forwarded| rules.origin.forwarded(&forwarded));
         let request = ProofRequest {
             method: head.method,
-            path: head.path,
+            path: head.path(),
             origin: forwarded.as_ref(),
             token: Some(token),
             jkt: Some(jkt),

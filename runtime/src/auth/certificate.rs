@@ -12,8 +12,8 @@ use http::HeaderValue;
 
 /// The client certificate of the connection a request came on, by its SHA-256 thumbprint:
 /// a request extension, set by [`serve_tls`](crate::transport) when the TLS configuration
-/// requests client certificates, or by the pipeline from a trusted proxy's `Client-Cert`
-/// header.
+/// requests client certificates. From a trusted proxy, authentication reads the client's
+/// certificate from its `Client-Cert` header instead.
 ///
 /// ```
 /// use portcullis_runtime::auth::ClientCertificate;

@@ -79,7 +79,13 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
         security
             .authenticator()
             .authenticate(
-                RequestHead::new(&parts.method, &parts.uri, &parts.headers, &parts.extensions),
+                RequestHead::new(
+                    &parts.method,
+                    &parts.uri,
+                    &parts.headers,
+                    &parts.extensions,
+                    security.trusted_proxies(),
+                ),
                 context.registry(),
             )
             .await

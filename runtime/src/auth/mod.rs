@@ -65,7 +65,7 @@ pub(crate) use cache::{CachedToken, TokenCache};
 pub(crate) use discovery::checked_issuer;
 #[cfg(feature = "fuzzing")]
 pub(crate) use discovery::metadata_from_document;
-pub(crate) use dpop::{DpopRules, ForwardedOrigin};
+pub(crate) use dpop::DpopRules;
 #[cfg(any(feature = "dev", feature = "fuzzing"))]
 pub(crate) use dpop::{ProofRequest, verify_proof};
 pub(crate) use issuer::KeysFrom;

@@ -17,9 +17,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{
-    AuthFailure, ClientCertificate, DpopFailure, ForwardedOrigin, Principal, RequestHead,
-};
+use crate::auth::{AuthFailure, DpopFailure, Principal, RequestHead};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -232,13 +230,13 @@ pub(super) async fn admit<W: Waiting>(
         });
     };
     let throttle = throttle(admission)?;
-    forwarded_by_proxy(context, admission.request);
     let request = &*admission.request;
     let head = RequestHead::new(
         request.method(),
         request.uri(),
         request.headers(),
         request.extensions(),
+        context.security().trusted_proxies(),
     );
     let authenticated = W::authenticate(context, head).await.map_err(Stop::Wait)?;
     let principal = authenticated_principal(admission, throttle, authenticated)?;
@@ -284,44 +282,6 @@ pub(super) fn admit_now(admission: &mut Admission<'_>) -> Result<Admitted, Stop<
         Poll::Ready(decided) => decided,
         // No step of `Now` waits; were one to, the request is admitted `Later`.
         Poll::Pending => Err(Stop::Wait(MustWait)),
-    }
-}
-
-/// Behind a trusted proxy: the client's certificate is the one its RFC 9440 `Client-Cert`
-/// header carries (and none without it: the proxy's own certificate is not the client's),
-/// and, when DPoP is to believe it, the scheme and host it forwarded. From any other peer
-/// those headers are ignored.
-fn forwarded_by_proxy(context: &EndpointContext, request: &mut Request) {
-    let security = context.security();
-    let proxies = security.trusted_proxies();
-    if proxies.is_empty() {
-        return;
-    }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    if !peer.is_some_and(|peer| proxies.contains(peer)) {
-        return;
-    }
-    let believes_origin = security
-        .authenticator()
-        .dpop()
-        .is_some_and(|dpop| dpop.forwarded_origin);
-    if believes_origin && let Some(origin) = ForwardedOrigin::from_headers(request.headers()) {
-        request.extensions_mut().insert(origin);
-    }
-    let forwarded = request
-        .headers()
-        .get("client-cert")
-        .and_then(ClientCertificate::from_client_cert_header);
-    match forwarded {
-        Some(certificate) => {
-            request.extensions_mut().insert(certificate);
-        }
-        None => {
-            request.extensions_mut().remove::<ClientCertificate>();
-        }
     }
 }
 

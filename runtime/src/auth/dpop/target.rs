@@ -88,8 +88,8 @@ impl PublicOrigin {
 }
 
 /// The scheme and host a trusted proxy says the client used (`Forwarded: proto=..;host=..`,
-/// or `X-Forwarded-Proto` and `X-Forwarded-Host`), as the last proxy wrote them: a request
-/// extension the pipeline sets when `Dpop::forwarded_origin` is on.
+/// or `X-Forwarded-Proto` and `X-Forwarded-Host`), as the last proxy wrote them: read only
+/// from a trusted proxy, and used only when `Dpop::forwarded_origin` is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ForwardedOrigin {
     pub(crate) scheme: String,
