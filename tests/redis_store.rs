@@ -373,8 +373,13 @@ async fn dpop_proofs_are_used_once_across_instances() {
     for _ in 0..2 {
         let redis = Redis::connect(&server.url()).await.unwrap();
         let audit = AuditLog::default();
+        // Leased quotas: a caller's first request waits for a lease, after its proof was
+        // checked on the path that does not wait; the proof must count as used once.
         let security = Security::builder()
             .issuer(dev.issuer())
+            .rate_store(Arc::new(
+                redis.leased_rate_store(WhenUnreachable::UseLocalLimits),
+            ))
             .dpop(
                 portcullis::auth::Dpop::new("https://api.test")
                     .replay_store(Arc::new(redis.dpop_replay_store())),
@@ -403,6 +408,30 @@ async fn dpop_proofs_are_used_once_across_instances() {
             .body(axum::body::Body::empty())
             .unwrap()
     };
+    // Proofs seen in memory, quotas leased from Redis: the first request of a caller
+    // waits for a lease, and its proof still counts as used once.
+    let memory_replay = Security::builder()
+        .issuer(dev.issuer())
+        .rate_store(Arc::new(
+            Redis::connect(&server.url())
+                .await
+                .unwrap()
+                .leased_rate_store(WhenUnreachable::UseLocalLimits),
+        ))
+        .dpop(portcullis::auth::Dpop::new("https://api.test"))
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let memory_replay = SecureRouter::new(memory_replay)
+        .mount(routes![list_orders])
+        .into_router();
+    assert_eq!(send(&memory_replay, request()).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&memory_replay, request()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
     assert_eq!(send(&apps[0], request()).await.status, StatusCode::OK);
     let replayed = send(&apps[1], request()).await;
     assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);

@@ -239,9 +239,9 @@ impl Authenticator {
 
     /// [`authenticate`](Self::authenticate) when it can be decided without waiting: no
     /// token, a refused `Authorization` header, or a token in the verified-token cache
-    /// (with its DPoP proof, if bound) checked against revocations and proofs seen held in
-    /// memory. `None` when the token must be verified or a shared store asked; nothing
-    /// has been counted or recorded then.
+    /// (not DPoP-bound) checked against revocations held in memory. `None` when the token
+    /// must be verified, a DPoP proof checked or a shared store asked; nothing has been
+    /// counted or recorded then.
     #[inline]
     pub(crate) fn authenticate_now(
         &self,
@@ -253,33 +253,20 @@ impl Authenticator {
         match self.lookup(offered, registry, now) {
             Lookup::Decided(decided) => Some(decided),
             Lookup::Cached(token, principal, issuer) => {
-                let proof = match self.bind(&principal, issuer, token, Some(head), now) {
-                    Ok(proof) => proof,
-                    Err(failure) => {
-                        self.cache_hits.increment(1);
-                        return Some(Err(failure));
-                    }
-                };
+                // A DPoP-bound token's proof is checked, and recorded as used, on the path
+                // that may wait: once, whatever else the request waits for (admission
+                // starts over on that path when a later step must wait).
+                if principal.dpop_thumbprint().is_some() {
+                    return None;
+                }
                 let revoked = self
                     .revocations
                     .is_revoked_now(TokenIdentity::of(&principal), now)?;
-                let principal = match checked(revoked, principal) {
-                    Ok(principal) => principal,
-                    Err(failure) => {
-                        self.cache_hits.increment(1);
-                        return Some(Err(failure));
-                    }
-                };
-                let first_use = match &proof {
-                    Some(proof) => Some(self.dpop.as_ref()?.replay.first_use_now(
-                        &proof.id,
-                        proof.expires_at,
-                        now,
-                    )?),
-                    None => None,
-                };
                 self.cache_hits.increment(1);
-                Some(first_used(first_use).map(|()| Some(principal)))
+                if let Err(failure) = self.bind(&principal, issuer, token, Some(head), now) {
+                    return Some(Err(failure));
+                }
+                Some(checked(revoked, principal).map(Some))
             }
             Lookup::Verify(..) => None,
         }
