@@ -3130,7 +3130,8 @@ async fn dpop_bound_tokens_are_refused_where_dpop_is_not_configured() {
     assert_eq!(audit.last().reason, "dpop_bound_token_as_bearer");
 }
 
-/// The OpenAPI document states which tokens each issuer's scheme takes, and how.
+/// The OpenAPI document states which tokens each issuer's scheme takes, and how: DPoP-bound
+/// ones with proofs, certificate-bound ones on their certificate's connections.
 #[tokio::test]
 async fn the_openapi_document_states_dpop() {
     let dev = dev_issuer();
@@ -3158,6 +3159,10 @@ async fn the_openapi_document_states_dpop() {
         .to_owned();
     assert!(
         description.contains("`Authorization: DPoP <token>` with a `DPoP` proof (RFC 9449) signed with one of ES256 EdDSA"),
+        "{description}"
+    );
+    assert!(
+        description.contains("tokens bound to a client certificate (`cnf.x5t#S256`, RFC 8705) only on a connection with that certificate"),
         "{description}"
     );
 }

@@ -180,15 +180,11 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
             });
         }
         if let Some(discovery_url) = &issuer.discovery_url {
-            let scheme = if token_kinds.is_empty() {
-                OpenIdConnect::new(discovery_url.clone())
-            } else {
-                let description = format!(
-                    "OpenID Connect access tokens issued by {}{token_kinds}",
-                    issuer.issuer
-                );
-                OpenIdConnect::with_description(discovery_url.clone(), description)
-            };
+            let description = format!(
+                "OpenID Connect access tokens issued by {}{token_kinds}",
+                issuer.issuer
+            );
+            let scheme = OpenIdConnect::with_description(discovery_url.clone(), description);
             schemes.push(SchemeRef {
                 name: numbered("openIdConnect", index),
                 scheme: SecurityScheme::OpenIdConnect(scheme),
@@ -197,10 +193,7 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
         }
     }
     if schemes.is_empty() {
-        let token_kinds = dpop_algs
-            .as_deref()
-            .map(|algs| token_kinds(DpopMode::Allowed, Some(algs)))
-            .unwrap_or_default();
+        let token_kinds = token_kinds(DpopMode::Allowed, dpop_algs.as_deref());
         let bearer = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .bearer_format("JWT")
@@ -218,25 +211,29 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
     schemes
 }
 
-/// What the document says of the DPoP-bound tokens (RFC 9449) an issuer's scheme
-/// accepts, when DPoP is configured (`algs`: the algorithms proofs may use); nothing
-/// otherwise.
+/// What the document says of the bound tokens an issuer's scheme accepts: DPoP-bound ones
+/// (RFC 9449) as `mode` and the configuration say (`algs`: the algorithms proofs may use,
+/// `None` when DPoP is not configured), and certificate-bound ones (RFC 8705), always held
+/// to the connection's certificate.
 fn token_kinds(mode: DpopMode, algs: Option<&str>) -> String {
-    let Some(algs) = algs else {
-        return String::new();
-    };
-    match mode {
-        DpopMode::Allowed => format!(
-            ". Tokens bound to a key (`cnf.jkt`) are sent as `Authorization: DPoP <token>` \
+    const CERTIFICATE_BOUND: &str = "tokens bound to a client certificate (`cnf.x5t#S256`, \
+         RFC 8705) only on a connection with that certificate";
+    let dpop = match (mode, algs) {
+        (DpopMode::Refused, _) | (_, None) => {
+            "Bearer tokens (`Authorization: Bearer <token>`); DPoP-bound tokens are refused"
+                .to_owned()
+        }
+        (DpopMode::Allowed, Some(algs)) => format!(
+            "Tokens bound to a key (`cnf.jkt`) are sent as `Authorization: DPoP <token>` \
              with a `DPoP` proof (RFC 9449) signed with one of {algs}; unbound tokens as \
              `Authorization: Bearer <token>`"
         ),
-        DpopMode::Required => format!(
-            ". DPoP-bound tokens only: `Authorization: DPoP <token>` with a `DPoP` proof \
+        (DpopMode::Required, Some(algs)) => format!(
+            "DPoP-bound tokens only: `Authorization: DPoP <token>` with a `DPoP` proof \
              (RFC 9449) signed with one of {algs}"
         ),
-        DpopMode::Refused => ". Bearer tokens only: DPoP-bound tokens are refused".to_owned(),
-    }
+    };
+    format!(". {dpop}; {CERTIFICATE_BOUND}")
 }
 
 fn requirements_of(requirements: &Requirements, schemes: &[SchemeRef]) -> Vec<SecurityRequirement> {
