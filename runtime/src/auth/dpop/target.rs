@@ -49,6 +49,10 @@ impl PublicOrigin {
     /// This origin with the scheme and host a trusted proxy forwarded (the prefix kept);
     /// `None` when they do not make an origin.
     pub(crate) fn forwarded(&self, forwarded: &ForwardedOrigin) -> Option<PublicOrigin> {
+        // A host with a path in it would move the prefix.
+        if forwarded.host.contains(['/', '\\']) {
+            return None;
+        }
         PublicOrigin::parse(&format!(
             "{}://{}{}",
             forwarded.scheme, forwarded.host, self.prefix
@@ -248,6 +252,11 @@ mod tests {
         );
         headers.remove("x-forwarded-proto");
         assert_eq!(ForwardedOrigin::from_headers(&headers), None);
+        let with_path = ForwardedOrigin {
+            scheme: "https".to_owned(),
+            host: "shop.example/admin".to_owned(),
+        };
+        assert_eq!(origin.forwarded(&with_path), None);
     }
 
     #[test]
