@@ -3520,3 +3520,448 @@ async fn dpop_challenges_and_nonces_survive_the_app_s_error_renderer() {
     assert!(challenges[1].starts_with("Bearer realm="));
     assert!(!reply.header("dpop-nonce").is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// Opaque tokens (RFC 7662 introspection)
+// ---------------------------------------------------------------------------------------
+
+/// The issuer whose opaque tokens are introspected.
+const OPAQUE: &str = "https://opaque.test/";
+
+/// The application under opaque-token attacks: `OPAQUE` introspects at a stand-in endpoint
+/// (1 s for inactive answers, 5 minutes for active ones), next to `STATIC`'s JWTs.
+async fn opaque_world(
+    introspection: impl FnOnce(portcullis::auth::Introspection) -> portcullis::auth::Introspection,
+) -> (World, common::introspection::IntrospectionServer) {
+    let (world, endpoint, _) = opaque_world_with_security(introspection).await;
+    (world, endpoint)
+}
+
+/// [`opaque_world`], with its configuration.
+async fn opaque_world_with_security(
+    introspection: impl FnOnce(portcullis::auth::Introspection) -> portcullis::auth::Introspection,
+) -> (World, common::introspection::IntrospectionServer, Security) {
+    use common::introspection::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer};
+    let endpoint = IntrospectionServer::start().await;
+    let dev = dev_issuer();
+    let audit = AuditLog::default();
+    let config =
+        portcullis::auth::Introspection::new(CLIENT_ID, secrecy::SecretString::from(CLIENT_SECRET))
+            .endpoint(endpoint.url.clone())
+            .inactive_cache(std::time::Duration::from_secs(1));
+    let security = Security::builder()
+        .issuer(
+            Issuer::new(STATIC)
+                .audience(AUDIENCE)
+                .jwks_json(&static_jwks()),
+        )
+        .issuer(
+            Issuer::new(OPAQUE)
+                .audience(AUDIENCE)
+                .introspection(introspection(config)),
+        )
+        .default_rate(rate!("1000/s"))
+        .realm("attacks")
+        .auth_failure_limit(None)
+        .audit_sink(audit.sink())
+        .build()
+        .await
+        .unwrap();
+    let calls = Calls::default();
+    let app = SecureRouter::new(security.clone())
+        .mount(routes![list_orders])
+        .into_router()
+        .with_state(calls.clone());
+    (
+        World {
+            dev,
+            app,
+            audit,
+            calls,
+        },
+        endpoint,
+        security,
+    )
+}
+
+#[tokio::test]
+async fn opaque_token_attacks_are_refused_with_their_reasons() {
+    use common::introspection::active;
+    let (world, endpoint) = opaque_world(|config| config).await;
+    let now = now();
+    let with = |changes: Value| {
+        let mut answer = active(OPAQUE, "orders:read");
+        for (name, value) in changes.as_object().unwrap() {
+            match value {
+                Value::Null => answer.as_object_mut().unwrap().remove(name),
+                value => answer
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(name.clone(), value.clone()),
+            };
+        }
+        answer
+    };
+    let rows: Vec<(&str, Option<Value>, Expect)> = vec![
+        (
+            "inactive",
+            Some(json!({ "active": false })),
+            refused("inactive_token"),
+        ),
+        ("unknown to the endpoint", None, refused("inactive_token")),
+        (
+            "another audience",
+            Some(with(json!({ "aud": "billing-api" }))),
+            refused("wrong_audience"),
+        ),
+        (
+            "another audience among several",
+            Some(with(json!({ "aud": ["billing-api", "orders-api2"] }))),
+            refused("wrong_audience"),
+        ),
+        (
+            "no audience",
+            Some(with(json!({ "aud": null }))),
+            refused("missing_claim"),
+        ),
+        (
+            "another issuer",
+            Some(with(json!({ "iss": OTHER }))),
+            refused("unknown_issuer"),
+        ),
+        (
+            "another issuer's identifier with a different case",
+            Some(with(json!({ "iss": "https://OPAQUE.test/" }))),
+            refused("unknown_issuer"),
+        ),
+        (
+            "no exp",
+            Some(with(json!({ "exp": null }))),
+            refused("missing_claim"),
+        ),
+        (
+            "expired",
+            Some(with(json!({ "exp": now - 3600, "iat": now - 3700 }))),
+            refused("expired"),
+        ),
+        (
+            "exp as a string",
+            Some(with(json!({ "exp": (now + 300).to_string() }))),
+            refused("malformed_claim"),
+        ),
+        (
+            "not yet valid",
+            Some(with(json!({ "nbf": now + 3600 }))),
+            refused("not_yet_valid"),
+        ),
+        (
+            "living longer than the issuer allows",
+            Some(with(json!({ "exp": now + 30 * 24 * 3600 }))),
+            refused("lifetime_too_long"),
+        ),
+        (
+            "a refresh token",
+            Some(with(json!({ "token_type": "refresh_token" }))),
+            refused("wrong_token_type"),
+        ),
+        (
+            "a refresh token by token_use",
+            Some(with(json!({ "token_use": "refresh_token" }))),
+            refused("wrong_token_type"),
+        ),
+        (
+            "bound by an unsupported method",
+            Some(with(json!({ "cnf": { "jwk": { "kty": "OKP" } } }))),
+            refused("unsupported_confirmation"),
+        ),
+        (
+            "scopes with a space inside an array element",
+            Some(with(
+                json!({ "scope": null, "scp": ["orders:read orders:write"] }),
+            )),
+            Expect {
+                status: StatusCode::FORBIDDEN,
+                error: Some("insufficient_scope"),
+                reason: "insufficient_scope",
+            },
+        ),
+    ];
+    let mut cases = Vec::new();
+    let mut tokens = Vec::new();
+    for (index, (name, answer, expect)) in rows.into_iter().enumerate() {
+        let token = format!("opaque-attack-{index}-2YotnFZFEjr1zCsicMWpAA");
+        if let Some(answer) = answer {
+            endpoint.answer(&token, answer);
+        }
+        tokens.push(token.clone());
+        cases.push(Case::token(name, token, expect));
+    }
+    check(&world, cases).await;
+    for token in &tokens {
+        assert_eq!(endpoint.hits(token), 1, "each token is asked about once");
+    }
+    // A `cnf.jkt` makes an opaque token DPoP-bound, as it does a JWT.
+    let bound = "opaque-bound-2YotnFZFEjr1zCsicMWpAA";
+    endpoint.answer(
+        bound,
+        with(json!({ "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } })),
+    );
+    let reply = send(&world.app, get("/orders", bound)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(world.audit.last().reason, "dpop_bound_token_as_bearer");
+    assert_eq!(endpoint.unauthenticated(), 0, "every request authenticated");
+    assert_eq!(world.calls.load(Ordering::SeqCst), 0);
+}
+
+/// Sends `token` and checks that it was refused with 503 and `Retry-After` (fail closed),
+/// audited as `introspection_unavailable`, the handler not run, the token not echoed.
+async fn unavailable(world: &World, name: &str, token: &str) {
+    let events_before = world.audit.events().len();
+    let calls_before = world.calls.load(Ordering::SeqCst);
+    let reply = send(&world.app, get("/orders", token)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{name}: {}",
+        reply.text
+    );
+    assert_eq!(reply.header("retry-after"), "1", "{name}");
+    let events = world.audit.events();
+    assert!(
+        matches!(&events[events_before..], [event] if event.reason == "introspection_unavailable"
+            && event.decision == Decision::Deny),
+        "{name}: {:?}",
+        &events[events_before..]
+    );
+    assert_eq!(world.calls.load(Ordering::SeqCst), calls_before, "{name}");
+    assert!(!reply.text.contains(token), "{name}: the token was echoed");
+}
+
+#[tokio::test]
+async fn opaque_answers_the_endpoint_cannot_give_are_refused_with_503() {
+    let (world, endpoint) = opaque_world(|config| config).await;
+    let rows = [
+        ("a server error", StatusCode::INTERNAL_SERVER_ERROR, "{}"),
+        ("not JSON", StatusCode::OK, "active=true"),
+        (
+            "no active member",
+            StatusCode::OK,
+            r#"{"scope": "orders:read"}"#,
+        ),
+        (
+            "active as a string",
+            StatusCode::OK,
+            r#"{"active": "true"}"#,
+        ),
+        (
+            "active twice",
+            StatusCode::OK,
+            r#"{"active": false, "active": true}"#,
+        ),
+        ("a redirect", StatusCode::FOUND, "{}"),
+    ];
+    for (index, (name, status, body)) in rows.into_iter().enumerate() {
+        let token = format!("opaque-broken-{index}-2YotnFZFEjr1zCsicMWpAA");
+        endpoint.answer_raw(&token, status, body);
+        unavailable(&world, name, &token).await;
+    }
+    endpoint.fail_with(Some(StatusCode::BAD_GATEWAY));
+    unavailable(
+        &world,
+        "an endpoint that fails",
+        "opaque-down-2YotnFZFEjr1zCsicMWpAA",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn opaque_tokens_go_to_no_endpoint_that_did_not_issue_them() {
+    use common::introspection::active;
+    // `OPAQUE` recognises its tokens by their prefix: others are sent to no endpoint.
+    let (world, endpoint) = opaque_world(|config| config.token_prefix("op_")).await;
+    let token = "op_2YotnFZFEjr1zCsicMWpAA";
+    endpoint.answer(token, active(OPAQUE, "orders:read"));
+    check(
+        &world,
+        vec![
+            Case::token(
+                "a token of an unknown shape",
+                "zz_2YotnFZFEjr1zCsicMWpAA",
+                refused("malformed_token"),
+            ),
+            Case::token(
+                "a JWT-shaped token of no issuer",
+                "e30.e30.c2lnbmF0dXJl",
+                refused("malformed_token"),
+            ),
+            Case::token(
+                "another issuer's opaque token",
+                "pcd_2YotnFZFEjr1zCsicMWpAA",
+                refused("malformed_token"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        endpoint.total_hits(),
+        0,
+        "no token went to OPAQUE's endpoint"
+    );
+    let reply = send(&world.app, get("/orders", token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(endpoint.total_hits(), 1);
+    // An opaque token may use every character of RFC 6750's b64token.
+    let b64token = "op_a+b/c~d.e-f_g==";
+    endpoint.answer(b64token, active(OPAQUE, "orders:read"));
+    let reply = send(&world.app, get("/orders", b64token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    // Two issuers that introspect must each say how their tokens are recognised.
+    let introspection = || {
+        portcullis::auth::Introspection::new("api", secrecy::SecretString::from("secret"))
+            .endpoint(endpoint.url.clone())
+    };
+    let two = |a: portcullis::auth::Introspection, b: portcullis::auth::Introspection| async move {
+        Security::builder()
+            .issuer(Issuer::new(OPAQUE).audience(AUDIENCE).introspection(a))
+            .issuer(Issuer::new(OTHER).audience(AUDIENCE).introspection(b))
+            .default_rate(rate!("10/s"))
+            .build()
+            .await
+    };
+    let error = two(introspection(), introspection().token_prefix("ot_"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfigError::IntrospectionRoutes(_)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("token_prefix"), "{error}");
+    let error = two(
+        introspection().token_prefix("ab"),
+        introspection().token_prefix("abc"),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("overlap"), "{error}");
+    assert!(
+        two(
+            introspection().token_prefix("ab_"),
+            introspection().token_prefix("cd_")
+        )
+        .await
+        .is_ok()
+    );
+    // An endpoint in plain HTTP off loopback, or none at all, is refused at start-up.
+    for (config, expected) in [
+        (
+            introspection().endpoint("http://idp.example.com/introspect"),
+            "https://",
+        ),
+        (
+            portcullis::auth::Introspection::new("api", secrecy::SecretString::from("s")),
+            "no introspection endpoint",
+        ),
+    ] {
+        let error = Security::builder()
+            .issuer(Issuer::new(OPAQUE).audience(AUDIENCE).introspection(config))
+            .default_rate(rate!("10/s"))
+            .build()
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+        assert!(!error.to_string().contains("secret"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn inactive_answers_are_kept_for_the_negative_cache_time_only() {
+    use common::introspection::active;
+    let (world, endpoint) = opaque_world(|config| config).await;
+    let token = "opaque-late-2YotnFZFEjr1zCsicMWpAA";
+    check(
+        &world,
+        vec![Case::token(
+            "not active yet",
+            token,
+            refused("inactive_token"),
+        )],
+    )
+    .await;
+    // The provider now says it is active, but the inactive answer is kept for 1 s.
+    endpoint.answer(token, active(OPAQUE, "orders:read"));
+    check(
+        &world,
+        vec![Case::token(
+            "within the negative-cache time",
+            token,
+            refused("inactive_token"),
+        )],
+    )
+    .await;
+    assert_eq!(endpoint.hits(token), 1, "refused without asking again");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let reply = send(&world.app, get("/orders", token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(endpoint.hits(token), 2);
+    // Active answers are kept: no request for the next uses.
+    for _ in 0..3 {
+        assert_eq!(
+            send(&world.app, get("/orders", token)).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(endpoint.hits(token), 2);
+    assert_eq!(world.calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_revoked_by_jti_or_by_digest() {
+    use common::introspection::active;
+    let (world, endpoint, security) = opaque_world_with_security(|config| config).await;
+    let with_jti = "opaque-jti-2YotnFZFEjr1zCsicMWpAA";
+    let without_jti = "opaque-digest-2YotnFZFEjr1zCsicMWpAA";
+    let mut answer = active(OPAQUE, "orders:read");
+    answer["jti"] = json!("token-7");
+    let exp = answer["exp"].as_u64().unwrap();
+    endpoint.answer(with_jti, answer);
+    endpoint.answer(without_jti, active(OPAQUE, "orders:read"));
+    for token in [with_jti, without_jti] {
+        let reply = send(&world.app, get("/orders", token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    // The principal names the token by its `jti`, or by its digest.
+    assert_eq!(
+        security.verify(with_jti, None).await.unwrap().token_id(),
+        Some("token-7")
+    );
+    let digest = portcullis::auth::opaque_token_id(without_jti);
+    assert_eq!(
+        security.verify(without_jti, None).await.unwrap().token_id(),
+        Some(digest.as_str())
+    );
+    // Through the router again: its answers are cached for its scope registry.
+    for token in [with_jti, without_jti] {
+        assert_eq!(
+            send(&world.app, get("/orders", token)).await.status,
+            StatusCode::OK
+        );
+    }
+    let hits = (endpoint.hits(with_jti), endpoint.hits(without_jti));
+    security.revoke_token(OPAQUE, "token-7", exp).await.unwrap();
+    security.revoke_token(OPAQUE, &digest, exp).await.unwrap();
+    // Revocations are checked on every request, cached answers included.
+    check(
+        &world,
+        vec![
+            Case::token("revoked by jti", with_jti, refused("revoked")),
+            Case::token("revoked by digest", without_jti, refused("revoked")),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (endpoint.hits(with_jti), endpoint.hits(without_jti)),
+        hits,
+        "refused from the cached answers"
+    );
+}

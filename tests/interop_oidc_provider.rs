@@ -1,7 +1,16 @@
-//! DPoP against a real provider: the npm `oidc-provider` (DPoP on, resource indicators
-//! issuing JWT access tokens for `orders-api`) gives a DPoP-bound token to a client that
-//! proves its key at the token endpoint; the orders example, trusting that provider
-//! (`OIDC_ISSUER`), accepts the token with valid proofs only.
+//! The orders example against a real provider, the npm `oidc-provider` (configured by
+//! tests/interop/oidc-provider/server.mjs: client credentials, DPoP, resource indicators for
+//! `orders-api`, introspection and revocation):
+//!
+//! - DPoP: a JWT access token bound to the key the client proved at the token endpoint is
+//!   accepted by the example (`OIDC_ISSUER`) with valid proofs only;
+//! - introspection (RFC 7662): with `OIDC_INTROSPECTION_CLIENT_ID` and
+//!   `OIDC_INTROSPECTION_CLIENT_SECRET` (the resource server `orders-introspector`) and a
+//!   short `OIDC_INTROSPECTION_MAX_AGE`, the example accepts an opaque token while the
+//!   provider says it is active, keeps accepting it after the provider revokes it until the
+//!   kept answer is older than the maximum age, then refuses it (401 `invalid_token`); an
+//!   opaque token without `orders:read` gets 403 on the orders list; no token appears in
+//!   the example's log.
 //!
 //! Needs the provider: run through `.ci/oidc-provider`, which installs and starts it and
 //! sets `OIDC_PROVIDER_URL`:
@@ -12,12 +21,14 @@
 
 mod common;
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::process::ChildStdout;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::dpop;
-use common::example::{Example, exchange};
+use common::example::{Answer, Example, exchange};
 use common::keys::TestKey;
 use serde_json::Value;
 
@@ -27,6 +38,73 @@ fn port_of(url: &str) -> u16 {
         .next()
         .and_then(|port| port.trim_end_matches('/').parse().ok())
         .expect("http://127.0.0.1:<port>")
+}
+
+/// Waits until the example has its issuer's keys (at start-up, or soon after).
+fn wait_until_ready(example: &Example) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while example.get("/ready", None).status != 200 {
+        assert!(Instant::now() < deadline, "the example never got ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `Authorization: Basic` for a client of the provider, whose secret is `<id>-secret`.
+fn basic(client: &str) -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{client}:{client}-secret"))
+    )
+}
+
+/// A form POST to the provider as `client`.
+fn post_as(provider_port: u16, client: &str, path: &str, form: &str) -> Answer {
+    exchange(
+        provider_port,
+        "POST",
+        path,
+        &[
+            ("authorization", &basic(client)),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form,
+    )
+}
+
+/// A client credentials access token of `client` for `scope` (space-separated).
+fn client_credentials(provider_port: u16, client: &str, scope: &str) -> String {
+    let form = format!(
+        "grant_type=client_credentials&scope={}",
+        scope.replace(':', "%3A").replace(' ', "+")
+    );
+    let answer = post_as(provider_port, client, "/token", &form);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["scope"], scope, "{}", answer.body);
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The provider's introspection answer for `token`, as the orders API's resource server.
+fn introspect(provider_port: u16, token: &str) -> Value {
+    let form = format!("token={token}&token_type_hint=access_token");
+    let answer = post_as(
+        provider_port,
+        "orders-introspector",
+        "/token/introspection",
+        &form,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    serde_json::from_str(&answer.body).unwrap()
+}
+
+/// Every line the example writes to its standard output, collected until it exits.
+fn collect(stdout: ChildStdout) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    })
 }
 
 #[test]
@@ -72,15 +150,7 @@ fn dpop_bound_tokens_of_oidc_provider_need_valid_proofs_at_the_example() {
     // The orders example, trusting the provider.
     let (example, _stdout) = Example::start("orders", "ORDERS_ADDR", &[("OIDC_ISSUER", &provider)]);
     let origin = format!("http://127.0.0.1:{}", example.port);
-    // Its keys are loaded at start-up, or soon after.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while example.get("/ready", None).status != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the example never got ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_ready(&example);
     let call = |scheme: &str, proof: Option<&str>| {
         let authorization = format!("{scheme} {token}");
         let mut headers = vec![("authorization", authorization.as_str())];
@@ -119,4 +189,168 @@ fn dpop_bound_tokens_of_oidc_provider_need_valid_proofs_at_the_example() {
         200,
         "accepted with another valid proof"
     );
+}
+
+/// How long the example keeps an active introspection answer (`OIDC_INTROSPECTION_MAX_AGE`).
+const MAX_AGE: Duration = Duration::from_secs(2);
+
+#[test]
+#[ignore = "needs the npm oidc-provider: run through .ci/oidc-provider"]
+fn opaque_tokens_of_oidc_provider_are_introspected_by_the_example() {
+    let provider =
+        std::env::var("OIDC_PROVIDER_URL").expect("OIDC_PROVIDER_URL (set by .ci/oidc-provider)");
+    let provider_port = port_of(&provider);
+
+    // The orders example, trusting the provider and introspecting its opaque tokens as the
+    // resource server `orders-introspector`; its log (debug for Portcullis) is collected.
+    let max_age = MAX_AGE.as_secs().to_string();
+    let (example, stdout) = Example::start(
+        "orders",
+        "ORDERS_ADDR",
+        &[
+            ("OIDC_ISSUER", &provider),
+            ("OIDC_INTROSPECTION_CLIENT_ID", "orders-introspector"),
+            (
+                "OIDC_INTROSPECTION_CLIENT_SECRET",
+                "orders-introspector-secret",
+            ),
+            ("OIDC_INTROSPECTION_MAX_AGE", &max_age),
+            ("RUST_LOG", "info,portcullis=debug,portcullis_runtime=debug"),
+        ],
+    );
+    let log = collect(stdout);
+    wait_until_ready(&example);
+    let list = |token: &str| example.get("/orders", Some(token));
+
+    // An opaque token (not a JWT) for both scopes, active at the provider.
+    let token = client_credentials(provider_port, "orders-opaque", "orders:read orders:write");
+    assert!(
+        token.matches('.').count() < 2,
+        "an opaque token, not a JWT: {token}"
+    );
+    let answer = introspect(provider_port, &token);
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["aud"], "orders-api", "{answer}");
+
+    // Accepted: the first call introspects, the second uses the kept answer.
+    let first_call = Instant::now();
+    let accepted = list(&token);
+    let first_answered = Instant::now();
+    assert_eq!(
+        accepted.status, 200,
+        "accepted while active: {}",
+        accepted.body
+    );
+    let created = exchange(
+        example.port,
+        "POST",
+        "/orders",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
+        r#"{"item":"tea","quantity":2}"#,
+    );
+    assert_eq!(
+        created.status, 201,
+        "orders:write is granted too: {}",
+        created.body
+    );
+    let again = list(&token);
+    assert_eq!(again.status, 200, "accepted again: {}", again.body);
+    assert!(again.body.contains(r#""item":"tea""#), "{}", again.body);
+
+    // Revoked at the provider (by the client it was issued to).
+    let revoked = post_as(
+        provider_port,
+        "orders-opaque",
+        "/token/revocation",
+        &format!("token={token}&token_type_hint=access_token"),
+    );
+    assert_eq!(revoked.status, 200, "revoked: {}", revoked.body);
+    assert_eq!(
+        introspect(provider_port, &token),
+        serde_json::json!({ "active": false }),
+        "inactive at the provider once revoked"
+    );
+
+    // Still accepted while the kept answer is younger than the maximum age. That answer was
+    // fetched after `first_call`; when this call's answer arrives less than MAX_AGE - 1 s
+    // after it (a second of margin for an implementation counting whole seconds), the kept
+    // answer was fresh whatever the machine's speed.
+    let cached = list(&token);
+    if first_call.elapsed() + Duration::from_secs(1) < MAX_AGE {
+        assert_eq!(
+            cached.status, 200,
+            "accepted on the kept answer, within the maximum age: {}",
+            cached.body
+        );
+    } else {
+        eprintln!(
+            "skipped: the call after revocation ended {:?} after the first; the kept answer may have aged out",
+            first_call.elapsed()
+        );
+    }
+
+    // Refused once the kept answer is older than the maximum age (fetched before the first
+    // call's answer arrived; waiting 1.5 s more covers whole-second counting): the provider
+    // is asked again and answers that the token is inactive.
+    std::thread::sleep(
+        (MAX_AGE + Duration::from_millis(1500)).saturating_sub(first_answered.elapsed()),
+    );
+    let refused = list(&token);
+    assert_eq!(
+        refused.status, 401,
+        "refused once revoked: {}",
+        refused.body
+    );
+    let challenge = refused.header("www-authenticate").unwrap_or_default();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+
+    // An active opaque token without `orders:read`: authenticated, but forbidden to list
+    // orders; it may still create one.
+    let writer = client_credentials(provider_port, "orders-opaque", "orders:write");
+    assert!(
+        writer.matches('.').count() < 2,
+        "an opaque token, not a JWT: {writer}"
+    );
+    let forbidden = list(&writer);
+    assert_eq!(
+        forbidden.status, 403,
+        "403 without orders:read: {}",
+        forbidden.body
+    );
+    let created = exchange(
+        example.port,
+        "POST",
+        "/orders",
+        &[
+            ("authorization", &format!("Bearer {writer}")),
+            ("content-type", "application/json"),
+        ],
+        r#"{"item":"coffee","quantity":1}"#,
+    );
+    assert_eq!(
+        created.status, 201,
+        "orders:write suffices to create: {}",
+        created.body
+    );
+
+    // JWT access tokens of the same provider (another client) are still verified locally.
+    let jwt = client_credentials(provider_port, "orders-client", "orders:read");
+    assert_eq!(jwt.matches('.').count(), 2, "a JWT: {jwt}");
+    assert_eq!(list(&jwt).status, 200, "a JWT of the provider is accepted");
+
+    // No token appears in the example's log, which it writes to its standard output
+    // (`Example::start` discards its standard error).
+    drop(example);
+    let lines = log.join().expect("the log");
+    assert!(!lines.is_empty(), "the example wrote its log");
+    for secret in [&token, &writer] {
+        let leaks: Vec<&String> = lines
+            .iter()
+            .filter(|line| line.contains(secret.as_str()))
+            .collect();
+        assert!(leaks.is_empty(), "the token appears in the log: {leaks:#?}");
+    }
 }

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The error types whose every variant the page lists, each in its own section.
-const DOCUMENTED: [&str; 12] = [
+const DOCUMENTED: [&str; 13] = [
     "ConfigError",
     "RouterError",
     "OpenApiError",
@@ -37,6 +37,7 @@ const DOCUMENTED: [&str; 12] = [
     "RateError",
     "RedisConnectError",
     "DpopConfigError",
+    "IntrospectionConfigError",
 ];
 
 /// The error types documented on another page (`Some(page)`, which the troubleshooting page

@@ -24,6 +24,10 @@
 //!   (of the development issuer or of `OIDC_ISSUER`) are accepted with proofs for it;
 //! - `OIDC_ISSUER`: an external provider, found by discovery (Keycloak, Auth0, Okta, Entra
 //!   ID, Ory Hydra, ...); `OIDC_AUDIENCE` its audience for this API (default `orders-api`);
+//!   with `OIDC_INTROSPECTION_CLIENT_ID` and `OIDC_INTROSPECTION_CLIENT_SECRET`, its opaque
+//!   tokens are introspected (RFC 7662) at its discovery document's
+//!   `introspection_endpoint`, answers kept at most `OIDC_INTROSPECTION_MAX_AGE` seconds
+//!   (default 300);
 //! - `REDIS_URL`: rate limits and revocations in Redis, shared by every instance
 //!   (`redis://[user:password@]host:port/`, or `rediss://` for TLS); `REDIS_CLUSTER_URLS`
 //!   instead: the comma-separated nodes of a Redis Cluster; `REDIS_CA_FILE`: a PEM file of
@@ -52,6 +56,7 @@ include!("api.rs");
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portcullis::auth::Introspection;
 use portcullis::dev::DevIssuer;
 use portcullis::secrets::{KeyRingError, SecretError};
 use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls, serve_with_shutdown};
@@ -116,9 +121,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secrets.push((*client, secret));
     }
 
+    // A partner whose tokens are opaque: the API introspects them at the development
+    // server (RFC 7662).
+    let partner_secret = random_secret();
+    dev.register_opaque_client(
+        "orders-partner",
+        SecretString::from(partner_secret.clone()),
+        ["orders:read"],
+    )?;
+    secrets.push(("orders-partner", partner_secret));
+
     let external = std::env::var("OIDC_ISSUER").ok();
     let issuer = match &external {
-        Some(url) => Issuer::discover(url).audience(env_or("OIDC_AUDIENCE", "orders-api")),
+        Some(url) => {
+            let issuer = Issuer::discover(url).audience(env_or("OIDC_AUDIENCE", "orders-api"));
+            match introspection_from_env()? {
+                Some(introspection) => issuer.introspection(introspection),
+                None => issuer,
+            }
+        }
         None => dev.issuer(),
     };
     let redis = redis_from_env().await?;
@@ -200,6 +221,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => serve_with_shutdown(listener, app, shutdown).await?,
     }
     Ok(())
+}
+
+/// The introspection of `OIDC_ISSUER`'s opaque tokens, with `OIDC_INTROSPECTION_CLIENT_ID`
+/// and `OIDC_INTROSPECTION_CLIENT_SECRET` set (at the endpoint its discovery document
+/// names), answers kept at most `OIDC_INTROSPECTION_MAX_AGE` seconds.
+fn introspection_from_env() -> Result<Option<Introspection>, Box<dyn std::error::Error>> {
+    let id = std::env::var("OIDC_INTROSPECTION_CLIENT_ID").ok();
+    let secret = std::env::var("OIDC_INTROSPECTION_CLIENT_SECRET").ok();
+    let introspection = match (id, secret) {
+        (Some(id), Some(secret)) => Introspection::new(id, SecretString::from(secret)),
+        (None, None) => return Ok(None),
+        _ => {
+            return Err("set both OIDC_INTROSPECTION_CLIENT_ID and \
+                        OIDC_INTROSPECTION_CLIENT_SECRET, or neither"
+                .into());
+        }
+    };
+    Ok(Some(match std::env::var("OIDC_INTROSPECTION_MAX_AGE") {
+        Ok(seconds) => {
+            let seconds: u64 = seconds.parse().map_err(|_| {
+                format!("OIDC_INTROSPECTION_MAX_AGE is a number of seconds, not {seconds:?}")
+            })?;
+            introspection.max_age(Duration::from_secs(seconds))
+        }
+        Err(_) => introspection,
+    }))
 }
 
 /// Redis from `REDIS_URL` or `REDIS_CLUSTER_URLS` (with `REDIS_CA_FILE` and
@@ -303,6 +350,16 @@ fn print_development_guide(dev: &DevIssuer, base: &str, secrets: &[(&str, String
     );
     println!("cargo run --example dpop_client -- {reader} {reader_secret}");
     println!();
+    if let Some((partner, partner_secret)) = secrets.iter().find(|(id, _)| *id == "orders-partner")
+    {
+        println!("An opaque token (not a JWT: the API asks the server about it, RFC 7662):");
+        println!(
+            "OPAQUE=$(curl -s -u {partner}:{partner_secret} -d grant_type=client_credentials \
+             {token_url} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+        );
+        println!("curl -i -H \"Authorization: Bearer $OPAQUE\" {base}/orders/1");
+        println!();
+    }
 
     // Ready-made tokens too, valid for an hour (also read by the repository's CI).
     let lifetime = Duration::from_secs(3600);

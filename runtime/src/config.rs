@@ -9,9 +9,10 @@ use crate::alert::{AlertHandle, AlertPolicy, AlertSink, Alerter};
 use crate::audit::{AuditSink, Auditor};
 use crate::auth::{
     Authenticator, DiscoveryError, Dpop, DpopConfigError, DpopRules, HttpSettings,
-    HttpSettingsError, Issuer, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
-    MemoryRevocations, OPENID_CONFIGURATION, RemoteKeyError, RevocationStore, Revocations,
-    StaticKeys, TokenCache, Verifier, checked_issuer, checked_jwks_url, unix_now,
+    HttpSettingsError, IntrospectionConfigError, Introspector, Issuer, IssuerRules, KeyError,
+    KeySet, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION,
+    RemoteKeyError, RevocationStore, Revocations, StaticKeys, TokenCache, Verifier, check_routes,
+    checked_issuer, checked_jwks_url, unix_now,
 };
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
@@ -128,6 +129,18 @@ pub enum ConfigError {
     /// The DPoP configuration is refused.
     #[error(transparent)]
     Dpop(#[from] DpopConfigError),
+    /// An issuer's introspection is refused.
+    #[error("the introspection of the issuer {issuer:?} is refused: {source}")]
+    Introspection {
+        /// The issuer.
+        issuer: String,
+        /// What was wrong.
+        #[source]
+        source: IntrospectionConfigError,
+    },
+    /// The issuers that introspect cannot tell their tokens apart.
+    #[error(transparent)]
+    IntrospectionRoutes(IntrospectionConfigError),
 }
 
 /// Builds a [`Security`]; see [`Security::builder`].
@@ -343,6 +356,14 @@ impl SecurityBuilder {
             rules.push(issuer_rules);
             loaders.extend(loader);
         }
+        let routes: Vec<(&str, Option<&str>)> = rules
+            .iter()
+            .filter_map(|rules| {
+                let introspector = rules.introspector()?;
+                Some((rules.issuer(), introspector.token_prefix()))
+            })
+            .collect();
+        check_routes(&routes).map_err(ConfigError::IntrospectionRoutes)?;
         let fetched_keys = !loaders.is_empty();
         let revocations = match self.revocations {
             Some(store) => Revocations::Shared(store),
@@ -420,9 +441,61 @@ impl SecurityBuilder {
     }
 }
 
-/// Checks one issuer, before any request, and sets up where its keys come from: the
-/// rules, and the loader of its keys when they are fetched.
+/// Checks one issuer, before any request, and sets up where its keys come from and how its
+/// opaque tokens are introspected: the rules, and the loader of its keys when they are
+/// fetched.
 fn resolve_issuer(
+    mut issuer: Issuer,
+    default_http: Option<&HttpSettings>,
+) -> Result<(IssuerRules, Option<Arc<LoadingKeys>>), ConfigError> {
+    let Some(introspection) = issuer.introspection.take() else {
+        return resolve_keys(issuer, default_http);
+    };
+    let name = issuer.name().to_owned();
+    let refused = |source| ConfigError::Introspection {
+        issuer: name.clone(),
+        source,
+    };
+    // An issuer that only introspects has no keys: its JWTs are refused.
+    let verifies_jwts =
+        !(matches!(issuer.keys_from, KeysFrom::Configured) && issuer.keys.is_empty());
+    let discovered = matches!(issuer.keys_from, KeysFrom::Discovery);
+    let http = issuer
+        .http_settings
+        .clone()
+        .or_else(|| default_http.cloned())
+        .unwrap_or_default();
+    let issuer = if verifies_jwts {
+        issuer
+    } else {
+        issuer.key_provider(Arc::new(StaticKeys::new(KeySet::new())))
+    };
+    let (rules, loader) = resolve_keys(issuer, default_http)?;
+    let configured = introspection.checked().map_err(refused)?;
+    if configured.is_none() && !discovered {
+        return Err(refused(IntrospectionConfigError::NoEndpoint));
+    }
+    let client =
+        http.client(introspection.timeout)
+            .map_err(|source| ConfigError::HttpSettings {
+                issuer: name.clone(),
+                source,
+            })?;
+    let introspector = Introspector::new(
+        name.clone(),
+        introspection,
+        client,
+        configured,
+        loader.clone().filter(|_| discovered),
+    );
+    Ok((
+        rules.introspected_by(Arc::new(introspector), verifies_jwts),
+        loader,
+    ))
+}
+
+/// Checks one issuer's keys, and sets up where they come from.
+fn resolve_keys(
     mut issuer: Issuer,
     default_http: Option<&HttpSettings>,
 ) -> Result<(IssuerRules, Option<Arc<LoadingKeys>>), ConfigError> {

@@ -146,6 +146,35 @@ pub mod __fuzz {
         crate::auth::metadata_from_document(url, body, issuer)
     }
 
+    /// How an introspection answer was taken.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum IntrospectionOutcome {
+        /// The answer could not be read (the request would be refused with 503).
+        Unreadable,
+        /// `active: false`.
+        Inactive,
+        /// Active, but refused by the issuer's rules.
+        Refused(AuthFailure),
+    }
+
+    /// Reads the introspection answer `body` as the issuer `https://issuer.fuzz.test/`
+    /// (audience `orders-api`, default rules) takes it at time `now`, for a token whose
+    /// SHA-256 digest is `[7; 32]`: the principal of an active answer that passes.
+    pub fn introspection_answer(body: &[u8], now: u64) -> Result<Principal, IntrospectionOutcome> {
+        use std::sync::Arc;
+        let claims = match crate::auth::parse_answer(body) {
+            Ok(crate::auth::Answer::Active(claims)) => claims,
+            Ok(crate::auth::Answer::Inactive) => return Err(IntrospectionOutcome::Inactive),
+            Err(_) => return Err(IntrospectionOutcome::Unreadable),
+        };
+        let rules = crate::auth::IssuerRules::new(
+            crate::Issuer::new("https://issuer.fuzz.test/").audience("orders-api"),
+            Arc::new(crate::auth::StaticKeys::new(crate::auth::KeySet::new())),
+        );
+        crate::auth::introspected(claims, &rules, None, now, false, &[7; 32])
+            .map_err(IntrospectionOutcome::Refused)
+    }
+
     /// Checks a DPoP proof as a request `GET https://api.test/orders` with access token
     /// `token` bound to `jkt` would have it checked at time `now`, all but the replay check
     /// (default algorithms and window).

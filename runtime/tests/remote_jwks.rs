@@ -841,6 +841,7 @@ async fn discovers_the_jwks_uri() {
             issuer: issuer.clone(),
             jwks_uri: server.jwks_uri(),
             token_endpoint: Some(format!("{issuer}/token")),
+            introspection_endpoint: None,
         }
     );
     assert_eq!(server.hits("/.well-known/oauth-authorization-server"), 0);

@@ -6,6 +6,7 @@
 pub mod dpop;
 pub mod example;
 pub mod idp;
+pub mod introspection;
 pub mod keys;
 pub mod redis;
 

@@ -69,6 +69,21 @@ pub enum AlertKind {
         /// The issuer identifier.
         issuer: String,
     },
+    /// An issuer's introspection endpoint cannot be asked, fails or answers what cannot be
+    /// read: its opaque tokens are refused with 503 until it answers. Raised once per
+    /// outage.
+    IntrospectionUnavailable {
+        /// The issuer identifier.
+        issuer: String,
+        /// What went wrong (the endpoint and the cause, never a token or secret).
+        error: String,
+    },
+    /// An issuer's introspection endpoint answers again after
+    /// [`IntrospectionUnavailable`](AlertKind::IntrospectionUnavailable).
+    IntrospectionAvailable {
+        /// The issuer identifier.
+        issuer: String,
+    },
     /// A shared store is unreachable.
     StoreUnreachable {
         /// Which store.
@@ -192,6 +207,17 @@ impl fmt::Display for Alert {
             ),
             AlertKind::IssuerAvailable { issuer } => {
                 write!(f, "the keys of the issuer {issuer:?} arrived")
+            }
+            AlertKind::IntrospectionUnavailable { issuer, error } => write!(
+                f,
+                "the introspection of the issuer {issuer:?} fails: {error}; its opaque tokens \
+                 are refused with 503 until it answers"
+            ),
+            AlertKind::IntrospectionAvailable { issuer } => {
+                write!(
+                    f,
+                    "the introspection of the issuer {issuer:?} answers again"
+                )
             }
             AlertKind::StoreUnreachable { store, fallback } => {
                 write!(f, "the {store} store is unreachable; {fallback}")

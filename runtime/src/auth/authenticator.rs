@@ -14,7 +14,7 @@ use http::{Extensions, HeaderMap, Method, Uri};
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 
-use super::bearer::{Scheme, credentials};
+use super::bearer::{Scheme, b64token_text, credentials};
 use super::certificate::ClientCertificate;
 use super::dpop::{
     DpopFailure, DpopMode, DpopRules, ForwardedOrigin, ProofRequest, VerifiedProof, verify_proof,
@@ -314,6 +314,14 @@ impl Authenticator {
             Some((principal, issuer)) => Lookup::Cached(token, principal, issuer),
             None => match token_text(token.bytes) {
                 Ok(text) => Lookup::Verify(token, text),
+                // An opaque token may use every character RFC 6750 allows; such a token is
+                // never a JWT, so it is taken only when an issuer introspects it.
+                Err(failure) if self.verifier.introspects() => match b64token_text(token.bytes) {
+                    Ok(text) if self.verifier.introspecting_issuer(text).is_some() => {
+                        Lookup::Verify(token, text)
+                    }
+                    _ => Lookup::Decided(Err(failure)),
+                },
                 Err(failure) => Lookup::Decided(Err(failure)),
             },
         }
@@ -446,7 +454,11 @@ impl Authenticator {
             (None, None) => true,
             _ => false,
         };
-        if same_registry && issuer.keys_are_current(&entry.keys) {
+        let keys_current = entry
+            .keys
+            .as_ref()
+            .is_none_or(|keys| issuer.keys_are_current(keys));
+        if same_registry && keys_current {
             Some((entry.principal, entry.issuer))
         } else {
             cache.remove(token);
@@ -468,7 +480,7 @@ impl Authenticator {
                         keys: verified.keys,
                         issuer: verified.issuer,
                         registry,
-                        valid_until: 0,
+                        valid_until: verified.recheck_at.unwrap_or(0),
                     };
                     cache.insert(token, entry, now);
                 }
@@ -476,9 +488,13 @@ impl Authenticator {
             }
             Err(failure) => {
                 // Keys that have not arrived are alerted by their loader, once per kind of
-                // failure: not once per request.
+                // failure, and a failing introspection endpoint by its introspector, once per
+                // outage: not once per request.
                 if failure.is_server_side()
-                    && !matches!(failure, AuthFailure::KeysUnavailable { .. })
+                    && !matches!(
+                        failure,
+                        AuthFailure::KeysUnavailable { .. } | AuthFailure::IntrospectionUnavailable
+                    )
                 {
                     tracing::error!(
                         target: "portcullis::alert",

@@ -91,6 +91,20 @@ pub(crate) fn token_text(token: &[u8]) -> Result<&str, AuthFailure> {
     std::str::from_utf8(token).map_err(|_| AuthFailure::Malformed)
 }
 
+/// The token as text, if it is an RFC 6750 `b64token`: `A-Z a-z 0-9 - . _ ~ + /`, then
+/// `=`s. Opaque tokens may use the whole grammar; JWTs never do.
+pub(crate) fn b64token_text(token: &[u8]) -> Result<&str, AuthFailure> {
+    let body = token.len() - token.iter().rev().take_while(|&&byte| byte == b'=').count();
+    let valid = body > 0
+        && token[..body].iter().all(|&byte| {
+            byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if !valid {
+        return Err(AuthFailure::Malformed);
+    }
+    std::str::from_utf8(token).map_err(|_| AuthFailure::Malformed)
+}
+
 /// Whether every byte is `A-Z a-z 0-9 - _ .`.
 ///
 /// Every request carries a token of several hundred bytes, so this runs branch-free over
@@ -166,6 +180,26 @@ fn hex_digit(byte: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn b64tokens_are_what_rfc_6750_allows() {
+        for token in [
+            "abc",
+            "a.b.c",
+            "x~y+z/w==",
+            "AAAA=",
+            "2YotnFZFEjr1zCsicMWpAA",
+        ] {
+            assert_eq!(b64token_text(token.as_bytes()), Ok(token), "{token}");
+        }
+        for token in ["", "=", "a=b", "a b", "a\"b", "caf\u{e9}", "a,b", "a%20"] {
+            assert_eq!(
+                b64token_text(token.as_bytes()),
+                Err(AuthFailure::Malformed),
+                "{token}"
+            );
+        }
+    }
     use http::HeaderValue;
 
     fn headers(values: &[&str]) -> HeaderMap {

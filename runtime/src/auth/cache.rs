@@ -65,13 +65,16 @@ impl Equivalent<TokenKey> for TokenRef<'_> {
 pub(crate) struct CachedToken {
     pub(crate) principal: Principal,
     /// The key set the token was verified with: a refresh that replaces it invalidates the
-    /// entry, so a removed key stops working at the next refresh.
-    pub(crate) keys: Arc<KeySet>,
+    /// entry, so a removed key stops working at the next refresh. `None` for an opaque
+    /// token, whose introspection answer is kept until `valid_until`.
+    pub(crate) keys: Option<Arc<KeySet>>,
     /// The issuer's index in the verifier.
     pub(crate) issuer: usize,
     /// The registry the principal's scope set was computed with.
     pub(crate) registry: Option<&'static ScopeRegistry>,
-    /// Unix seconds after which the entry is stale.
+    /// Unix seconds after which the entry is stale: given as a bound to
+    /// [`insert`](TokenCache::insert) (0 for none), which lowers it to the token's expiry and
+    /// the cache's maximum age.
     pub(crate) valid_until: u64,
 }
 
@@ -122,12 +125,18 @@ impl TokenCache {
         found
     }
 
-    /// Remembers a verified token until its expiry (or the maximum age, if sooner).
+    /// Remembers a verified token until its expiry, the cache's maximum age or the entry's
+    /// own `valid_until` (when not 0), whichever comes first.
     pub(crate) fn insert(&self, token: &str, mut entry: CachedToken, now: u64) {
+        let bound = match entry.valid_until {
+            0 => u64::MAX,
+            bound => bound,
+        };
         entry.valid_until = entry
             .principal
             .expires_at_unix()
-            .min(now.saturating_add(self.max_age));
+            .min(now.saturating_add(self.max_age))
+            .min(bound);
         if entry.valid_until > now {
             self.entries.insert(TokenKey(Arc::from(token)), entry);
         }
@@ -162,7 +171,7 @@ mod tests {
                 .subject("alice")
                 .times(None, expires_at)
                 .build(),
-            keys: Arc::new(KeySet::new()),
+            keys: Some(Arc::new(KeySet::new())),
             issuer: 0,
             registry: None,
             valid_until: 0,

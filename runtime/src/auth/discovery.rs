@@ -24,6 +24,9 @@ pub struct ProviderMetadata {
     pub jwks_uri: String,
     /// The token endpoint, when the document names one (not checked).
     pub token_endpoint: Option<String>,
+    /// The introspection endpoint (RFC 7662), when the document names one; it is checked
+    /// against the URL policy when used.
+    pub introspection_endpoint: Option<String>,
 }
 
 /// Why discovery failed. The messages name the URLs involved, for operators.
@@ -174,6 +177,8 @@ struct Metadata {
     jwks_uri: Option<String>,
     #[serde(default)]
     token_endpoint: Option<String>,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
 }
 
 /// Discovers the metadata of `issuer` with a client that follows no redirect; `timeout`
@@ -285,6 +290,7 @@ pub(crate) fn metadata_from_document(
         issuer: metadata.issuer,
         jwks_uri,
         token_endpoint: metadata.token_endpoint,
+        introspection_endpoint: metadata.introspection_endpoint,
     })
 }
 

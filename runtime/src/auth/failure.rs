@@ -82,6 +82,13 @@ pub enum AuthFailure {
     CertificateMissing,
     /// A certificate-bound token on a connection whose client certificate is another.
     CertificateMismatch,
+    /// The issuer's introspection endpoint answered that the opaque token is not active
+    /// (unknown, expired, revoked, or not for this resource server), now or within the
+    /// time inactive answers are kept.
+    InactiveToken,
+    /// The issuer's introspection endpoint could not be asked about an opaque token, failed,
+    /// or answered what cannot be read. The request is answered 503 (fail closed).
+    IntrospectionUnavailable,
 }
 
 /// The RFC 6750 error code of a failure, if it has one.
@@ -144,6 +151,8 @@ impl AuthFailure {
             AuthFailure::Dpop(failure) => failure.as_str(),
             AuthFailure::CertificateMissing => "certificate_missing",
             AuthFailure::CertificateMismatch => "certificate_mismatch",
+            AuthFailure::InactiveToken => "inactive_token",
+            AuthFailure::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -196,17 +205,20 @@ impl AuthFailure {
                 | AuthFailure::RevocationUnavailable
                 | AuthFailure::KeysUnavailable { .. }
                 | AuthFailure::Dpop(DpopFailure::ReplayUnavailable)
+                | AuthFailure::IntrospectionUnavailable
         )
     }
 
     /// How long the client should wait before trying again, when the failure is temporary
     /// and on the server's side: the time until the next attempt to fetch the keys, or one
-    /// second for a revocation store that did not answer. `None` otherwise.
+    /// second for a revocation store, replay store or introspection endpoint that did not
+    /// answer. `None` otherwise.
     pub const fn retry_after(&self) -> Option<Duration> {
         match self {
             AuthFailure::KeysUnavailable { retry_after } => Some(*retry_after),
             AuthFailure::RevocationUnavailable
-            | AuthFailure::Dpop(DpopFailure::ReplayUnavailable) => Some(Duration::from_secs(1)),
+            | AuthFailure::Dpop(DpopFailure::ReplayUnavailable)
+            | AuthFailure::IntrospectionUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
     }

@@ -169,7 +169,7 @@ async fn get_within(
     })
 }
 
-fn transport(error: reqwest::Error, timeout: Duration) -> FetchFailure {
+pub(crate) fn transport(error: reqwest::Error, timeout: Duration) -> FetchFailure {
     if error.is_timeout() {
         FetchFailure::Timeout(timeout)
     } else if error.is_redirect() {

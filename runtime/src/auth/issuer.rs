@@ -9,6 +9,7 @@ use secrecy::SecretSlice;
 use super::Algorithm;
 use super::dpop::DpopMode;
 use super::http_settings::HttpSettings;
+use super::introspection::Introspection;
 use super::keys::{KeyError, KeySet};
 use super::provider::KeyProvider;
 use super::remote::JwksOptions;
@@ -86,6 +87,7 @@ pub struct Issuer {
     pub(crate) http_settings: Option<HttpSettings>,
     pub(crate) roles: RolesClaim,
     pub(crate) dpop: DpopMode,
+    pub(crate) introspection: Option<Introspection>,
 }
 
 impl Issuer {
@@ -108,6 +110,7 @@ impl Issuer {
             http_settings: None,
             roles: RolesClaim::default(),
             dpop: DpopMode::default(),
+            introspection: None,
         }
     }
 
@@ -204,6 +207,39 @@ impl Issuer {
     /// ```
     pub fn dpop(mut self, mode: DpopMode) -> Issuer {
         self.dpop = mode;
+        self
+    }
+
+    /// Introspects this issuer's opaque access tokens (RFC 7662): a token that is not a JWT
+    /// is sent to the issuer's introspection endpoint, with the resource server's
+    /// credentials, and accepted only when the answer says `active: true` and passes the
+    /// rules a JWT's claims would (`exp` required, `aud` naming an
+    /// [audience](Issuer::audience) of this issuer, `iss` when present equal to this
+    /// issuer, the lifetime and leeway). `scope`, `client_id`, `sub`, `jti` and `cnf` are
+    /// read as from a JWT; `require_type`, `require_claims` and `rfc9068` apply to JWTs
+    /// only.
+    ///
+    /// An issuer that introspects needs no signing key: without one, its tokens are
+    /// introspected and JWTs naming it are refused. When several issuers introspect, each
+    /// must say how its tokens are recognised
+    /// ([`Introspection::token_prefix`](super::Introspection::token_prefix)), so that a
+    /// token is never sent to an endpoint that did not issue it.
+    ///
+    /// ```
+    /// use portcullis_runtime::Issuer;
+    /// use portcullis_runtime::auth::Introspection;
+    /// use secrecy::SecretString;
+    ///
+    /// let secret = SecretString::from(std::env::var("INTROSPECTION_SECRET").unwrap_or_default());
+    /// let issuer = Issuer::new("https://idp.example.com/")
+    ///     .audience("orders-api")
+    ///     .introspection(
+    ///         Introspection::new("orders-api", secret)
+    ///             .endpoint("https://idp.example.com/oauth2/introspect"),
+    ///     );
+    /// ```
+    pub fn introspection(mut self, introspection: Introspection) -> Issuer {
+        self.introspection = Some(introspection);
         self
     }
 

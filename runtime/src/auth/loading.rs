@@ -148,6 +148,8 @@ struct Loaded {
     jwks: Arc<RemoteJwks>,
     /// The token endpoint of the discovery document, if it names one.
     token_url: Option<String>,
+    /// The introspection endpoint of the discovery document, if it names one.
+    introspection_url: Option<String>,
 }
 
 /// The state while waiting.
@@ -224,6 +226,14 @@ impl LoadingKeys {
             .and_then(|loaded| loaded.token_url.clone())
     }
 
+    /// The introspection endpoint found by discovery, once it succeeded: `Some(None)` when
+    /// the document names none.
+    pub(crate) fn introspection_url(&self) -> Option<Option<&str>> {
+        self.loaded
+            .get()
+            .map(|loaded| loaded.introspection_url.as_deref())
+    }
+
     /// Starts the background task: a first attempt at once, then retries until the keys
     /// arrive. It holds only a weak reference between attempts and ends when this is
     /// dropped (which also aborts it). The receiver completes when the first attempt has
@@ -267,19 +277,27 @@ impl LoadingKeys {
     }
 
     async fn load(&self) -> Result<Loaded, LoadError> {
-        let (uri, token_url) = match &self.source {
-            KeySource::JwksUrl(uri) => (uri.clone(), None),
+        let (uri, token_url, introspection_url) = match &self.source {
+            KeySource::JwksUrl(uri) => (uri.clone(), None, None),
             KeySource::Discovery => {
                 let metadata = discover_with(&self.client, &self.issuer, self.discovery_timeout)
                     .await
                     .map_err(LoadError::Discovery)?;
-                (metadata.jwks_uri, metadata.token_endpoint)
+                (
+                    metadata.jwks_uri,
+                    metadata.token_endpoint,
+                    metadata.introspection_endpoint,
+                )
             }
         };
         let jwks = RemoteJwks::fetch_with(self.client.clone(), &uri, self.options.clone())
             .await
             .map_err(LoadError::Jwks)?;
-        Ok(Loaded { jwks, token_url })
+        Ok(Loaded {
+            jwks,
+            token_url,
+            introspection_url,
+        })
     }
 
     fn arrived(&self, loaded: Loaded) {

@@ -12,6 +12,7 @@ mod extract;
 mod failure;
 mod fetch;
 mod http_settings;
+mod introspection;
 mod issuer;
 mod issuer_failure;
 mod jws;
@@ -44,6 +45,11 @@ pub use dpop::{
 pub use extract::VerifiedCaller;
 pub use failure::{AuthFailure, BearerErrorCode};
 pub use http_settings::{HttpSettings, HttpSettingsError};
+pub use introspection::{
+    ClientAuthentication, DEFAULT_INACTIVE_CACHE, DEFAULT_INTROSPECTION_MAX_AGE,
+    DEFAULT_INTROSPECTION_TIMEOUT, Introspection, IntrospectionConfigError, MAX_ANSWER_BYTES,
+    opaque_token_id,
+};
 pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issuer, MAX_LEEWAY};
 pub use issuer_failure::IssuerFailure;
 pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
@@ -68,6 +74,9 @@ pub(crate) use discovery::metadata_from_document;
 pub(crate) use dpop::DpopRules;
 #[cfg(any(feature = "dev", feature = "fuzzing"))]
 pub(crate) use dpop::{ProofRequest, verify_proof};
+#[cfg(feature = "fuzzing")]
+pub(crate) use introspection::{Answer, parse_answer};
+pub(crate) use introspection::{Introspector, check_routes};
 pub(crate) use issuer::KeysFrom;
 #[cfg(feature = "fuzzing")]
 pub(crate) use jws::CompactJws;
@@ -76,4 +85,6 @@ pub(crate) use loading::{KeySource, LoadingKeys};
 pub(crate) use remote::cache_max_age;
 pub(crate) use remote::checked_url as checked_jwks_url;
 pub(crate) use revocation::Revocations;
+#[cfg(feature = "fuzzing")]
+pub(crate) use verifier::introspected;
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};

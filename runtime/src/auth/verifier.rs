@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::Algorithm;
 use super::dpop::DpopMode;
+use super::introspection::{Introspector, TokenDigest, digest_id, route, token_digest};
 use super::jws::CompactJws;
 use super::keys::KeySet;
 use super::loading::LoadingKeys;
@@ -36,6 +37,11 @@ pub(crate) struct IssuerRules {
     loader: Option<Arc<LoadingKeys>>,
     roles: RolesClaim,
     dpop: DpopMode,
+    /// The introspection of the issuer's opaque tokens, when configured.
+    introspector: Option<Arc<Introspector>>,
+    /// Whether the issuer's JWTs are verified (it has keys, or a source of keys); an issuer
+    /// that only introspects has none.
+    verifies_jwts: bool,
 }
 
 impl IssuerRules {
@@ -55,7 +61,26 @@ impl IssuerRules {
             loader: None,
             roles: config.roles,
             dpop: config.dpop,
+            introspector: None,
+            verifies_jwts: true,
         }
+    }
+
+    /// These rules, with the issuer's opaque tokens introspected by `introspector`; with
+    /// `verifies_jwts` false, the issuer has no keys and its JWTs are refused.
+    pub(crate) fn introspected_by(
+        mut self,
+        introspector: Arc<Introspector>,
+        verifies_jwts: bool,
+    ) -> IssuerRules {
+        self.introspector = Some(introspector);
+        self.verifies_jwts = verifies_jwts;
+        self
+    }
+
+    /// The introspection of the issuer's opaque tokens, when configured.
+    pub(crate) fn introspector(&self) -> Option<&Arc<Introspector>> {
+        self.introspector.as_ref()
     }
 
     /// The rules of `config`, with its keys loaded (and then refreshed) by `loader`.
@@ -74,8 +99,11 @@ impl IssuerRules {
         &self.issuer
     }
 
-    /// Sends the alerts of the key source to `alerts`.
+    /// Sends the alerts of the key source and of the introspection to `alerts`.
     pub(crate) fn attach_alerts(&self, alerts: crate::alert::AlertHandle) {
+        if let Some(introspector) = &self.introspector {
+            introspector.attach_alerts(alerts.clone());
+        }
         self.keys.attach_alerts(alerts);
     }
 
@@ -106,6 +134,8 @@ impl IssuerRules {
             token_url,
             discovery_url: self.discovery_url.clone(),
             dpop: self.dpop,
+            jwts: self.verifies_jwts,
+            opaque: self.introspector.is_some(),
         }
     }
 }
@@ -117,12 +147,18 @@ pub(crate) struct IssuerDocumentation {
     pub(crate) token_url: Option<String>,
     pub(crate) discovery_url: Option<String>,
     pub(crate) dpop: DpopMode,
+    /// Whether its JWTs are verified.
+    pub(crate) jwts: bool,
+    /// Whether its opaque tokens are introspected.
+    pub(crate) opaque: bool,
 }
 
 /// Verifies bearer tokens against the configured issuers.
 #[derive(Debug)]
 pub(crate) struct Verifier {
     issuers: Vec<IssuerRules>,
+    /// The indexes of the issuers that introspect, with their token prefixes.
+    introspecting: Vec<(usize, Option<String>)>,
     /// Signatures checked so far.
     signature_checks: std::sync::atomic::AtomicU64,
     signature_metric: crate::metrics::Counter,
@@ -131,10 +167,13 @@ pub(crate) struct Verifier {
 /// A verified token.
 pub(crate) struct Verified {
     pub(crate) principal: Principal,
-    /// The key set that verified it.
-    pub(crate) keys: Arc<KeySet>,
+    /// The key set that verified it; `None` for an introspected token.
+    pub(crate) keys: Option<Arc<KeySet>>,
     /// The issuer's index.
     pub(crate) issuer: usize,
+    /// Unix seconds after which a cached copy must be checked again (an introspected
+    /// token's answer is kept at most its maximum age), beyond the token's `exp`.
+    pub(crate) recheck_at: Option<u64>,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -149,8 +188,17 @@ impl Verifier {
         issuers: Vec<IssuerRules>,
         signature_metric: crate::metrics::Counter,
     ) -> Verifier {
+        let introspecting = issuers
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rules)| {
+                let introspector = rules.introspector.as_ref()?;
+                Some((index, introspector.token_prefix().map(str::to_owned)))
+            })
+            .collect();
         Verifier {
             issuers,
+            introspecting,
             signature_checks: std::sync::atomic::AtomicU64::new(0),
             signature_metric,
         }
@@ -166,6 +214,24 @@ impl Verifier {
         &self.issuers
     }
 
+    /// Whether some issuer introspects opaque tokens.
+    pub(crate) fn introspects(&self) -> bool {
+        !self.introspecting.is_empty()
+    }
+
+    /// The index of the issuer whose introspection endpoint `token` goes to, if any.
+    pub(crate) fn introspecting_issuer(&self, token: &str) -> Option<usize> {
+        if self.introspecting.is_empty() {
+            return None;
+        }
+        route(
+            token,
+            self.introspecting
+                .iter()
+                .map(|(index, prefix)| (*index, prefix.as_deref())),
+        )
+    }
+
     /// Verifies `token` at time `now` (Unix seconds). Scopes are mapped onto `registry`.
     ///
     /// When the token names a key the issuer does not publish (yet), the issuer's keys are
@@ -179,6 +245,9 @@ impl Verifier {
         registry: Option<&ScopeRegistry>,
         now: u64,
     ) -> Result<Verified, AuthFailure> {
+        if let Some(index) = self.introspecting_issuer(token) {
+            return self.introspect(index, token, registry, now).await;
+        }
         let jws = CompactJws::parse(token)?;
         let alg = jws.algorithm()?;
 
@@ -190,6 +259,7 @@ impl Verifier {
             .iter()
             .enumerate()
             .find(|(_, rules)| rules.issuer == iss)
+            .filter(|(_, rules)| rules.verifies_jwts)
             .ok_or(AuthFailure::UnknownIssuer)?;
         if !rules.algorithms.contains(&alg) {
             return Err(AuthFailure::AlgorithmNotAllowed);
@@ -228,20 +298,90 @@ impl Verifier {
         }
         let times = check_times(claims, rules, now)?;
         check_audience(claims, &rules.audiences)?;
-        let principal = principal(jws.claims, rules, registry, times)?;
+        let principal = principal(jws.claims, rules, registry, times, None)?;
         Ok(Verified {
             principal,
-            keys,
+            keys: Some(keys),
             issuer: index,
+            recheck_at: None,
+        })
+    }
+
+    /// Asks the introspection endpoint of issuer `index` about the opaque `token`, and
+    /// holds an active answer to the issuer's rules.
+    async fn introspect(
+        &self,
+        index: usize,
+        token: &str,
+        registry: Option<&ScopeRegistry>,
+        now: u64,
+    ) -> Result<Verified, AuthFailure> {
+        let rules = self.issuers.get(index).ok_or(AuthFailure::Malformed)?;
+        let introspector = rules.introspector.as_ref().ok_or(AuthFailure::Malformed)?;
+        let digest = token_digest(token);
+        let claims = introspector.introspect(token, &digest).await?;
+        let audience_optional = introspector.config().audience_optional;
+        let principal = introspected(claims, rules, registry, now, audience_optional, &digest)?;
+        let max_age = introspector.config().max_age.as_secs();
+        Ok(Verified {
+            principal,
+            keys: None,
+            issuer: index,
+            recheck_at: Some(now.saturating_add(max_age)),
         })
     }
 }
 
+/// The principal of an active introspection answer (its members as `claims`), held to the
+/// rules of `rules`' JWTs: `iss`, when present, names this issuer; `exp` is required and
+/// the times are checked; `aud` names an audience (or is absent, when `audience_optional`);
+/// a `token_type` or `token_use` says it is an access token. A token without `jti` is known
+/// to revocations by its digest.
+pub(crate) fn introspected(
+    mut claims: Map<String, Value>,
+    rules: &IssuerRules,
+    registry: Option<&ScopeRegistry>,
+    now: u64,
+    audience_optional: bool,
+    digest: &TokenDigest,
+) -> Result<Principal, AuthFailure> {
+    match string_claim(&claims, "iss")? {
+        None => {
+            claims.insert("iss".to_owned(), Value::String(rules.issuer.clone()));
+        }
+        Some(iss) if iss == rules.issuer => {}
+        Some(_) => return Err(AuthFailure::UnknownIssuer),
+    }
+    // RFC 7662's `token_type` (RFC 6749 §7.1 types), and the `token_use` some providers add:
+    // a refresh token is never an access token.
+    if let Some(token_type) = string_claim(&claims, "token_type")?
+        && !["bearer", "dpop"]
+            .iter()
+            .any(|accepted| token_type.eq_ignore_ascii_case(accepted))
+    {
+        return Err(AuthFailure::WrongType);
+    }
+    if let Some(token_use) = string_claim(&claims, "token_use")?
+        && token_use != "access_token"
+    {
+        return Err(AuthFailure::WrongType);
+    }
+    let times = check_times(&claims, rules, now)?;
+    if !audience_optional || claims.contains_key("aud") {
+        check_audience(&claims, &rules.audiences)?;
+    }
+    let fallback_id = (!claims.contains_key("jti")).then(|| digest_id(digest));
+    principal(claims, rules, registry, times, fallback_id)
+}
+
+/// The principal of verified `claims`; `fallback_id` is the token id when they have no
+/// `jti` (an opaque token's digest).
 fn principal(
     claims: Map<String, Value>,
     rules: &IssuerRules,
     registry: Option<&ScopeRegistry>,
     times: Times,
+    fallback_id: Option<String>,
 ) -> Result<Principal, AuthFailure> {
     let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();
     let subject = string_claim(&claims, "sub")?.map(str::to_owned);
@@ -255,7 +395,9 @@ fn principal(
         }
     }
     let client_id = client_id.or_else(|| subject.clone());
-    let token_id = string_claim(&claims, "jti")?.map(str::to_owned);
+    let token_id = string_claim(&claims, "jti")?
+        .map(str::to_owned)
+        .or(fallback_id);
 
     // `scope` (RFC 9068, space-delimited), `scp` (Entra ID, Okta), `permissions` (Auth0).
     let mut scopes = Vec::new();

@@ -9,16 +9,29 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::error::DevError;
 
+/// What a registered client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    /// An application getting JWT access tokens.
+    Jwt,
+    /// An application getting opaque access tokens.
+    Opaque,
+    /// The resource server: it introspects tokens, and gets none.
+    ResourceServer,
+}
+
 /// One registered client. Its `Debug` shows the scopes, never the secret.
 pub(crate) struct Client {
     secret: SecretString,
     scopes: Vec<String>,
+    kind: ClientKind,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("scopes", &self.scopes)
+            .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +78,19 @@ impl Client {
         Ok(Client {
             secret,
             scopes: unique,
+            kind: ClientKind::Jwt,
         })
+    }
+
+    /// This client, as a client of `kind`.
+    pub(crate) fn with_kind(mut self, kind: ClientKind) -> Client {
+        self.kind = kind;
+        self
+    }
+
+    /// What the client is.
+    pub(crate) fn kind(&self) -> ClientKind {
+        self.kind
     }
 
     /// The scopes this client may request, in registration order.

@@ -10,6 +10,10 @@ pub enum DevError {
     /// A token could not be signed.
     #[error("could not sign a token")]
     Signing,
+    /// As many opaque tokens as the issuer keeps are alive
+    /// ([`MAX_OPAQUE_TOKENS`](super::MAX_OPAQUE_TOKENS)).
+    #[error("too many opaque tokens are alive; try again when some have expired")]
+    TooManyTokens,
     /// A client registration was refused.
     #[error("client {client_id:?} refused: {reason}")]
     InvalidClient {

@@ -50,6 +50,16 @@
 //! - Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`; errors are
 //!   RFC 6749 §5.2 JSON documents, `{"error": …, "error_description": …}`.
 //!
+//! # Opaque tokens
+//!
+//! Clients registered with [`DevIssuer::register_opaque_client`] (or
+//! [`DevIssuerBuilder::opaque_client`]) get opaque tokens from the same endpoint:
+//! [`OPAQUE_TOKEN_PREFIX`] and 43 random characters, with the claims a JWT would carry kept
+//! by the issuer. The resource server asks about them at `POST /oauth/introspect`
+//! (RFC 7662) with the credentials of [`DevIssuer::introspection`], which
+//! [`DevIssuer::issuer`] configures; their client revokes them at `POST /oauth/revoke`
+//! (RFC 7009). [`TokenRequest::opaque`] makes one directly.
+//!
 //! # In-process or on its own port
 //!
 //! In-process, [`DevIssuer::router`] is nested under the path of the issuer identifier,
@@ -108,7 +118,9 @@
 
 mod clients;
 mod error;
+mod introspection_endpoint;
 mod keys;
+mod opaque;
 mod routes;
 mod token;
 mod token_endpoint;
@@ -121,11 +133,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::auth::{Issuer, KeyProvider, KeySet, MAX_LEEWAY, unix_now};
-use clients::{Client, Clients};
+use crate::auth::{Introspection, Issuer, KeyProvider, KeySet, MAX_LEEWAY, unix_now};
+use clients::{Client, ClientKind, Clients};
 use keys::{KeyRing, SigningKey};
+use opaque::OpaqueTokens;
 
 pub use error::DevError;
+pub use opaque::{MAX_OPAQUE_TOKENS, OPAQUE_TOKEN_PREFIX};
 pub use token::TokenRequest;
 pub use token_endpoint::MAX_BODY_BYTES;
 
@@ -148,6 +162,10 @@ struct Inner {
     clients: RwLock<Clients>,
     /// The published keys as a verifier's key set, rebuilt when they change.
     published: RwLock<Option<Published>>,
+    /// The opaque tokens alive.
+    opaque: OpaqueTokens,
+    /// The secret the resource server (client id: the audience) introspects with.
+    resource_secret: SecretString,
     /// How the DPoP proofs of token requests are checked (their `htu` names the token
     /// endpoint under the issuer's URL); `None` when the issuer is not an `http(s)` URL.
     dpop: Option<crate::auth::DpopRules>,
@@ -189,6 +207,7 @@ struct PendingClient {
     id: String,
     secret: SecretString,
     scopes: Vec<String>,
+    kind: ClientKind,
 }
 
 /// Configures a [`DevIssuer`]; see [`DevIssuer::builder`].
@@ -248,6 +267,29 @@ impl DevIssuerBuilder {
             id: client_id.into(),
             secret,
             scopes: allowed_scopes.into_iter().map(Into::into).collect(),
+            kind: ClientKind::Jwt,
+        });
+        self
+    }
+
+    /// Registers a client that gets opaque tokens; see
+    /// [`DevIssuer::register_opaque_client`]. Mistakes are reported by
+    /// [`build`](DevIssuerBuilder::build).
+    pub fn opaque_client<I, S>(
+        mut self,
+        client_id: impl Into<String>,
+        secret: SecretString,
+        allowed_scopes: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.clients.push(PendingClient {
+            id: client_id.into(),
+            secret,
+            scopes: allowed_scopes.into_iter().map(Into::into).collect(),
+            kind: ClientKind::Opaque,
         });
         self
     }
@@ -255,9 +297,19 @@ impl DevIssuerBuilder {
     /// The issuer, with a fresh current key and a fresh next key.
     pub fn build(self) -> Result<DevIssuer, DevError> {
         let mut clients = Clients::default();
+        // The resource server, which introspects: its client id is the audience.
+        let resource_secret = SecretString::from(token::random_id(32)?);
+        if let Ok(resource_server) =
+            Client::new(&self.audience, resource_secret.clone(), Vec::new())
+        {
+            clients.insert(
+                self.audience.clone(),
+                resource_server.with_kind(ClientKind::ResourceServer),
+            );
+        }
         for pending in self.clients {
             let client = Client::new(&pending.id, pending.secret, pending.scopes)?;
-            clients.insert(pending.id, client);
+            clients.insert(pending.id, client.with_kind(pending.kind));
         }
         let dpop = crate::auth::DpopRules::new(crate::auth::Dpop::new(self.issuer.as_str())).ok();
         Ok(DevIssuer {
@@ -270,6 +322,8 @@ impl DevIssuerBuilder {
                 keys: RwLock::new(KeyRing::generate()?),
                 published: RwLock::new(None),
                 clients: RwLock::new(clients),
+                opaque: OpaqueTokens::default(),
+                resource_secret,
             }),
         })
     }
@@ -383,9 +437,40 @@ impl DevIssuer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let client_id = client_id.into();
+        self.register(client_id.into(), secret, allowed_scopes, ClientKind::Jwt)
+    }
+
+    /// Registers a client as [`register_client`](DevIssuer::register_client) does, whose
+    /// tokens are opaque: `pcd_` and 43 random characters, their claims kept by the issuer
+    /// and answered at its introspection endpoint (`POST /oauth/introspect`, RFC 7662) to
+    /// the resource server; the client may revoke them (`POST /oauth/revoke`, RFC 7009).
+    /// [`issuer`](DevIssuer::issuer) introspects them.
+    pub fn register_opaque_client<I, S>(
+        &self,
+        client_id: impl Into<String>,
+        secret: SecretString,
+        allowed_scopes: I,
+    ) -> Result<(), DevError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.register(client_id.into(), secret, allowed_scopes, ClientKind::Opaque)
+    }
+
+    fn register<I, S>(
+        &self,
+        client_id: String,
+        secret: SecretString,
+        allowed_scopes: I,
+        kind: ClientKind,
+    ) -> Result<(), DevError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         let scopes = allowed_scopes.into_iter().map(Into::into).collect();
-        let client = Client::new(&client_id, secret, scopes)?;
+        let client = Client::new(&client_id, secret, scopes)?.with_kind(kind);
         self.inner
             .clients
             .write()
@@ -394,15 +479,34 @@ impl DevIssuer {
         Ok(())
     }
 
-    /// The scopes of client `client_id` if `secret` is its secret.
+    /// The opaque tokens alive.
+    pub(crate) fn opaque_tokens(&self) -> &OpaqueTokens {
+        &self.inner.opaque
+    }
+
+    /// How a resource server introspects this issuer's opaque tokens: at
+    /// `{issuer}/oauth/introspect`, as the client whose id is the audience, with a secret
+    /// made when the issuer was built; tokens recognised by their prefix
+    /// ([`OPAQUE_TOKEN_PREFIX`]).
+    pub fn introspection(&self) -> Introspection {
+        let endpoint = format!(
+            "{}/oauth/introspect",
+            self.inner.issuer.trim_end_matches('/')
+        );
+        Introspection::new(&self.inner.audience, self.inner.resource_secret.clone())
+            .endpoint(endpoint)
+            .token_prefix(OPAQUE_TOKEN_PREFIX)
+    }
+
+    /// The scopes and kind of client `client_id` if `secret` is its secret.
     pub(crate) fn authenticate(
         &self,
         client_id: &str,
         secret: &SecretString,
-    ) -> Option<Vec<String>> {
+    ) -> Option<(Vec<String>, ClientKind)> {
         self.read_clients()
             .authenticate(client_id, secret)
-            .map(|client| client.scopes().to_vec())
+            .map(|client| (client.scopes().to_vec(), client.kind()))
     }
 
     /// Rotates the keys: the next key starts signing, the current key is retired (still
@@ -463,14 +567,20 @@ impl DevIssuer {
 
     /// The configuration that trusts this issuer in process: its keys as it publishes
     /// them (rotations included, with no HTTP round trip), its audience, RFC 9068 rules,
-    /// and its token endpoint for the OpenAPI document.
+    /// and its token endpoint for the OpenAPI document. When the issuer identifier is an
+    /// `https://` URL (or `http://` on loopback), its opaque tokens are introspected too
+    /// ([`introspection`](DevIssuer::introspection)), which needs its routes served there.
     pub fn issuer(&self) -> Issuer {
         let token_url = format!("{}/oauth/token", self.inner.issuer.trim_end_matches('/'));
-        Issuer::new(&self.inner.issuer)
+        let issuer = Issuer::new(&self.inner.issuer)
             .audience(&self.inner.audience)
             .key_provider(Arc::new(self.clone()))
             .token_url(token_url)
-            .rfc9068()
+            .rfc9068();
+        match crate::auth::checked_jwks_url(&self.inner.issuer) {
+            Ok(_) => issuer.introspection(self.introspection()),
+            Err(_) => issuer,
+        }
     }
 
     /// The configuration that trusts the keys this issuer publishes now, as a fixed set
@@ -554,6 +664,8 @@ impl DevIssuer {
             "issuer": self.inner.issuer,
             "jwks_uri": format!("{base}/.well-known/jwks.json"),
             "token_endpoint": format!("{base}/oauth/token"),
+            "introspection_endpoint": format!("{base}/oauth/introspect"),
+            "revocation_endpoint": format!("{base}/oauth/revoke"),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": self.read_clients().all_scopes(),

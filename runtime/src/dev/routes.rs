@@ -11,6 +11,7 @@ use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 
 use super::DevIssuer;
+use super::introspection_endpoint::{introspection_endpoint, revocation_endpoint};
 use super::token_endpoint::token_endpoint;
 use crate::endpoint::HttpMethod;
 
@@ -40,7 +41,10 @@ impl DevIssuer {
     ///   `GET /.well-known/oauth-authorization-server`: the
     ///   [discovery document](DevIssuer::discovery);
     /// - `POST /oauth/token`: the client-credentials token endpoint (see the
-    ///   [module documentation](super#the-token-endpoint)).
+    ///   [module documentation](super#the-token-endpoint));
+    /// - `POST /oauth/introspect` and `POST /oauth/revoke`: introspection (RFC 7662) and
+    ///   revocation (RFC 7009) of its opaque tokens (see
+    ///   [`register_opaque_client`](DevIssuer::register_opaque_client)).
     ///
     /// Nest it under the path of the issuer identifier: an issuer called
     /// `http://127.0.0.1:3000/dev` is nested under `/dev`. The router shares this issuer
@@ -94,7 +98,19 @@ impl DevIssuer {
                 HttpMethod::Post,
                 format!("{base}/oauth/token"),
                 "dev_issuer_token",
-                post(token_endpoint).with_state(dev),
+                post(token_endpoint).with_state(dev.clone()),
+            ),
+            (
+                HttpMethod::Post,
+                format!("{base}/oauth/introspect"),
+                "dev_issuer_introspection",
+                post(introspection_endpoint).with_state(dev.clone()),
+            ),
+            (
+                HttpMethod::Post,
+                format!("{base}/oauth/revoke"),
+                "dev_issuer_revocation",
+                post(revocation_endpoint).with_state(dev),
             ),
         ]
     }

@@ -99,8 +99,30 @@ impl TokenRequest<'_> {
         self.try_sign().unwrap_or_default()
     }
 
+    /// An opaque token instead (`pcd_` and 43 random characters), whose claims the issuer
+    /// keeps and answers at its introspection endpoint. Empty in the (practically
+    /// impossible) event that the system's random generator fails, or when
+    /// [`MAX_OPAQUE_TOKENS`](super::MAX_OPAQUE_TOKENS) are alive.
+    pub fn opaque(self) -> String {
+        self.try_opaque().unwrap_or_default()
+    }
+
     /// The signed token, or why it could not be signed.
     pub(crate) fn try_sign(self) -> Result<String, DevError> {
+        let issuer = self.issuer;
+        let claims = self.claims()?;
+        issuer.try_sign_claims(Some("at+jwt"), &Value::Object(claims))
+    }
+
+    /// The opaque token, or why it could not be issued.
+    pub(crate) fn try_opaque(self) -> Result<String, DevError> {
+        let issuer = self.issuer;
+        let claims = self.claims()?;
+        issuer.opaque_tokens().issue(claims)
+    }
+
+    /// The token's claims.
+    fn claims(self) -> Result<Map<String, Value>, DevError> {
         let now = unix_now();
         let mut claims = Map::new();
         claims.insert("iss".into(), self.issuer.issuer_id().into());
@@ -121,7 +143,6 @@ impl TokenRequest<'_> {
         );
         claims.insert("jti".into(), random_id(16)?.into());
         claims.extend(self.extra);
-        self.issuer
-            .try_sign_claims(Some("at+jwt"), &Value::Object(claims))
+        Ok(claims)
     }
 }

@@ -21,7 +21,7 @@ use secrecy::zeroize::Zeroizing;
 use serde_json::json;
 
 use super::DevIssuer;
-use super::clients::valid_scope_token;
+use super::clients::{ClientKind, valid_scope_token};
 use crate::auth::{ProofRequest, unix_now, verify_proof};
 
 /// The token endpoint's path under the issuer's URL, as a DPoP proof's `htu` names it.
@@ -35,14 +35,18 @@ const BASIC_CHALLENGE: &str = r#"Basic realm="dev""#;
 
 /// An RFC 6749 §5.2 error answer.
 #[derive(Debug)]
-pub(crate) struct OAuthError {
+pub(super) struct OAuthError {
     status: StatusCode,
     code: &'static str,
     description: String,
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         OAuthError {
             status,
             code,
@@ -50,11 +54,11 @@ impl OAuthError {
         }
     }
 
-    fn invalid_request(description: impl Into<String>) -> Self {
+    pub(super) fn invalid_request(description: impl Into<String>) -> Self {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
-    fn invalid_client(description: impl Into<String>) -> Self {
+    pub(super) fn invalid_client(description: impl Into<String>) -> Self {
         OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
     }
 
@@ -68,7 +72,7 @@ impl OAuthError {
 }
 
 /// Marks an answer as not cacheable (RFC 6749 §5.1).
-fn no_store(headers: &mut HeaderMap) {
+pub(super) fn no_store(headers: &mut HeaderMap) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
@@ -91,7 +95,7 @@ impl IntoResponse for OAuthError {
 
 /// Decodes one `application/x-www-form-urlencoded` name or value strictly: `+` is a
 /// space, `%` must start two hex digits, and the result must be UTF-8.
-fn form_decode(raw: &str) -> Option<String> {
+pub(super) fn form_decode(raw: &str) -> Option<String> {
     fn hex(digit: u8) -> Option<u8> {
         char::from(digit)
             .to_digit(16)
@@ -115,16 +119,18 @@ fn form_decode(raw: &str) -> Option<String> {
 
 /// The parameters of a token request this endpoint understands.
 #[derive(Default)]
-struct TokenParams {
+pub(super) struct TokenParams {
     grant_type: Option<String>,
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<SecretString>,
+    /// The token of an introspection or revocation request.
+    pub(super) token: Option<SecretString>,
 }
 
 /// Parses a form body. Parameters without a value count as absent (RFC 6749 §3.1), a
 /// recognized parameter given twice is an error (§3.2), others are ignored.
-fn parse_form(body: &[u8]) -> Result<TokenParams, OAuthError> {
+pub(super) fn parse_form(body: &[u8]) -> Result<TokenParams, OAuthError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
     let mut params = TokenParams::default();
@@ -144,6 +150,10 @@ fn parse_form(body: &[u8]) -> Result<TokenParams, OAuthError> {
                 .client_secret
                 .replace(SecretString::from(value.as_str()))
                 .is_some(),
+            "token" => params
+                .token
+                .replace(SecretString::from(value.as_str()))
+                .is_some(),
             _ => false,
         };
         if repeated {
@@ -156,7 +166,9 @@ fn parse_form(body: &[u8]) -> Result<TokenParams, OAuthError> {
 }
 
 /// The client credentials of an `Authorization: Basic` header, if there is one.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, SecretString)>, OAuthError> {
+pub(super) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, SecretString)>, OAuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -186,13 +198,16 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, SecretString
 }
 
 /// How the client authenticated, and with what.
-struct Credentials {
-    client_id: String,
-    secret: SecretString,
+pub(super) struct Credentials {
+    pub(super) client_id: String,
+    pub(super) secret: SecretString,
 }
 
 /// Picks the one client authentication method the request used (RFC 6749 §2.3).
-fn credentials(headers: &HeaderMap, params: &mut TokenParams) -> Result<Credentials, OAuthError> {
+pub(super) fn credentials(
+    headers: &HeaderMap,
+    params: &mut TokenParams,
+) -> Result<Credentials, OAuthError> {
     let basic = basic_credentials(headers)?;
     match (basic, params.client_id.take(), params.client_secret.take()) {
         (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
@@ -213,7 +228,7 @@ fn credentials(headers: &HeaderMap, params: &mut TokenParams) -> Result<Credenti
 }
 
 /// Whether the request's media type is `application/x-www-form-urlencoded`.
-fn is_form(headers: &HeaderMap) -> bool {
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -270,10 +285,18 @@ async fn issue(dev: &DevIssuer, headers: &HeaderMap, body: Body) -> Result<Respo
     let mut params = parse_form(&body)?;
     let credentials = credentials(headers, &mut params)?;
 
-    let Some(allowed) = dev.authenticate(&credentials.client_id, &credentials.secret) else {
+    let Some((allowed, kind)) = dev.authenticate(&credentials.client_id, &credentials.secret)
+    else {
         tracing::debug!(client_id = ?credentials.client_id, "dev issuer: client authentication failed");
         return Err(OAuthError::invalid_client("client authentication failed"));
     };
+    if kind == ClientKind::ResourceServer {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "the resource server introspects tokens and gets none",
+        ));
+    }
     match params.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(_) => {
@@ -297,12 +320,16 @@ async fn issue(dev: &DevIssuer, headers: &HeaderMap, body: Body) -> Result<Respo
     if let Some(jkt) = &bound_to {
         token = token.claim("cnf", json!({ "jkt": jkt }));
     }
-    let token = token.try_sign().map_err(|error| {
-        tracing::error!(%error, "dev issuer: could not sign a token");
+    let token = match kind {
+        ClientKind::Opaque => token.try_opaque(),
+        _ => token.try_sign(),
+    }
+    .map_err(|error| {
+        tracing::error!(%error, "dev issuer: could not issue a token");
         OAuthError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
-            "the token could not be signed",
+            "the token could not be issued",
         )
     })?;
     tracing::debug!(client_id = ?credentials.client_id, scope = ?granted, "dev issuer: token issued");

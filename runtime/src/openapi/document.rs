@@ -20,7 +20,7 @@ use utoipa::openapi::{
 
 use super::SchemaRegistry;
 use super::doc::{OperationDoc, ParameterPlace};
-use crate::auth::DpopMode;
+use crate::auth::{DpopMode, IssuerDocumentation};
 use crate::authz::{Requirements, ScopeRegistry};
 use crate::endpoint::{EndpointSpec, HttpMethod as Method, MountedEndpoint};
 use crate::problem::PROBLEM_JSON;
@@ -167,10 +167,11 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
     let dpop_algs = security.dpop_algs();
     for (index, issuer) in issuers.iter().enumerate() {
         let token_kinds = token_kinds(issuer.dpop, dpop_algs.as_deref());
+        let formats = token_formats(issuer);
         if let Some(token_url) = &issuer.token_url {
             let flow = Flow::ClientCredentials(ClientCredentials::new(token_url.clone(), scopes()));
             let description = format!(
-                "OAuth 2.0 access tokens (RFC 9068 JWTs) issued by {}{token_kinds}",
+                "OAuth 2.0 access tokens ({formats}) issued by {}{token_kinds}",
                 issuer.issuer
             );
             schemes.push(SchemeRef {
@@ -180,8 +181,13 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
             });
         }
         if let Some(discovery_url) = &issuer.discovery_url {
+            let formats = if issuer.opaque {
+                format!(" ({formats})")
+            } else {
+                String::new()
+            };
             let description = format!(
-                "OpenID Connect access tokens issued by {}{token_kinds}",
+                "OpenID Connect access tokens{formats} issued by {}{token_kinds}",
                 issuer.issuer
             );
             let scheme = OpenIdConnect::with_description(discovery_url.clone(), description);
@@ -194,11 +200,18 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
     }
     if schemes.is_empty() {
         let token_kinds = token_kinds(DpopMode::Allowed, dpop_algs.as_deref());
+        let opaque = issuers.iter().any(|issuer| issuer.opaque);
+        let jwts = issuers.is_empty() || issuers.iter().any(|issuer| issuer.jwts);
+        let formats = match (jwts, opaque) {
+            (true, true) => "JWTs, or opaque tokens checked by introspection (RFC 7662)",
+            (false, true) => "opaque tokens checked by introspection (RFC 7662)",
+            _ => "JWT",
+        };
         let bearer = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
+            .bearer_format(if jwts && !opaque { "JWT" } else { "opaque" })
             .description(Some(format!(
-                "Bearer access tokens (JWT); the scopes each operation needs are in its \
+                "Bearer access tokens ({formats}); the scopes each operation needs are in its \
                  `security`{token_kinds}"
             )))
             .build();
@@ -209,6 +222,16 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
         });
     }
     schemes
+}
+
+/// What the document says of the formats of an issuer's tokens: JWTs verified with its
+/// keys, opaque tokens checked by its introspection endpoint, or both.
+fn token_formats(issuer: &IssuerDocumentation) -> &'static str {
+    match (issuer.jwts, issuer.opaque) {
+        (true, true) => "RFC 9068 JWTs, or opaque tokens checked by introspection (RFC 7662)",
+        (false, true) => "opaque tokens checked by introspection (RFC 7662)",
+        _ => "RFC 9068 JWTs",
+    }
 }
 
 /// What the document says of the bound tokens an issuer's scheme accepts: DPoP-bound ones
