@@ -11,7 +11,7 @@ use crate::auth::{
     Authenticator, DiscoveryError, Dpop, DpopConfigError, DpopRules, HttpSettings,
     HttpSettingsError, Issuer, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
     MemoryRevocations, OPENID_CONFIGURATION, RemoteKeyError, RevocationStore, Revocations,
-    StaticKeys, TokenCache, Verifier, checked_issuer, checked_jwks_url, unix_now,
+    StaticKeys, TokenCache, Verifier, checked_issuer, checked_jwks_url, expand_tenants, unix_now,
 };
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
@@ -56,6 +56,32 @@ pub enum ConfigError {
     /// Two issuers have the same identifier.
     #[error("the issuer {0:?} is configured twice")]
     DuplicateIssuer(String),
+    /// An issuer template ([`Issuer::discover_tenants`]) does not hold `{tenantid}` exactly
+    /// once.
+    #[error(
+        "the issuer template {0:?} must hold `{{tenantid}}` exactly once, where the tenant's \
+         id goes: for example \"https://login.microsoftonline.com/{{tenantid}}/v2.0\""
+    )]
+    InvalidTenantTemplate(String),
+    /// An issuer template ([`Issuer::discover_tenants`]) allows no tenant.
+    #[error(
+        "the issuer template {0:?} allows no tenant: list the ids of the tenants whose tokens \
+         are accepted, as in `Issuer::discover_tenants(template, [\"<tenant id>\"])`"
+    )]
+    NoTenants(String),
+    /// A tenant id of an issuer template ([`Issuer::discover_tenants`]) is empty or holds
+    /// something else than ASCII letters, digits, `.`, `_` and `-`.
+    #[error(
+        "the tenant {tenant:?} of the issuer template {template:?} is refused: a tenant id is \
+         ASCII letters, digits, '.', '_' and '-' (an Entra ID tenant id is a GUID such as \
+         \"6e2f1a9c-4b7d-4c1e-9a35-0d8b2c7e5f41\")"
+    )]
+    InvalidTenant {
+        /// The template.
+        template: String,
+        /// The tenant id refused.
+        tenant: String,
+    },
     /// An issuer accepts no audience.
     #[error("the issuer {0:?} has no audience: call `.audience(\"your-api\")` on it")]
     MissingAudience(String),
@@ -303,8 +329,9 @@ impl SecurityBuilder {
     /// or rate scale, an issuer configured twice, without audience, with a leeway over
     /// [`MAX_LEEWAY`], with keys from two sources or none, with a key refused, with an
     /// identifier or a JWKS URL the URL policy refuses (not a URL, credentials in it, plain
-    /// `http://` off loopback), or with [`HttpSettings`] that cannot be used. These are
-    /// all checked before any request.
+    /// `http://` off loopback), or with [`HttpSettings`] that cannot be used; an issuer
+    /// template ([`Issuer::discover_tenants`]) without exactly one `{tenantid}`, without
+    /// tenants or with a tenant id refused. These are all checked before any request.
     ///
     /// Then the issuers found by [discovery](Issuer::discover) or with a
     /// [JWKS URL](Issuer::jwks_url) are fetched, all at once, and `build` waits for that
@@ -315,7 +342,8 @@ impl SecurityBuilder {
     /// backing off up to 60 s), alerts say why (once for each kind of failure), its tokens
     /// are refused with `503 Service Unavailable` and `Retry-After` until its keys arrive,
     /// and [`Security::readiness`] reports it waiting. Tokens of the other issuers, public
-    /// endpoints and requests without a token are served meanwhile.
+    /// endpoints and requests without a token are served meanwhile. Nothing is fetched for
+    /// the tenants of an issuer template: each tenant's keys are fetched on its first token.
     ///
     /// Background tasks (retries, key refreshes, housekeeping) need a tokio runtime and
     /// stop once the last clone of the [`Security`] is dropped.
@@ -335,15 +363,25 @@ impl SecurityBuilder {
         let dpop = self.dpop.map(DpopRules::new).transpose()?;
         let mut rules: Vec<IssuerRules> = Vec::with_capacity(self.issuers.len());
         let mut loaders: Vec<Arc<LoadingKeys>> = Vec::new();
+        // Whether some tenant's keys are fetched: on its first token, not here.
+        let mut fetched_on_demand = false;
+        let mut expanded = Vec::with_capacity(self.issuers.len());
         for issuer in self.issuers {
+            expanded.extend(expand_tenants(issuer)?);
+        }
+        for (issuer, tenant) in expanded {
             if rules.iter().any(|known| known.issuer() == issuer.name()) {
                 return Err(ConfigError::DuplicateIssuer(issuer.name().to_owned()));
             }
             let (issuer_rules, loader) = resolve_issuer(issuer, self.http_settings.as_ref())?;
-            rules.push(issuer_rules);
-            loaders.extend(loader);
+            if tenant.is_some() {
+                fetched_on_demand |= loader.is_some();
+            } else {
+                loaders.extend(loader);
+            }
+            rules.push(issuer_rules.of_tenant(tenant));
         }
-        let fetched_keys = !loaders.is_empty();
+        let fetched_keys = !loaders.is_empty() || fetched_on_demand;
         let revocations = match self.revocations {
             Some(store) => Revocations::Shared(store),
             None => Revocations::Memory(Arc::new(MemoryRevocations::new())),
