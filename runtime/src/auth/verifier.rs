@@ -76,11 +76,9 @@ impl IssuerRules {
         self
     }
 
-    /// The loader of a tenant's keys, until its first token has started it.
-    fn not_yet_requested(&self) -> Option<&Arc<LoadingKeys>> {
-        self.loader
-            .as_ref()
-            .filter(|loader| self.tenant.is_some() && !loader.started())
+    /// The loader of a tenant's keys, which its first token starts.
+    fn on_demand(&self) -> Option<&Arc<LoadingKeys>> {
+        self.loader.as_ref().filter(|_| self.tenant.is_some())
     }
 
     /// What the issuer's tokens may be as to DPoP.
@@ -109,7 +107,7 @@ impl IssuerRules {
 
     /// Whether this issuer's keys are available.
     pub(crate) fn readiness(&self) -> KeyReadiness {
-        if self.not_yet_requested().is_some() {
+        if self.on_demand().is_some_and(|loader| !loader.started()) {
             return KeyReadiness::NotRequested;
         }
         self.keys.readiness()
@@ -225,10 +223,10 @@ impl Verifier {
         let kid = jws.header.kid.as_deref();
         let mut keys = rules.keys.current();
         if keys.is_empty()
-            && let Some(loader) = rules.not_yet_requested()
+            && let Some(loader) = rules.on_demand()
         {
-            // A tenant's first token: its keys are fetched now, once for all the tokens
-            // that wait for them.
+            // A tenant's first tokens: its keys are fetched now, once for all the tokens
+            // that wait for them (at once when that first attempt is over).
             loader.first_attempt_on_demand().await;
             keys = rules.keys.current();
         }
