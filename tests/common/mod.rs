@@ -8,6 +8,7 @@ pub mod example;
 pub mod idp;
 pub mod keys;
 pub mod redis;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
