@@ -11,7 +11,8 @@ use crate::auth::{
     Authenticator, DiscoveryError, Dpop, DpopConfigError, DpopRules, HttpSettings,
     HttpSettingsError, Issuer, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
     MemoryRevocations, OPENID_CONFIGURATION, RemoteKeyError, RevocationStore, Revocations,
-    StaticKeys, TokenCache, Verifier, checked_issuer, checked_jwks_url, expand_tenants, unix_now,
+    StaticKeys, TenantTemplate, TokenCache, Verifier, checked_issuer, checked_jwks_url,
+    expand_tenants, unix_now,
 };
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
@@ -369,12 +370,24 @@ impl SecurityBuilder {
         for issuer in self.issuers {
             expanded.extend(expand_tenants(issuer)?);
         }
+        // The tenants of one template share one HTTP client (its settings are theirs).
+        let mut template_client: Option<(Arc<TenantTemplate>, reqwest::Client)> = None;
         for (issuer, tenant) in expanded {
             if rules.iter().any(|known| known.issuer() == issuer.name()) {
                 return Err(ConfigError::DuplicateIssuer(issuer.name().to_owned()));
             }
-            let (issuer_rules, loader) = resolve_issuer(issuer, self.http_settings.as_ref())?;
-            if tenant.is_some() {
+            let mut client = template_client
+                .take()
+                .filter(|(template, _)| {
+                    tenant
+                        .as_ref()
+                        .is_some_and(|tenant| Arc::ptr_eq(template, &tenant.template))
+                })
+                .map(|(_, client)| client);
+            let (issuer_rules, loader) =
+                resolve_issuer(issuer, self.http_settings.as_ref(), &mut client)?;
+            if let Some(tenant) = &tenant {
+                template_client = client.map(|client| (tenant.template.clone(), client));
                 fetched_on_demand |= loader.is_some();
             } else {
                 loaders.extend(loader);
@@ -459,10 +472,12 @@ impl SecurityBuilder {
 }
 
 /// Checks one issuer, before any request, and sets up where its keys come from: the
-/// rules, and the loader of its keys when they are fetched.
+/// rules, and the loader of its keys when they are fetched, with `client` when given (else
+/// with a client made here, and left in `client`).
 fn resolve_issuer(
     mut issuer: Issuer,
     default_http: Option<&HttpSettings>,
+    client: &mut Option<reqwest::Client>,
 ) -> Result<(IssuerRules, Option<Arc<LoadingKeys>>), ConfigError> {
     let name = issuer.name().to_owned();
     if name.is_empty() {
@@ -521,12 +536,18 @@ fn resolve_issuer(
         options.fetch_timeout = timeout;
     }
     let discovery_timeout = http.request_timeout().unwrap_or(DISCOVERY_TIMEOUT);
-    let client = http
-        .client(discovery_timeout.max(options.fetch_timeout))
-        .map_err(|source| ConfigError::HttpSettings {
-            issuer: name.clone(),
-            source,
-        })?;
+    let client = match client {
+        Some(client) => client.clone(),
+        None => client
+            .insert(
+                http.client(discovery_timeout.max(options.fetch_timeout))
+                    .map_err(|source| ConfigError::HttpSettings {
+                        issuer: name.clone(),
+                        source,
+                    })?,
+            )
+            .clone(),
+    };
     let loader = LoadingKeys::new(name, source, client, options, discovery_timeout);
     Ok((IssuerRules::loaded_by(issuer, loader.clone()), Some(loader)))
 }
