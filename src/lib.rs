@@ -194,6 +194,9 @@ mod redis_guide {}
 #[cfg(doctest)]
 #[doc = include_str!("../docs/dpop.md")]
 mod dpop_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../docs/multi-tenant.md")]
+mod multi_tenant_guide {}
 #[cfg(all(doctest, feature = "tls"))]
 #[doc = include_str!("../docs/certificate-bound-tokens.md")]
 mod certificate_bound_tokens_guide {}
