@@ -11,8 +11,8 @@ use crate::auth::{
     Authenticator, DiscoveryError, Dpop, DpopConfigError, DpopRules, HttpSettings,
     HttpSettingsError, Issuer, IssuerRules, KeyError, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY,
     MemoryRevocations, OPENID_CONFIGURATION, RemoteKeyError, RevocationStore, Revocations,
-    StaticKeys, TenantTemplate, TokenCache, Verifier, checked_issuer, checked_jwks_url,
-    expand_tenants, unix_now,
+    StaticKeys, TemplateRefusal, TenantTemplate, TokenCache, Verifier, checked_issuer,
+    checked_jwks_url, expand_tenants, unix_now,
 };
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
@@ -368,7 +368,12 @@ impl SecurityBuilder {
         let mut fetched_on_demand = false;
         let mut expanded = Vec::with_capacity(self.issuers.len());
         for issuer in self.issuers {
-            expanded.extend(expand_tenants(issuer)?);
+            let template = issuer.name().to_owned();
+            expanded.extend(expand_tenants(issuer).map_err(|refusal| match refusal {
+                TemplateRefusal::Placeholder => ConfigError::InvalidTenantTemplate(template),
+                TemplateRefusal::NoTenants => ConfigError::NoTenants(template),
+                TemplateRefusal::Tenant(tenant) => ConfigError::InvalidTenant { template, tenant },
+            })?);
         }
         // The tenants of one template share one HTTP client (its settings are theirs).
         let mut template_client: Option<(Arc<TenantTemplate>, reqwest::Client)> = None;

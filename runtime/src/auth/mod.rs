@@ -77,5 +77,7 @@ pub(crate) use loading::{KeySource, LoadingKeys};
 pub(crate) use remote::cache_max_age;
 pub(crate) use remote::checked_url as checked_jwks_url;
 pub(crate) use revocation::Revocations;
-pub(crate) use tenants::{TENANT_PLACEHOLDER, TenantTemplate, expand as expand_tenants};
+pub(crate) use tenants::{
+    TENANT_PLACEHOLDER, TemplateRefusal, TenantTemplate, expand as expand_tenants,
+};
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};

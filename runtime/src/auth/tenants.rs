@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::Issuer;
 use super::issuer::KeysFrom;
-use crate::config::ConfigError;
 
 /// Where the tenant goes in an issuer template.
 pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -31,6 +30,18 @@ pub(crate) struct Tenant {
     pub(crate) template: Arc<TenantTemplate>,
 }
 
+/// Why an issuer template or its list of tenants is refused (the builder says it as a
+/// `ConfigError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TemplateRefusal {
+    /// The template does not hold the placeholder exactly once.
+    Placeholder,
+    /// The list is empty.
+    NoTenants,
+    /// This tenant id is not one (see [`is_tenant_id`]).
+    Tenant(String),
+}
+
 /// Whether `id` may be a tenant id: ASCII letters, digits, `.`, `_` and `-`, not empty.
 /// Nothing else may go into an issuer identifier (and its discovery URL) in its place.
 pub(crate) fn is_tenant_id(id: &str) -> bool {
@@ -43,19 +54,16 @@ pub(crate) fn is_tenant_id(id: &str) -> bool {
 impl TenantTemplate {
     /// Checks `template` (exactly one placeholder) and `tenants` (at least one, each a
     /// tenant id).
-    fn new(template: &str, tenants: &[String]) -> Result<TenantTemplate, ConfigError> {
+    fn new(template: &str, tenants: &[String]) -> Result<TenantTemplate, TemplateRefusal> {
         let mut parts = template.split(TENANT_PLACEHOLDER);
         let (Some(prefix), Some(suffix), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(ConfigError::InvalidTenantTemplate(template.to_owned()));
+            return Err(TemplateRefusal::Placeholder);
         };
         if tenants.is_empty() {
-            return Err(ConfigError::NoTenants(template.to_owned()));
+            return Err(TemplateRefusal::NoTenants);
         }
         if let Some(tenant) = tenants.iter().find(|tenant| !is_tenant_id(tenant)) {
-            return Err(ConfigError::InvalidTenant {
-                template: template.to_owned(),
-                tenant: tenant.clone(),
-            });
+            return Err(TemplateRefusal::Tenant(tenant.clone()));
         }
         Ok(TenantTemplate {
             template: template.to_owned(),
@@ -87,7 +95,7 @@ impl TenantTemplate {
 /// `issuer` itself when it is no template; else one issuer for each of its tenants, named
 /// by the template with the tenant in place of the placeholder (as are a JWKS URL and a
 /// token URL that hold it), with the tenant it stands for.
-pub(crate) fn expand(issuer: Issuer) -> Result<Vec<(Issuer, Option<Tenant>)>, ConfigError> {
+pub(crate) fn expand(issuer: Issuer) -> Result<Vec<(Issuer, Option<Tenant>)>, TemplateRefusal> {
     let Some(tenants) = issuer.tenants.clone() else {
         return Ok(vec![(issuer, None)]);
     };
@@ -157,19 +165,16 @@ mod tests {
         ] {
             assert_eq!(
                 TenantTemplate::new(bad, &tenants(&["a"])).unwrap_err(),
-                ConfigError::InvalidTenantTemplate(bad.to_owned())
+                TemplateRefusal::Placeholder
             );
         }
         assert_eq!(
             TenantTemplate::new(ENTRA, &[]).unwrap_err(),
-            ConfigError::NoTenants(ENTRA.to_owned())
+            TemplateRefusal::NoTenants
         );
         assert_eq!(
             TenantTemplate::new(ENTRA, &tenants(&["a", "b/../c"])).unwrap_err(),
-            ConfigError::InvalidTenant {
-                template: ENTRA.to_owned(),
-                tenant: "b/../c".to_owned()
-            }
+            TemplateRefusal::Tenant("b/../c".to_owned())
         );
     }
 
