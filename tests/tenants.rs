@@ -462,4 +462,37 @@ async fn the_openapi_document_has_one_scheme_for_the_template_naming_its_tenants
     );
     // Writing the document fetched nothing.
     assert_eq!(world.idp.total_requests(), 0);
+
+    // Another issuer beside the template is numbered as if the tenants were not there; a
+    // second template has a scheme of its own.
+    let other = TestKey::ed25519("other");
+    let security = Security::builder()
+        .issuer(Issuer::discover_tenants(world.idp.template(), ["contoso"]).audience(AUDIENCE))
+        .issuer(
+            Issuer::new("https://other.test/")
+                .audience(AUDIENCE)
+                .jwks_json(&jwks(&[&other]))
+                .token_url("https://other.test/token"),
+        )
+        .issuer(
+            Issuer::discover_tenants(format!("{}/{{tenantid}}/v3", world.idp.base), ["x"])
+                .audience(AUDIENCE),
+        )
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let document = SecureRouter::<()>::new(security)
+        .mount(routes![list_orders])
+        .openapi()
+        .unwrap();
+    let document = serde_json::to_value(&document).unwrap();
+    let mut names: Vec<&String> = document["components"]["securitySchemes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    names.sort();
+    assert_eq!(names, ["oauth2", "tenants", "tenants-2"]);
+    assert_eq!(world.idp.total_requests(), 0);
 }

@@ -165,9 +165,11 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
         }
     };
     let dpop_algs = security.dpop_algs();
-    // One scheme for all the tenants of an issuer template.
+    // One scheme for all the tenants of an issuer template; the other issuers are numbered
+    // among themselves.
     let mut templates: Vec<&TenantTemplate> = Vec::new();
-    for (index, issuer) in issuers.iter().enumerate() {
+    let mut others = 0;
+    for issuer in &issuers {
         let token_kinds = token_kinds(issuer.dpop, dpop_algs.as_deref());
         if let Some(template) = issuer.tenants.as_deref() {
             if !templates.iter().any(|seen| std::ptr::eq(*seen, template)) {
@@ -180,6 +182,8 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
             }
             continue;
         }
+        let index = others;
+        others += 1;
         if let Some(token_url) = &issuer.token_url {
             let flow = Flow::ClientCredentials(ClientCredentials::new(token_url.clone(), scopes()));
             let description = format!(
