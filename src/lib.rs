@@ -197,6 +197,9 @@ mod dpop_guide {}
 #[cfg(doctest)]
 #[doc = include_str!("../docs/introspection.md")]
 mod introspection_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../docs/multi-tenant.md")]
+mod multi_tenant_guide {}
 #[cfg(all(doctest, feature = "tls"))]
 #[doc = include_str!("../docs/certificate-bound-tokens.md")]
 mod certificate_bound_tokens_guide {}

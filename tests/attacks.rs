@@ -3965,3 +3965,173 @@ async fn opaque_tokens_are_revoked_by_jti_or_by_digest() {
         "refused from the cached answers"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Multi-tenant issuers (`Issuer::discover_tenants`): a provider anyone can open a tenant at,
+// trusted for the tenants on the list only.
+
+/// The tenants' provider on loopback, serving `allowed` and `partner` (both on the list) and
+/// `evil` (a tenant of the same provider, not on it), each with its own key; and the
+/// application trusting the template for `allowed` and `partner`.
+struct TenantWorld {
+    world: World,
+    idp: common::tenants::TenantIdp,
+    allowed: TestKey,
+    partner: TestKey,
+    evil: TestKey,
+}
+
+async fn tenant_world() -> TenantWorld {
+    let idp = common::tenants::TenantIdp::start().await;
+    let (allowed, partner, evil) = (
+        TestKey::ed25519("allowed-key"),
+        TestKey::ed25519("partner-key"),
+        TestKey::ed25519("evil-key"),
+    );
+    idp.publish("allowed", jwks(&[&allowed]));
+    idp.publish("partner", jwks(&[&partner]));
+    idp.publish("evil", jwks(&[&evil]));
+    let template = Issuer::discover_tenants(idp.template(), ["allowed", "partner"]);
+    let world = world_with(vec![template.audience(AUDIENCE)]).await;
+    TenantWorld {
+        world,
+        idp,
+        allowed,
+        partner,
+        evil,
+    }
+}
+
+/// Claims of a token of `tenant` (its `iss` and `tid`).
+fn tenant_token_claims(idp: &common::tenants::TenantIdp, tenant: &str) -> Value {
+    let mut claims = claims_for(&idp.issuer(tenant));
+    claims["tid"] = json!(tenant);
+    claims
+}
+
+fn tenant_token(key: &TestKey, claims: &Value) -> String {
+    key.sign(jsonwebtoken::Algorithm::EdDSA, Some("JWT"), claims)
+}
+
+#[tokio::test]
+async fn a_tenant_off_the_list_is_refused_without_a_fetch() {
+    let tenants = tenant_world().await;
+    let idp = &tenants.idp;
+    let evil = tenant_token_claims(idp, "evil");
+    let mut cases = vec![Case::token(
+        "a valid token of a tenant off the list",
+        tenant_token(&tenants.evil, &evil),
+        refused("tenant_not_allowed"),
+    )];
+    for (what, iss, tid) in [
+        ("claiming an allowed tid", idp.issuer("evil"), "allowed"),
+        (
+            "a tenant with a path",
+            idp.issuer("allowed/../evil"),
+            "allowed",
+        ),
+        (
+            "a tenant with an encoded path",
+            idp.issuer("allowed%2F..%2Fevil"),
+            "allowed",
+        ),
+        ("a tenant in capitals", idp.issuer("ALLOWED"), "ALLOWED"),
+        (
+            "a tenant extending an allowed one",
+            idp.issuer("allowed.evil"),
+            "allowed.evil",
+        ),
+    ] {
+        let mut claims = evil.clone();
+        claims["iss"] = json!(iss);
+        claims["tid"] = json!(tid);
+        cases.push(Case::token(
+            format!("evil key, iss {what}"),
+            tenant_token(&tenants.evil, &claims),
+            refused("tenant_not_allowed"),
+        ));
+    }
+    check(&tenants.world, cases).await;
+    // Nothing was asked of the provider, for that tenant or any other.
+    assert_eq!(idp.requests_for("evil"), (0, 0, 0));
+    assert_eq!(idp.total_requests(), 0);
+}
+
+#[tokio::test]
+async fn tid_and_iss_disagreeing_are_refused() {
+    let tenants = tenant_world().await;
+    let idp = &tenants.idp;
+    let mut cases = Vec::new();
+    for (what, key, iss_of, tid) in [
+        (
+            "allowed's token naming partner",
+            &tenants.allowed,
+            "allowed",
+            json!("partner"),
+        ),
+        (
+            "partner's token naming allowed",
+            &tenants.partner,
+            "partner",
+            json!("allowed"),
+        ),
+        (
+            "allowed's token naming evil",
+            &tenants.allowed,
+            "allowed",
+            json!("evil"),
+        ),
+        (
+            "allowed's token, tid in capitals",
+            &tenants.allowed,
+            "allowed",
+            json!("ALLOWED"),
+        ),
+        (
+            "allowed's token, tid with a space",
+            &tenants.allowed,
+            "allowed",
+            json!("allowed "),
+        ),
+    ] {
+        let mut claims = tenant_token_claims(idp, iss_of);
+        claims["tid"] = tid;
+        cases.push(Case::token(
+            what,
+            tenant_token(key, &claims),
+            refused("tenant_mismatch"),
+        ));
+    }
+    let mut no_tid = tenant_token_claims(idp, "allowed");
+    no_tid.as_object_mut().unwrap().remove("tid");
+    cases.push(Case::token(
+        "allowed's token without tid",
+        tenant_token(&tenants.allowed, &no_tid),
+        refused("missing_claim"),
+    ));
+    let mut array_tid = tenant_token_claims(idp, "allowed");
+    array_tid["tid"] = json!(["allowed"]);
+    cases.push(Case::token(
+        "allowed's token, tid an array",
+        tenant_token(&tenants.allowed, &array_tid),
+        refused("malformed_claim"),
+    ));
+    // Another tenant's key with a matching `tid`: the signature fails first.
+    cases.push(Case::token(
+        "partner's key, allowed's iss and tid",
+        tenant_token(&tenants.partner, &tenant_token_claims(idp, "allowed")),
+        refused("unknown_kid"),
+    ));
+    check(&tenants.world, cases).await;
+    // The same tokens, honest, pass.
+    for (key, tenant) in [(&tenants.allowed, "allowed"), (&tenants.partner, "partner")] {
+        let token = tenant_token(key, &tenant_token_claims(idp, tenant));
+        let reply = send(&tenants.world.app, get("/orders", &token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{tenant}: {}", reply.text);
+    }
+    // One discovery for each tenant named, none for the others; `allowed`'s keys fetched
+    // once, then once more early for the unknown kid of partner's key.
+    assert_eq!(idp.requests_for("allowed"), (1, 2, 0));
+    assert_eq!(idp.requests_for("partner"), (1, 1, 0));
+    assert_eq!(idp.requests_for("evil"), (0, 0, 0));
+}

@@ -11,8 +11,8 @@ use crate::auth::{
     Authenticator, DiscoveryError, Dpop, DpopConfigError, DpopRules, HttpSettings,
     HttpSettingsError, IntrospectionConfigError, Introspector, Issuer, IssuerRules, KeyError,
     KeySet, KeySource, KeysFrom, LoadingKeys, MAX_LEEWAY, MemoryRevocations, OPENID_CONFIGURATION,
-    RemoteKeyError, RevocationStore, Revocations, StaticKeys, TokenCache, Verifier, check_routes,
-    checked_issuer, checked_jwks_url, unix_now,
+    RemoteKeyError, RevocationStore, Revocations, StaticKeys, TemplateRefusal, TenantTemplate,
+    TokenCache, Verifier, check_routes, checked_issuer, checked_jwks_url, expand_tenants, unix_now,
 };
 use crate::metrics::SecurityMetrics;
 use crate::rate::{FailureThrottle, Rate, RateStore, Tiers, TrustedProxies};
@@ -57,6 +57,32 @@ pub enum ConfigError {
     /// Two issuers have the same identifier.
     #[error("the issuer {0:?} is configured twice")]
     DuplicateIssuer(String),
+    /// An issuer template ([`Issuer::discover_tenants`]) does not hold `{tenantid}` exactly
+    /// once.
+    #[error(
+        "the issuer template {0:?} must hold `{{tenantid}}` exactly once, where the tenant's \
+         id goes: for example \"https://login.microsoftonline.com/{{tenantid}}/v2.0\""
+    )]
+    InvalidTenantTemplate(String),
+    /// An issuer template ([`Issuer::discover_tenants`]) allows no tenant.
+    #[error(
+        "the issuer template {0:?} allows no tenant: list the ids of the tenants whose tokens \
+         are accepted, as in `Issuer::discover_tenants(template, [\"<tenant id>\"])`"
+    )]
+    NoTenants(String),
+    /// A tenant id of an issuer template ([`Issuer::discover_tenants`]) is empty or holds
+    /// something else than ASCII letters, digits, `.`, `_` and `-`.
+    #[error(
+        "the tenant {tenant:?} of the issuer template {template:?} is refused: a tenant id is \
+         ASCII letters, digits, '.', '_' and '-' (an Entra ID tenant id is a GUID such as \
+         \"6e2f1a9c-4b7d-4c1e-9a35-0d8b2c7e5f41\")"
+    )]
+    InvalidTenant {
+        /// The template.
+        template: String,
+        /// The tenant id refused.
+        tenant: String,
+    },
     /// An issuer accepts no audience.
     #[error("the issuer {0:?} has no audience: call `.audience(\"your-api\")` on it")]
     MissingAudience(String),
@@ -316,8 +342,9 @@ impl SecurityBuilder {
     /// or rate scale, an issuer configured twice, without audience, with a leeway over
     /// [`MAX_LEEWAY`], with keys from two sources or none, with a key refused, with an
     /// identifier or a JWKS URL the URL policy refuses (not a URL, credentials in it, plain
-    /// `http://` off loopback), or with [`HttpSettings`] that cannot be used. These are
-    /// all checked before any request.
+    /// `http://` off loopback), or with [`HttpSettings`] that cannot be used; an issuer
+    /// template ([`Issuer::discover_tenants`]) without exactly one `{tenantid}`, without
+    /// tenants or with a tenant id refused. These are all checked before any request.
     ///
     /// Then the issuers found by [discovery](Issuer::discover) or with a
     /// [JWKS URL](Issuer::jwks_url) are fetched, all at once, and `build` waits for that
@@ -328,7 +355,8 @@ impl SecurityBuilder {
     /// backing off up to 60 s), alerts say why (once for each kind of failure), its tokens
     /// are refused with `503 Service Unavailable` and `Retry-After` until its keys arrive,
     /// and [`Security::readiness`] reports it waiting. Tokens of the other issuers, public
-    /// endpoints and requests without a token are served meanwhile.
+    /// endpoints and requests without a token are served meanwhile. Nothing is fetched for
+    /// the tenants of an issuer template: each tenant's keys are fetched on its first token.
     ///
     /// Background tasks (retries, key refreshes, housekeeping) need a tokio runtime and
     /// stop once the last clone of the [`Security`] is dropped.
@@ -348,13 +376,40 @@ impl SecurityBuilder {
         let dpop = self.dpop.map(DpopRules::new).transpose()?;
         let mut rules: Vec<IssuerRules> = Vec::with_capacity(self.issuers.len());
         let mut loaders: Vec<Arc<LoadingKeys>> = Vec::new();
+        // Whether some tenant's keys are fetched: on its first token, not here.
+        let mut fetched_on_demand = false;
+        let mut expanded = Vec::with_capacity(self.issuers.len());
         for issuer in self.issuers {
+            let template = issuer.name().to_owned();
+            expanded.extend(expand_tenants(issuer).map_err(|refusal| match refusal {
+                TemplateRefusal::Placeholder => ConfigError::InvalidTenantTemplate(template),
+                TemplateRefusal::NoTenants => ConfigError::NoTenants(template),
+                TemplateRefusal::Tenant(tenant) => ConfigError::InvalidTenant { template, tenant },
+            })?);
+        }
+        // The tenants of one template share one HTTP client (its settings are theirs).
+        let mut template_client: Option<(Arc<TenantTemplate>, reqwest::Client)> = None;
+        for (issuer, tenant) in expanded {
             if rules.iter().any(|known| known.issuer() == issuer.name()) {
                 return Err(ConfigError::DuplicateIssuer(issuer.name().to_owned()));
             }
-            let (issuer_rules, loader) = resolve_issuer(issuer, self.http_settings.as_ref())?;
-            rules.push(issuer_rules);
-            loaders.extend(loader);
+            let mut client = template_client
+                .take()
+                .filter(|(template, _)| {
+                    tenant
+                        .as_ref()
+                        .is_some_and(|tenant| Arc::ptr_eq(template, &tenant.template))
+                })
+                .map(|(_, client)| client);
+            let (issuer_rules, loader) =
+                resolve_issuer(issuer, self.http_settings.as_ref(), &mut client)?;
+            if let Some(tenant) = &tenant {
+                template_client = client.map(|client| (tenant.template.clone(), client));
+                fetched_on_demand |= loader.is_some();
+            } else {
+                loaders.extend(loader);
+            }
+            rules.push(issuer_rules.of_tenant(tenant));
         }
         let routes: Vec<(&str, Option<&str>)> = rules
             .iter()
@@ -364,7 +419,7 @@ impl SecurityBuilder {
             })
             .collect();
         check_routes(&routes).map_err(ConfigError::IntrospectionRoutes)?;
-        let fetched_keys = !loaders.is_empty();
+        let fetched_keys = !loaders.is_empty() || fetched_on_demand;
         let revocations = match self.revocations {
             Some(store) => Revocations::Shared(store),
             None => Revocations::Memory(Arc::new(MemoryRevocations::new())),
@@ -443,13 +498,14 @@ impl SecurityBuilder {
 
 /// Checks one issuer, before any request, and sets up where its keys come from and how its
 /// opaque tokens are introspected: the rules, and the loader of its keys when they are
-/// fetched.
+/// fetched, with `client` when given (else with a client made here, and left in `client`).
 fn resolve_issuer(
     mut issuer: Issuer,
     default_http: Option<&HttpSettings>,
+    client: &mut Option<reqwest::Client>,
 ) -> Result<(IssuerRules, Option<Arc<LoadingKeys>>), ConfigError> {
     let Some(introspection) = issuer.introspection.take() else {
-        return resolve_keys(issuer, default_http);
+        return resolve_keys(issuer, default_http, client);
     };
     let name = issuer.name().to_owned();
     let refused = |source| ConfigError::Introspection {
@@ -470,7 +526,7 @@ fn resolve_issuer(
     } else {
         issuer.key_provider(Arc::new(StaticKeys::new(KeySet::new())))
     };
-    let (rules, loader) = resolve_keys(issuer, default_http)?;
+    let (rules, loader) = resolve_keys(issuer, default_http, client)?;
     let configured = introspection.checked().map_err(refused)?;
     if configured.is_none() && !discovered {
         return Err(refused(IntrospectionConfigError::NoEndpoint));
@@ -498,6 +554,7 @@ fn resolve_issuer(
 fn resolve_keys(
     mut issuer: Issuer,
     default_http: Option<&HttpSettings>,
+    client: &mut Option<reqwest::Client>,
 ) -> Result<(IssuerRules, Option<Arc<LoadingKeys>>), ConfigError> {
     let name = issuer.name().to_owned();
     if name.is_empty() {
@@ -556,12 +613,18 @@ fn resolve_keys(
         options.fetch_timeout = timeout;
     }
     let discovery_timeout = http.request_timeout().unwrap_or(DISCOVERY_TIMEOUT);
-    let client = http
-        .client(discovery_timeout.max(options.fetch_timeout))
-        .map_err(|source| ConfigError::HttpSettings {
-            issuer: name.clone(),
-            source,
-        })?;
+    let client = match client {
+        Some(client) => client.clone(),
+        None => client
+            .insert(
+                http.client(discovery_timeout.max(options.fetch_timeout))
+                    .map_err(|source| ConfigError::HttpSettings {
+                        issuer: name.clone(),
+                        source,
+                    })?,
+            )
+            .clone(),
+    };
     let loader = LoadingKeys::new(name, source, client, options, discovery_timeout);
     Ok((IssuerRules::loaded_by(issuer, loader.clone()), Some(loader)))
 }

@@ -44,7 +44,8 @@ use crate::auth::{KeyReadiness, RevocationFreshness};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Readiness {
-    /// Each configured issuer, in the order they were given to the builder.
+    /// Each configured issuer (one for each tenant of an issuer template), in the order
+    /// they were given to the builder.
     pub issuers: Vec<IssuerReadiness>,
     /// Whether the revocations can be checked (a copy fed from a shared store may be
     /// behind).
@@ -61,7 +62,8 @@ pub struct IssuerReadiness {
 }
 
 impl Readiness {
-    /// Whether every issuer has keys (also when there is no issuer at all), and the
+    /// Whether every issuer has keys (also when there is no issuer at all) or fetches them
+    /// on its first token and has had none yet (a tenant of an issuer template), and the
     /// revocations are current.
     pub fn is_ready(&self) -> bool {
         self.issuers.iter().all(IssuerReadiness::is_ready) && self.revocations.is_current()
@@ -74,7 +76,7 @@ impl Readiness {
 }
 
 impl IssuerReadiness {
-    /// Whether this issuer has keys.
+    /// Whether this issuer has keys, or has not needed them yet.
     pub fn is_ready(&self) -> bool {
         self.keys.is_ready()
     }
@@ -124,6 +126,11 @@ impl fmt::Display for IssuerReadiness {
             KeyReadiness::Ready => {
                 write!(f, "the keys of the issuer {:?} are available", self.issuer)
             }
+            KeyReadiness::NotRequested => write!(
+                f,
+                "the keys of the issuer {:?} are fetched on its first token",
+                self.issuer
+            ),
         }
     }
 }

@@ -136,7 +136,8 @@ impl Security {
         !self.0.authenticator.issuers().is_empty()
     }
 
-    /// The identifiers of the configured issuers.
+    /// The identifiers of the configured issuers (for an issuer template, one for each of
+    /// its tenants).
     pub fn issuers(&self) -> impl Iterator<Item = &str> {
         self.0
             .authenticator

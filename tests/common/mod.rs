@@ -9,6 +9,7 @@ pub mod idp;
 pub mod introspection;
 pub mod keys;
 pub mod redis;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

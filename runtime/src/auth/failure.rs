@@ -48,6 +48,12 @@ pub enum AuthFailure {
     MalformedClaim(&'static str),
     /// The `iss` claim names no configured issuer.
     UnknownIssuer,
+    /// The `iss` claim fits an issuer template
+    /// ([`Issuer::discover_tenants`](crate::Issuer::discover_tenants)) for a tenant not on
+    /// its list. Nothing is fetched for such a tenant.
+    TenantNotAllowed,
+    /// The `tid` claim of a tenant's token is not the tenant its `iss` names.
+    TenantMismatch,
     /// The `aud` claim does not name this API.
     WrongAudience,
     /// `exp` has passed.
@@ -138,6 +144,8 @@ impl AuthFailure {
             AuthFailure::MissingClaim(_) => "missing_claim",
             AuthFailure::MalformedClaim(_) => "malformed_claim",
             AuthFailure::UnknownIssuer => "unknown_issuer",
+            AuthFailure::TenantNotAllowed => "tenant_not_allowed",
+            AuthFailure::TenantMismatch => "tenant_mismatch",
             AuthFailure::WrongAudience => "wrong_audience",
             AuthFailure::Expired => "expired",
             AuthFailure::NotYetValid => "not_yet_valid",

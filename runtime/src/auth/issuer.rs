@@ -83,6 +83,8 @@ pub struct Issuer {
     pub(crate) token_url: Option<String>,
     pub(crate) discovery_url: Option<String>,
     pub(crate) keys_from: KeysFrom,
+    /// The allowed tenants, when `issuer` is a template (see [`Issuer::discover_tenants`]).
+    pub(crate) tenants: Option<Vec<String>>,
     pub(crate) jwks_options: JwksOptions,
     pub(crate) http_settings: Option<HttpSettings>,
     pub(crate) roles: RolesClaim,
@@ -106,6 +108,7 @@ impl Issuer {
             token_url: None,
             discovery_url: None,
             keys_from: KeysFrom::Configured,
+            tenants: None,
             jwks_options: JwksOptions::default(),
             http_settings: None,
             roles: RolesClaim::default(),
@@ -143,6 +146,63 @@ impl Issuer {
         Issuer {
             keys_from: KeysFrom::Discovery,
             ..Issuer::new(issuer)
+        }
+    }
+
+    /// The tenants of a multi-tenant provider, each an issuer of its own: `template` is the
+    /// issuer identifier with `{tenantid}` where the tenant goes (Entra ID's
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`), and `tenants` the tenants whose
+    /// tokens are accepted. The list is mandatory: a provider anyone can open a tenant at
+    /// must not be trusted for every tenant.
+    ///
+    /// Each tenant is the issuer `template` names with its id in place of `{tenantid}`,
+    /// found by [discovery](Issuer::discover) at that identifier, and every other setting of
+    /// this issuer (audience, algorithms, leeway, roles, DPoP, JWKS options, HTTP settings,
+    /// a [JWKS URL](Issuer::jwks_url) or [token URL](Issuer::token_url) holding `{tenantid}`
+    /// too) applies to each. A token is taken by a tenant when its `iss` is that tenant's
+    /// identifier exactly, and it must carry a `tid` claim equal to that tenant's id;
+    /// a token whose `iss` fits the template for a tenant not on the list is refused
+    /// (`tenant_not_allowed`) without any request to the provider.
+    ///
+    /// # Keys on the first token
+    ///
+    /// [`SecurityBuilder::build`](crate::SecurityBuilder::build) fetches nothing for the
+    /// tenants. The first token of a tenant starts its discovery and first key fetch and
+    /// waits for that attempt (bounded by the discovery and JWKS timeouts; tokens arriving
+    /// meanwhile wait for the same attempt); from then on its keys are kept and refreshed
+    /// as for any issuer found by discovery, and while its provider fails its tokens are
+    /// refused with `503 Service Unavailable` and `Retry-After`, retried in the background
+    /// and alerted. A tenant no token has named is
+    /// [`NotRequested`](crate::auth::KeyReadiness::NotRequested) in
+    /// [`Security::readiness`](crate::Security::readiness), which counts it as ready.
+    ///
+    /// # At start-up
+    ///
+    /// `build` refuses a template without exactly one `{tenantid}`, an empty list, a tenant
+    /// id that is not ASCII letters, digits, `.`, `_` and `-`, and a tenant's identifier
+    /// that another issuer has too; and then each tenant's identifier as
+    /// [`discover`](Issuer::discover) does.
+    ///
+    /// ```
+    /// use portcullis_runtime::Issuer;
+    ///
+    /// let customers = Issuer::discover_tenants(
+    ///     "https://login.microsoftonline.com/{tenantid}/v2.0",
+    ///     [
+    ///         "6e2f1a9c-4b7d-4c1e-9a35-0d8b2c7e5f41",
+    ///         "b3d05e72-91c4-4f8a-8e6b-27a1c9f0d3e8",
+    ///     ],
+    /// )
+    /// .audience("api://orders-api");
+    /// assert_eq!(customers.name(), "https://login.microsoftonline.com/{tenantid}/v2.0");
+    /// ```
+    pub fn discover_tenants(
+        template: impl Into<String>,
+        tenants: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Issuer {
+        Issuer {
+            tenants: Some(tenants.into_iter().map(Into::into).collect()),
+            ..Issuer::discover(template)
         }
     }
 
@@ -243,7 +303,7 @@ impl Issuer {
         self
     }
 
-    /// The issuer identifier.
+    /// The issuer identifier (the template, for [`discover_tenants`](Issuer::discover_tenants)).
     pub fn name(&self) -> &str {
         &self.issuer
     }

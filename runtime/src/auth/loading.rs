@@ -3,11 +3,12 @@
 //! [`RemoteJwks`] and its refresh loop.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Client;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::AbortHandle;
 
 use super::discovery::{DiscoveryError, discover_with};
@@ -175,6 +176,10 @@ pub(crate) struct LoadingKeys {
     pending: Mutex<Pending>,
     alerts: OnceLock<AlertHandle>,
     task: Mutex<Option<AbortHandle>>,
+    /// Whether the background task was started.
+    started: AtomicBool,
+    /// `true` once the first attempt has finished, whatever its outcome.
+    first_attempt: watch::Sender<bool>,
     /// What `current()` returns while waiting: one set, so that `is_current` can tell it.
     empty: Arc<KeySet>,
 }
@@ -215,6 +220,8 @@ impl LoadingKeys {
             }),
             alerts: OnceLock::new(),
             task: Mutex::new(None),
+            started: AtomicBool::new(false),
+            first_attempt: watch::Sender::new(false),
             empty: Arc::new(KeySet::new()),
         })
     }
@@ -238,7 +245,7 @@ impl LoadingKeys {
     /// arrive. It holds only a weak reference between attempts and ends when this is
     /// dropped (which also aborts it). The receiver completes when the first attempt has
     /// finished, whatever its outcome. Outside a tokio runtime nothing starts (an error is
-    /// logged) and `None` is returned.
+    /// logged) and `None` is returned; once started, later calls return `None` too.
     pub(crate) fn start(self: &Arc<Self>) -> Option<oneshot::Receiver<()>> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::error!(
@@ -248,10 +255,39 @@ impl LoadingKeys {
             );
             return None;
         };
+        if self.started.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.pending().since = SystemTime::now();
         let (first_done, first_attempt) = oneshot::channel();
         let task = runtime.spawn(keep_trying(Arc::downgrade(self), first_done));
         *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
         Some(first_attempt)
+    }
+
+    /// Whether [`start`](Self::start) has started the background task.
+    pub(crate) fn started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// For keys fetched on the first token that needs them: starts the background task on
+    /// the first call, and waits until its first attempt has finished (each request of it
+    /// is bounded by its timeout, and the wait by their sum). Calls made meanwhile wait for
+    /// that same attempt; calls made after it return at once. Outside a tokio runtime it
+    /// returns at once, nothing started.
+    pub(crate) async fn first_attempt_on_demand(self: &Arc<Self>) {
+        let mut finished = self.first_attempt.subscribe();
+        if *finished.borrow() {
+            return;
+        }
+        let _ = self.start();
+        if !self.started() {
+            return;
+        }
+        let bound = self
+            .discovery_timeout
+            .saturating_add(self.options.fetch_timeout);
+        let _ = tokio::time::timeout(bound, finished.wait_for(|done| *done)).await;
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -397,6 +433,7 @@ async fn keep_trying(keys: Weak<LoadingKeys>, first_done: oneshot::Sender<()>) {
         return;
     };
     let loaded = strong.attempt().await;
+    strong.first_attempt.send_replace(true);
     drop(strong);
     let _ = first_done.send(());
     if loaded {
@@ -553,7 +590,7 @@ mod tests {
                 assert!(retry_in <= LONGEST_KEY_RETRY, "{retry_in:?}");
                 assert!(retry_in >= Duration::from_secs(44), "{retry_in:?}");
             }
-            KeyReadiness::Ready => panic!("no keys arrived"),
+            KeyReadiness::Ready | KeyReadiness::NotRequested => panic!("no keys arrived"),
         }
         assert!(keys.current().is_empty());
         assert!(keys.is_current(&keys.current()));

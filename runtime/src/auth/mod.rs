@@ -24,6 +24,7 @@ mod provider;
 mod remote;
 mod revocation;
 mod roles;
+mod tenants;
 mod verifier;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
@@ -85,6 +86,9 @@ pub(crate) use loading::{KeySource, LoadingKeys};
 pub(crate) use remote::cache_max_age;
 pub(crate) use remote::checked_url as checked_jwks_url;
 pub(crate) use revocation::Revocations;
+pub(crate) use tenants::{
+    TENANT_PLACEHOLDER, TemplateRefusal, TenantTemplate, expand as expand_tenants,
+};
 #[cfg(feature = "fuzzing")]
 pub(crate) use verifier::introspected;
 pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};

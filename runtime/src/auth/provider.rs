@@ -72,12 +72,17 @@ pub enum KeyReadiness {
         /// How long until the next attempt (zero while one is under way).
         retry_in: Duration,
     },
+    /// The keys are fetched on the first token that needs them (a tenant of an issuer
+    /// template, see [`Issuer::discover_tenants`](crate::Issuer::discover_tenants)), and no
+    /// such token has come: nothing was fetched, and nothing waits. Counted as ready.
+    NotRequested,
 }
 
 impl KeyReadiness {
-    /// Whether keys are available.
+    /// Whether keys are available, or not needed yet
+    /// ([`NotRequested`](KeyReadiness::NotRequested)).
     pub fn is_ready(&self) -> bool {
-        matches!(self, KeyReadiness::Ready)
+        matches!(self, KeyReadiness::Ready | KeyReadiness::NotRequested)
     }
 }
 

@@ -16,6 +16,7 @@ use super::loading::LoadingKeys;
 use super::principal::Principal;
 use super::provider::{KeyProvider, KeyReadiness};
 use super::roles::{RolesClaim, push_words as push_claim_words};
+use super::tenants::{Tenant, TenantTemplate};
 use super::{AuthFailure, Issuer};
 use crate::authz::ScopeRegistry;
 
@@ -32,6 +33,9 @@ pub(crate) struct IssuerRules {
     required_claims: Vec<String>,
     token_url: Option<String>,
     discovery_url: Option<String>,
+    /// The tenant this issuer stands for, when it comes from an issuer template: its keys
+    /// are loaded on its first token, and its tokens' `tid` must name it.
+    tenant: Option<Tenant>,
     /// The keys being loaded, when they come from a JWKS URL or discovery: the token
     /// endpoint discovery finds is read from it.
     loader: Option<Arc<LoadingKeys>>,
@@ -58,6 +62,7 @@ impl IssuerRules {
             required_claims: config.required_claims,
             token_url: config.token_url,
             discovery_url: config.discovery_url,
+            tenant: None,
             loader: None,
             roles: config.roles,
             dpop: config.dpop,
@@ -90,6 +95,17 @@ impl IssuerRules {
         rules
     }
 
+    /// These rules, for `tenant` of an issuer template when given.
+    pub(crate) fn of_tenant(mut self, tenant: Option<Tenant>) -> IssuerRules {
+        self.tenant = tenant;
+        self
+    }
+
+    /// The loader of a tenant's keys, which its first token starts.
+    fn on_demand(&self) -> Option<&Arc<LoadingKeys>> {
+        self.loader.as_ref().filter(|_| self.tenant.is_some())
+    }
+
     /// What the issuer's tokens may be as to DPoP.
     pub(crate) fn dpop_mode(&self) -> DpopMode {
         self.dpop
@@ -119,6 +135,9 @@ impl IssuerRules {
 
     /// Whether this issuer's keys are available.
     pub(crate) fn readiness(&self) -> KeyReadiness {
+        if self.on_demand().is_some_and(|loader| !loader.started()) {
+            return KeyReadiness::NotRequested;
+        }
         self.keys.readiness()
     }
 
@@ -133,6 +152,7 @@ impl IssuerRules {
             issuer: self.issuer.clone(),
             token_url,
             discovery_url: self.discovery_url.clone(),
+            tenants: self.tenant.as_ref().map(|tenant| tenant.template.clone()),
             dpop: self.dpop,
             jwts: self.verifies_jwts,
             opaque: self.introspector.is_some(),
@@ -146,6 +166,8 @@ pub(crate) struct IssuerDocumentation {
     pub(crate) issuer: String,
     pub(crate) token_url: Option<String>,
     pub(crate) discovery_url: Option<String>,
+    /// The template this issuer is a tenant of, with the tenants allowed.
+    pub(crate) tenants: Option<Arc<TenantTemplate>>,
     pub(crate) dpop: DpopMode,
     /// Whether its JWTs are verified.
     pub(crate) jwts: bool,
@@ -238,7 +260,10 @@ impl Verifier {
     /// refreshed (at most once per cooldown) and the same token tried again, so the first
     /// request after a key rotation succeeds. When the issuer's keys have not arrived at
     /// all (its provider has been unreachable since start-up), the token is refused with
-    /// [`AuthFailure::KeysUnavailable`] once its header has been checked.
+    /// [`AuthFailure::KeysUnavailable`] once its header has been checked. The first token of
+    /// a tenant of an issuer template starts the fetch of that tenant's keys and waits for
+    /// its first attempt; a token whose `iss` fits a template for a tenant not on its list
+    /// is refused before anything is fetched.
     pub(crate) async fn verify(
         &self,
         token: &str,
@@ -260,13 +285,21 @@ impl Verifier {
             .enumerate()
             .find(|(_, rules)| rules.issuer == iss)
             .filter(|(_, rules)| rules.verifies_jwts)
-            .ok_or(AuthFailure::UnknownIssuer)?;
+            .ok_or_else(|| self.unknown_issuer(iss))?;
         if !rules.algorithms.contains(&alg) {
             return Err(AuthFailure::AlgorithmNotAllowed);
         }
         check_type(jws.header.typ.as_deref(), rules.required_type.as_deref())?;
         let kid = jws.header.kid.as_deref();
         let mut keys = rules.keys.current();
+        if keys.is_empty()
+            && let Some(loader) = rules.on_demand()
+        {
+            // A tenant's first tokens: its keys are fetched now, once for all the tokens
+            // that wait for them (at once when that first attempt is over).
+            loader.first_attempt_on_demand().await;
+            keys = rules.keys.current();
+        }
         if keys.is_empty()
             && let KeyReadiness::Waiting { retry_in, .. } = rules.keys.readiness()
         {
@@ -295,6 +328,9 @@ impl Verifier {
             if !claims.contains_key(claim) {
                 return Err(AuthFailure::MissingClaim(static_claim_name(claim)));
             }
+        }
+        if let Some(tenant) = &rules.tenant {
+            check_tenant(claims, &tenant.id)?;
         }
         let times = check_times(claims, rules, now)?;
         check_audience(claims, &rules.audiences)?;
@@ -329,6 +365,33 @@ impl Verifier {
             issuer: index,
             recheck_at: Some(now.saturating_add(max_age)),
         })
+    }
+}
+
+impl Verifier {
+    /// Why no issuer takes a token whose `iss` is `iss`: it fits an issuer template for a
+    /// tenant not on its list, or it names no issuer at all.
+    fn unknown_issuer(&self, iss: &str) -> AuthFailure {
+        let templated = self
+            .issuers
+            .iter()
+            .filter_map(|rules| rules.tenant.as_ref())
+            .any(|tenant| tenant.template.fits(iss));
+        if templated {
+            AuthFailure::TenantNotAllowed
+        } else {
+            AuthFailure::UnknownIssuer
+        }
+    }
+}
+
+/// The token of a tenant's issuer must say it is that tenant's, in `tid`.
+fn check_tenant(claims: &Map<String, Value>, tenant: &str) -> Result<(), AuthFailure> {
+    let tid = string_claim(claims, "tid")?.ok_or(AuthFailure::MissingClaim("tid"))?;
+    if tid == tenant {
+        Ok(())
+    } else {
+        Err(AuthFailure::TenantMismatch)
     }
 }
 
@@ -627,7 +690,7 @@ fn push_words(
 /// Audit reasons carry `&'static str` claim names: the registered ones by name, any other
 /// configured claim as "other".
 fn static_claim_name(claim: &str) -> &'static str {
-    const KNOWN: [&str; 13] = [
+    const KNOWN: [&str; 14] = [
         "iss",
         "sub",
         "aud",
@@ -641,6 +704,7 @@ fn static_claim_name(claim: &str) -> &'static str {
         "appid",
         "scope",
         "auth_time",
+        "tid",
     ];
     KNOWN
         .iter()

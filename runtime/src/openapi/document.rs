@@ -20,7 +20,9 @@ use utoipa::openapi::{
 
 use super::SchemaRegistry;
 use super::doc::{OperationDoc, ParameterPlace};
-use crate::auth::{DpopMode, IssuerDocumentation};
+use crate::auth::{
+    DpopMode, IssuerDocumentation, OPENID_CONFIGURATION, TENANT_PLACEHOLDER, TenantTemplate,
+};
 use crate::authz::{Requirements, ScopeRegistry};
 use crate::endpoint::{EndpointSpec, HttpMethod as Method, MountedEndpoint};
 use crate::problem::PROBLEM_JSON;
@@ -165,8 +167,25 @@ fn security_schemes(security: &Security, registry: Option<&ScopeRegistry>) -> Ve
         }
     };
     let dpop_algs = security.dpop_algs();
-    for (index, issuer) in issuers.iter().enumerate() {
+    // One scheme for all the tenants of an issuer template; the other issuers are numbered
+    // among themselves.
+    let mut templates: Vec<&TenantTemplate> = Vec::new();
+    let mut others = 0;
+    for issuer in &issuers {
         let token_kinds = token_kinds(issuer.dpop, dpop_algs.as_deref());
+        if let Some(template) = issuer.tenants.as_deref() {
+            if !templates.iter().any(|seen| std::ptr::eq(*seen, template)) {
+                schemes.push(tenants_scheme(
+                    template,
+                    numbered("tenants", templates.len()),
+                    &token_kinds,
+                ));
+                templates.push(template);
+            }
+            continue;
+        }
+        let index = others;
+        others += 1;
         let formats = token_formats(issuer);
         if let Some(token_url) = &issuer.token_url {
             let flow = Flow::ClientCredentials(ClientCredentials::new(token_url.clone(), scopes()));
@@ -231,6 +250,34 @@ fn token_formats(issuer: &IssuerDocumentation) -> &'static str {
         (true, true) => "RFC 9068 JWTs, or opaque tokens checked by introspection (RFC 7662)",
         (false, true) => "opaque tokens checked by introspection (RFC 7662)",
         _ => "RFC 9068 JWTs",
+    }
+}
+
+/// The scheme of the tenants of an issuer template: bearer JWTs, its description naming
+/// the template and the tenants allowed.
+fn tenants_scheme(template: &TenantTemplate, name: String, token_kinds: &str) -> SchemeRef {
+    let tenants = template
+        .tenants()
+        .iter()
+        .map(|tenant| format!("`{tenant}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let description = format!(
+        "OpenID Connect access tokens (JWTs) issued by the tenants {tenants} of `{}`: a \
+         token's `iss` is that identifier with the tenant's id in place of `{TENANT_PLACEHOLDER}` \
+         (its provider metadata at `<iss>{OPENID_CONFIGURATION}`), and its `tid` claim is \
+         that tenant's id; other tenants' tokens are refused{token_kinds}",
+        template.template()
+    );
+    let bearer = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("JWT")
+        .description(Some(description))
+        .build();
+    SchemeRef {
+        name,
+        scheme: SecurityScheme::Http(bearer),
+        scoped: true,
     }
 }
 

@@ -172,11 +172,11 @@ impl Introspection {
         };
         match fetch::checked_url(endpoint) {
             Ok(url) => Ok(Some(url)),
-            Err(UrlRefusal::Invalid(reason)) => Err(IntrospectionConfigError::Endpoint {
+            Err(UrlRefusal::Invalid(reason)) => Err(IntrospectionConfigError::InvalidEndpoint {
                 url: fetch::without_credentials(endpoint),
                 reason,
             }),
-            Err(UrlRefusal::Insecure) => Err(IntrospectionConfigError::Endpoint {
+            Err(UrlRefusal::Insecure) => Err(IntrospectionConfigError::InvalidEndpoint {
                 url: endpoint.clone(),
                 reason: "it must be https:// (plain http:// only on localhost, 127.0.0.0/8 \
                          or [::1], for development)"
@@ -202,7 +202,7 @@ pub enum IntrospectionConfigError {
     NoEndpoint,
     /// The endpoint is not a URL, carries credentials, or is plain `http://` off loopback.
     #[error("the introspection endpoint {url:?} is refused: {reason}")]
-    Endpoint {
+    InvalidEndpoint {
         /// The URL, without credentials.
         url: String,
         /// Why.
