@@ -121,6 +121,7 @@ mod error;
 mod introspection_endpoint;
 mod keys;
 mod opaque;
+mod random;
 mod routes;
 mod token;
 mod token_endpoint;
@@ -298,7 +299,7 @@ impl DevIssuerBuilder {
     pub fn build(self) -> Result<DevIssuer, DevError> {
         let mut clients = Clients::default();
         // The resource server, which introspects: its client id is the audience.
-        let resource_secret = SecretString::from(token::random_id(32)?);
+        let resource_secret = SecretString::from(random::random_id(32)?);
         if let Ok(resource_server) =
             Client::new(&self.audience, resource_secret.clone(), Vec::new())
         {

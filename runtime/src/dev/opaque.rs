@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
-use super::DevError;
-use super::token::random_id;
+use super::error::DevError;
+use super::random::random_id;
 use crate::auth::{opaque_token_id, unix_now};
 
 /// How the issuer's opaque tokens start: the resource server recognises them by it

@@ -2,22 +2,11 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use super::random::random_id;
 use super::{DevError, DevIssuer};
 use crate::auth::unix_now;
-
-/// `bytes` random bytes, base64url-encoded.
-pub(crate) fn random_id(bytes: usize) -> Result<String, DevError> {
-    let mut buffer = vec![0u8; bytes];
-    SystemRandom::new()
-        .fill(&mut buffer)
-        .map_err(|_| DevError::KeyGeneration)?;
-    Ok(URL_SAFE_NO_PAD.encode(buffer))
-}
 
 /// A token being minted; see [`DevIssuer::token`].
 ///

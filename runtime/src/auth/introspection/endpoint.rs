@@ -9,7 +9,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, Url};
 use secrecy::ExposeSecret;
 
-use super::config::{ClientAuthentication, Introspection, MAX_ANSWER_BYTES};
+use super::settings::{ClientAuthentication, Introspection, MAX_ANSWER_BYTES};
 use crate::auth::fetch::{self, FetchFailure};
 
 /// Asks `url` about `token`, as `config`'s client; the body of a 2xx answer.

@@ -11,8 +11,8 @@ use reqwest::{Client, Url};
 use serde_json::{Map, Value};
 
 use super::answer::{Answer, parse_answer};
-use super::config::Introspection;
 use super::endpoint::ask;
+use super::settings::Introspection;
 use crate::alert::{Alert, AlertHandle, AlertKind};
 use crate::auth::fetch::{self, FetchFailure, UrlRefusal};
 use crate::auth::{AuthFailure, LoadingKeys};

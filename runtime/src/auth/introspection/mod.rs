@@ -7,18 +7,18 @@
 //! ones are remembered (by the token's digest) for a short time.
 
 mod answer;
-mod config;
 mod endpoint;
 mod introspector;
 mod routing;
+mod settings;
 
 pub(crate) use answer::{Answer, parse_answer};
-pub use config::{
+pub(crate) use introspector::{Introspector, TokenDigest, token_digest};
+pub(crate) use routing::{check_routes, route};
+pub use settings::{
     ClientAuthentication, DEFAULT_INACTIVE_CACHE, DEFAULT_INTROSPECTION_MAX_AGE,
     DEFAULT_INTROSPECTION_TIMEOUT, Introspection, IntrospectionConfigError, MAX_ANSWER_BYTES,
 };
-pub(crate) use introspector::{Introspector, TokenDigest, token_digest};
-pub(crate) use routing::{check_routes, route};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

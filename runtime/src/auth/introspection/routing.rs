@@ -2,7 +2,7 @@
 //! with, or the only issuer that introspects when it names no prefix. A token is never
 //! sent to more than one endpoint, nor to a provider that did not issue it.
 
-use super::config::IntrospectionConfigError;
+use super::settings::IntrospectionConfigError;
 
 /// Checks, when the configuration is built, that every token has at most one endpoint:
 /// `issuers` are the (name, token prefix) of the issuers that introspect.
