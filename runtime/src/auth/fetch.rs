@@ -123,9 +123,33 @@ async fn get_within(
     timeout: Duration,
     cap: usize,
 ) -> Result<Fetched, FetchFailure> {
-    let mut response = client
-        .get(url.clone())
-        .header(ACCEPT, accept)
+    let request = client.get(url.clone()).header(ACCEPT, accept);
+    let response = send(request, url, timeout, cap).await?;
+    let cache_control = {
+        let lines: Vec<&str> = response
+            .headers()
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        (!lines.is_empty()).then(|| lines.join(", "))
+    };
+    let body = body_within(response, timeout, cap).await?;
+    Ok(Fetched {
+        body,
+        cache_control,
+    })
+}
+
+/// Sends `request` (to `url`) within `timeout`, and takes only a 2xx answer that is no
+/// redirect and announces no more than `cap` bytes of body.
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    url: &Url,
+    timeout: Duration,
+    cap: usize,
+) -> Result<reqwest::Response, FetchFailure> {
+    let response = request
         .timeout(timeout)
         .send()
         .await
@@ -143,15 +167,15 @@ async fn get_within(
     {
         return Err(FetchFailure::TooLarge(cap));
     }
-    let cache_control = {
-        let lines: Vec<&str> = response
-            .headers()
-            .get_all(CACHE_CONTROL)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .collect();
-        (!lines.is_empty()).then(|| lines.join(", "))
-    };
+    Ok(response)
+}
+
+/// The body of `response`, at most `cap` bytes.
+pub(crate) async fn body_within(
+    mut response: reqwest::Response,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Vec<u8>, FetchFailure> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -163,10 +187,7 @@ async fn get_within(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Fetched {
-        body,
-        cache_control,
-    })
+    Ok(body)
 }
 
 pub(crate) fn transport(error: reqwest::Error, timeout: Duration) -> FetchFailure {

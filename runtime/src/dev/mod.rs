@@ -255,7 +255,7 @@ impl DevIssuerBuilder {
     /// Registers a client; see [`DevIssuer::register_client`]. Mistakes are reported by
     /// [`build`](DevIssuerBuilder::build).
     pub fn client<I, S>(
-        mut self,
+        self,
         client_id: impl Into<String>,
         secret: SecretString,
         allowed_scopes: I,
@@ -264,20 +264,14 @@ impl DevIssuerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.clients.push(PendingClient {
-            id: client_id.into(),
-            secret,
-            scopes: allowed_scopes.into_iter().map(Into::into).collect(),
-            kind: ClientKind::Jwt,
-        });
-        self
+        self.pending(client_id.into(), secret, allowed_scopes, ClientKind::Jwt)
     }
 
     /// Registers a client that gets opaque tokens; see
     /// [`DevIssuer::register_opaque_client`]. Mistakes are reported by
     /// [`build`](DevIssuerBuilder::build).
     pub fn opaque_client<I, S>(
-        mut self,
+        self,
         client_id: impl Into<String>,
         secret: SecretString,
         allowed_scopes: I,
@@ -286,11 +280,25 @@ impl DevIssuerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        self.pending(client_id.into(), secret, allowed_scopes, ClientKind::Opaque)
+    }
+
+    fn pending<I, S>(
+        mut self,
+        id: String,
+        secret: SecretString,
+        allowed_scopes: I,
+        kind: ClientKind,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         self.clients.push(PendingClient {
-            id: client_id.into(),
+            id,
             secret,
             scopes: allowed_scopes.into_iter().map(Into::into).collect(),
-            kind: ClientKind::Opaque,
+            kind,
         });
         self
     }

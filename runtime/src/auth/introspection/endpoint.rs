@@ -40,41 +40,13 @@ async fn ask_within(
     let mut request = client
         .post(url.clone())
         .header(ACCEPT, "application/json")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .timeout(timeout);
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
     if config.authentication == ClientAuthentication::SecretBasic {
         request = request.header(AUTHORIZATION, basic_credentials(config));
     }
     let request = request.body(form_body(config, token));
-    let mut response = request
-        .send()
-        .await
-        .map_err(|error| fetch::transport(error, timeout))?;
-    let status = response.status();
-    if status.is_redirection() || response.url() != url {
-        return Err(FetchFailure::Redirected);
-    }
-    if !status.is_success() {
-        return Err(FetchFailure::Status(status.as_u16()));
-    }
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
-    {
-        return Err(FetchFailure::TooLarge(MAX_ANSWER_BYTES));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|error| fetch::transport(error, timeout))?
-    {
-        if body.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
-            return Err(FetchFailure::TooLarge(MAX_ANSWER_BYTES));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    let response = fetch::send(request, url, timeout, MAX_ANSWER_BYTES).await?;
+    fetch::body_within(response, timeout, MAX_ANSWER_BYTES).await
 }
 
 /// The form: the token, its type hint, and the credentials with `client_secret_post`.
