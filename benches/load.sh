@@ -25,6 +25,19 @@
 #   portcullis_first_seen_RS256  Portcullis, a distinct RS256 token on every request
 #   portcullis_first_seen_ES256  Portcullis, a distinct ES256 token on every request
 #   hand_first_seen_RS256        the hand-assembled stack, a distinct RS256 token each request
+#   deployed                     (not run by default) Portcullis as the orders example deploys
+#                                it: a Prometheus recorder, the example's tracing subscriber
+#                                (RUST_LOG, default info: an audit line for every request),
+#                                the security-headers layer, the guard, and the example's
+#                                handler work (a JSON row of a Mutex<BTreeMap> cloned, parsed,
+#                                re-serialized), one repeated RS256 token
+#   bare_deployed                (not run by default) bare axum doing that same handler work
+#
+# As deployed, side by side with bare axum doing the same work (DEPLOYED=1 sets the variants
+# and the server beside them):
+#   DEPLOYED=1 benches/load.sh                                      # the recommended profile
+#   DEPLOYED=1 CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+#       benches/load.sh                                             # Cargo's default release
 #
 # The server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $CLIENT_CPU. Variants
 # alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine
@@ -86,6 +99,11 @@ TOKENS_PER_SECOND=${TOKENS_PER_SECOND:-30000}
 [[ $(id -u) -eq 0 ]] && DEFAULT_NICE=-20 || DEFAULT_NICE=0
 NICE=${NICE:-$DEFAULT_NICE}
 SIDE_BY_SIDE=${SIDE_BY_SIDE:-}
+if [[ -n "${DEPLOYED:-}" ]]; then
+    SIDE_BY_SIDE=1
+    BESIDE_MODE=${BESIDE_MODE:-bare-deployed}
+    VARIANTS=${VARIANTS:-bare_deployed deployed}
+fi
 [[ -n "$SIDE_BY_SIDE" && -n "${RATE:-}" ]] && { echo "load.sh: SIDE_BY_SIDE is a closed loop: unset RATE" >&2; exit 1; }
 [[ -n "$SIDE_BY_SIDE" ]] && VARIANTS=${VARIANTS:-bare bare_fields portcullis_cached}
 VARIANTS=${VARIANTS:-bare bare_connect_info bare_fields portcullis_cached portcullis_uncached_RS256 hand_repeated_RS256 portcullis_first_seen_RS256 portcullis_first_seen_ES256 hand_first_seen_RS256}
@@ -177,6 +195,8 @@ server_mode() {
     bare_connect_info) echo bare-connect-info ;;
     bare_fields) echo bare-fields ;;
     bare_map_response) echo bare-map-response ;;
+    bare_deployed) echo bare-deployed ;;
+    deployed) echo deployed ;;
     portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;
     hand_*) echo hand ;;
@@ -196,7 +216,9 @@ client_args() {
 # Starts the server of mode $1 on port $2 (default $PORT): its PID in SERVER_PID.
 start_server() {
     local port=${2:-$PORT}
-    "${BOOST[@]}" "$NICE" taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$port" "$LOAD_DIR" &
+    # Standard output (the deployed server's log lines) goes nowhere: writing it is part of
+    # the server's work, reading it is not.
+    "${BOOST[@]}" "$NICE" taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$port" "$LOAD_DIR" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

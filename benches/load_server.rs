@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>
+//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed> <address> <dir>
 //! load_server drive <address> <tokens file> <requests per second> <connections> <seconds>
 //! ```
 //!
@@ -26,7 +26,12 @@
 //! - `portcullis`: Portcullis with the default token cache, served with `ConnectInfo` as its
 //!   documentation asks (a limiter decides every request, with a quota never reached);
 //! - `portcullis-uncached`: the same with the token cache off (every token verified);
-//! - `hand`: the hand-assembled stack (`support/hand_assembled.rs`), RS256 only.
+//! - `hand`: the hand-assembled stack (`support/hand_assembled.rs`), RS256 only;
+//! - `deployed`: Portcullis as the orders example deploys it: a Prometheus recorder, the
+//!   example's `tracing` subscriber, the security-headers layer, the guard, and the
+//!   example's handler work (a JSON row cloned, parsed and re-serialized)
+//!   (`support/deployed.rs`);
+//! - `bare-deployed`: the same handler work on bare axum.
 //!
 //! `drive` is the open-loop client of `RATE=... benches/load.sh` (`support/open_loop.rs`):
 //! it offers `GET /orders/7` at a fixed rate, with the tokens of the file in turn, measures
@@ -41,6 +46,8 @@ portcullis::scopes! {
 
 #[path = "support/apps.rs"]
 mod apps;
+#[path = "support/deployed.rs"]
+mod deployed;
 #[path = "support/hand_assembled.rs"]
 mod hand_assembled;
 #[path = "support/open_loop.rs"]
@@ -59,7 +66,7 @@ use tokens::{AUDIENCE, Alg, BenchKeys, ISSUER};
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -189,6 +196,13 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
                 )
                 .await?
             }
+            "deployed" => {
+                deployed::install_observability()?;
+                let jwks = std::fs::read_to_string(dir.join("jwks.json"))?;
+                let app = deployed::portcullis(&jwks).await?;
+                portcullis::transport::serve(listener, app).await?
+            }
+            "bare-deployed" => axum::serve(listener, deployed::bare()).await?,
             "hand" => {
                 let pem = std::fs::read_to_string(dir.join("rsa.pem"))?;
                 let verifier = hand_assembled::Verifier::rs256(&pem, ISSUER, AUDIENCE)?;

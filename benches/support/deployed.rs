@@ -1,0 +1,147 @@
+//! The "as deployed" pair of the load benchmark: Portcullis set up as the orders example
+//! sets it up, and bare axum doing the same handler work beside it.
+//!
+//! - Handler work, in both: the orders are JSON rows in a `Mutex<BTreeMap<u64, String>>`, as
+//!   the example keeps them; `GET /orders/{id}` clones one row, parses it and answers it
+//!   re-serialized.
+//! - [`portcullis`]: what the example adds around it: a Prometheus recorder installed before
+//!   the configuration is built (so every metric is recorded), the `tracing` subscriber the
+//!   example installs (`fmt`, `RUST_LOG` or `info`: audit events of allowed requests
+//!   included, to standard output), the security-headers layer (`nosniff`) and the guard
+//!   around the app. The quota of the endpoint is never reached.
+//! - [`bare`]: the same handler on bare axum, nothing else.
+//!
+//! The crate that includes this module must declare, at its root,
+//! `portcullis::scopes! { "orders:read" => "..." }`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use portcullis::prelude::*;
+use portcullis::transport::SecurityHeadersLayer;
+
+use super::tokens::{AUDIENCE, ISSUER};
+
+/// The orders, one JSON row each, as the example's store keeps them.
+#[derive(Clone)]
+pub struct Rows(Arc<Mutex<BTreeMap<u64, String>>>);
+
+impl Rows {
+    /// Orders 1 to 100.
+    pub fn seeded() -> Rows {
+        let rows = (1..=100)
+            .map(|id| {
+                let row = StoredOrder {
+                    id,
+                    item: "tea".to_owned(),
+                    quantity: 2,
+                    created_by: "alice".to_owned(),
+                };
+                (id, serde_json::to_string(&row).unwrap_or_default())
+            })
+            .collect();
+        Rows(Arc::new(Mutex::new(rows)))
+    }
+
+    /// Order `id`, parsed from a copy of its row.
+    fn get(&self, id: u64) -> Option<StoredOrder> {
+        let row = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()?;
+        serde_json::from_str(&row).ok()
+    }
+}
+
+/// A row as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredOrder {
+    id: u64,
+    item: String,
+    quantity: u32,
+    created_by: String,
+}
+
+/// An order, as Portcullis' `GET /orders/{id}` returns it.
+#[output]
+pub struct Order {
+    id: u64,
+    item: String,
+    quantity: u32,
+    created_by: String,
+}
+
+/// Gets one order (the quota is real, never reached).
+#[secure(
+    get,
+    path = "/orders/{id}",
+    scope = "orders:read",
+    rate = "1000000000/s",
+    errors(404 = "No such order")
+)]
+async fn get_order(
+    State(rows): State<Rows>,
+    _who: Principal,
+    Path(id): Path<u64>,
+) -> Result<Json<Order>, StatusCode> {
+    let order = rows.get(id).ok_or(StatusCode::NOT_FOUND)?;
+    Ok(Json(Order {
+        id: order.id,
+        item: order.item,
+        quantity: order.quantity,
+        created_by: order.created_by,
+    }))
+}
+
+/// Installs what the example installs before it builds its configuration: the Prometheus
+/// recorder, and the `tracing` subscriber.
+pub fn install_observability() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    // The handle would serve /metrics; the recorder records whether or not it is read.
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    std::mem::forget(handle);
+    Ok(())
+}
+
+/// Portcullis as the example deploys it (call [`install_observability`] first), trusting the
+/// keys of `jwks`.
+pub async fn portcullis(
+    jwks: &str,
+) -> Result<portcullis::Guarded<axum::Router>, Box<dyn std::error::Error>> {
+    let security = Security::builder()
+        .issuer(Issuer::new(ISSUER).audience(AUDIENCE).jwks_json(jwks))
+        .default_rate(rate!("1000000/s"))
+        .build()
+        .await?;
+    let router = SecureRouter::new(security).mount(routes![get_order]);
+    let guard = router.guard();
+    let app = router
+        .into_router()
+        .with_state(Rows::seeded())
+        .layer(SecurityHeadersLayer::for_plain_http());
+    Ok(guard.wrap(app))
+}
+
+async fn bare_get_order(
+    State(rows): State<Rows>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Result<axum::Json<StoredOrder>, StatusCode> {
+    rows.get(id).map(axum::Json).ok_or(StatusCode::NOT_FOUND)
+}
+
+/// The same handler work on bare axum.
+pub fn bare() -> axum::Router {
+    axum::Router::new()
+        .route("/orders/{id}", axum::routing::get(bare_get_order))
+        .with_state(Rows::seeded())
+}
