@@ -12,6 +12,7 @@ mod introspector;
 mod routing;
 mod settings;
 
+#[cfg(feature = "fuzzing")]
 pub(crate) use answer::{Answer, parse_answer};
 pub(crate) use introspector::{Introspector, TokenDigest, token_digest};
 pub(crate) use routing::{check_routes, route};
