@@ -38,6 +38,13 @@
 #   DEPLOYED=1 benches/load.sh                                      # the recommended profile
 #   DEPLOYED=1 CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 #       benches/load.sh                                             # Cargo's default release
+# To weigh one piece of the deployed server at a time (benches/support/deployed.rs):
+#   DEPLOYED_WITHOUT=recorder,subscriber,headers,guard (any of them) leaves pieces out;
+#   DEPLOYED_HEADERS=outside puts the security-headers layer around the guarded app instead
+#   of on the router's routes; DEPLOYED_LOG=sink formats log lines and writes them nowhere;
+#   DEPLOYED_AUDIT=jsonl adds a JsonLinesSink on standard output (with
+#   RUST_LOG="info,portcullis::audit=off", the audit trail is that sink's alone); RUST_LOG
+#   (default info) is the deployed server's filter, as the example's.
 #
 # The server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $CLIENT_CPU. Variants
 # alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine

@@ -199,8 +199,7 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
             "deployed" => {
                 deployed::install_observability()?;
                 let jwks = std::fs::read_to_string(dir.join("jwks.json"))?;
-                let app = deployed::portcullis(&jwks).await?;
-                portcullis::transport::serve(listener, app).await?
+                deployed::serve_portcullis(listener, &jwks).await?
             }
             "bare-deployed" => axum::serve(listener, deployed::bare()).await?,
             "hand" => {

@@ -4,12 +4,18 @@
 //! - Handler work, in both: the orders are JSON rows in a `Mutex<BTreeMap<u64, String>>`, as
 //!   the example keeps them; `GET /orders/{id}` clones one row, parses it and answers it
 //!   re-serialized.
-//! - [`portcullis`]: what the example adds around it: a Prometheus recorder installed before
+//! - [`serve_portcullis`]: what the example adds around it: a Prometheus recorder installed before
 //!   the configuration is built (so every metric is recorded), the `tracing` subscriber the
 //!   example installs (`fmt`, `RUST_LOG` or `info`: audit events of allowed requests
 //!   included, to standard output), the security-headers layer (`nosniff`) and the guard
 //!   around the app. The quota of the endpoint is never reached.
 //! - [`bare`]: the same handler on bare axum, nothing else.
+//!
+//! To weigh one piece at a time: `DEPLOYED_WITHOUT` (comma-separated) leaves pieces out of
+//! [`serve_portcullis`]: `recorder`, `subscriber`, `headers`, `guard`;
+//! `DEPLOYED_HEADERS=outside` puts the security-headers layer around the guarded app
+//! instead of on the router's routes; `DEPLOYED_LOG=sink` formats log lines and writes them
+//! nowhere; `DEPLOYED_AUDIT=jsonl` adds a `JsonLinesSink` on standard output.
 //!
 //! The crate that includes this module must declare, at its root,
 //! `portcullis::scopes! { "orders:read" => "..." }`.
@@ -23,6 +29,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use portcullis::prelude::*;
 use portcullis::transport::SecurityHeadersLayer;
+use tower::Layer as _;
 
 use super::tokens::{AUDIENCE, ISSUER};
 
@@ -102,34 +109,65 @@ async fn get_order(
 /// Installs what the example installs before it builds its configuration: the Prometheus
 /// recorder, and the `tracing` subscriber.
 pub fn install_observability() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    if !without("subscriber") {
+        let subscriber = tracing_subscriber::fmt().with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    // The handle would serve /metrics; the recorder records whether or not it is read.
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
-    std::mem::forget(handle);
+        );
+        if std::env::var("DEPLOYED_LOG").is_ok_and(|to| to == "sink") {
+            subscriber.with_writer(std::io::sink).init();
+        } else {
+            subscriber.init();
+        }
+    }
+    if !without("recorder") {
+        // The handle would serve /metrics; the recorder records whether or not it is read.
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+        std::mem::forget(handle);
+    }
     Ok(())
 }
 
-/// Portcullis as the example deploys it (call [`install_observability`] first), trusting the
-/// keys of `jwks`.
-pub async fn portcullis(
+/// Whether `DEPLOYED_WITHOUT` leaves `piece` out.
+fn without(piece: &str) -> bool {
+    std::env::var("DEPLOYED_WITHOUT")
+        .is_ok_and(|pieces| pieces.split(',').any(|left_out| left_out.trim() == piece))
+}
+
+/// Serves Portcullis as the example deploys it on `listener` (call
+/// [`install_observability`] first), trusting the keys of `jwks`.
+pub async fn serve_portcullis(
+    listener: tokio::net::TcpListener,
     jwks: &str,
-) -> Result<portcullis::Guarded<axum::Router>, Box<dyn std::error::Error>> {
-    let security = Security::builder()
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = Security::builder()
         .issuer(Issuer::new(ISSUER).audience(AUDIENCE).jwks_json(jwks))
-        .default_rate(rate!("1000000/s"))
-        .build()
-        .await?;
+        .default_rate(rate!("1000000/s"));
+    if std::env::var("DEPLOYED_AUDIT").is_ok_and(|to| to == "jsonl") {
+        // Audit events as JSON lines on standard output, written by the sink's own thread.
+        let out = std::io::BufWriter::new(std::io::stdout());
+        builder = builder.audit_sink(portcullis::audit::JsonLinesSink::writer(out, 10_000));
+    }
+    let security = builder.build().await?;
     let router = SecureRouter::new(security).mount(routes![get_order]);
     let guard = router.guard();
-    let app = router
-        .into_router()
-        .with_state(Rows::seeded())
-        .layer(SecurityHeadersLayer::for_plain_http());
-    Ok(guard.wrap(app))
+    let mut app = router.into_router().with_state(Rows::seeded());
+    let outside = std::env::var("DEPLOYED_HEADERS").is_ok_and(|at| at == "outside");
+    if !without("headers") && !outside {
+        app = app.layer(SecurityHeadersLayer::for_plain_http());
+    }
+    match (without("guard"), outside) {
+        (true, false) => portcullis::transport::serve(listener, app).await?,
+        (true, true) => {
+            let app = SecurityHeadersLayer::for_plain_http().layer(app);
+            portcullis::transport::serve(listener, app).await?
+        }
+        (false, false) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
+        (false, true) => {
+            let app = SecurityHeadersLayer::for_plain_http().layer(guard.wrap(app));
+            portcullis::transport::serve(listener, app).await?
+        }
+    }
+    Ok(())
 }
 
 async fn bare_get_order(
