@@ -93,6 +93,60 @@ async fn a_discovered_issuer_takes_its_jwts_and_its_opaque_tokens() {
     assert_eq!(endpoint.total_hits(), 1, "the JWT is not introspected");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_requests_with_a_new_token_asks_the_endpoint_once() {
+    let endpoint = IntrospectionServer::start().await;
+    let issuer = "https://opaque.test/";
+    let security = Security::builder()
+        .issuer(
+            Issuer::new(issuer)
+                .audience(AUDIENCE)
+                .introspection(introspection().endpoint(&endpoint.url)),
+        )
+        .default_rate(rate!("1000/s"))
+        .auth_failure_limit(None)
+        .build()
+        .await
+        .unwrap();
+    let app = app(security);
+    endpoint.slow_down(Duration::from_millis(300));
+    for (token, answer) in [
+        (
+            "burst-active-2YotnFZFEjr1zCsicMWpAA",
+            Some(active(issuer, "orders:read")),
+        ),
+        ("burst-inactive-2YotnFZFEjr1zCsicMWpAA", None),
+    ] {
+        if let Some(answer) = answer {
+            endpoint.answer(token, answer);
+        }
+        let requests: Vec<_> = (0..16)
+            .map(|_| {
+                let app = app.clone();
+                tokio::spawn(async move { send(&app, get("/orders", token)).await.status })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap());
+        }
+        let expected = if token.contains("inactive") {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert!(
+            statuses.iter().all(|status| *status == expected),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            endpoint.hits(token),
+            1,
+            "{token}: one question for 16 requests"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_failing_endpoint_refuses_with_503_alerts_once_and_logs_no_token() {
     let logs = LogCapture::default();

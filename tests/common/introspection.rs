@@ -27,6 +27,8 @@ struct Answers {
     failing: Option<StatusCode>,
     hits: HashMap<String, usize>,
     unauthenticated: usize,
+    /// How long each answer takes.
+    delay: std::time::Duration,
 }
 
 /// A running endpoint.
@@ -45,6 +47,8 @@ async fn introspect(
         "Basic {}",
         STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
     );
+    let delay = answers.lock().unwrap().delay;
+    tokio::time::sleep(delay).await;
     let mut answers = answers.lock().unwrap();
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         answers.unauthenticated += 1;
@@ -95,6 +99,11 @@ impl IntrospectionServer {
     /// Answers `status` to every request (`None`: as set per token again).
     pub fn fail_with(&self, status: Option<StatusCode>) {
         self.answers.lock().unwrap().failing = status;
+    }
+
+    /// Takes `delay` over each answer.
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        self.answers.lock().unwrap().delay = delay;
     }
 
     /// How many times `token` was asked about.

@@ -1,8 +1,9 @@
 //! The introspection of one issuer's tokens: where its endpoint is, the answers known to be
 //! inactive, and the alert raised once when the endpoint fails.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Instant;
 
 use quick_cache::UnitWeighter;
@@ -19,6 +20,16 @@ use crate::auth::{AuthFailure, LoadingKeys};
 
 /// How many inactive answers are kept at most.
 const INACTIVE_CAPACITY: usize = 10_000;
+
+/// Past this many tokens being asked about at once, the record of those asked about is
+/// swept of the ones no request waits for any more.
+const IN_FLIGHT_SWEEP: usize = 1_024;
+
+/// What the endpoint said of a token, shared by the requests that wait for it.
+type Outcome = Result<Map<String, Value>, AuthFailure>;
+
+/// One question to the endpoint, which every request with the same token awaits.
+type InFlight = tokio::sync::OnceCell<Outcome>;
 
 /// The SHA-256 digest of a token: what is kept of the tokens found inactive (never the
 /// token itself).
@@ -45,6 +56,9 @@ pub(crate) struct Introspector {
     discovered: OnceLock<Result<Url, String>>,
     /// Tokens answered inactive, until when they are refused without asking.
     inactive: Cache<TokenDigest, Instant, UnitWeighter, foldhash::fast::RandomState>,
+    /// The tokens being asked about: requests with a token already being asked about wait
+    /// for that answer instead of asking again.
+    in_flight: Mutex<HashMap<TokenDigest, Weak<InFlight>>>,
     /// Whether the last request failed (an alert was raised for that outage).
     failing: AtomicBool,
     alerts: OnceLock<AlertHandle>,
@@ -83,6 +97,7 @@ impl Introspector {
                 foldhash::fast::RandomState::default(),
                 DefaultLifecycle::default(),
             ),
+            in_flight: Mutex::new(HashMap::new()),
             failing: AtomicBool::new(false),
             alerts: OnceLock::new(),
         }
@@ -139,11 +154,10 @@ impl Introspector {
     /// active; [`AuthFailure::InactiveToken`] when it is not (or was found not to be within
     /// the inactive-answer time); [`AuthFailure::IntrospectionUnavailable`] when the
     /// endpoint cannot be asked, fails or answers what cannot be read.
-    pub(crate) async fn introspect(
-        &self,
-        token: &str,
-        digest: &TokenDigest,
-    ) -> Result<Map<String, Value>, AuthFailure> {
+    ///
+    /// Requests with a token already being asked about wait for that answer: a burst of
+    /// requests with a new token costs the provider one request.
+    pub(crate) async fn introspect(&self, token: &str, digest: &TokenDigest) -> Outcome {
         if self
             .inactive
             .get(digest)
@@ -151,6 +165,43 @@ impl Introspector {
         {
             return Err(AuthFailure::InactiveToken);
         }
+        let question = self.question(digest);
+        let outcome = question
+            .get_or_init(|| self.ask_endpoint(token, digest))
+            .await
+            .clone();
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if in_flight
+            .get(digest)
+            .is_some_and(|asked| std::ptr::eq(asked.as_ptr(), Arc::as_ptr(&question)))
+        {
+            in_flight.remove(digest);
+        }
+        outcome
+    }
+
+    /// The question being asked about the token of `digest`, or a new one.
+    fn question(&self, digest: &TokenDigest) -> Arc<InFlight> {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(question) = in_flight.get(digest).and_then(Weak::upgrade) {
+            return question;
+        }
+        if in_flight.len() >= IN_FLIGHT_SWEEP {
+            in_flight.retain(|_, asked| asked.strong_count() > 0);
+        }
+        let question = Arc::new(InFlight::new());
+        in_flight.insert(*digest, Arc::downgrade(&question));
+        question
+    }
+
+    /// Asks the endpoint about `token`.
+    async fn ask_endpoint(&self, token: &str, digest: &TokenDigest) -> Outcome {
         let url = self.endpoint().map_err(|reason| self.failed(reason))?;
         let body = ask(&self.client, url, &self.config, token)
             .await
