@@ -41,7 +41,8 @@
 # To weigh one piece of the deployed server at a time (benches/support/deployed.rs):
 #   DEPLOYED_WITHOUT=recorder,subscriber,headers,guard (any of them) leaves pieces out;
 #   DEPLOYED_HEADERS=outside puts the security-headers layer around the guarded app instead
-#   of on the router's routes; DEPLOYED_LOG=sink formats log lines and writes them nowhere;
+#   of on the router's routes; DEPLOYED_LOG=sink formats log lines and writes them nowhere,
+#   DEPLOYED_LOG=colours writes them with colours (the server's output is no terminal);
 #   DEPLOYED_AUDIT=jsonl adds a JsonLinesSink on standard output (with
 #   RUST_LOG="info,portcullis::audit=off", the audit trail is that sink's alone); RUST_LOG
 #   (default info) is the deployed server's filter, as the example's.

@@ -149,10 +149,13 @@ pub fn app(api: SecureRouter) -> portcullis::Guarded<Router> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Colours only on a terminal: a log file or a collector gets plain lines, which also
+    // cost less to write (docs/performance.md, "As deployed").
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let address: SocketAddr = std::env::var("EXISTING_APP_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3001".to_owned())

@@ -4,18 +4,20 @@
 //! - Handler work, in both: the orders are JSON rows in a `Mutex<BTreeMap<u64, String>>`, as
 //!   the example keeps them; `GET /orders/{id}` clones one row, parses it and answers it
 //!   re-serialized.
-//! - [`serve_portcullis`]: what the example adds around it: a Prometheus recorder installed before
-//!   the configuration is built (so every metric is recorded), the `tracing` subscriber the
-//!   example installs (`fmt`, `RUST_LOG` or `info`: audit events of allowed requests
-//!   included, to standard output), the security-headers layer (`nosniff`) and the guard
-//!   around the app. The quota of the endpoint is never reached.
+//! - [`serve_portcullis`]: what the example adds around it: a Prometheus recorder installed
+//!   before the configuration is built (so every metric is recorded), the `tracing`
+//!   subscriber the example installs (`fmt`, `RUST_LOG` or `info`: audit events of allowed
+//!   requests included, to standard output, colours only on a terminal), the
+//!   security-headers layer (`nosniff`) and the guard around the app. The quota of the
+//!   endpoint is never reached.
 //! - [`bare`]: the same handler on bare axum, nothing else.
 //!
 //! To weigh one piece at a time: `DEPLOYED_WITHOUT` (comma-separated) leaves pieces out of
 //! [`serve_portcullis`]: `recorder`, `subscriber`, `headers`, `guard`;
 //! `DEPLOYED_HEADERS=outside` puts the security-headers layer around the guarded app
 //! instead of on the router's routes; `DEPLOYED_LOG=sink` formats log lines and writes them
-//! nowhere; `DEPLOYED_AUDIT=jsonl` adds a `JsonLinesSink` on standard output.
+//! nowhere, `DEPLOYED_LOG=colours` writes them with colours even off a terminal;
+//! `DEPLOYED_AUDIT=jsonl` adds a `JsonLinesSink` on standard output.
 //!
 //! The crate that includes this module must declare, at its root,
 //! `portcullis::scopes! { "orders:read" => "..." }`.
@@ -113,10 +115,15 @@ pub fn install_observability() -> Result<(), Box<dyn std::error::Error>> {
         let subscriber = tracing_subscriber::fmt().with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         );
-        if std::env::var("DEPLOYED_LOG").is_ok_and(|to| to == "sink") {
-            subscriber.with_writer(std::io::sink).init();
-        } else {
-            subscriber.init();
+        // Colours only on a terminal, as the example.
+        let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        match std::env::var("DEPLOYED_LOG").as_deref() {
+            Ok("sink") => subscriber
+                .with_ansi(colours)
+                .with_writer(std::io::sink)
+                .init(),
+            Ok("colours") => subscriber.with_ansi(true).init(),
+            _ => subscriber.with_ansi(colours).init(),
         }
     }
     if !without("recorder") {

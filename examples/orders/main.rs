@@ -81,10 +81,13 @@ fn rand_byte() -> u8 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Colours only on a terminal: a log file or a collector gets plain lines, which also
+    // cost less to write (docs/performance.md, "As deployed").
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     // Metrics go to a Prometheus recorder, served at /metrics (scope ops:metrics). It is
     // installed first: handles are registered when the API is built.
