@@ -27,10 +27,12 @@
 #   hand_first_seen_RS256        the hand-assembled stack, a distinct RS256 token each request
 #   deployed                     (not run by default) Portcullis as the orders example deploys
 #                                it: a Prometheus recorder, the example's tracing subscriber
-#                                (RUST_LOG, default info: an audit line for every request),
-#                                the security-headers layer, the guard, and the example's
-#                                handler work (a JSON row of a Mutex<BTreeMap> cloned, parsed,
-#                                re-serialized), one repeated RS256 token
+#                                (RUST_LOG, default info,portcullis::audit=off), the audit
+#                                trail as JSON lines on standard output (a line for every
+#                                request), the guard and the security-headers layer around
+#                                the app, and the example's handler work (a JSON row of a
+#                                Mutex<BTreeMap> cloned, parsed, re-serialized), one repeated
+#                                RS256 token
 #   bare_deployed                (not run by default) bare axum doing that same handler work
 #
 # As deployed, side by side with bare axum doing the same work (DEPLOYED=1 sets the variants
@@ -40,12 +42,12 @@
 #       benches/load.sh                                             # Cargo's default release
 # To weigh one piece of the deployed server at a time (benches/support/deployed.rs):
 #   DEPLOYED_WITHOUT=recorder,subscriber,headers,guard (any of them) leaves pieces out;
-#   DEPLOYED_HEADERS=outside puts the security-headers layer around the guarded app instead
-#   of on the router's routes; DEPLOYED_LOG=sink formats log lines and writes them nowhere,
+#   DEPLOYED_HEADERS=routes puts the security-headers layer on the router's routes instead
+#   of around the guarded app; DEPLOYED_LOG=sink formats log lines and writes them nowhere,
 #   DEPLOYED_LOG=colours writes them with colours (the server's output is no terminal);
-#   DEPLOYED_AUDIT=jsonl adds a JsonLinesSink on standard output (with
-#   RUST_LOG="info,portcullis::audit=off", the audit trail is that sink's alone); RUST_LOG
-#   (default info) is the deployed server's filter, as the example's.
+#   DEPLOYED_AUDIT=tracing makes the audit trail tracing log lines instead of JSON lines
+#   (the filter then defaults to info); RUST_LOG is the deployed server's filter, as the
+#   example's.
 #
 # The server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $CLIENT_CPU. Variants
 # alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine

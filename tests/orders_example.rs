@@ -29,9 +29,11 @@ fn example_issuer() -> DevIssuer {
 #[tokio::test]
 async fn the_openapi_document_matches_its_snapshot() {
     let dev = example_issuer();
-    let document = api(security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000")
-        .await
-        .unwrap())
+    let document = api(
+        security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000", None)
+            .await
+            .unwrap(),
+    )
     .openapi()
     .unwrap();
     let json = serde_json::to_string_pretty(&document).unwrap() + "\n";
@@ -65,9 +67,11 @@ async fn app() -> (DevIssuer, axum::Router) {
 
 async fn app_with(store: Store) -> (DevIssuer, axum::Router) {
     let dev = example_issuer();
-    let router = api(security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000")
-        .await
-        .unwrap())
+    let router = api(
+        security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000", None)
+            .await
+            .unwrap(),
+    )
     .into_router()
     .with_state(store);
     (dev, router)
@@ -201,9 +205,11 @@ fn claim(token: &str, name: &str) -> String {
 #[tokio::test]
 async fn the_security_inventory_matches_its_snapshot() {
     let dev = example_issuer();
-    let router = api(security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000")
-        .await
-        .unwrap());
+    let router = api(
+        security(dev.issuer(), 1.0, None, "http://127.0.0.1:3000", None)
+            .await
+            .unwrap(),
+    );
     router.inventory().assert_snapshot(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/snapshots/orders.inventory.txt"

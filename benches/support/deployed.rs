@@ -6,18 +6,19 @@
 //!   re-serialized.
 //! - [`serve_portcullis`]: what the example adds around it: a Prometheus recorder installed
 //!   before the configuration is built (so every metric is recorded), the `tracing`
-//!   subscriber the example installs (`fmt`, `RUST_LOG` or `info`: audit events of allowed
-//!   requests included, to standard output, colours only on a terminal), the
-//!   security-headers layer (`nosniff`) and the guard around the app. The quota of the
-//!   endpoint is never reached.
+//!   subscriber the example installs (`fmt`, `RUST_LOG` or `info,portcullis::audit=off`, to
+//!   standard output, colours only on a terminal), the audit trail (a [`JsonLinesSink`] on
+//!   standard output: a JSON line for every request), and around the app the guard, then
+//!   the security-headers layer (`nosniff`). The quota of the endpoint is never reached.
 //! - [`bare`]: the same handler on bare axum, nothing else.
 //!
 //! To weigh one piece at a time: `DEPLOYED_WITHOUT` (comma-separated) leaves pieces out of
 //! [`serve_portcullis`]: `recorder`, `subscriber`, `headers`, `guard`;
-//! `DEPLOYED_HEADERS=outside` puts the security-headers layer around the guarded app
-//! instead of on the router's routes; `DEPLOYED_LOG=sink` formats log lines and writes them
+//! `DEPLOYED_HEADERS=routes` puts the security-headers layer on the router's routes
+//! (`Router::layer`) instead of around the guarded app; `DEPLOYED_LOG=sink` formats log lines and writes them
 //! nowhere, `DEPLOYED_LOG=colours` writes them with colours even off a terminal;
-//! `DEPLOYED_AUDIT=jsonl` adds a `JsonLinesSink` on standard output.
+//! `DEPLOYED_AUDIT=tracing` makes the audit trail `tracing` log lines instead of the
+//! [`JsonLinesSink`] (the filter then defaults to `info`).
 //!
 //! The crate that includes this module must declare, at its root,
 //! `portcullis::scopes! { "orders:read" => "..." }`.
@@ -29,9 +30,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use portcullis::audit::JsonLinesSink;
 use portcullis::prelude::*;
 use portcullis::transport::SecurityHeadersLayer;
-use tower::Layer as _;
 
 use super::tokens::{AUDIENCE, ISSUER};
 
@@ -112,8 +113,13 @@ async fn get_order(
 /// recorder, and the `tracing` subscriber.
 pub fn install_observability() -> Result<(), Box<dyn std::error::Error>> {
     if !without("subscriber") {
+        let default_filter = match audit_as_log_lines() {
+            true => "info",
+            false => "info,portcullis::audit=off",
+        };
         let subscriber = tracing_subscriber::fmt().with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         );
         // Colours only on a terminal, as the example.
         let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -134,6 +140,11 @@ pub fn install_observability() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Whether `DEPLOYED_AUDIT=tracing` asks for the audit trail as `tracing` log lines.
+fn audit_as_log_lines() -> bool {
+    std::env::var("DEPLOYED_AUDIT").is_ok_and(|to| to == "tracing")
+}
+
 /// Whether `DEPLOYED_WITHOUT` leaves `piece` out.
 fn without(piece: &str) -> bool {
     std::env::var("DEPLOYED_WITHOUT")
@@ -149,29 +160,26 @@ pub async fn serve_portcullis(
     let mut builder = Security::builder()
         .issuer(Issuer::new(ISSUER).audience(AUDIENCE).jwks_json(jwks))
         .default_rate(rate!("1000000/s"));
-    if std::env::var("DEPLOYED_AUDIT").is_ok_and(|to| to == "jsonl") {
-        // Audit events as JSON lines on standard output, written by the sink's own thread.
-        let out = std::io::BufWriter::new(std::io::stdout());
-        builder = builder.audit_sink(portcullis::audit::JsonLinesSink::writer(out, 10_000));
+    if !audit_as_log_lines() {
+        // The audit trail as the example writes it: JSON lines on standard output, written
+        // in batches by the sink's own thread.
+        builder = builder.audit_sink(JsonLinesSink::stdout(100_000));
     }
     let security = builder.build().await?;
     let router = SecureRouter::new(security).mount(routes![get_order]);
     let guard = router.guard();
     let mut app = router.into_router().with_state(Rows::seeded());
-    let outside = std::env::var("DEPLOYED_HEADERS").is_ok_and(|at| at == "outside");
-    if !without("headers") && !outside {
-        app = app.layer(SecurityHeadersLayer::for_plain_http());
+    let on_routes = std::env::var("DEPLOYED_HEADERS").is_ok_and(|at| at == "routes");
+    let headers = (!without("headers")).then(SecurityHeadersLayer::for_plain_http);
+    if let (Some(headers), true) = (&headers, on_routes) {
+        app = app.layer(headers.clone());
     }
-    match (without("guard"), outside) {
-        (true, false) => portcullis::transport::serve(listener, app).await?,
-        (true, true) => {
-            let app = SecurityHeadersLayer::for_plain_http().layer(app);
-            portcullis::transport::serve(listener, app).await?
-        }
-        (false, false) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
-        (false, true) => {
-            let app = SecurityHeadersLayer::for_plain_http().layer(guard.wrap(app));
-            portcullis::transport::serve(listener, app).await?
+    match (without("guard"), headers.filter(|_| !on_routes)) {
+        (true, None) => portcullis::transport::serve(listener, app).await?,
+        (true, Some(headers)) => portcullis::transport::serve(listener, headers.wrap(app)).await?,
+        (false, None) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
+        (false, Some(headers)) => {
+            portcullis::transport::serve(listener, headers.wrap(guard.wrap(app))).await?
         }
     }
     Ok(())

@@ -300,12 +300,13 @@ struct SharedRedis {
 /// quota multiplied by `rate_scale`; DPoP-bound tokens with proofs naming `public_origin`;
 /// rate limits, revocations and the DPoP proofs seen in Redis when given (rate limits fall
 /// back to this instance's memory while Redis is away; revocations and proofs, which
-/// cannot be guessed, refuse instead).
+/// cannot be guessed, refuse instead); the audit trail to `audit` when given.
 async fn security(
     issuer: Issuer,
     rate_scale: f64,
     redis: Option<&SharedRedis>,
     public_origin: &str,
+    audit: Option<portcullis::audit::JsonLinesSink>,
 ) -> Result<Security, portcullis::ConfigError> {
     let mut dpop = portcullis::auth::Dpop::new(public_origin);
     let mut builder = Security::builder()
@@ -313,6 +314,9 @@ async fn security(
         .default_rate(rate!("600/min"))
         .rate_scale(rate_scale)
         .realm("orders");
+    if let Some(audit) = audit {
+        builder = builder.audit_sink(audit);
+    }
     if let Some(SharedRedis { redis, exact }) = redis {
         use portcullis::redis::WhenUnreachable::UseLocalLimits;
         let rates = match exact {

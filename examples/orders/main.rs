@@ -39,7 +39,10 @@
 //!   current key first, e.g. `ORDERS_FIELD_KEYS="2:<new key>,1:<old key>"`; make a key with
 //!   `openssl rand -base64 32`. Unset, a random key is made for the run (the store is in
 //!   memory anyway);
-//! - `RUST_LOG`: default `info` (audit events included).
+//! - `ORDERS_AUDIT_FILE`: where the audit trail goes, one JSON line per decision (default:
+//!   standard output, beside the log lines);
+//! - `RUST_LOG`: default `info,portcullis::audit=off` (the audit trail is the JSON lines:
+//!   `RUST_LOG=info` adds each decision to the log lines as well).
 //!
 //! HTTPS with a self-signed certificate for local use:
 //!
@@ -56,6 +59,7 @@ include!("api.rs");
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portcullis::audit::JsonLinesSink;
 use portcullis::auth::Introspection;
 use portcullis::dev::DevIssuer;
 use portcullis::secrets::{KeyRingError, SecretError};
@@ -81,14 +85,24 @@ fn rand_byte() -> u8 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Colours only on a terminal: a log file or a collector gets plain lines, which also
-    // cost less to write (docs/performance.md, "As deployed").
+    // Log lines; colours only on a terminal (a log file or a collector gets plain lines).
+    // Every decision, allowed or refused, is one JSON line of the audit trail instead (below),
+    // so the log lines leave `portcullis::audit` out: formatting a log line for every request
+    // would cost about half as much again as the request (docs/performance.md, "As
+    // deployed").
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,portcullis::audit=off".into()),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    // The audit trail: one JSON line per decision, written in batches by a thread of its own
+    // (100,000 events buffered; past that, lost events are counted and alerted).
+    let audit = match std::env::var_os("ORDERS_AUDIT_FILE") {
+        Some(path) => JsonLinesSink::file(path, 100_000)?,
+        None => JsonLinesSink::stdout(100_000),
+    };
     // Metrics go to a Prometheus recorder, served at /metrics (scope ops:metrics). It is
     // installed first: handles are registered when the API is built.
     let _ = METRICS.set(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?);
@@ -148,7 +162,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let redis = redis_from_env().await?;
     // Where clients reach the API: DPoP proofs name it (never taken from `Host`).
     let public_origin = env_or("ORDERS_PUBLIC_ORIGIN", &base);
-    let router = api(security(issuer, rate_scale, redis.as_ref(), &public_origin).await?);
+    let router = api(security(
+        issuer,
+        rate_scale,
+        redis.as_ref(),
+        &public_origin,
+        Some(audit),
+    )
+    .await?);
 
     let mut args = std::env::args().skip(1);
     if let Some(flag) = args.next() {
@@ -175,15 +196,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
     // Every request to a route not listed above is refused by the guard (404, audited).
     let guard = router.guard();
-    let app = router
-        .into_router()
-        .with_state(Store::new(keys))
-        // `nosniff` on every response; HSTS too when served over TLS.
-        .layer(match tls {
-            Some(_) => SecurityHeadersLayer::for_tls(),
-            None => SecurityHeadersLayer::for_plain_http(),
-        });
-    let app = guard.wrap(app);
+    let app = guard.wrap(router.into_router().with_state(Store::new(keys)));
+    // `nosniff` on every response, the guard's refusals included; HSTS too when served over
+    // TLS. Around the whole app, the headers cost one step a request (`Router::layer` would
+    // wrap each route on its own).
+    let app = match tls {
+        Some(_) => SecurityHeadersLayer::for_tls(),
+        None => SecurityHeadersLayer::for_plain_http(),
+    }
+    .wrap(app);
 
     println!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
     #[cfg(feature = "api-reference")]

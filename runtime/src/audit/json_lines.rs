@@ -1,18 +1,17 @@
 //! An audit sink writing one JSON object per line, to a file or any writer, on its own
-//! thread: a request only hands the event over (never waits for the disk), and when the
-//! bounded buffer is full the event is dropped and counted rather than slowing requests.
-//! A lost event (dropped, or a write that failed) raises an alert: at once for the first,
-//! then at most once a minute with the count since the previous one.
+//! thread: a request only appends its line to a bounded buffer (never waits for the disk),
+//! the thread writes what gathered in batches, and when the buffer is full the event is
+//! dropped and counted rather than slowing requests. A lost event (dropped, or in a write
+//! that failed) raises an alert: at once for the first, then at most once a minute with
+//! the count since the previous one.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::{AuditEvent, AuditSink};
+use super::{AuditEvent, AuditSink, json_line};
 use crate::alert::{ALERT_TARGET, Alert, AlertHandle, AlertKind, AuditLoss};
 
 /// What the sink did so far.
@@ -22,7 +21,7 @@ pub struct JsonLinesStats {
     pub written: u64,
     /// Events dropped because the buffer was full.
     pub dropped: u64,
-    /// Events lost to write errors (a failed flush counts as one).
+    /// Events lost to write errors (every event of a batch whose write or flush failed).
     pub failed: u64,
 }
 
@@ -67,11 +66,11 @@ impl Default for LossAlerts {
 }
 
 impl LossAlerts {
-    /// Counts one lost event, and alerts if one is due.
-    fn lost(&self, cause: AuditLoss) {
+    /// Counts `count` lost events, and alerts if one is due.
+    fn lost(&self, cause: AuditLoss, count: u64) {
         self.last_was_write
             .store(cause == AuditLoss::WriteFailed, Ordering::Relaxed);
-        self.unreported.fetch_add(1, Ordering::Relaxed);
+        self.unreported.fetch_add(count, Ordering::Relaxed);
         self.report_due();
     }
 
@@ -121,38 +120,21 @@ impl LossAlerts {
     }
 }
 
-/// One event as written.
-#[derive(Serialize)]
-struct Line<'a> {
-    time_unix_ms: u64,
-    request_id: &'a str,
-    method: &'a str,
-    route: &'a str,
-    handler: &'a str,
-    decision: &'a str,
-    reason: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<String>,
-    required_scopes: &'a [&'a str],
-    granted_scopes: &'a [String],
-    status: u16,
-    latency_us: u64,
-}
-
 /// Writes audit events as JSON lines.
 ///
-/// Requests never wait for it: when its buffer is full an event is dropped, counted in
-/// [`stats`](JsonLinesSink::stats) and reported as an
-/// [`AuditEventsLost`](crate::alert::AlertKind::AuditEventsLost) alert (the first loss at
-/// once, then at most one alert a minute), as is an event whose write failed. Alerts go to
-/// the configuration the sink was added to (the first built, if it was added to several),
-/// and to `portcullis::alert` before that.
+/// A request only appends its line to a shared buffer; a thread of the sink's own writes
+/// what gathered, many lines at a time, so the request never waits for the disk or a pipe
+/// and the writes cost a system call per batch rather than per event. When `capacity`
+/// events are waiting an event is dropped, counted in [`stats`](JsonLinesSink::stats) and
+/// reported as an [`AuditEventsLost`](crate::alert::AlertKind::AuditEventsLost) alert (the
+/// first loss at once, then at most one alert a minute), as are the events of a write that
+/// failed. Alerts go to the configuration the sink was added to (the first built, if it was
+/// added to several), and to `portcullis::alert` before that.
+///
+/// Each line is one object: `time_unix_ms`, `request_id`, `method`, `route`, `handler`,
+/// `decision`, `reason`, then `detail`, `subject`, `client` and `ip` when known, then
+/// `required_scopes`, `granted_scopes`, `status` and `latency_us`. Strings are escaped as
+/// JSON requires, so no value read from a token can break a line or forge another.
 ///
 /// ```no_run
 /// use portcullis_runtime::audit::JsonLinesSink;
@@ -163,8 +145,56 @@ struct Line<'a> {
 /// ```
 #[derive(Clone)]
 pub struct JsonLinesSink {
-    sender: SyncSender<Vec<u8>>,
-    counters: Arc<Counters>,
+    handle: Arc<Handle>,
+}
+
+/// What the clones of one sink share; when the last is dropped, the writer writes what is
+/// left and stops.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The buffer between requests and the writer thread.
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Wakes the writer when it waits for a first line, or at the end.
+    wake: Condvar,
+    /// At most this many events wait (in the buffer, or in the writer's hands).
+    capacity: usize,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Lines not yet taken by the writer.
+    lines: Vec<u8>,
+    /// How many events `lines` holds.
+    events: usize,
+    /// Events the writer took and has not written yet.
+    writing: usize,
+    /// The writer sleeps until woken: the next line must wake it.
+    writer_asleep: bool,
+    /// Every clone of the sink is gone.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+thread_local! {
+    /// Where a request's line is made before it is appended under the lock, so the lock is
+    /// held for a copy only.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for JsonLinesSink {
@@ -186,111 +216,132 @@ impl JsonLinesSink {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(JsonLinesSink::writer(
-            std::io::BufWriter::new(file),
-            capacity,
-        ))
+        Ok(JsonLinesSink::writer(file, capacity))
+    }
+
+    /// A sink writing to standard output, buffering at most `capacity` events: the usual
+    /// destination in a container, where the platform collects what a service prints. Its
+    /// batches are whole lines, so they never split a line that `tracing` writes there.
+    pub fn stdout(capacity: usize) -> JsonLinesSink {
+        JsonLinesSink::writer(std::io::stdout(), capacity)
     }
 
     /// A sink writing to `writer`, buffering at most `capacity` events. The writer runs on
-    /// a thread of its own and is flushed whenever the buffer runs empty.
+    /// a thread of its own, receives whole lines, many at a time, and is flushed after each
+    /// batch.
     pub fn writer(writer: impl Write + Send + 'static, capacity: usize) -> JsonLinesSink {
-        let (sender, receiver) = mpsc::sync_channel(capacity.max(1));
-        let counters = Arc::new(Counters::default());
-        let thread_counters = counters.clone();
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            capacity: capacity.max(1),
+            counters: Counters::default(),
+        });
+        let thread_shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("portcullis-audit".to_owned())
-            .spawn(move || write_lines(receiver, writer, &thread_counters));
+            .spawn(move || write_lines(&thread_shared, writer));
         if let Err(error) = spawned {
             tracing::error!(target: "portcullis::alert", %error, "the audit writer thread could not start: events are dropped");
+            shared.lock().closed = true;
         }
-        JsonLinesSink { sender, counters }
+        JsonLinesSink {
+            handle: Arc::new(Handle { shared }),
+        }
     }
 
     /// What the sink did so far.
     pub fn stats(&self) -> JsonLinesStats {
+        let counters = &self.handle.shared.counters;
         JsonLinesStats {
-            written: self.counters.written.load(Ordering::Relaxed),
-            dropped: self.counters.dropped.load(Ordering::Relaxed),
-            failed: self.counters.failed.load(Ordering::Relaxed),
+            written: counters.written.load(Ordering::Relaxed),
+            dropped: counters.dropped.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
         }
     }
 }
 
-fn write_lines(receiver: Receiver<Vec<u8>>, mut writer: impl Write, counters: &Counters) {
-    while let Ok(line) = receiver.recv() {
-        let mut write = |line: &[u8]| match writer.write_all(line) {
+/// The writer thread: takes what gathered, writes it in one go, flushes, lets the next
+/// batch gather; sleeps while nothing comes; ends once the sink is gone and all is written.
+fn write_lines(shared: &Shared, mut writer: impl Write) {
+    let mut batch = Vec::new();
+    loop {
+        let events = {
+            let mut pending = shared.lock();
+            while pending.events == 0 && !pending.closed {
+                pending.writer_asleep = true;
+                pending = shared
+                    .wake
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if pending.events == 0 {
+                break;
+            }
+            std::mem::swap(&mut pending.lines, &mut batch);
+            let events = std::mem::take(&mut pending.events);
+            pending.writing = events;
+            events
+        };
+        let written = writer.write_all(&batch).and_then(|()| writer.flush());
+        let counters = &shared.counters;
+        let events = events as u64;
+        match written {
             Ok(()) => {
-                counters.written.fetch_add(1, Ordering::Relaxed);
+                counters.written.fetch_add(events, Ordering::Relaxed);
             }
             Err(_) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
-                counters.losses.lost(AuditLoss::WriteFailed);
+                counters.failed.fetch_add(events, Ordering::Relaxed);
+                counters.losses.lost(AuditLoss::WriteFailed, events);
             }
-        };
-        write(&line);
-        while let Ok(line) = receiver.try_recv() {
-            write(&line);
         }
-        if writer.flush().is_err() {
-            // What the flush held is lost: counted once, as one failed write.
-            counters.failed.fetch_add(1, Ordering::Relaxed);
-            counters.losses.lost(AuditLoss::WriteFailed);
-        }
-        // Losses since the last alert (buffer overflows while the writer was busy) are
+        batch.clear();
+        shared.lock().writing = 0;
+        // Losses since the last alert (a full buffer while the writer was busy) are
         // reported from here once due, even when requests stop overflowing.
         counters.losses.report_due();
-        // Let events gather before the next pass: a blocked receiver costs every request a
-        // thread wake-up, a sleeping one costs nothing but this delay in the file.
+        // Let lines gather before the next pass: waking the writer for every line would
+        // cost each request a thread wake-up; a sleeping writer costs nothing but this
+        // delay in the file.
         std::thread::sleep(BATCH_WINDOW);
     }
-    let _ = writer.flush();
 }
 
 /// How long the writer lets events gather between passes under load.
-const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
 impl AuditSink for JsonLinesSink {
     fn record(&self, event: &AuditEvent<'_>) {
-        let line = Line {
-            time_unix_ms: event
-                .time
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |t| t.as_millis() as u64),
-            request_id: event.request_id,
-            method: event.method,
-            route: event.route,
-            handler: event.handler,
-            decision: event.decision.as_str(),
-            reason: event.reason.as_str(),
-            detail: event.detail,
-            subject: event.subject,
-            client: event.client,
-            ip: event.ip.map(|ip| ip.to_string()),
-            required_scopes: event.required_scopes,
-            granted_scopes: event.granted_scopes,
-            status: event.status,
-            latency_us: event.latency.as_micros() as u64,
-        };
-        let Ok(mut bytes) = serde_json::to_vec(&line) else {
-            return;
-        };
-        bytes.push(b'\n');
-        match self.sender.try_send(bytes) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                self.counters.losses.lost(AuditLoss::BufferFull);
+        let shared = &*self.handle.shared;
+        let loss = LINE.with(|line| {
+            // A sink recording from inside a sink's `record` on this thread (never done
+            // here) would find the line busy: that event is counted lost, not a panic.
+            let Ok(mut line) = line.try_borrow_mut() else {
+                return Some(AuditLoss::BufferFull);
+            };
+            line.clear();
+            json_line::encode(event, &mut line);
+            let mut pending = shared.lock();
+            if pending.closed {
+                return Some(AuditLoss::WriteFailed);
             }
-            Err(TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                self.counters.losses.lost(AuditLoss::WriteFailed);
+            if pending.events + pending.writing >= shared.capacity {
+                return Some(AuditLoss::BufferFull);
             }
+            pending.lines.extend_from_slice(&line);
+            pending.events += 1;
+            if std::mem::take(&mut pending.writer_asleep) {
+                shared.wake.notify_one();
+            }
+            None
+        });
+        if let Some(cause) = loss {
+            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            shared.counters.losses.lost(cause, 1);
         }
     }
 
     fn attach_alerts(&self, alerts: AlertHandle) {
-        let _ = self.counters.losses.alerts.set(alerts);
+        let _ = self.handle.shared.counters.losses.alerts.set(alerts);
     }
 }
 
@@ -360,6 +411,75 @@ mod tests {
         panic!("not within 2 s");
     }
 
+    /// A writer that keeps what it receives, and counts its writes.
+    #[derive(Clone, Default)]
+    struct Kept {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        writes: Arc<AtomicU64>,
+    }
+
+    impl Write for Kept {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.bytes.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_from_many_threads_arrive_whole_in_batches() {
+        let kept = Kept::default();
+        let sink = JsonLinesSink::writer(kept.clone(), 100_000);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                let sink = sink.clone();
+                scope.spawn(move || {
+                    for _ in 0..2_000 {
+                        sink.record(&event());
+                    }
+                });
+            }
+        });
+        eventually(|| sink.stats().written == 8_000);
+        assert_eq!(sink.stats().dropped, 0);
+        let bytes = kept.bytes.lock().unwrap().clone();
+        let lines: Vec<&[u8]> = bytes.split(|byte| *byte == b'\n').collect();
+        // 8,000 lines and the empty rest after the last newline.
+        assert_eq!(lines.len(), 8_001);
+        for line in &lines[..8_000] {
+            let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(value["subject"], "alice");
+        }
+        // Batches, not a write per line.
+        let writes = kept.writes.load(Ordering::Relaxed);
+        assert!(writes < 8_000 / 4, "{writes} writes for 8,000 lines");
+    }
+
+    #[test]
+    fn the_writer_writes_what_is_left_once_the_sink_is_gone() {
+        let kept = Kept::default();
+        let sink = JsonLinesSink::writer(kept.clone(), 1_000);
+        for _ in 0..300 {
+            sink.record(&event());
+        }
+        let shared = sink.handle.shared.clone();
+        drop(sink);
+        eventually(|| shared.counters.written.load(Ordering::Relaxed) == 300);
+        assert_eq!(
+            kept.bytes
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|byte| **byte == b'\n')
+                .count(),
+            300
+        );
+    }
+
     #[test]
     fn failed_writes_alert_once_a_minute_with_their_count() {
         let sink = JsonLinesSink::writer(Broken, 100);
@@ -396,11 +516,11 @@ mod tests {
         let (alerts, raised) = collecting();
         let _ = losses.alerts.set(alerts);
         let counts = || -> Vec<u32> { raised.lock().unwrap().iter().map(|a| a.count).collect() };
-        losses.lost(AuditLoss::BufferFull);
+        losses.lost(AuditLoss::BufferFull, 1);
         for _ in 0..40 {
-            losses.lost(AuditLoss::BufferFull);
+            losses.lost(AuditLoss::BufferFull, 1);
         }
-        losses.lost(AuditLoss::WriteFailed);
+        losses.lost(AuditLoss::WriteFailed, 1);
         assert_eq!(counts(), vec![1]);
         // A minute later (moved back rather than waited for), the next report carries
         // the 41 held back, and names the cause of the last.

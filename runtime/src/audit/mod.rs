@@ -5,6 +5,7 @@
 //! hold a token, a secret or a request body: the route template (not the raw path), the
 //! caller's subject and client, the scopes, the decision and its precise reason.
 
+mod json_line;
 mod json_lines;
 mod request_id;
 

@@ -20,7 +20,7 @@
 //!
 //! let api: SecureRouter = SecureRouter::new(security); // .mount(routes![...])
 //! let guard = api.guard();
-//! let app = guard.wrap(api.into_router().layer(SecurityHeadersLayer::for_tls()));
+//! let app = SecurityHeadersLayer::for_tls().wrap(guard.wrap(api.into_router()));
 //! let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:443").await?;
 //! # let shutdown = std::future::pending::<()>(); // tokio::signal::ctrl_c(), say
