@@ -284,6 +284,28 @@ mod tests {
     }
 
     #[test]
+    fn every_escaped_character_is_found_wherever_it_stands() {
+        let specials = ['"', '\\', '\n', '\u{0}', '\u{1f}', '\u{8}'];
+        for special in specials {
+            for at in 0..40 {
+                let text: String = (0..40)
+                    .map(|index| if index == at { special } else { 'a' })
+                    .collect();
+                let mut out = Vec::new();
+                string(&mut out, &text);
+                assert_eq!(out, serde_json::to_vec(&text).unwrap(), "{text:?}");
+            }
+        }
+        // Bytes just past the ones escaped are not.
+        for byte in [0x20_u8, 0x21, 0x23, 0x5b, 0x5d, 0x7f] {
+            let text = String::from(char::from(byte)).repeat(17);
+            let mut out = Vec::new();
+            string(&mut out, &text);
+            assert_eq!(out, serde_json::to_vec(&text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn strings_from_a_token_cannot_break_the_line() {
         let awkward = [
             "quote\" and backslash\\",
