@@ -8,7 +8,7 @@ mod tests;
 
 use admission::{Admission, Admitted, ClientIp, Later, Refused, Stop, admit, admit_now};
 
-use crate::context::{EndpointContext, RequestContext};
+use crate::context::{EndpointContext, RESPONSE_FIELDS, RequestContext};
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -211,6 +211,8 @@ fn respond(
     // An extractor's rejection, or a handler's `ApiError`, in the API's error format.
     context.security().renderer().finish(&mut response);
     let response_headers = response.headers_mut();
+    // At most one rebuild, while the map is small (none for `Json`, made with the room).
+    response_headers.reserve(RESPONSE_FIELDS.saturating_sub(response_headers.len()));
     if principal.is_some() {
         response_headers
             .entry(header::CACHE_CONTROL)
