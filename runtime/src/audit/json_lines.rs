@@ -189,6 +189,23 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Appends one line for the writer, waking it if it sleeps; or why the line is lost.
+    fn append(&self, line: &[u8]) -> Option<AuditLoss> {
+        let mut pending = self.lock();
+        if pending.closed {
+            return Some(AuditLoss::WriteFailed);
+        }
+        if pending.events + pending.writing >= self.capacity {
+            return Some(AuditLoss::BufferFull);
+        }
+        pending.lines.extend_from_slice(line);
+        pending.events += 1;
+        if std::mem::take(&mut pending.writer_asleep) {
+            self.wake.notify_one();
+        }
+        None
+    }
 }
 
 thread_local! {
@@ -312,27 +329,22 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 impl AuditSink for JsonLinesSink {
     fn record(&self, event: &AuditEvent<'_>) {
         let shared = &*self.handle.shared;
-        let loss = LINE.with(|line| {
-            // A sink recording from inside a sink's `record` on this thread (never done
-            // here) would find the line busy: that event is counted lost, not a panic.
-            let Ok(mut line) = line.try_borrow_mut() else {
-                return Some(AuditLoss::BufferFull);
-            };
-            line.clear();
+        // The line is made in this thread's buffer, or in a buffer of its own when that one
+        // is unavailable (the thread is ending, or a sink records from inside another's
+        // `record`).
+        let in_thread_buffer = LINE
+            .try_with(|line| {
+                let mut line = line.try_borrow_mut().ok()?;
+                line.clear();
+                json_line::encode(event, &mut line);
+                Some(shared.append(&line))
+            })
+            .ok()
+            .flatten();
+        let loss = in_thread_buffer.unwrap_or_else(|| {
+            let mut line = Vec::new();
             json_line::encode(event, &mut line);
-            let mut pending = shared.lock();
-            if pending.closed {
-                return Some(AuditLoss::WriteFailed);
-            }
-            if pending.events + pending.writing >= shared.capacity {
-                return Some(AuditLoss::BufferFull);
-            }
-            pending.lines.extend_from_slice(&line);
-            pending.events += 1;
-            if std::mem::take(&mut pending.writer_asleep) {
-                shared.wake.notify_one();
-            }
-            None
+            shared.append(&line)
         });
         if let Some(cause) = loss {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
