@@ -334,6 +334,7 @@ impl Guard {
             ip,
             required_scopes: &[],
             granted_scopes: &[],
+            principal: None,
             status: response.status().as_u16(),
             latency: started.elapsed(),
         };

@@ -3,19 +3,95 @@
 //! newline cannot break the line or forge another), numbers written with `itoa`. It is the
 //! same text `serde_json` makes of those fields, made without its machinery, since every
 //! request of an audited API pays for it.
+//!
+//! What repeats from line to line is encoded once: an endpoint's method, route, handler
+//! and required scopes (kept by each thread's [`Encoder`]), and a caller's subject, client
+//! and granted scopes (kept with the [`Principal`], which the verified-token cache shares
+//! among the requests of one token).
 
 use std::io::Write as _;
 use std::net::IpAddr;
+use std::ptr;
 use std::time::UNIX_EPOCH;
 
 use super::AuditEvent;
+use crate::auth::{EncodedFields, Principal};
 
-/// Appends `event` to `out` as one JSON object and a newline.
+/// How many endpoints an [`Encoder`] keeps encoded. An endpoint whose slot another holds
+/// is encoded again: correct, only slower.
+const ENDPOINT_SLOTS: usize = 64;
+
+/// What one thread keeps from line to line: the fields of the endpoints it wrote lines
+/// for, encoded, each in the slot its route's address picks.
+#[derive(Default)]
+pub(crate) struct Encoder {
+    endpoints: Vec<Option<EndpointFields>>,
+}
+
+/// `,"method":…,"route":…,"handler":…` (`bytes[..split]`) and `,"required_scopes":[…]`
+/// (`bytes[split..]`) of one endpoint, with the values they were made from.
+struct EndpointFields {
+    method: &'static str,
+    route: &'static str,
+    handler: &'static str,
+    required_scopes: &'static [&'static str],
+    bytes: Box<[u8]>,
+    split: usize,
+}
+
+impl EndpointFields {
+    fn new(event: &AuditEvent<'_>) -> EndpointFields {
+        let mut bytes = Vec::with_capacity(96);
+        plain_field(&mut bytes, "method", event.method);
+        field(&mut bytes, "route", event.route);
+        field(&mut bytes, "handler", event.handler);
+        let split = bytes.len();
+        bytes.extend_from_slice(b",\"required_scopes\":");
+        list(&mut bytes, event.required_scopes.iter().copied());
+        EndpointFields {
+            method: event.method,
+            route: event.route,
+            handler: event.handler,
+            required_scopes: event.required_scopes,
+            bytes: bytes.into_boxed_slice(),
+            split,
+        }
+    }
+
+    /// Whether these are `event`'s endpoint fields. The values are `'static`: text at one
+    /// address (and of one length) is the same text for the life of the process, so
+    /// comparing addresses compares the values.
+    fn describe(&self, event: &AuditEvent<'_>) -> bool {
+        ptr::eq(self.route, event.route)
+            && ptr::eq(self.handler, event.handler)
+            && ptr::eq(self.method, event.method)
+            && ptr::eq(self.required_scopes, event.required_scopes)
+    }
+}
+
+impl Encoder {
+    /// The endpoint fields of `event`, encoded now unless this thread already has them.
+    fn endpoint(&mut self, event: &AuditEvent<'_>) -> &EndpointFields {
+        if self.endpoints.is_empty() {
+            self.endpoints.resize_with(ENDPOINT_SLOTS, || None);
+        }
+        // Fibonacci hashing of the route's address: its top bits pick the slot.
+        let address = event.route.as_ptr() as usize as u64;
+        let slot = (address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % ENDPOINT_SLOTS;
+        let entry = &mut self.endpoints[slot];
+        if entry.as_ref().is_some_and(|fields| !fields.describe(event)) {
+            *entry = None;
+        }
+        entry.get_or_insert_with(|| EndpointFields::new(event))
+    }
+}
+/// Appends `event` to `out` as one JSON object and a newline, with the endpoint's and the
+/// caller's fields as `encoder` and the principal keep them.
 ///
 /// Fields, in order: `time_unix_ms`, `request_id`, `method`, `route`, `handler`,
 /// `decision`, `reason`, then `detail`, `subject`, `client` and `ip` when known, then
 /// `required_scopes`, `granted_scopes`, `status` and `latency_us`.
-pub(crate) fn encode(event: &AuditEvent<'_>, out: &mut Vec<u8>) {
+pub(crate) fn encode(event: &AuditEvent<'_>, out: &mut Vec<u8>, encoder: &mut Encoder) {
     let time_unix_ms = event.time.duration_since(UNIX_EPOCH).map_or(0, |since| {
         u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
     });
@@ -24,29 +100,31 @@ pub(crate) fn encode(event: &AuditEvent<'_>, out: &mut Vec<u8>) {
     // A request id is digits, or a client's id of `A-Z a-z 0-9 - _ . : / + =` only; the
     // method, decision and reason are names of Portcullis' own: none needs escaping.
     plain_field(out, "request_id", event.request_id);
-    plain_field(out, "method", event.method);
-    field(out, "route", event.route);
-    field(out, "handler", event.handler);
+    let endpoint = encoder.endpoint(event);
+    out.extend_from_slice(&endpoint.bytes[..endpoint.split]);
     plain_field(out, "decision", event.decision.as_str());
     plain_field(out, "reason", event.reason.as_str());
     if let Some(detail) = event.detail {
         field(out, "detail", detail);
     }
-    if let Some(subject) = event.subject {
-        field(out, "subject", subject);
-    }
-    if let Some(client) = event.client {
-        field(out, "client", client);
+    let caller = event
+        .principal
+        .filter(|principal| holds_fields_of(principal, event))
+        .map(|principal| principal.encoded_fields(caller_fields));
+    match caller {
+        Some(caller) => out.extend_from_slice(&caller.bytes[..caller.split]),
+        None => subject_and_client(out, event.subject, event.client),
     }
     if let Some(ip) = event.ip {
         out.extend_from_slice(b",\"ip\":\"");
         address(out, ip);
         out.push(b'"');
     }
-    out.extend_from_slice(b",\"required_scopes\":");
-    list(out, event.required_scopes.iter().copied());
-    out.extend_from_slice(b",\"granted_scopes\":");
-    list(out, event.granted_scopes.iter().map(String::as_str));
+    out.extend_from_slice(&endpoint.bytes[endpoint.split..]);
+    match caller {
+        Some(caller) => out.extend_from_slice(&caller.bytes[caller.split..]),
+        None => granted_scopes(out, event.granted_scopes),
+    }
     out.extend_from_slice(b",\"status\":");
     number(out, u64::from(event.status));
     out.extend_from_slice(b",\"latency_us\":");
@@ -55,6 +133,47 @@ pub(crate) fn encode(event: &AuditEvent<'_>, out: &mut Vec<u8>) {
         u64::try_from(event.latency.as_micros()).unwrap_or(u64::MAX),
     );
     out.extend_from_slice(b"}\n");
+}
+
+/// Whether the event's subject, client and granted scopes are `principal`'s own (the
+/// same text at the same address), so its kept encoding says what the event says.
+fn holds_fields_of(principal: &Principal, event: &AuditEvent<'_>) -> bool {
+    fn same(held: Option<&str>, told: Option<&str>) -> bool {
+        match (held, told) {
+            (Some(held), Some(told)) => ptr::eq(held, told),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+    same(principal.subject(), event.subject)
+        && same(principal.client_id(), event.client)
+        && ptr::eq(principal.scope_list(), event.granted_scopes)
+}
+
+/// A caller's fields: `,"subject":…,"client":…` then `,"granted_scopes":[…]`.
+fn caller_fields(principal: &Principal) -> EncodedFields {
+    let mut bytes = Vec::with_capacity(96);
+    subject_and_client(&mut bytes, principal.subject(), principal.client_id());
+    let split = bytes.len();
+    granted_scopes(&mut bytes, principal.scope_list());
+    EncodedFields {
+        bytes: bytes.into_boxed_slice(),
+        split,
+    }
+}
+
+fn subject_and_client(out: &mut Vec<u8>, subject: Option<&str>, client: Option<&str>) {
+    if let Some(subject) = subject {
+        field(out, "subject", subject);
+    }
+    if let Some(client) = client {
+        field(out, "client", client);
+    }
+}
+
+fn granted_scopes(out: &mut Vec<u8>, scopes: &[String]) {
+    out.extend_from_slice(b",\"granted_scopes\":");
+    list(out, scopes.iter().map(String::as_str));
 }
 
 /// `,"name":"value"`; `name` is one of this module's literals, which need no escaping.
@@ -223,7 +342,7 @@ mod tests {
 
     fn encoded(event: &AuditEvent<'_>) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(event, &mut out);
+        encode(event, &mut out, &mut Encoder::default());
         out
     }
 
@@ -242,6 +361,7 @@ mod tests {
             ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))),
             required_scopes: &["orders:read"],
             granted_scopes: granted,
+            principal: None,
             status: 200,
             latency: Duration::from_micros(1_234),
         }
@@ -332,5 +452,69 @@ mod tests {
             assert_eq!(value["subject"], text);
             assert_eq!(value["granted_scopes"][0], text);
         }
+    }
+
+    #[test]
+    fn an_endpoint_kept_by_the_encoder_writes_the_same_lines() {
+        let granted = vec!["orders:read".to_owned()];
+        let mut encoder = Encoder::default();
+        // More endpoints than slots, twice over, interleaved: every line is the one
+        // `serde_json` writes, whether its endpoint was kept, evicted or never seen.
+        let routes: Vec<&'static str> = (0..3 * ENDPOINT_SLOTS)
+            .map(|index| &*String::leak(format!("/things/{index}/{{id}}")))
+            .collect();
+        for round in 0..2 {
+            for (index, route) in routes.iter().enumerate() {
+                let mut event = event(&granted);
+                event.route = route;
+                event.handler = if index % 2 == 0 { "even" } else { "odd\"one" };
+                event.required_scopes = if round == 0 { &["a"] } else { &["a", "b\\c"] };
+                let mut out = Vec::new();
+                encode(&event, &mut out, &mut encoder);
+                assert_eq!(out, expected(&event), "{route} in round {round}");
+            }
+        }
+        // The same route text at another address is another endpoint, encoded as such.
+        let mut event = event(&granted);
+        event.route = routes[0];
+        let mut first = Vec::new();
+        encode(&event, &mut first, &mut encoder);
+        event.route = String::leak(routes[0].to_owned());
+        event.handler = "other";
+        let mut second = Vec::new();
+        encode(&event, &mut second, &mut encoder);
+        assert_eq!(second, expected(&event));
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn a_principal_s_fields_are_encoded_once_and_only_for_its_own_event() {
+        let principal = Principal::builder("https://issuer.test/")
+            .subject("al\"ice")
+            .client_id("orders\ncli")
+            .scopes(["orders:read", "orders:write"])
+            .build();
+        let mut encoder = Encoder::default();
+        for _ in 0..2 {
+            let mut event = event(principal.scope_list());
+            event.subject = principal.subject();
+            event.client = principal.client_id();
+            event.principal = Some(&principal);
+            let mut out = Vec::new();
+            encode(&event, &mut out, &mut encoder);
+            assert_eq!(out, expected(&event));
+        }
+        // An event naming other values than its principal's is written with its own.
+        let other = vec!["admin".to_owned()];
+        let mut event = event(&other);
+        event.subject = Some("mallory");
+        event.client = None;
+        event.principal = Some(&principal);
+        let mut out = Vec::new();
+        encode(&event, &mut out, &mut encoder);
+        assert_eq!(out, expected(&event));
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["subject"], "mallory");
+        assert_eq!(value["granted_scopes"], serde_json::json!(["admin"]));
     }
 }

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{AuditEvent, AuditSink, json_line};
+use super::json_line::{self, Encoder};
+use super::{AuditEvent, AuditSink};
 use crate::alert::{ALERT_TARGET, Alert, AlertHandle, AlertKind, AuditLoss};
 
 /// What the sink did so far.
@@ -211,7 +212,7 @@ impl Shared {
 thread_local! {
     /// Where a request's line is made before it is appended under the lock, so the lock is
     /// held for a copy only.
-    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static LINE: RefCell<(Vec<u8>, Encoder)> = RefCell::new((Vec::new(), Encoder::default()));
 }
 
 impl std::fmt::Debug for JsonLinesSink {
@@ -335,15 +336,16 @@ impl AuditSink for JsonLinesSink {
         let in_thread_buffer = LINE
             .try_with(|line| {
                 let mut line = line.try_borrow_mut().ok()?;
+                let (line, encoder) = &mut *line;
                 line.clear();
-                json_line::encode(event, &mut line);
-                Some(shared.append(&line))
+                json_line::encode(event, line, encoder);
+                Some(shared.append(line))
             })
             .ok()
             .flatten();
         let loss = in_thread_buffer.unwrap_or_else(|| {
             let mut line = Vec::new();
-            json_line::encode(event, &mut line);
+            json_line::encode(event, &mut line, &mut Encoder::default());
             shared.append(&line)
         });
         if let Some(cause) = loss {
@@ -381,6 +383,7 @@ mod tests {
             ip: None,
             required_scopes: &[],
             granted_scopes: &[],
+            principal: None,
             status: 200,
             latency: Duration::ZERO,
         }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::alert::Denial;
-use crate::auth::AuthFailure;
+use crate::auth::{AuthFailure, Principal};
 
 /// The `tracing` target of audit events.
 pub const AUDIT_TARGET: &str = "portcullis::audit";
@@ -123,6 +123,9 @@ pub struct AuditEvent<'a> {
     pub required_scopes: &'static [&'static str],
     /// The scopes the token grants, once verified.
     pub granted_scopes: &'a [String],
+    /// The verified caller, whose subject, client and scopes the fields above repeat; a
+    /// sink can read more of it (its roles, its token id, a claim).
+    pub principal: Option<&'a Principal>,
     /// The HTTP status of the response.
     pub status: u16,
     /// Time from the request entering Portcullis to the response leaving it.

@@ -55,6 +55,7 @@ pub use issuer::{DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, Issue
 pub use issuer_failure::IssuerFailure;
 pub use keys::{KeyError, KeyKind, KeySet, MIN_HMAC_BYTES, MIN_RSA_BITS, VerificationKey};
 pub use loading::{FIRST_KEY_RETRY, LONGEST_KEY_RETRY, key_retry_delay};
+pub(crate) use principal::EncodedFields;
 pub use principal::{Principal, PrincipalBuilder};
 pub use provider::{KeyProvider, KeyReadiness, KeysFuture, StaticKeys};
 pub use remote::{

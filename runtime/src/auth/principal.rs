@@ -1,7 +1,7 @@
 //! The authenticated caller.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -48,6 +48,16 @@ struct PrincipalInner {
     /// The rate keys of [`Principal::client_key`] and [`Principal::subject_key`], hashed
     /// once when the principal is built rather than on every request.
     rate_keys: RateKeys,
+    /// Its fields as the JSON lines audit sink writes them, made on first use: a caller's
+    /// names are escaped once, not on every request.
+    encoded: OnceLock<EncodedFields>,
+}
+
+/// Text made once from a principal's fields and kept with it: `bytes[..split]` and
+/// `bytes[split..]` are written at two places of a line.
+pub(crate) struct EncodedFields {
+    pub(crate) bytes: Box<[u8]>,
+    pub(crate) split: usize,
 }
 
 /// A principal's rate keys: (per client, per subject).
@@ -76,6 +86,7 @@ impl Principal {
                 dpop_thumbprint: None,
                 certificate_thumbprint: None,
                 rate_keys: RateKeys::default(),
+                encoded: OnceLock::new(),
             },
         }
     }
@@ -109,6 +120,15 @@ impl Principal {
     /// The granted scopes, as a slice.
     pub fn scope_list(&self) -> &[String] {
         &self.0.scopes
+    }
+
+    /// Its fields as `make` encodes them, made the first time and kept for the principal's
+    /// life (the verified-token cache shares one principal among a token's requests).
+    pub(crate) fn encoded_fields(
+        &self,
+        make: impl FnOnce(&Principal) -> EncodedFields,
+    ) -> &EncodedFields {
+        self.0.encoded.get_or_init(|| make(self))
     }
 
     /// Whether `scope` was granted.

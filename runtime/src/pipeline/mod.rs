@@ -284,6 +284,7 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
         ip: seen.arrival.ip,
         required_scopes: context.requirements().map_or(&[], |r| r.all_scope_names),
         granted_scopes: seen.principal.map_or(&[], Principal::scope_list),
+        principal: seen.principal,
         status: response.status().as_u16(),
         latency: seen
             .arrival
