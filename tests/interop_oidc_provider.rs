@@ -22,7 +22,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::ChildStdout;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -97,10 +96,11 @@ fn introspect(provider_port: u16, token: &str) -> Value {
     serde_json::from_str(&answer.body).unwrap()
 }
 
-/// Every line the example writes to its standard output, collected until it exits.
-fn collect(stdout: ChildStdout) -> std::thread::JoinHandle<Vec<String>> {
+/// Every line the example writes to `stream` (its standard output or error), collected
+/// until it exits.
+fn collect(stream: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
-        BufReader::new(stdout)
+        BufReader::new(stream)
             .lines()
             .map_while(Result::ok)
             .collect()
@@ -204,7 +204,7 @@ fn opaque_tokens_of_oidc_provider_are_introspected_by_the_example() {
     // The orders example, trusting the provider and introspecting its opaque tokens as the
     // resource server `orders-introspector`; its log (debug for Portcullis) is collected.
     let max_age = MAX_AGE.as_secs().to_string();
-    let (example, stdout) = Example::start(
+    let (example, stdout, stderr) = Example::start_with_stderr(
         "orders",
         "ORDERS_ADDR",
         &[
@@ -218,7 +218,8 @@ fn opaque_tokens_of_oidc_provider_are_introspected_by_the_example() {
             ("RUST_LOG", "info,portcullis=debug,portcullis_runtime=debug"),
         ],
     );
-    let log = collect(stdout);
+    let audit_trail = collect(stdout);
+    let log = collect(stderr);
     wait_until_ready(&example);
     let list = |token: &str| example.get("/orders", Some(token));
 
@@ -341,16 +342,28 @@ fn opaque_tokens_of_oidc_provider_are_introspected_by_the_example() {
     assert_eq!(jwt.matches('.').count(), 2, "a JWT: {jwt}");
     assert_eq!(list(&jwt).status, 200, "a JWT of the provider is accepted");
 
-    // No token appears in the example's log, which it writes to its standard output
-    // (`Example::start` discards its standard error).
+    // No token appears in the example's log lines (standard error) or its audit trail (JSON
+    // lines on standard output).
     drop(example);
-    let lines = log.join().expect("the log");
-    assert!(!lines.is_empty(), "the example wrote its log");
-    for secret in [&token, &writer] {
-        let leaks: Vec<&String> = lines
+    let log = log.join().expect("the log");
+    let audit_trail = audit_trail.join().expect("the audit trail");
+    assert!(!log.is_empty(), "the example wrote its log");
+    assert!(
+        audit_trail
             .iter()
-            .filter(|line| line.contains(secret.as_str()))
-            .collect();
-        assert!(leaks.is_empty(), "the token appears in the log: {leaks:#?}");
+            .any(|line| line.contains("\"decision\":\"allow\"")),
+        "the example wrote its audit trail: {audit_trail:#?}"
+    );
+    for (stream, lines) in [("log", &log), ("audit trail", &audit_trail)] {
+        for secret in [&token, &writer] {
+            let leaks: Vec<&String> = lines
+                .iter()
+                .filter(|line| line.contains(secret.as_str()))
+                .collect();
+            assert!(
+                leaks.is_empty(),
+                "the token appears in the {stream}: {leaks:#?}"
+            );
+        }
     }
 }

@@ -6,10 +6,12 @@
 //!   re-serialized.
 //! - [`serve_portcullis`]: what the example adds around it: a Prometheus recorder installed
 //!   before the configuration is built (so every metric is recorded), the `tracing`
-//!   subscriber the example installs (`fmt`, `RUST_LOG` or `info,portcullis::audit=off`, to
-//!   standard output, colours only on a terminal), the audit trail (a [`JsonLinesSink`] on
-//!   standard output: a JSON line for every request), and around the app the guard, then
-//!   the security-headers layer (`nosniff`). The quota of the endpoint is never reached.
+//!   subscriber the example installs (`fmt`, `RUST_LOG` or `info,portcullis::audit=off`,
+//!   colours only on a terminal), the audit trail (a [`JsonLinesSink`] on standard output: a
+//!   JSON line for every request), and around the app the guard, then the security-headers
+//!   layer (`nosniff`). The quota of the endpoint is never reached. The example writes its
+//!   log lines to standard error; here they go to standard output with the audit trail,
+//!   which `benches/load.sh` sends to `/dev/null`: a write either way.
 //! - [`bare`]: the same handler on bare axum, nothing else.
 //!
 //! To weigh one piece at a time: `DEPLOYED_WITHOUT` (comma-separated) leaves pieces out of

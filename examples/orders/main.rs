@@ -95,10 +95,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,portcullis::audit=off".into()),
         )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
         .init();
     // The audit trail: one JSON line per decision, written in batches by a thread of its own
-    // (100,000 events buffered; past that, lost events are counted and alerted).
+    // (100,000 events buffered; past that, lost events are counted and alerted). It has
+    // standard output to itself: log lines and the start-up guide, with its development
+    // secrets and tokens, go to standard error, so `> audit.jsonl` keeps the trail alone.
     let audit = match std::env::var_os("ORDERS_AUDIT_FILE") {
         Some(path) => JsonLinesSink::file(path, 100_000)?,
         None => JsonLinesSink::stdout(100_000),
@@ -192,7 +195,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(_) => router,
         None => router.with_dev_issuer(&dev),
     };
-    println!("The security surface of the API:\n{}", router.inventory());
+    eprintln!("The security surface of the API:\n{}", router.inventory());
     let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
     // Every request to a route not listed above is refused by the guard (404, audited).
     let guard = router.guard();
@@ -206,18 +209,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     .wrap(app);
 
-    println!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
+    eprintln!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
     #[cfg(feature = "api-reference")]
-    println!("Its interactive reference (Swagger UI) is at {base}/docs");
-    println!("Readiness (200 once the issuer's keys are loaded): {base}/ready");
+    eprintln!("Its interactive reference (Swagger UI) is at {base}/docs");
+    eprintln!("Readiness (200 once the issuer's keys are loaded): {base}/ready");
     if tls.is_some() {
-        println!(
+        eprintln!(
             "Serving HTTPS (TLS 1.2 and 1.3) with ORDERS_TLS_CERT; \
              for a self-signed certificate, give curl `--cacert` with that file"
         );
     }
     if let Some(shared) = &redis {
-        println!(
+        eprintln!(
             "Rate limits and revocations live in Redis ({}, quotas {})",
             if shared.redis.is_cluster() {
                 "a Cluster"
@@ -232,7 +235,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     match &external {
-        Some(url) => println!("Trusting tokens of {url} (found by discovery)"),
+        Some(url) => eprintln!("Trusting tokens of {url} (found by discovery)"),
         None => print_development_guide(&dev, &base, &secrets),
     }
 
@@ -348,41 +351,41 @@ fn tls_from_env() -> Result<Option<TlsConfig>, Box<dyn std::error::Error>> {
 
 fn print_development_guide(dev: &DevIssuer, base: &str, secrets: &[(&str, String)]) {
     let token_url = format!("{base}/dev/oauth/token");
-    println!(
+    eprintln!(
         "Development authorization server at {base}/dev (token endpoint {token_url}); clients:"
     );
     for (client, secret) in secrets {
-        println!("  {client}  secret {secret}");
+        eprintln!("  {client}  secret {secret}");
     }
-    println!();
-    println!("Get a token (client credentials), then call the API with it:");
+    eprintln!();
+    eprintln!("Get a token (client credentials), then call the API with it:");
     let (writer, writer_secret) = &secrets[1];
-    println!(
+    eprintln!(
         "TOKEN=$(curl -s -u {writer}:{writer_secret} -d grant_type=client_credentials {token_url} \
          | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
     );
-    println!(
+    eprintln!(
         "curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \
          -d '{{\"item\": \"tea\", \"quantity\": 2}}' {base}/orders"
     );
-    println!("curl -i -H \"Authorization: Bearer $TOKEN\" {base}/orders/1");
-    println!("curl -i {base}/orders    # 401: no token");
-    println!();
+    eprintln!("curl -i -H \"Authorization: Bearer $TOKEN\" {base}/orders/1");
+    eprintln!("curl -i {base}/orders    # 401: no token");
+    eprintln!();
     let (reader, reader_secret) = &secrets[0];
-    println!(
+    eprintln!(
         "A DPoP-bound token (RFC 9449: bound to the client's key, a proof with each request):"
     );
-    println!("cargo run --example dpop_client -- {reader} {reader_secret}");
-    println!();
+    eprintln!("cargo run --example dpop_client -- {reader} {reader_secret}");
+    eprintln!();
     if let Some((partner, partner_secret)) = secrets.iter().find(|(id, _)| *id == "orders-partner")
     {
-        println!("An opaque token (not a JWT: the API asks the server about it, RFC 7662):");
-        println!(
+        eprintln!("An opaque token (not a JWT: the API asks the server about it, RFC 7662):");
+        eprintln!(
             "OPAQUE=$(curl -s -u {partner}:{partner_secret} -d grant_type=client_credentials \
              {token_url} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
         );
-        println!("curl -i -H \"Authorization: Bearer $OPAQUE\" {base}/orders/1");
-        println!();
+        eprintln!("curl -i -H \"Authorization: Bearer $OPAQUE\" {base}/orders/1");
+        eprintln!();
     }
 
     // Ready-made tokens too, valid for an hour (also read by the repository's CI).
@@ -395,15 +398,15 @@ fn print_development_guide(dev: &DevIssuer, base: &str, secrets: &[(&str, String
             .lifetime(lifetime)
             .sign()
     };
-    println!(
+    eprintln!(
         "READER_TOKEN={}",
         token("alice", "orders-reader", &["orders:read"])
     );
-    println!(
+    eprintln!(
         "WRITER_TOKEN={}",
         token("bob", "orders-writer", &["orders:read", "orders:write"])
     );
-    println!(
+    eprintln!(
         "ADMIN_TOKEN={}",
         token(
             "carol",

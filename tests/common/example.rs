@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// An example's process, ended when dropped.
@@ -28,6 +28,27 @@ impl Example {
         address_variable: &str,
         env: &[(&str, &str)],
     ) -> (Example, ChildStdout) {
+        let (example, stdout, _) = Example::launch(name, address_variable, env, false);
+        (example, stdout)
+    }
+
+    /// Like [`Example::start`], with its standard error too (read it: a full pipe would
+    /// stop the example).
+    pub fn start_with_stderr(
+        name: &str,
+        address_variable: &str,
+        env: &[(&str, &str)],
+    ) -> (Example, ChildStdout, ChildStderr) {
+        let (example, stdout, stderr) = Example::launch(name, address_variable, env, true);
+        (example, stdout, stderr.expect("piped"))
+    }
+
+    fn launch(
+        name: &str,
+        address_variable: &str,
+        env: &[(&str, &str)],
+        with_stderr: bool,
+    ) -> (Example, ChildStdout, Option<ChildStderr>) {
         let binary = std::env::current_exe()
             .expect("test binary")
             .parent()
@@ -46,12 +67,17 @@ impl Example {
             .env(address_variable, format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(if with_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
         for (name, value) in env {
             command.env(name, value);
         }
         let mut child = command.spawn().expect("the example starts");
         let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take();
         let example = Example { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -61,7 +87,7 @@ impl Example {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        (example, stdout)
+        (example, stdout, stderr)
     }
 
     /// `GET path`, with a bearer token if given.
