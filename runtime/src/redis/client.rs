@@ -59,21 +59,37 @@ impl Redis {
         self.clients.is_cluster()
     }
 
-    /// Runs `call` with the timeout, Redis' health tracked: after a failure Redis is not
-    /// tried for [`RETRY_AFTER_FAILURE`](super::RETRY_AFTER_FAILURE); one alert per outage, one note on recovery.
-    pub(crate) async fn call<T, F>(
+    /// Runs `call` on a connection with the timeout, Redis' health tracked: after a failure
+    /// Redis is not tried for [`RETRY_AFTER_FAILURE`](super::RETRY_AFTER_FAILURE); one alert
+    /// per outage, one note on recovery.
+    ///
+    /// A call that finds its connection broken (Redis restarted, or a failover closed it) is
+    /// made once more, on the connection that replaces it, within the same timeout: a
+    /// restart between two requests costs neither a refusal nor an alert. A call whose
+    /// answer was lost with its connection may have run: the calls made here may run twice
+    /// (a revocation written again; permits or a DPoP proof counted twice, which refuses
+    /// more, never less).
+    pub(crate) async fn call<T, F, Fut>(
         &self,
         what: &'static str,
         fallback: &'static str,
-        call: F,
+        mut call: F,
     ) -> Result<T, String>
     where
-        F: std::future::Future<Output = Result<T, ::redis::RedisError>>,
+        F: FnMut(Connection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ::redis::RedisError>>,
     {
         if self.health.resting() {
             return Err("Redis is unreachable (retrying shortly)".to_owned());
         }
-        let outcome = match tokio::time::timeout(self.timeout, call).await {
+        let attempts = async {
+            match call(self.connection()).await {
+                // The connection manager replaces a connection that failed this way.
+                Err(error) if error.is_unrecoverable_error() => call(self.connection()).await,
+                outcome => outcome,
+            }
+        };
+        let outcome = match tokio::time::timeout(self.timeout, attempts).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(describe(&error)),
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),

@@ -43,7 +43,6 @@ impl DpopReplayStore for RedisDpopReplay {
         Box::pin(async move {
             // Already past its window (a clock far behind Redis'): nothing to remember.
             let expires_at = expires_at.max(now.saturating_add(1));
-            let mut connection = self.redis.connection();
             let mut command = ::redis::cmd("SET");
             command
                 .arg(self.key(id))
@@ -53,11 +52,10 @@ impl DpopReplayStore for RedisDpopReplay {
                 .arg(expires_at);
             let set: Option<String> = self
                 .redis
-                .call(
-                    "DPoP replay check",
-                    FALLBACK,
-                    command.query_async(&mut connection),
-                )
+                .call("DPoP replay check", FALLBACK, |mut connection| {
+                    let command = &command;
+                    async move { command.query_async(&mut connection).await }
+                })
                 .await
                 .map_err(DpopReplayError)?;
             Ok(set.is_some())

@@ -73,9 +73,10 @@ pub(crate) async fn take(
     fallback: &'static str,
     takes: &[&Take],
 ) -> Result<Vec<Grant>, String> {
-    let mut connection = redis.connection();
     let answer: Vec<i64> = redis
-        .call("rate limit", fallback, evaluate(&mut connection, takes))
+        .call("rate limit", fallback, |mut connection| async move {
+            evaluate(&mut connection, takes).await
+        })
         .await?;
     if answer.len() != takes.len() * 3 {
         return Err(format!(

@@ -109,13 +109,11 @@ impl RedisRevocations {
             .arg(&member)
             .arg(until.min(i64::MAX as u64))
             .arg(STREAM_LENGTH);
-        let mut connection = self.redis.connection();
         self.redis
-            .call(
-                what,
-                FAIL_CLOSED,
-                invocation.invoke_async::<String>(&mut connection),
-            )
+            .call(what, FAIL_CLOSED, |mut connection| {
+                let invocation = &invocation;
+                async move { invocation.invoke_async::<String>(&mut connection).await }
+            })
             .await
             .map_err(RevocationError)?;
         self.copy.add(&member, until);
