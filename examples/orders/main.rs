@@ -49,7 +49,7 @@
 //! ```text
 //! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
 //!   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-//!   -keyout key.pem -out cert.pem
+//!   -addext basicConstraints=critical,CA:FALSE -keyout key.pem -out cert.pem
 //! ORDERS_TLS_CERT=cert.pem ORDERS_TLS_KEY=key.pem cargo run --example orders
 //! curl --cacert cert.pem https://127.0.0.1:3000/health
 //! ```
@@ -60,7 +60,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use portcullis::audit::JsonLinesSink;
-use portcullis::auth::Introspection;
+use portcullis::auth::{HttpSettings, Introspection};
 use portcullis::dev::DevIssuer;
 use portcullis::secrets::{KeyRingError, SecretError};
 use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls, serve_with_shutdown};
@@ -160,7 +160,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None => issuer,
             }
         }
-        None => dev.issuer(),
+        // Served over HTTPS, the API asks its own development server about opaque tokens
+        // through that certificate: trust it for those calls.
+        None => match (&tls, std::env::var_os("ORDERS_TLS_CERT")) {
+            (Some(_), Some(cert)) => dev
+                .issuer()
+                .http_settings(HttpSettings::new().root_certificate_pem(std::fs::read(cert)?)),
+            _ => dev.issuer(),
+        },
     };
     let redis = redis_from_env().await?;
     // Where clients reach the API: DPoP proofs name it (never taken from `Host`).
