@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::redis::RedisServer;
 use common::*;
-use portcullis::alert::{Alert, AlertKind};
+use portcullis::alert::AlertKind;
 use portcullis::prelude::*;
 use portcullis::redis::{Redis, RevocationFeed};
 
@@ -35,11 +35,7 @@ async fn instance(
     feed: RevocationFeed,
 ) -> Instance {
     let redis = Redis::connect(&server.url()).await.unwrap();
-    let alerts = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let alerts = alerts.clone();
-        move |alert: &Alert| alerts.lock().unwrap().push(alert.kind.clone())
-    };
+    let (alerts, sink) = alert_kinds();
     let security = Security::builder()
         .issuer(dev.issuer())
         .default_rate(rate!("1000/s"))

@@ -216,11 +216,7 @@ async fn a_restart_between_requests_costs_no_refusal_and_no_alert() {
         return;
     };
     let dev = dev_issuer();
-    let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = {
-        let alerts = alerts.clone();
-        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
-    };
+    let (alerts, sink) = alert_kinds();
     let redis = Redis::connect(&server.url()).await.unwrap();
     let security = Security::builder()
         .issuer(dev.issuer())
@@ -284,11 +280,7 @@ async fn when_redis_goes_away_the_configured_behaviour_holds_and_recovers() {
         return;
     };
     let dev = dev_issuer();
-    let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = {
-        let alerts = alerts.clone();
-        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
-    };
+    let (alerts, sink) = alert_kinds();
     let watched = Redis::connect(&server.url()).await.unwrap();
     let watched_security = Security::builder()
         .issuer(dev.issuer())

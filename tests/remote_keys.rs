@@ -140,11 +140,7 @@ async fn cached_keys_outlive_a_provider_that_fails() {
         .audience(AUDIENCE)
         .jwks_url(idp.jwks_url())
         .jwks_options(fast_refresh());
-    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = {
-        let alerts = alerts.clone();
-        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
-    };
+    let (alerts, sink) = alert_kinds();
     let security = Security::builder()
         .issuer(issuer)
         .default_rate(rate!("1000/s"))
@@ -203,11 +199,7 @@ async fn discovery_finds_the_keys_and_checks_the_issuer() {
     // fetched, the issuer waits (and says why), and its tokens are refused with 503.
     idp.claim_issuer("https://impostor.test/");
     let fetched = idp.jwks_fetches();
-    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = {
-        let alerts = alerts.clone();
-        move |alert: &portcullis::alert::Alert| alerts.lock().unwrap().push(alert.kind.clone())
-    };
+    let (alerts, sink) = alert_kinds();
     let audit = AuditLog::default();
     let security = Security::builder()
         .issuer(Issuer::discover(&idp.base).audience(AUDIENCE))

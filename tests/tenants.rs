@@ -16,7 +16,7 @@ use common::tenants::TenantIdp;
 use common::*;
 use jsonwebtoken::Algorithm as Jwt;
 use portcullis::ConfigError;
-use portcullis::alert::{Alert, AlertKind};
+use portcullis::alert::AlertKind;
 use portcullis::auth::{IssuerFailure, KeyReadiness};
 use portcullis::prelude::*;
 use serde_json::{Value, json};
@@ -58,11 +58,7 @@ async fn world() -> World {
     idp.publish("fabrikam", jwks(&[&fabrikam]));
     idp.publish("evil", jwks(&[&evil]));
     let audit = AuditLog::default();
-    let alerts = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let alerts = alerts.clone();
-        move |alert: &Alert| alerts.lock().unwrap().push(alert.kind.clone())
-    };
+    let (alerts, sink) = alert_kinds();
     let security = Security::builder()
         .issuer(Issuer::discover_tenants(idp.template(), ALLOWED).audience(AUDIENCE))
         .default_rate(rate!("1000/s"))

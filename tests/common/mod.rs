@@ -219,3 +219,16 @@ pub fn now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// The kinds of the alerts raised, in order, and a sink for
+/// `SecurityBuilder::alert_sink` that records them there.
+pub fn alert_kinds() -> (
+    Arc<Mutex<Vec<portcullis::alert::AlertKind>>>,
+    impl Fn(&portcullis::alert::Alert) + Send + Sync + 'static,
+) {
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let into = kinds.clone();
+    (kinds, move |alert: &portcullis::alert::Alert| {
+        into.lock().unwrap().push(alert.kind.clone())
+    })
+}
