@@ -40,9 +40,10 @@
 //!   `openssl rand -base64 32`. Unset, a random key is made for the run (the store is in
 //!   memory anyway);
 //! - `ORDERS_AUDIT_FILE`: where the audit trail goes, one JSON line per decision (default:
-//!   standard output, beside the log lines);
-//! - `RUST_LOG`: default `info,portcullis::audit=off` (the audit trail is the JSON lines:
-//!   `RUST_LOG=info` adds each decision to the log lines as well).
+//!   standard output, which carries nothing else);
+//! - `RUST_LOG`: the log lines, on standard error with the start-up guide; default
+//!   `info,portcullis::audit=off` (the audit trail is the JSON lines: `RUST_LOG=info` adds
+//!   each decision to the log lines as well).
 //!
 //! HTTPS with a self-signed certificate for local use:
 //!
