@@ -433,7 +433,7 @@ pub(crate) fn introspected(
     if !audience_optional || claims.contains_key("aud") {
         check_audience(&claims, &rules.audiences)?;
     }
-    let fallback_id = (!claims.contains_key("jti")).then(|| digest_id(digest));
+    let fallback_id = token_id(&claims)?.is_none().then(|| digest_id(digest));
     principal(claims, rules, registry, times, fallback_id)
 }
 
@@ -458,9 +458,7 @@ fn principal(
         }
     }
     let client_id = client_id.or_else(|| subject.clone());
-    let token_id = string_claim(&claims, "jti")?
-        .map(str::to_owned)
-        .or(fallback_id);
+    let token_id = token_id(&claims)?.map(str::to_owned).or(fallback_id);
 
     // `scope` (RFC 9068, space-delimited), `scp` (Entra ID, Okta), `permissions` (Auth0).
     let mut scopes = Vec::new();
@@ -641,6 +639,13 @@ fn check_type(typ: Option<&str>, required: Option<&str>) -> Result<(), AuthFailu
     }
 }
 
+/// The token's id: its `jti`, unless empty. An empty id would name every token that has
+/// one, so a token with `jti: ""` is taken as having none (an opaque token is then known
+/// by its digest).
+fn token_id(claims: &Map<String, Value>) -> Result<Option<&str>, AuthFailure> {
+    Ok(string_claim(claims, "jti")?.filter(|id| !id.is_empty()))
+}
+
 fn string_claim<'a>(
     claims: &'a Map<String, Value>,
     name: &'static str,
@@ -716,6 +721,35 @@ fn static_claim_name(claim: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `introspection_answer` fuzz target: an active answer with `jti: ""`
+    /// gave its principal the empty token id, which names no token in particular.
+    #[test]
+    fn an_empty_jti_is_no_token_id() {
+        let rules = IssuerRules::new(
+            crate::Issuer::new("https://issuer.test/").audience("orders-api"),
+            Arc::new(crate::auth::StaticKeys::new(crate::auth::KeySet::new())),
+        );
+        let answer = |jti: &str| {
+            let claims = serde_json::json!({
+                "active": true, "sub": "partner", "aud": "orders-api",
+                "exp": 2_000, "iat": 1_000, "jti": jti,
+            });
+            let Value::Object(claims) = claims else {
+                unreachable!("an object")
+            };
+            introspected(claims, &rules, None, 1_500, false, &[7; 32]).unwrap()
+        };
+        assert_eq!(
+            answer("").token_id(),
+            Some(digest_id(&[7; 32]).as_str()),
+            "an opaque token with an empty jti is known by its digest"
+        );
+        assert_eq!(answer("t-1").token_id(), Some("t-1"));
+        let mut claims = Map::new();
+        claims.insert("jti".to_owned(), Value::String(String::new()));
+        assert_eq!(token_id(&claims), Ok(None));
+    }
 
     /// Found by the `bearer_and_jws` fuzz target: an `scp` element with a space was
     /// granted as one scope holding a space.
