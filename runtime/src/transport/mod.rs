@@ -40,6 +40,7 @@
 #[cfg(feature = "tls")]
 mod client_auth;
 mod headers;
+mod peer;
 mod plain;
 #[cfg(feature = "tls")]
 mod serve;

@@ -3,13 +3,13 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 
-use axum::ServiceExt as _;
 use axum::extract::Request;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_service::Service;
+
+use super::peer::PerConnection;
 
 /// Serves `app` (an `axum::Router`, or an app behind its [`Guard`](crate::Guard)) on
 /// `listener` until an I/O error, with the peer's address in every request as
@@ -28,11 +28,7 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    axum::serve(listener, PerConnection(app)).await
 }
 
 /// Like [`serve`], and stops gracefully once `signal` completes: no new connections, and
@@ -43,10 +39,7 @@ where
     S::Future: Send,
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .await
+    axum::serve(listener, PerConnection(app))
+        .with_graceful_shutdown(signal)
+        .await
 }

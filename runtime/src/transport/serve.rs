@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use std::convert::Infallible;
 
-use axum::ServiceExt as _;
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::AddExtension;
+use axum::extract::Request;
 use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -22,10 +20,8 @@ use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use super::TlsConfig;
+use super::peer::WithPeer;
 use crate::auth::ClientCertificate;
-
-/// The app with the peer's address as `ConnectInfo`.
-type AppService<S> = AddExtension<S, ConnectInfo<SocketAddr>>;
 
 /// How long a client may take to send a request's headers on HTTP/1.1.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,7 +57,6 @@ where
     let acceptor = TlsAcceptor::from(tls.server_config().clone());
     let handshake_timeout = tls.timeout();
     let client_certificates = tls.requests_client_certificates();
-    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     // Tasks wait for `signal_tx.closed()`: dropping `signal_rx` tells them to stop.
     let (signal_tx, signal_rx) = watch::channel(());
     // Each task holds a `close_rx`; `close_tx.closed()` says they all finished.
@@ -79,10 +74,7 @@ where
             },
             () = &mut shutdown => break,
         };
-        let service = match make_service.call(peer).await {
-            Ok(service) => service,
-            Err(never) => match never {},
-        };
+        let service = WithPeer::new(app.clone(), peer);
         let connection = Connection {
             acceptor: acceptor.clone(),
             handshake_timeout,
@@ -118,7 +110,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run<S>(self, stream: TcpStream, peer: SocketAddr, service: AppService<S>)
+    async fn run<S>(self, stream: TcpStream, peer: SocketAddr, service: WithPeer<S>)
     where
         S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send,
