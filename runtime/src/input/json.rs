@@ -3,7 +3,7 @@
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::BufMut as _;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
 
 use super::Input;
@@ -52,7 +52,9 @@ where
 impl<T: Serialize> IntoResponse for Json<T> {
     /// `T` as `application/json`, in a header map with room for the fields a secured
     /// response gets on its way out (so it is allocated once, not rebuilt when it fills
-    /// up); a value that does not serialize is a plain-text 500, as with `axum::Json`.
+    /// up). A value that does not serialize is a 500 problem, as
+    /// [`ApiError::internal`](crate::ApiError::internal) makes it: the serializer's message
+    /// is logged, never sent, since a `Serialize` implementation may put data into it.
     fn into_response(self) -> Response {
         // As serde_json's own `to_vec`: 128 bytes to start with.
         let mut body = bytes::BytesMut::with_capacity(128).writer();
@@ -74,15 +76,10 @@ fn json_response(body: bytes::BytesMut, serialized: serde_json::Result<()>) -> R
             *response.headers_mut() = headers;
             response
         }
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            )],
-            error.to_string(),
-        )
-            .into_response(),
+        Err(error) => crate::ApiError::internal(format_args!(
+            "the response body does not serialize: {error}"
+        ))
+        .into_response(),
     }
 }
 
@@ -95,6 +92,7 @@ impl<T: Input> super::SafeExtractor for Json<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
 
     #[tokio::test]
     async fn a_response_is_json_with_room_for_the_secured_fields() {
@@ -121,16 +119,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_value_that_does_not_serialize_is_a_plain_500() {
+    async fn a_value_that_does_not_serialize_is_a_500_problem_without_the_serializer_s_message() {
         let response = Json(Unserializable).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
             response.headers().get(header::CONTENT_TYPE).unwrap(),
-            "text/plain; charset=utf-8"
+            "application/problem+json"
         );
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
-        assert_eq!(&body[..], b"no way");
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            problem["type"], "tag:portcullis.rs,2026:problem:internal",
+            "{problem}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&body).contains("no way"),
+            "the serializer's message is not sent: {problem}"
+        );
     }
 }
