@@ -78,10 +78,15 @@
 # servers taking turns on one core evict each other's caches, which may weigh on the larger
 # working set. To weigh a change, put another build beside this one instead of bare axum:
 # BESIDE_SERVER=<a copy of an earlier target/release/deps/load_server-*> and
-# BESIDE_MODE=<its serve mode, e.g. portcullis>.
+# BESIDE_MODE=<its serve mode, e.g. portcullis>. To weigh one piece of the deployed
+# configuration, put the whole of it beside the variant that leaves the piece out:
+# BESIDE_ENV holds arguments of env(1) (NAME=value, -u NAME) for the server beside only, so
+# DEPLOYED_WITHOUT=headers BESIDE_ENV="-u DEPLOYED_WITHOUT" SIDE_BY_SIDE=1 VARIANTS=deployed
+# BESIDE_MODE=deployed benches/load.sh weighs the security-headers layer (a ratio of 1.01
+# means the layer costs 1% of a deployed request).
 #
 # Environment (defaults): SIDE_BY_SIDE (unset), BESIDE_SERVER (this build), BESIDE_MODE
-# (bare), RATE (unset: closed loop under wrk), DURATION (10) seconds per run, WARMUP (2)
+# (bare), BESIDE_ENV (unset), RATE (unset: closed loop under wrk), DURATION (10) seconds per run, WARMUP (2)
 # seconds of warm-up per run (with the repeated token, under wrk), ROUNDS (3), CONNECTIONS
 # (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917; side by side also the next port),
 # TOKENS_PER_SECOND (30000: distinct tokens prepared per second of DURATION; a run that
@@ -228,7 +233,8 @@ start_server() {
     local port=${2:-$PORT}
     # Standard output (the deployed server's log lines) goes nowhere: writing it is part of
     # the server's work, reading it is not.
-    "${BOOST[@]}" "$NICE" taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$port" "$LOAD_DIR" >/dev/null &
+    # shellcheck disable=SC2086 # SERVER_ENV is a list of env(1) arguments
+    "${BOOST[@]}" "$NICE" env ${SERVER_ENV:-} taskset -c "$SERVER_CPU" "$SERVER" serve "$1" "127.0.0.1:$port" "$LOAD_DIR" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -321,6 +327,7 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     [[ -x "$BESIDE_SERVER" ]] || { log "BESIDE_SERVER $BESIDE_SERVER is not a program"; exit 1; }
     BESIDE_LABEL="the $BESIDE_MODE server"
     [[ $BESIDE_SERVER != "$SERVER" ]] && BESIDE_LABEL="$BESIDE_LABEL of $BESIDE_SERVER"
+    [[ -n "${BESIDE_ENV:-}" ]] && BESIDE_LABEL="$BESIDE_LABEL with $BESIDE_ENV"
     PAIR_PORT=$((PORT + 1))
     PAIR_URL="http://127.0.0.1:$PAIR_PORT/orders/7"
     PAIR_OUT=$(mktemp)
@@ -346,7 +353,7 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     side_ratios() { awk -v v="$1" '$1 == v && $4 > 0 { printf "%.4f\n", $3 / $4 }' "$RESULTS"; }
     for round in $(seq "$ROUNDS"); do
         for variant in $VARIANTS; do
-            SERVER=$BESIDE_SERVER start_server "$BESIDE_MODE" "$PAIR_PORT"
+            SERVER=$BESIDE_SERVER SERVER_ENV=${BESIDE_ENV:-} start_server "$BESIDE_MODE" "$PAIR_PORT"
             PAIR_SERVER_PID=$SERVER_PID
             start_server "$(server_mode "$variant")"
             read -r script tokens <<<"$(client_args "$variant")"
