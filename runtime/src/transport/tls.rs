@@ -114,6 +114,15 @@ impl TlsConfig {
         key: PrivateKeyDer<'static>,
     ) -> Result<TlsConfig, TlsError> {
         let server = server_config(chain.clone(), key.clone_key(), false)?;
+        if chain.first().is_some_and(is_a_ca_certificate) {
+            tracing::warn!(
+                target: "portcullis::transport",
+                "the server's certificate is a CA certificate (basicConstraints CA:TRUE): \
+                 clients that check certificates as rustls does (reqwest, and this API's own \
+                 calls to a server presenting it) refuse it with CaUsedAsEndEntity; make it \
+                 with `-addext basicConstraints=critical,CA:FALSE` (docs/tls.md)"
+            );
+        }
         Ok(TlsConfig {
             server: Arc::new(server),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -157,6 +166,34 @@ impl TlsConfig {
     }
 }
 
+/// Whether `leaf` says it is a certificate authority (basicConstraints `CA:TRUE`), which
+/// clients verifying with webpki (rustls) refuse as a server's certificate, whoever issued
+/// it. `openssl req -x509` makes such certificates unless told otherwise.
+fn is_a_ca_certificate(leaf: &CertificateDer<'_>) -> bool {
+    let Ok(certificate) = webpki::EndEntityCert::try_from(leaf) else {
+        return false;
+    };
+    // The leaf as its own anchor: webpki checks the leaf's constraints before it looks for
+    // an issuer, so the error says whether it is a CA whatever the chain.
+    let Ok(anchor) = webpki::anchor_from_trusted_cert(leaf) else {
+        return false;
+    };
+    let anchors = [anchor];
+    let algorithms = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    let verified = certificate.verify_for_usage(
+        algorithms,
+        &anchors,
+        &[],
+        rustls::pki_types::UnixTime::now(),
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    );
+    matches!(verified, Err(webpki::Error::CaUsedAsEndEntity))
+}
+
 /// TLS 1.3 and 1.2 with the aws-lc-rs provider, ALPN `h2` then `http/1.1`; client
 /// certificates requested (any taken) when `client_certificates`.
 fn server_config(
@@ -175,4 +212,32 @@ fn server_config(
     let mut server = builder.with_single_cert(chain, key)?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(pem: &[u8]) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(pem).unwrap()
+    }
+
+    #[test]
+    fn a_certificate_made_as_a_ca_is_told_apart() {
+        // `openssl req -x509 ... -subj /CN=localhost`, as it marks a certificate by default.
+        assert!(is_a_ca_certificate(&leaf(include_bytes!(
+            "testdata/ca_true.pem"
+        ))));
+        // The same with `-addext basicConstraints=critical,CA:FALSE` (docs/tls.md).
+        assert!(!is_a_ca_certificate(&leaf(include_bytes!(
+            "testdata/ca_false.pem"
+        ))));
+    }
+
+    #[test]
+    fn what_is_not_a_certificate_is_not_a_ca() {
+        assert!(!is_a_ca_certificate(&CertificateDer::from(vec![
+            0x30, 0x00
+        ])));
+    }
 }
