@@ -3263,6 +3263,109 @@ async fn the_development_issuer_binds_tokens_to_the_key_of_the_token_requests_pr
     );
 }
 
+/// A proof whose server nonce is of the previous time step (accepted, and expiring at the
+/// end of this one) gets its answer with the next nonce in `DPoP-Nonce` (RFC 9449 §8.2),
+/// so a client that keeps its nonce current is never refused for it; a current nonce gets
+/// none.
+#[tokio::test]
+async fn an_allowed_response_renews_a_dpop_nonce_about_to_expire() {
+    const STEP: u64 = 3;
+    let dev = dev_issuer();
+    let key = SecretSlice::from(vec![9u8; 32]);
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .dpop(
+            Dpop::new(PUBLIC_ORIGIN)
+                .server_nonces(DpopNonces::new(&key).step(std::time::Duration::from_secs(STEP))),
+        )
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .into_router()
+        .with_state(Calls::default());
+    let client = TestKey::ec("client", false);
+    let mut bound = claims("orders:read");
+    bound["cnf"] = json!({ "jkt": dpop::thumbprint(&client) });
+    let token = dev_token(&dev, &bound);
+    let htu = format!("{PUBLIC_ORIGIN}/orders");
+    let with_nonce = |nonce: &str| {
+        let mut claims = dpop::proof_claims("GET", &htu, &token);
+        claims["nonce"] = json!(nonce);
+        dpop::sign_proof(&client, &dpop::proof_header(&client), &claims)
+    };
+    // Sleeps into the next time step, a little past its start.
+    let next_step = || async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let into_step = now.as_millis() as u64 % (STEP * 1000);
+        tokio::time::sleep(std::time::Duration::from_millis(
+            STEP * 1000 - into_step + 100,
+        ))
+        .await;
+    };
+
+    next_step().await;
+    let refused = send(
+        &app,
+        dpop_get(
+            "/orders",
+            "DPoP",
+            &token,
+            &[&dpop::proof(&client, "GET", &htu, &token)],
+        ),
+    )
+    .await;
+    assert_eq!(refused.bearer_error().as_deref(), Some("use_dpop_nonce"));
+    let first = refused.header("dpop-nonce").to_owned();
+    let current = send(
+        &app,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&first)]),
+    )
+    .await;
+    assert_eq!(current.status, StatusCode::OK, "{}", current.text);
+    assert!(
+        current.headers.get("dpop-nonce").is_none(),
+        "a nonce of the current step is not renewed"
+    );
+
+    next_step().await;
+    let expiring = send(
+        &app,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&first)]),
+    )
+    .await;
+    assert_eq!(expiring.status, StatusCode::OK, "{}", expiring.text);
+    let next = expiring.header("dpop-nonce").to_owned();
+    assert_ne!(next, first);
+    let renewed = send(
+        &app,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&next)]),
+    )
+    .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
+    assert!(renewed.headers.get("dpop-nonce").is_none());
+
+    // One step later the first nonce is refused; the renewed one still serves.
+    next_step().await;
+    let expired = send(
+        &app,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&first)]),
+    )
+    .await;
+    assert_eq!(expired.bearer_error().as_deref(), Some("use_dpop_nonce"));
+    let still = send(
+        &app,
+        dpop_get("/orders", "DPoP", &token, &[&with_nonce(&next)]),
+    )
+    .await;
+    assert_eq!(still.status, StatusCode::OK, "{}", still.text);
+    assert!(still.headers.get("dpop-nonce").is_some());
+}
+
 /// With server nonces, a proof must carry a nonce of this service's: without one (or with a
 /// forged one) the answer is 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`, which
 /// the client puts in its next proof; an instance with the same key accepts it.

@@ -37,6 +37,24 @@ pub struct TokenCacheStats {
     pub entries: usize,
 }
 
+/// A request's authentication when it passed: its principal (`None` when it offered no
+/// access token), and whether its DPoP proof's server nonce expires at the end of the
+/// current step, so that the response carries a fresh one (RFC 9449 §8.2).
+#[derive(Debug, Default)]
+pub(crate) struct Authenticated {
+    pub(crate) principal: Option<Principal>,
+    pub(crate) renew_dpop_nonce: bool,
+}
+
+impl From<Option<Principal>> for Authenticated {
+    fn from(principal: Option<Principal>) -> Authenticated {
+        Authenticated {
+            principal,
+            renew_dpop_nonce: false,
+        }
+    }
+}
+
 /// What authentication reads of a request: its head, and its extensions, read only for a
 /// bound token (the path the client sent, the connection's certificate, what a trusted
 /// proxy forwarded), so that a bearer token costs no lookup of them.
@@ -220,12 +238,12 @@ impl Authenticator {
     }
 
     /// Authenticates a request head: the guard of the `Authorization` header, then the
-    /// token. `Ok(None)` means no access token was offered.
+    /// token. A principal of `None` means no access token was offered.
     pub(crate) async fn authenticate(
         &self,
         head: RequestHead<'_>,
         registry: Option<&'static ScopeRegistry>,
-    ) -> Result<Option<Principal>, AuthFailure> {
+    ) -> Result<Authenticated, AuthFailure> {
         let now = unix_now();
         let offered = credentials(head.headers, head.uri, self.max_token_bytes);
         self.resolve(
@@ -290,8 +308,13 @@ impl Authenticator {
             .resolve(self.lookup(offered, registry, now), None, registry, now)
             .await
         {
-            Ok(Some(principal)) => Ok(principal),
-            Ok(None) => Err(AuthFailure::MissingToken),
+            Ok(Authenticated {
+                principal: Some(principal),
+                ..
+            }) => Ok(principal),
+            Ok(Authenticated {
+                principal: None, ..
+            }) => Err(AuthFailure::MissingToken),
             Err(failure) => Err(failure),
         }
     }
@@ -334,9 +357,9 @@ impl Authenticator {
         head: Option<RequestHead<'_>>,
         registry: Option<&'static ScopeRegistry>,
         now: u64,
-    ) -> Result<Option<Principal>, AuthFailure> {
+    ) -> Result<Authenticated, AuthFailure> {
         let (token, principal, issuer) = match lookup {
-            Lookup::Decided(decided) => return decided,
+            Lookup::Decided(decided) => return decided.map(Authenticated::from),
             Lookup::Cached(token, principal, issuer) => {
                 self.cache_hits.increment(1);
                 (token, principal, issuer)
@@ -365,7 +388,11 @@ impl Authenticator {
             ),
             _ => None,
         };
-        first_used(first_use).map(|()| Some(principal))
+        first_used(first_use)?;
+        Ok(Authenticated {
+            principal: Some(principal),
+            renew_dpop_nonce: proof.is_some_and(|proof| proof.renew_nonce),
+        })
     }
 
     /// Holds the token to its binding: a DPoP-bound token needs the `DPoP` scheme and a

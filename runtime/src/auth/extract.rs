@@ -89,6 +89,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
                 context.registry(),
             )
             .await
+            .map(|authenticated| authenticated.principal)
             .map_err(|failure| AuthRejection::new(failure, security.realm_arc()))
     }
 }

@@ -68,7 +68,7 @@ pub use revocation::{
 };
 pub use roles::RolesClaim;
 
-pub(crate) use authenticator::{Authenticator, RequestHead};
+pub(crate) use authenticator::{Authenticated, Authenticator, RequestHead};
 pub(crate) use cache::{CachedToken, TokenCache};
 pub(crate) use discovery::checked_issuer;
 #[cfg(feature = "fuzzing")]

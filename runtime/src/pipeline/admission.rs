@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, DpopFailure, Principal, RequestHead};
+use crate::auth::{AuthFailure, Authenticated, DpopFailure, Principal, RequestHead};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -61,12 +61,12 @@ pub(super) trait Waiting {
     /// What a step that would wait returns instead.
     type Wait;
 
-    /// The authentication of a request with head `head`: `Ok(None)` when it carries no
+    /// The authentication of a request with head `head`: no principal when it carries no
     /// token.
     fn authenticate<'a>(
         context: &'a EndpointContext,
         head: RequestHead<'a>,
-    ) -> impl Future<Output = Result<Result<Option<Principal>, AuthFailure>, Self::Wait>> + 'a;
+    ) -> impl Future<Output = Result<Result<Authenticated, AuthFailure>, Self::Wait>> + 'a;
 
     /// Counts the request, as `identity`, against a quota kept in the shared store.
     fn ask<'a>(
@@ -89,12 +89,13 @@ impl Waiting for Now {
     fn authenticate<'a>(
         context: &'a EndpointContext,
         head: RequestHead<'a>,
-    ) -> impl Future<Output = Result<Result<Option<Principal>, AuthFailure>, MustWait>> + 'a {
+    ) -> impl Future<Output = Result<Result<Authenticated, AuthFailure>, MustWait>> + 'a {
         std::future::ready(
             context
                 .security()
                 .authenticator()
                 .authenticate_now(head, context.registry())
+                .map(|decided| decided.map(Authenticated::from))
                 .ok_or(MustWait),
         )
     }
@@ -117,7 +118,7 @@ impl Waiting for Later {
     async fn authenticate<'a>(
         context: &'a EndpointContext,
         head: RequestHead<'a>,
-    ) -> Result<Result<Option<Principal>, AuthFailure>, Self::Wait> {
+    ) -> Result<Result<Authenticated, AuthFailure>, Self::Wait> {
         let security = context.security();
         // Timed here only: what is decided without waiting (a cache hit) is counted, not
         // timed.
@@ -227,6 +228,7 @@ pub(super) async fn admit<W: Waiting>(
         return Ok(Admitted {
             principal: None,
             rate,
+            renew_dpop_nonce: false,
         });
     };
     let throttle = throttle(admission)?;
@@ -239,7 +241,14 @@ pub(super) async fn admit<W: Waiting>(
         context.security().trusted_proxies(),
     );
     let authenticated = W::authenticate(context, head).await.map_err(Stop::Wait)?;
-    let principal = authenticated_principal(admission, throttle, authenticated)?;
+    let renew_dpop_nonce = authenticated
+        .as_ref()
+        .is_ok_and(|authenticated| authenticated.renew_dpop_nonce);
+    let principal = authenticated_principal(
+        admission,
+        throttle,
+        authenticated.map(|authenticated| authenticated.principal),
+    )?;
     if requirements.dpop && principal.dpop_thumbprint().is_none() {
         return Err(refuse(admission, throttle, DpopFailure::Required.into()).into());
     }
@@ -271,6 +280,7 @@ pub(super) async fn admit<W: Waiting>(
     Ok(Admitted {
         principal: Some(principal),
         rate,
+        renew_dpop_nonce,
     })
 }
 
@@ -334,6 +344,9 @@ pub(super) struct RateHeaders {
 pub(super) struct Admitted {
     pub(super) principal: Option<Principal>,
     pub(super) rate: Option<RateHeaders>,
+    /// The response carries a fresh DPoP server nonce: the proof's expires at the end of
+    /// the current step.
+    pub(super) renew_dpop_nonce: bool,
 }
 
 /// Why the pipeline refused; rendered into a response once, at the end.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::extract::Request;
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::Principal;
@@ -200,6 +200,9 @@ fn add_context(
     ));
 }
 
+/// Where a response gives the client the DPoP server nonce to use next.
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
 /// The handler's response, with the fields of the pipeline, audited.
 fn respond(
     context: &EndpointContext,
@@ -207,7 +210,11 @@ fn respond(
     admitted: Admitted,
     arrival: &Arrival,
 ) -> Response {
-    let Admitted { principal, rate } = admitted;
+    let Admitted {
+        principal,
+        rate,
+        renew_dpop_nonce,
+    } = admitted;
     // An extractor's rejection, or a handler's `ApiError`, in the API's error format.
     context.security().renderer().finish(&mut response);
     let response_headers = response.headers_mut();
@@ -223,6 +230,16 @@ fn respond(
         response_headers.insert(headers::RATELIMIT, rate.limit);
     }
     response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
+    // The DPoP proof's server nonce expires at the end of this step: the next one, before
+    // the client needs it (RFC 9449 §8.2), saves it a refusal.
+    if renew_dpop_nonce
+        && let Some(nonce) = context
+            .security()
+            .dpop_nonce()
+            .and_then(|nonce| HeaderValue::try_from(nonce).ok())
+    {
+        response_headers.insert(DPOP_NONCE, nonce);
+    }
     let seen = Seen {
         arrival,
         principal: principal.as_ref(),

@@ -83,6 +83,18 @@ impl DpopNonces {
             && verify_slices_are_equal(&bytes[8..], &self.tag(step).as_ref()[..TAG_BYTES]).is_ok()
     }
 
+    /// Whether `nonce`, one [`accepts`](Self::accepts) took, is of the step `now` falls
+    /// in (else of the previous one: it expires at the end of this step).
+    pub(crate) fn is_current(&self, nonce: &str, now: u64) -> bool {
+        let mut bytes = [0u8; 8 + TAG_BYTES];
+        let mut step = [0u8; 8];
+        match URL_SAFE_NO_PAD.decode_slice(nonce, &mut bytes) {
+            Ok(len) if len == bytes.len() => step.copy_from_slice(&bytes[..8]),
+            _ => return false,
+        }
+        u64::from_be_bytes(step) == now / self.step
+    }
+
     fn tag(&self, step: u64) -> hmac::Tag {
         let mut context = hmac::Context::with_key(&self.key);
         context.update(b"portcullis dpop nonce\0");
@@ -110,6 +122,18 @@ mod tests {
         // Any instance with the key checks it; another key does not.
         assert!(DpopNonces::new(&SecretSlice::from(vec![1; 32])).accepts(&nonce, 6_030));
         assert!(!keyed(2).accepts(&nonce, 6_000));
+    }
+
+    #[test]
+    fn a_nonce_is_current_in_its_own_step_only() {
+        let nonces = keyed(1);
+        let nonce = nonces.issue(6_000);
+        assert!(nonces.is_current(&nonce, 6_000));
+        assert!(nonces.is_current(&nonce, 6_059));
+        // Still accepted in the next step, no longer current.
+        assert!(nonces.accepts(&nonce, 6_060));
+        assert!(!nonces.is_current(&nonce, 6_060));
+        assert!(!nonces.is_current("not a nonce", 6_000));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub(crate) struct VerifiedProof {
     /// to).
     #[cfg_attr(not(feature = "dev"), allow(dead_code))]
     pub(crate) jkt: String,
+    /// The proof's server nonce is of the previous time step, so it expires at the end of
+    /// this one: the response should carry a fresh nonce (RFC 9449 §8.2).
+    pub(crate) renew_nonce: bool,
 }
 
 /// Checks `proof` against `request` under `rules`, all but the replay check.
@@ -105,13 +108,14 @@ pub(crate) fn verify_proof(
     if request.now.saturating_sub(iat) > rules.window {
         return Err(DpopFailure::Stale);
     }
-    if let Some(nonces) = &rules.nonces
-        && !claims
-            .get("nonce")
-            .and_then(Value::as_str)
-            .is_some_and(|nonce| nonces.accepts(nonce, request.now))
-    {
-        return Err(DpopFailure::UseNonce);
+    let mut renew_nonce = false;
+    if let Some(nonces) = &rules.nonces {
+        match claims.get("nonce").and_then(Value::as_str) {
+            Some(nonce) if nonces.accepts(nonce, request.now) => {
+                renew_nonce = !nonces.is_current(nonce, request.now);
+            }
+            _ => return Err(DpopFailure::UseNonce),
+        }
     }
     if let Some(token) = request.token
         && string(claims, "ath")? != token_hash(token)
@@ -127,6 +131,7 @@ pub(crate) fn verify_proof(
         // Accepted while `now - iat <= window`: remembered one second past that.
         expires_at: iat.saturating_add(rules.window).saturating_add(1),
         jkt: thumbprint,
+        renew_nonce,
     })
 }
 
