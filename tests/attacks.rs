@@ -3165,6 +3165,53 @@ async fn the_openapi_document_states_dpop() {
         description.contains("tokens bound to a client certificate (`cnf.x5t#S256`, RFC 8705) only on a connection with that certificate"),
         "{description}"
     );
+    // Without server nonces, no answer carries one.
+    let responses = &document["paths"]["/orders"]["get"]["responses"];
+    for status in ["200", "401"] {
+        assert!(
+            responses[status]["headers"].get("DPoP-Nonce").is_none(),
+            "{status}: {}",
+            responses[status]
+        );
+    }
+}
+
+/// With server nonces, the document says where `DPoP-Nonce` comes: on a secured
+/// operation's 401 (`use_dpop_nonce`) and on its answer (the next nonce).
+#[tokio::test]
+async fn the_openapi_document_states_dpop_server_nonces() {
+    let dev = dev_issuer();
+    let key = SecretSlice::from(vec![9u8; 32]);
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .dpop(Dpop::new(PUBLIC_ORIGIN).server_nonces(DpopNonces::new(&key)))
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .with_openapi("/openapi.json")
+        .into_router()
+        .with_state(Calls::default());
+    let document = send(
+        &app,
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await
+    .json();
+    let responses = &document["paths"]["/orders"]["get"]["responses"];
+    for (status, says) in [("200", "RFC 9449 §8.2"), ("401", "use_dpop_nonce")] {
+        let header = &responses[status]["headers"]["DPoP-Nonce"];
+        assert_eq!(header["schema"]["type"], "string", "{status}: {header}");
+        assert!(
+            header["description"]
+                .as_str()
+                .is_some_and(|description| description.contains(says)),
+            "{status}: {header}"
+        );
+    }
+    assert!(responses["403"]["headers"].get("DPoP-Nonce").is_none());
 }
 
 /// The development issuer binds a token to the key of the token request's DPoP proof

@@ -111,6 +111,14 @@ impl Security {
         Some(nonces.issue(crate::auth::unix_now()))
     }
 
+    /// Whether DPoP proofs must carry server nonces.
+    pub(crate) fn dpop_nonces_required(&self) -> bool {
+        self.0
+            .authenticator
+            .dpop()
+            .is_some_and(|dpop| dpop.nonces.is_some())
+    }
+
     /// The `algs` of the `DPoP` challenge, when DPoP is configured.
     pub(crate) fn dpop_algs(&self) -> Option<Arc<str>> {
         self.0.authenticator.dpop().map(|dpop| dpop.algs.clone())

@@ -427,12 +427,26 @@ fn operation(
     }
 
     let rate = effective_rate(spec, security);
+    // With DPoP server nonces, a 401 of an operation that reads tokens gives one, and the
+    // answer of a secured operation may give the next.
+    let dpop_nonces = security.dpop_nonces_required();
+    let nonce_when_refused =
+        dpop_nonces && (spec.requirements().is_some() || doc.optional_authentication);
     let success = spec.success_status.unwrap_or(200);
     let mut success_response = ResponseBuilder::new().description(reason(success));
     if rate.is_some() {
         for (name, header) in ratelimit_headers() {
             success_response = success_response.header(name, header);
         }
+    }
+    if dpop_nonces && spec.requirements().is_some() {
+        success_response = success_response.header(
+            "DPoP-Nonce",
+            dpop_nonce_header(
+                "The next DPoP server nonce, once the proof's nonce expires at the end of \
+                 the current time step (RFC 9449 §8.2): put it in the next proofs",
+            ),
+        );
     }
     if let Some(content) = &doc.response {
         success_response = success_response.content(
@@ -445,7 +459,7 @@ fn operation(
     let mut problem = |status: u16, description: &str| {
         responses = std::mem::take(&mut responses).response(
             status.to_string(),
-            problem_response(status, description, errors),
+            problem_response(status, description, errors, nonce_when_refused),
         );
     };
     let secured = spec.requirements();
@@ -577,7 +591,26 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Response")
 }
 
-fn problem_response(status: u16, description: &str, errors: &ErrorBody) -> Response {
+/// A `DPoP-Nonce` response field, as `description` says it is given.
+fn dpop_nonce_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .build(),
+        ))
+        .description(Some(description))
+        .build()
+}
+
+/// The answer of `status` in the API's error format, with the fields it carries; a 401's
+/// `DPoP-Nonce` when `dpop_nonces`.
+fn problem_response(
+    status: u16,
+    description: &str,
+    errors: &ErrorBody,
+    dpop_nonces: bool,
+) -> Response {
     let mut response = ResponseBuilder::new().description(description).content(
         errors.media_type.clone(),
         ContentBuilder::new()
@@ -600,6 +633,15 @@ fn problem_response(status: u16, description: &str, errors: &ErrorBody) -> Respo
                     ))
                     .build(),
             );
+            if status == 401 && dpop_nonces {
+                response = response.header(
+                    "DPoP-Nonce",
+                    dpop_nonce_header(
+                        "A DPoP server nonce, with the error `use_dpop_nonce`: put it in the \
+                         proof and send the request again (RFC 9449 §9)",
+                    ),
+                );
+            }
         }
         429 | 503 => {
             let seconds = ObjectBuilder::new()
