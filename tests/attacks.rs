@@ -3130,6 +3130,21 @@ async fn dpop_bound_tokens_are_refused_where_dpop_is_not_configured() {
     assert_eq!(audit.last().reason, "dpop_bound_token_as_bearer");
 }
 
+/// The OpenAPI document of an API of `list_orders` under `security`.
+async fn openapi_document(security: Security) -> Value {
+    let app = SecureRouter::new(security)
+        .mount(routes![list_orders])
+        .with_openapi("/openapi.json")
+        .into_router()
+        .with_state(Calls::default());
+    send(
+        &app,
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await
+    .json()
+}
+
 /// The OpenAPI document states which tokens each issuer's scheme takes, and how: DPoP-bound
 /// ones with proofs, certificate-bound ones on their certificate's connections.
 #[tokio::test]
@@ -3142,17 +3157,7 @@ async fn the_openapi_document_states_dpop() {
         .build()
         .await
         .unwrap();
-    let app = SecureRouter::new(security)
-        .mount(routes![list_orders])
-        .with_openapi("/openapi.json")
-        .into_router()
-        .with_state(Calls::default());
-    let document = send(
-        &app,
-        Request::get("/openapi.json").body(Body::empty()).unwrap(),
-    )
-    .await
-    .json();
+    let document = openapi_document(security).await;
     let description = document["components"]["securitySchemes"]["oauth2"]["description"]
         .as_str()
         .unwrap_or_default()
@@ -3189,17 +3194,7 @@ async fn the_openapi_document_states_dpop_server_nonces() {
         .build()
         .await
         .unwrap();
-    let app = SecureRouter::new(security)
-        .mount(routes![list_orders])
-        .with_openapi("/openapi.json")
-        .into_router()
-        .with_state(Calls::default());
-    let document = send(
-        &app,
-        Request::get("/openapi.json").body(Body::empty()).unwrap(),
-    )
-    .await
-    .json();
+    let document = openapi_document(security).await;
     let responses = &document["paths"]["/orders"]["get"]["responses"];
     for (status, says) in [("200", "RFC 9449 §8.2"), ("401", "use_dpop_nonce")] {
         let header = &responses[status]["headers"]["DPoP-Nonce"];

@@ -20,6 +20,15 @@ pub const DEFAULT_NONCE_STEP: Duration = Duration::from_secs(60);
 /// The bytes of the HMAC a nonce carries.
 const TAG_BYTES: usize = 16;
 
+/// How an accepted nonce stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NonceStanding {
+    /// Of the current time step.
+    Current,
+    /// Of the previous time step: it expires at the end of this one.
+    Expiring,
+}
+
 /// Server nonces: the key the instances share, and the time step.
 #[derive(Clone)]
 pub struct DpopNonces {
@@ -68,31 +77,34 @@ impl DpopNonces {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Whether `nonce` is one of this step's or the previous one's.
-    pub(crate) fn accepts(&self, nonce: &str, now: u64) -> bool {
+    /// How `nonce` stands at `now`: of this step, or of the previous one (it expires at
+    /// the end of this step); `None` when it is neither, or not one of this key's.
+    pub(crate) fn check(&self, nonce: &str, now: u64) -> Option<NonceStanding> {
         let mut bytes = [0u8; 8 + TAG_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(nonce, &mut bytes) {
             Ok(len) if len == bytes.len() => {}
-            _ => return false,
+            _ => return None,
         }
         let mut step = [0u8; 8];
         step.copy_from_slice(&bytes[..8]);
         let step = u64::from_be_bytes(step);
         let current = now / self.step;
-        (step == current || step.saturating_add(1) == current)
-            && verify_slices_are_equal(&bytes[8..], &self.tag(step).as_ref()[..TAG_BYTES]).is_ok()
+        let standing = if step == current {
+            NonceStanding::Current
+        } else if step.saturating_add(1) == current {
+            NonceStanding::Expiring
+        } else {
+            return None;
+        };
+        verify_slices_are_equal(&bytes[8..], &self.tag(step).as_ref()[..TAG_BYTES])
+            .ok()
+            .map(|()| standing)
     }
 
-    /// Whether `nonce`, one [`accepts`](Self::accepts) took, is of the step `now` falls
-    /// in (else of the previous one: it expires at the end of this step).
-    pub(crate) fn is_current(&self, nonce: &str, now: u64) -> bool {
-        let mut bytes = [0u8; 8 + TAG_BYTES];
-        let mut step = [0u8; 8];
-        match URL_SAFE_NO_PAD.decode_slice(nonce, &mut bytes) {
-            Ok(len) if len == bytes.len() => step.copy_from_slice(&bytes[..8]),
-            _ => return false,
-        }
-        u64::from_be_bytes(step) == now / self.step
+    /// Whether `nonce` is one of this step's or the previous one's.
+    #[cfg(test)]
+    fn accepts(&self, nonce: &str, now: u64) -> bool {
+        self.check(nonce, now).is_some()
     }
 
     fn tag(&self, step: u64) -> hmac::Tag {
@@ -125,15 +137,16 @@ mod tests {
     }
 
     #[test]
-    fn a_nonce_is_current_in_its_own_step_only() {
+    fn a_nonce_is_current_in_its_step_and_expiring_in_the_next() {
         let nonces = keyed(1);
         let nonce = nonces.issue(6_000);
-        assert!(nonces.is_current(&nonce, 6_000));
-        assert!(nonces.is_current(&nonce, 6_059));
-        // Still accepted in the next step, no longer current.
-        assert!(nonces.accepts(&nonce, 6_060));
-        assert!(!nonces.is_current(&nonce, 6_060));
-        assert!(!nonces.is_current("not a nonce", 6_000));
+        assert_eq!(nonces.check(&nonce, 6_000), Some(NonceStanding::Current));
+        assert_eq!(nonces.check(&nonce, 6_059), Some(NonceStanding::Current));
+        // Still accepted in the next step, and expiring at its end.
+        assert_eq!(nonces.check(&nonce, 6_060), Some(NonceStanding::Expiring));
+        assert_eq!(nonces.check(&nonce, 6_119), Some(NonceStanding::Expiring));
+        assert_eq!(nonces.check(&nonce, 6_120), None);
+        assert_eq!(nonces.check("not a nonce", 6_000), None);
     }
 
     #[test]

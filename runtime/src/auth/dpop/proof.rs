@@ -6,6 +6,7 @@
 use http::Method;
 use serde_json::{Map, Value};
 
+use super::nonce::NonceStanding;
 use super::thumbprint::{jwk_thumbprint, token_hash};
 use super::{DpopFailure, DpopRules, MAX_PROOF_BYTES, PROOF_CLOCK_SKEW, ProofId, PublicOrigin};
 use crate::auth::jws::CompactJws;
@@ -108,15 +109,17 @@ pub(crate) fn verify_proof(
     if request.now.saturating_sub(iat) > rules.window {
         return Err(DpopFailure::Stale);
     }
-    let mut renew_nonce = false;
-    if let Some(nonces) = &rules.nonces {
-        match claims.get("nonce").and_then(Value::as_str) {
-            Some(nonce) if nonces.accepts(nonce, request.now) => {
-                renew_nonce = !nonces.is_current(nonce, request.now);
-            }
-            _ => return Err(DpopFailure::UseNonce),
-        }
-    }
+    let renew_nonce = match &rules.nonces {
+        None => false,
+        Some(nonces) => match claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .and_then(|nonce| nonces.check(nonce, request.now))
+        {
+            Some(standing) => standing == NonceStanding::Expiring,
+            None => return Err(DpopFailure::UseNonce),
+        },
+    };
     if let Some(token) = request.token
         && string(claims, "ath")? != token_hash(token)
     {
