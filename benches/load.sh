@@ -34,6 +34,9 @@
 #                                Mutex<BTreeMap> cloned, parsed, re-serialized), one repeated
 #                                RS256 token
 #   bare_deployed                (not run by default) bare axum doing that same handler work
+#   bare_deployed_transport      (not run by default) the same, served by Portcullis'
+#                                transport::serve instead of axum::serve: its serving loop
+#                                weighed apart from the pipeline
 #
 # As deployed, side by side with bare axum doing the same work (DEPLOYED=1 sets the variants
 # and the server beside them):
@@ -211,6 +214,7 @@ server_mode() {
     bare_fields) echo bare-fields ;;
     bare_map_response) echo bare-map-response ;;
     bare_deployed) echo bare-deployed ;;
+    bare_deployed_transport) echo bare-deployed-transport ;;
     deployed) echo deployed ;;
     portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed> <address> <dir>
+//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed|bare-deployed-transport> <address> <dir>
 //! load_server drive <address> <tokens file> <requests per second> <connections> <seconds>
 //! ```
 //!
@@ -31,7 +31,9 @@
 //!   example's `tracing` subscriber, the security-headers layer, the guard, and the
 //!   example's handler work (a JSON row cloned, parsed and re-serialized)
 //!   (`support/deployed.rs`);
-//! - `bare-deployed`: the same handler work on bare axum.
+//! - `bare-deployed`: the same handler work on bare axum;
+//! - `bare-deployed-transport`: the same, served by `portcullis::transport::serve` instead
+//!   of `axum::serve` (what Portcullis' serving loop weighs apart from its pipeline).
 //!
 //! `drive` is the open-loop client of `RATE=... benches/load.sh` (`support/open_loop.rs`):
 //! it offers `GET /orders/7` at a fixed rate, with the tokens of the file in turn, measures
@@ -66,7 +68,7 @@ use tokens::{AUDIENCE, Alg, BenchKeys, ISSUER};
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed|bare-deployed-transport> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -202,6 +204,9 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
                 deployed::serve_portcullis(listener, &jwks).await?
             }
             "bare-deployed" => axum::serve(listener, deployed::bare()).await?,
+            "bare-deployed-transport" => {
+                portcullis::transport::serve(listener, deployed::bare()).await?
+            }
             "hand" => {
                 let pem = std::fs::read_to_string(dir.join("rsa.pem"))?;
                 let verifier = hand_assembled::Verifier::rs256(&pem, ISSUER, AUDIENCE)?;

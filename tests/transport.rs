@@ -1,6 +1,7 @@
 //! Transport security: HTTPS with rustls (TLS 1.2 and 1.3 accepted, TLS 1.1 and 1.0
 //! refused, HTTP/2 by ALPN), the security headers, CORS closed by default, and a serving
-//! loop that survives broken clients and shuts down gracefully.
+//! loop, over TLS or plain HTTP, that survives broken clients, passes upgrades through and
+//! shuts down gracefully.
 //!
 //! The certificate is self-signed, made by rcgen for `localhost` in each test.
 
@@ -21,7 +22,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
-use portcullis::transport::{Hsts, SecurityHeadersLayer, TlsConfig, TlsError, serve_tls};
+use portcullis::transport::{
+    Hsts, SecurityHeadersLayer, TlsConfig, TlsError, serve_tls, serve_with_shutdown,
+};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -103,12 +106,27 @@ impl Server {
         }
     }
 
-    /// Signals shutdown and waits for `serve_tls` to return.
+    /// The same with `serve_with_shutdown`: plain HTTP.
+    async fn start_plain(app: Router) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve_with_shutdown(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            address,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Signals shutdown and waits for the serving function to return.
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
-            .expect("serve_tls returns after shutdown")
+            .expect("the server returns after shutdown")
             .unwrap()
             .unwrap();
     }
@@ -157,11 +175,19 @@ impl Answer {
 /// Sends one GET on an established TLS connection, with HTTP/2 if ALPN chose it.
 async fn request(stream: TlsStream<TcpStream>, path: &str, token: Option<&str>) -> Answer {
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    exchange(stream, h2, path, token).await
+}
+
+/// Sends one GET on `io`, with HTTP/2 if `h2`, else HTTP/1.1.
+async fn exchange<I>(io: I, h2: bool, path: &str, token: Option<&str>) -> Answer
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = Request::get(format!("https://localhost{path}"));
     if let Some(token) = token {
         builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let io = TokioIo::new(stream);
+    let io = TokioIo::new(io);
     let response: Response<hyper::body::Incoming> = if h2 {
         let (mut sender, connection) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
@@ -664,6 +690,119 @@ async fn shutdown_waits_for_requests_in_flight_and_stops_accepting() {
     let connector = client(&der, rustls::DEFAULT_VERSIONS, &[b"http/1.1"]);
     let stream = connect(&connector, address).await;
     let in_flight = tokio::spawn(async move { request(stream, "/slow", None).await });
+    entered_rx.await.unwrap();
+
+    server.stop().await;
+    let answer = in_flight.await.unwrap();
+    assert_eq!(
+        (answer.status, answer.text.as_str()),
+        (StatusCode::OK, "done")
+    );
+    assert!(
+        TcpStream::connect(address).await.is_err(),
+        "still accepting"
+    );
+}
+
+/// Answers with 101 and then echoes four bytes on the upgraded connection.
+async fn echo_upgrade(mut request: axum::extract::Request) -> Response<Body> {
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let mut io = TokioIo::new(upgrade.await.unwrap());
+        let mut four = [0u8; 4];
+        io.read_exact(&mut four).await.unwrap();
+        io.write_all(&four).await.unwrap();
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "echo")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn plain_http_serves_http_1_1_and_h2c_with_the_peer_address() {
+    let dev = dev_issuer();
+    let server = Server::start_plain(app(&dev, SecurityHeadersLayer::for_plain_http()).await).await;
+    for h2 in [false, true] {
+        let stream = TcpStream::connect(server.address).await.unwrap();
+        let answer = exchange(stream, h2, "/peer", None).await;
+        let version = if h2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
+        assert_eq!(
+            (answer.version, answer.status, answer.text.as_str()),
+            (version, StatusCode::OK, "127.0.0.1")
+        );
+        assert_eq!(
+            answer.header(header::X_CONTENT_TYPE_OPTIONS),
+            Some("nosniff")
+        );
+
+        let stream = TcpStream::connect(server.address).await.unwrap();
+        let token = dev.token().subject("alice").scopes(["orders:read"]).sign();
+        let answer = exchange(stream, h2, "/orders", Some(&token)).await;
+        assert_eq!(
+            (answer.status, answer.text.as_str()),
+            (StatusCode::OK, "orders")
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_upgrade_passes_through_plain_serving() {
+    let dev = dev_issuer();
+    let app = app(&dev, SecurityHeadersLayer::for_plain_http())
+        .await
+        .route("/echo", get(echo_upgrade));
+    let server = Server::start_plain(app).await;
+    let mut tcp = TcpStream::connect(server.address).await.unwrap();
+    tcp.write_all(
+        b"GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    tcp.write_all(b"ping").await.unwrap();
+    let mut echoed = [0u8; 4];
+    tcp.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed, b"ping");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plain_http_shutdown_waits_for_requests_in_flight_and_stops_accepting() {
+    let dev = dev_issuer();
+    let (entered_tx, entered_rx) = oneshot::channel::<()>();
+    let entered_tx = Arc::new(std::sync::Mutex::new(Some(entered_tx)));
+    let slow = app(&dev, SecurityHeadersLayer::for_plain_http())
+        .await
+        .route(
+            "/slow",
+            get(move || {
+                let entered = entered_tx.lock().unwrap().take();
+                async move {
+                    if let Some(entered) = entered {
+                        let _ = entered.send(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "done"
+                }
+            }),
+        );
+    let server = Server::start_plain(slow).await;
+    let address = server.address;
+    let stream = TcpStream::connect(address).await.unwrap();
+    let in_flight = tokio::spawn(async move { exchange(stream, false, "/slow", None).await });
     entered_rx.await.unwrap();
 
     server.stop().await;

@@ -1,39 +1,54 @@
 //! The peer's address in every request (`ConnectInfo<SocketAddr>`), in an extension map
 //! made with room for what a request collects on its way through axum and Portcullis.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::task::{Context, Poll};
 
+use axum::BoxError;
+use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request};
-use axum::serve::IncomingStream;
+use bytes::Bytes;
 use http::Extensions;
-use tokio::net::TcpListener;
 use tower_service::Service;
 
+use crate::auth::ClientCertificate;
+
 /// A connection's app: each request gets the peer's address as `ConnectInfo`, as axum's
-/// `into_make_service_with_connect_info` gives it, in an extension map made with room for
-/// the entries it collects on its way (axum's `OriginalUri`, `MatchedPath` and path
-/// parameters, Portcullis' request context, and a few of the application's), so that
-/// filling it never rebuilds it.
+/// `into_make_service_with_connect_info` gives it, and the client's certificate when the
+/// connection has one, in an extension map made with room for the entries it collects on
+/// its way (axum's `OriginalUri`, `MatchedPath` and path parameters, Portcullis' request
+/// context, and a few of the application's), so that filling it never rebuilds it.
 #[derive(Clone)]
 pub(crate) struct WithPeer<S> {
     app: S,
     peer: SocketAddr,
+    certificate: Option<ClientCertificate>,
 }
 
 impl<S> WithPeer<S> {
     /// `app`, serving the connection from `peer`.
     pub(crate) fn new(app: S, peer: SocketAddr) -> WithPeer<S> {
-        WithPeer { app, peer }
+        WithPeer {
+            app,
+            peer,
+            certificate: None,
+        }
+    }
+
+    /// The same, for a connection whose client presented `certificate`.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_certificate(mut self, certificate: Option<ClientCertificate>) -> Self {
+        self.certificate = certificate;
+        self
     }
 }
 
-impl<S> Service<Request> for WithPeer<S>
+impl<S, B> Service<http::Request<B>> for WithPeer<S>
 where
     S: Service<Request>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -44,10 +59,14 @@ where
         self.app.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> S::Future {
+    fn call(&mut self, request: http::Request<B>) -> S::Future {
+        let mut request = request.map(Body::new);
         let mut extensions = ROOMY.clone();
         extensions.insert(ConnectInfo(self.peer));
-        // What the server put there (an upgrade handle, a client certificate) stays.
+        if let Some(certificate) = &self.certificate {
+            extensions.insert(certificate.clone());
+        }
+        // What the server put there (hyper's upgrade handle) stays.
         extensions.extend(std::mem::take(request.extensions_mut()));
         *request.extensions_mut() = extensions;
         self.app.call(request)
@@ -78,26 +97,11 @@ static ROOMY: LazyLock<Extensions> = LazyLock::new(|| {
     extensions
 });
 
-/// What `axum::serve` calls for each accepted connection: the app, as [`WithPeer`].
-#[derive(Clone)]
-pub(crate) struct PerConnection<S>(pub(crate) S);
-
-impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for PerConnection<S> {
-    type Response = WithPeer<S>;
-    type Error = Infallible;
-    type Future = Ready<Result<WithPeer<S>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
-        ready(Ok(WithPeer::new(self.0.clone(), *stream.remote_addr())))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+    use std::future::{Ready, ready};
+
     use super::*;
 
     /// Answers with what the request's extensions hold.

@@ -9,13 +9,19 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
-use super::peer::PerConnection;
+use super::connection::{serve_connection, serve_connections};
+use super::peer::WithPeer;
 
 /// Serves `app` (an `axum::Router`, or an app behind its [`Guard`](crate::Guard)) on
-/// `listener` until an I/O error, with the peer's address in every request as
-/// `ConnectInfo<SocketAddr>`: the limits of public endpoints and the throttle of failed
-/// authentication key on it, and refuse requests without it (500) rather than count them
-/// in one shared bucket.
+/// `listener`, with the peer's address in every request as `ConnectInfo<SocketAddr>`: the
+/// limits of public endpoints and the throttle of failed authentication key on it, and
+/// refuse requests without it (500) rather than count them in one shared bucket.
+///
+/// It serves HTTP/1.1, and HTTP/2 to a client that opens with HTTP/2's preface (h2c).
+/// Like `axum::serve`, it puts no time limit on a client sending its request headers, nor
+/// on an idle connection: serve the API behind a proxy that has them, or with
+/// [`serve_tls`](super::serve_tls) (the `tls` feature), which allows 30 seconds. Accept
+/// errors are logged and retried, so it does not return.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
@@ -28,18 +34,20 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
-    axum::serve(listener, PerConnection(app)).await
+    serve_with_shutdown(listener, app, std::future::pending()).await
 }
 
 /// Like [`serve`], and stops gracefully once `signal` completes: no new connections, and
-/// open ones finish their requests.
+/// open ones finish their requests; it returns when they have.
 pub async fn serve_with_shutdown<S, F>(listener: TcpListener, app: S, signal: F) -> io::Result<()>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, PerConnection(app))
-        .with_graceful_shutdown(signal)
-        .await
+    serve_connections(listener, signal, move |stream, peer, draining| {
+        let service = WithPeer::new(app.clone(), peer);
+        serve_connection(stream, peer, service, draining, None)
+    })
+    .await
 }
