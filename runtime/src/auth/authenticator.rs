@@ -40,7 +40,7 @@ pub struct TokenCacheStats {
 /// A request's authentication when it passed: its principal (`None` when it offered no
 /// access token), and whether its DPoP proof's server nonce expires at the end of the
 /// current step, so that the response carries a fresh one (RFC 9449 §8.2).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Authenticated {
     pub(crate) principal: Option<Principal>,
     pub(crate) renew_dpop_nonce: bool,

@@ -128,7 +128,7 @@ fn builder(header_read_timeout: Option<Duration>) -> Builder<TokioExecutor> {
     // the kernel sends one buffer for less (docs/performance.md).
     builder.http1().writev(false);
     if let Some(timeout) = header_read_timeout {
-        // hyper arms a timer for every request's headers: it weighs (docs/performance.md).
+        // hyper arms a timer for every request's headers.
         builder
             .http1()
             .timer(TokioTimer::new())
