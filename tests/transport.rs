@@ -36,6 +36,7 @@ use tokio_rustls::client::TlsStream;
 
 portcullis::scopes! {
     "orders:read" => "Read orders",
+    "orders:write" => "Place orders",
 }
 
 #[public(get, path = "/health")]
@@ -52,6 +53,12 @@ async fn own_policy() -> ([(header::HeaderName, &'static str); 1], &'static str)
 #[secure(get, path = "/orders", scope = "orders:read")]
 async fn list_orders(_who: Principal) -> &'static str {
     "orders"
+}
+
+/// Takes no body: a request's body is read only once it is admitted (by axum, then dropped).
+#[secure(post, path = "/orders", scope = "orders:write")]
+async fn create_order(_who: Principal) -> &'static str {
+    "created"
 }
 
 const DEFAULT_HSTS: &str = "max-age=63072000; includeSubDomains";
@@ -107,7 +114,15 @@ impl Server {
     }
 
     /// The same with `serve_with_shutdown`: plain HTTP.
-    async fn start_plain(app: Router) -> Server {
+    async fn start_plain<S>(app: S) -> Server
+    where
+        S: tower::Service<axum::extract::Request, Response = axum::response::Response>
+            + Clone
+            + Send
+            + 'static,
+        S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>,
+        S::Future: Send,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -815,6 +830,78 @@ async fn plain_http_shutdown_waits_for_requests_in_flight_and_stops_accepting() 
         TcpStream::connect(address).await.is_err(),
         "still accepting"
     );
+}
+
+/// Sends `head` then `body` on `tcp` and reads one response's head (up to its blank line).
+async fn send_and_read_head(tcp: &mut TcpStream, head: &str, body: &[u8]) -> String {
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        answer.push(tcp.read_u8().await.unwrap());
+    }
+    String::from_utf8(answer).unwrap().to_ascii_lowercase()
+}
+
+/// Reads what the server sends until it closes the connection, or times out.
+async fn closed_by_server(tcp: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await,
+        Ok(Ok(_))
+    )
+}
+
+#[tokio::test]
+async fn a_refusal_before_the_body_is_read_says_the_connection_closes() {
+    let dev = dev_issuer();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .build()
+        .await
+        .unwrap();
+    let api = SecureRouter::new(security).mount(routes![list_orders, create_order]);
+    let guard = api.guard();
+    let server = Server::start_plain(guard.wrap(api.into_router())).await;
+    let half_a_body = "POST /orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+
+    // Refused by the pipeline (no token) with 90 of the body's 100 bytes still to come.
+    let mut tcp = TcpStream::connect(server.address).await.unwrap();
+    let head = send_and_read_head(&mut tcp, half_a_body, b"{\"item\":").await;
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
+    assert!(closed_by_server(&mut tcp).await);
+
+    // Refused by the guard (no such route), the same way.
+    let mut tcp = TcpStream::connect(server.address).await.unwrap();
+    let head =
+        send_and_read_head(&mut tcp, &half_a_body.replace("/orders", "/nowhere"), b"{").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
+    assert!(closed_by_server(&mut tcp).await);
+
+    // A refusal of a request without a body keeps the connection: the next request on it
+    // is answered.
+    let mut tcp = TcpStream::connect(server.address).await.unwrap();
+    let get = "GET /orders HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let head = send_and_read_head(&mut tcp, get, b"").await;
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut body = vec![0; length];
+    tcp.read_exact(&mut body).await.unwrap();
+    let token = dev.token().subject("alice").scopes(["orders:read"]).sign();
+    let authorized =
+        format!("GET /orders HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n");
+    let head = send_and_read_head(&mut tcp, &authorized, b"").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    server.stop().await;
 }
 
 #[test]

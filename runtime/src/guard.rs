@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
+use axum::body::HttpBody;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
@@ -18,6 +19,7 @@ use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::endpoint::HttpMethod;
 use crate::metrics::EndpointMetrics;
 use crate::problem::Problem;
+use crate::rejection::close_when_body_unread;
 use crate::router::RouterError;
 use crate::security::Security;
 
@@ -422,6 +424,7 @@ impl<S: fmt::Debug> fmt::Debug for Guarded<S> {
 impl<S, B> tower_service::Service<Request<B>> for Guarded<S>
 where
     S: tower_service::Service<Request<B>, Response = Response, Error = Infallible>,
+    B: HttpBody,
 {
     type Response = Response;
     type Error = Infallible;
@@ -434,10 +437,11 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         match self.guard.verdict(&request) {
             Verdict::Pass => Either::Right(self.app.call(request)),
-            refused => Either::Left(std::future::ready(Ok(self
-                .guard
-                .refuse(&request, refused)
-                .into_response()))),
+            refused => {
+                let mut response = self.guard.refuse(&request, refused).into_response();
+                close_when_body_unread(&request, &mut response);
+                Either::Left(std::future::ready(Ok(response)))
+            }
         }
     }
 }

@@ -6,14 +6,29 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::HttpBody;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Request, StatusCode, Version, header};
 
 use crate::audit::Reason;
 use crate::auth::{AuthFailure, BearerErrorCode, DpopFailure};
 use crate::context::RequestContext;
 use crate::problem::{FieldViolation, Problem};
+
+/// Marks a refusal answered before `request`'s body was read as the connection's last
+/// answer (`Connection: close`), on HTTP/1.1 and older. hyper does not read an unread
+/// body of any length to keep the connection: it closes the connection unless the whole
+/// body has already arrived, and decides so after writing the response. Said in the
+/// response, the client does not send its next request into a connection about to close.
+/// HTTP/2 ends the stream alone, and keeps the connection.
+pub(crate) fn close_when_body_unread<B: HttpBody>(request: &Request<B>, response: &mut Response) {
+    if request.version() <= Version::HTTP_11 && !request.body().is_end_stream() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
 
 /// The realm used when no configuration is at hand.
 pub const DEFAULT_REALM: &str = "api";
@@ -505,5 +520,31 @@ impl IntoResponse for InputRejection {
             .with_errors(self.errors)
             .into_response();
         with_reason(response, Reason::InvalidInput)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal_to(version: Version, body: &'static str) -> Response {
+        let request = Request::builder()
+            .method("POST")
+            .version(version)
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        close_when_body_unread(&request, &mut response);
+        response
+    }
+
+    #[test]
+    fn only_an_http_1_refusal_with_a_body_left_closes_the_connection() {
+        let close = |response: Response| response.headers().get(header::CONNECTION).cloned();
+        let closing = Some(HeaderValue::from_static("close"));
+        assert_eq!(close(refusal_to(Version::HTTP_11, "{\"item\":")), closing);
+        assert_eq!(close(refusal_to(Version::HTTP_10, "{")), closing);
+        assert_eq!(close(refusal_to(Version::HTTP_11, "")), None);
+        assert_eq!(close(refusal_to(Version::HTTP_2, "{")), None);
     }
 }

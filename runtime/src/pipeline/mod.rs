@@ -25,7 +25,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::Principal;
 use crate::rate::headers;
-use crate::rejection::DenialReason;
+use crate::rejection::{DenialReason, close_when_body_unread};
 
 /// A handler behind its endpoint's security: what [`SecureRouter`](crate::SecureRouter)
 /// routes a request to. The pipeline runs inside the handler's own route rather than in a
@@ -86,9 +86,13 @@ where
                     }),
                 }
             }
-            Err(Stop::Refused(refused)) => SecuredFuture::Refused {
-                response: Some(reject(&context, refused, &arrival)),
-            },
+            Err(Stop::Refused(refused)) => {
+                let mut response = reject(&context, refused, &arrival);
+                close_when_body_unread(&request, &mut response);
+                SecuredFuture::Refused {
+                    response: Some(response),
+                }
+            }
             Err(Stop::Wait(_)) => SecuredFuture::Waiting {
                 future: Box::pin(async move {
                     let mut ip = ClientIp::known(arrival.ip);
@@ -103,7 +107,11 @@ where
                             let response = handler.call(request, state).await;
                             respond(&context, response, admitted, &arrival)
                         }
-                        Err(Stop::Refused(refused)) => reject(&context, refused, &arrival),
+                        Err(Stop::Refused(refused)) => {
+                            let mut response = reject(&context, refused, &arrival);
+                            close_when_body_unread(&request, &mut response);
+                            response
+                        }
                         Err(Stop::Wait(never)) => match never {},
                     }
                 }),
