@@ -48,6 +48,12 @@ portcullis::scopes! {
 /// Counts handler runs: no attack may reach the handler.
 type Calls = Arc<AtomicUsize>;
 
+/// With a quota, for the OpenAPI document's 429.
+#[secure(get, path = "/orders/recent", scope = "orders:read", rate = "100/s")]
+async fn recent_orders(_who: Principal) -> &'static str {
+    "[]"
+}
+
 #[secure(get, path = "/orders", scope = "orders:read", rate = "unlimited")]
 async fn list_orders(State(calls): State<Calls>, who: Principal) -> String {
     calls.fetch_add(1, Ordering::SeqCst);
@@ -3133,7 +3139,7 @@ async fn dpop_bound_tokens_are_refused_where_dpop_is_not_configured() {
 /// The OpenAPI document of an API of `list_orders` under `security`.
 async fn openapi_document(security: Security) -> Value {
     let app = SecureRouter::new(security)
-        .mount(routes![list_orders])
+        .mount(routes![list_orders, recent_orders])
         .with_openapi("/openapi.json")
         .into_router()
         .with_state(Calls::default());
@@ -3196,7 +3202,11 @@ async fn the_openapi_document_states_dpop_server_nonces() {
         .unwrap();
     let document = openapi_document(security).await;
     let responses = &document["paths"]["/orders"]["get"]["responses"];
-    for (status, says) in [("200", "RFC 9449 §8.2"), ("401", "use_dpop_nonce")] {
+    for (status, says) in [
+        ("200", "RFC 9449 §8.2"),
+        ("401", "use_dpop_nonce"),
+        ("403", "RFC 9449 §8.2"),
+    ] {
         let header = &responses[status]["headers"]["DPoP-Nonce"];
         assert_eq!(header["schema"]["type"], "string", "{status}: {header}");
         assert!(
@@ -3206,7 +3216,16 @@ async fn the_openapi_document_states_dpop_server_nonces() {
             "{status}: {header}"
         );
     }
-    assert!(responses["403"]["headers"].get("DPoP-Nonce").is_none());
+    // Refused before any token is read.
+    assert!(responses["400"]["headers"].get("DPoP-Nonce").is_none());
+    let limited = &document["paths"]["/orders/recent"]["get"]["responses"]["429"];
+    let header = &limited["headers"]["DPoP-Nonce"];
+    assert!(
+        header["description"]
+            .as_str()
+            .is_some_and(|description| description.contains("RFC 9449 §8.2")),
+        "{limited}"
+    );
 }
 
 /// The development issuer binds a token to the key of the token request's DPoP proof
@@ -3332,12 +3351,16 @@ async fn an_allowed_response_renews_a_dpop_nonce_about_to_expire() {
     let mut bound = claims("orders:read");
     bound["cnf"] = json!({ "jkt": dpop::thumbprint(&client) });
     let token = dev_token(&dev, &bound);
+    let mut unscoped = claims("profile");
+    unscoped["cnf"] = bound["cnf"].clone();
+    let unscoped = dev_token(&dev, &unscoped);
     let htu = format!("{PUBLIC_ORIGIN}/orders");
-    let with_nonce = |nonce: &str| {
-        let mut claims = dpop::proof_claims("GET", &htu, &token);
+    let proof_for = |token: &str, nonce: &str| {
+        let mut claims = dpop::proof_claims("GET", &htu, token);
         claims["nonce"] = json!(nonce);
         dpop::sign_proof(&client, &dpop::proof_header(&client), &claims)
     };
+    let with_nonce = |nonce: &str| proof_for(&token, nonce);
     // Sleeps into the next time step, a little past its start.
     let next_step = || async {
         let now = std::time::SystemTime::now()
@@ -3383,6 +3406,23 @@ async fn an_allowed_response_renews_a_dpop_nonce_about_to_expire() {
     assert_eq!(expiring.status, StatusCode::OK, "{}", expiring.text);
     let next = expiring.header("dpop-nonce").to_owned();
     assert_ne!(next, first);
+    let forbidden = send(
+        &app,
+        dpop_get(
+            "/orders",
+            "DPoP",
+            &unscoped,
+            &[&proof_for(&unscoped, &first)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        forbidden.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        forbidden.text
+    );
+    assert_eq!(forbidden.header("dpop-nonce"), next);
     let renewed = send(
         &app,
         dpop_get("/orders", "DPoP", &token, &[&with_nonce(&next)]),

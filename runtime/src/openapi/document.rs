@@ -430,8 +430,11 @@ fn operation(
     // With DPoP server nonces, a 401 of an operation that reads tokens gives one, and the
     // answer of a secured operation may give the next.
     let dpop_nonces = security.dpop_nonces_required();
-    let nonce_when_refused =
-        dpop_nonces && (spec.requirements().is_some() || doc.optional_authentication);
+    let nonces = NonceFields {
+        with_use_dpop_nonce: dpop_nonces
+            && (spec.requirements().is_some() || doc.optional_authentication),
+        renewed: dpop_nonces && spec.requirements().is_some(),
+    };
     let success = spec.success_status.unwrap_or(200);
     let mut success_response = ResponseBuilder::new().description(reason(success));
     if rate.is_some() {
@@ -439,14 +442,8 @@ fn operation(
             success_response = success_response.header(name, header);
         }
     }
-    if dpop_nonces && spec.requirements().is_some() {
-        success_response = success_response.header(
-            "DPoP-Nonce",
-            dpop_nonce_header(
-                "The next DPoP server nonce, once the proof's nonce expires at the end of \
-                 the current time step (RFC 9449 §8.2): put it in the next proofs",
-            ),
-        );
+    if nonces.renewed {
+        success_response = success_response.header("DPoP-Nonce", renewed_dpop_nonce_header());
     }
     if let Some(content) = &doc.response {
         success_response = success_response.content(
@@ -459,7 +456,7 @@ fn operation(
     let mut problem = |status: u16, description: &str| {
         responses = std::mem::take(&mut responses).response(
             status.to_string(),
-            problem_response(status, description, errors, nonce_when_refused),
+            problem_response(status, description, errors, nonces),
         );
     };
     let secured = spec.requirements();
@@ -591,6 +588,25 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Response")
 }
 
+/// The `DPoP-Nonce` field of a response to a secured operation's request whose proof
+/// carried a nonce about to expire.
+fn renewed_dpop_nonce_header() -> utoipa::openapi::header::Header {
+    dpop_nonce_header(
+        "The next DPoP server nonce, once the proof's nonce expires at the end of the \
+         current time step (RFC 9449 §8.2): put it in the next proofs",
+    )
+}
+
+/// Which answers of an operation give a `DPoP-Nonce`, when the API uses server nonces.
+#[derive(Clone, Copy)]
+struct NonceFields {
+    /// A 401 `use_dpop_nonce` gives the nonce to use (operations that read tokens).
+    with_use_dpop_nonce: bool,
+    /// An answer after authentication (success, 403, 429) may give the next one (secured
+    /// operations).
+    renewed: bool,
+}
+
 /// A `DPoP-Nonce` response field, as `description` says it is given.
 fn dpop_nonce_header(description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new()
@@ -603,13 +619,13 @@ fn dpop_nonce_header(description: &str) -> utoipa::openapi::header::Header {
         .build()
 }
 
-/// The answer of `status` in the API's error format, with the fields it carries; a 401's
-/// `DPoP-Nonce` when `dpop_nonces`.
+/// The answer of `status` in the API's error format, with the fields it carries,
+/// `DPoP-Nonce` as `nonces` says.
 fn problem_response(
     status: u16,
     description: &str,
     errors: &ErrorBody,
-    dpop_nonces: bool,
+    nonces: NonceFields,
 ) -> Response {
     let mut response = ResponseBuilder::new().description(description).content(
         errors.media_type.clone(),
@@ -633,7 +649,7 @@ fn problem_response(
                     ))
                     .build(),
             );
-            if status == 401 && dpop_nonces {
+            if status == 401 && nonces.with_use_dpop_nonce {
                 response = response.header(
                     "DPoP-Nonce",
                     dpop_nonce_header(
@@ -641,6 +657,9 @@ fn problem_response(
                          proof and send the request again (RFC 9449 §9)",
                     ),
                 );
+            }
+            if status == 403 && nonces.renewed {
+                response = response.header("DPoP-Nonce", renewed_dpop_nonce_header());
             }
         }
         429 | 503 => {
@@ -658,6 +677,9 @@ fn problem_response(
             if status == 429 {
                 for (name, header) in ratelimit_headers() {
                     response = response.header(name, header);
+                }
+                if nonces.renewed {
+                    response = response.header("DPoP-Nonce", renewed_dpop_nonce_header());
                 }
             }
         }

@@ -253,11 +253,11 @@ pub(super) async fn admit<W: Waiting>(
         return Err(refuse(admission, throttle, DpopFailure::Required.into()).into());
     }
     check_requirements(context, requirements, &principal)
-        .map_err(|refused| refused.by(&principal))?;
+        .map_err(|refused| refused.by(&principal, renew_dpop_nonce))?;
     if let Some(policy) = requirements.policy {
         apply(policy, context, requirements, &principal, admission.request)
             .await
-            .map_err(|refused| refused.by(&principal))?;
+            .map_err(|refused| refused.by(&principal, renew_dpop_nonce))?;
     }
     let custom = match context.spec().rate_key {
         RateKeyKind::Custom(key) => {
@@ -271,12 +271,12 @@ pub(super) async fn admit<W: Waiting>(
         _ => None,
     };
     let (caller, tier) = authenticated_caller(admission, &principal, custom.as_deref())
-        .map_err(|refused| refused.by(&principal))?;
+        .map_err(|refused| refused.by(&principal, renew_dpop_nonce))?;
     let rate = match limit_locally(context, caller, tier) {
         Ok(decided) => decided,
         Err(shared) => W::ask(shared, caller.identity).await.map_err(Stop::Wait)?,
     }
-    .map_err(|refused| refused.by(&principal))?;
+    .map_err(|refused| refused.by(&principal, renew_dpop_nonce))?;
     Ok(Admitted {
         principal: Some(principal),
         rate,
@@ -406,6 +406,9 @@ pub(super) struct Refused {
     pub(super) rejection: Box<Rejection>,
     pub(super) principal: Option<Principal>,
     pub(super) detail: Option<String>,
+    /// Whether the request's DPoP proof's server nonce expires at the end of the current
+    /// step: the refusal carries the next one too.
+    pub(super) renew_dpop_nonce: bool,
 }
 
 impl Refused {
@@ -414,12 +417,15 @@ impl Refused {
             rejection: Box::new(rejection.into()),
             principal: None,
             detail: None,
+            renew_dpop_nonce: false,
         }
     }
 
-    fn by(self, principal: &Principal) -> Self {
+    /// The refusal of an authenticated caller, `principal`.
+    fn by(self, principal: &Principal, renew_dpop_nonce: bool) -> Self {
         Refused {
             principal: Some(principal.clone()),
+            renew_dpop_nonce,
             ..self
         }
     }

@@ -238,15 +238,8 @@ fn respond(
         response_headers.insert(headers::RATELIMIT, rate.limit);
     }
     response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
-    // The DPoP proof's server nonce expires at the end of this step: the next one, before
-    // the client needs it (RFC 9449 §8.2), saves it a refusal.
-    if renew_dpop_nonce
-        && let Some(nonce) = context
-            .security()
-            .dpop_nonce()
-            .and_then(|nonce| HeaderValue::try_from(nonce).ok())
-    {
-        response_headers.insert(DPOP_NONCE, nonce);
+    if renew_dpop_nonce {
+        renew_the_dpop_nonce(context, &mut response);
     }
     let seen = Seen {
         arrival,
@@ -257,6 +250,19 @@ fn respond(
     response
 }
 
+/// Gives the client the next DPoP server nonce: the one its proof carried expires at the
+/// end of this step, and the next, sent before the client needs it (RFC 9449 §8.2), saves
+/// it a refusal.
+fn renew_the_dpop_nonce(context: &EndpointContext, response: &mut Response) {
+    if let Some(nonce) = context
+        .security()
+        .dpop_nonce()
+        .and_then(|nonce| HeaderValue::try_from(nonce).ok())
+    {
+        response.headers_mut().insert(DPOP_NONCE, nonce);
+    }
+}
+
 /// The response to a refused request, audited.
 fn reject(context: &EndpointContext, refused: Refused, arrival: &Arrival) -> Response {
     let mut response = (*refused.rejection).into_response();
@@ -264,6 +270,9 @@ fn reject(context: &EndpointContext, refused: Refused, arrival: &Arrival) -> Res
     response
         .headers_mut()
         .insert(REQUEST_ID, arrival.request_id.header_value());
+    if refused.renew_dpop_nonce {
+        renew_the_dpop_nonce(context, &mut response);
+    }
     let seen = Seen {
         arrival,
         principal: refused.principal.as_ref(),

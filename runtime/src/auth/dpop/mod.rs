@@ -138,8 +138,9 @@ impl Dpop {
     /// `nonce` this service issued, of the current or the previous time step; a proof
     /// without one is answered 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`, and
     /// the client retries with it. A proof whose nonce is of the previous step, so expires
-    /// at the end of this one, gets its answer with the next nonce in `DPoP-Nonce` (RFC
-    /// 9449 §8.2): a client that takes it is not refused again. Every instance given the
+    /// at the end of this one, gets its answer (or a refusal after the proof was checked:
+    /// 403, 429) with the next nonce in `DPoP-Nonce` (RFC 9449 §8.2): a client that takes
+    /// it is not refused again. Every instance given the
     /// same key accepts the others' nonces. Limits how long a proof made in advance (by malware on the client, with the
     /// key in reach) stays usable.
     ///
