@@ -37,6 +37,10 @@
 #   bare_deployed_transport      (not run by default) the same, served by Portcullis'
 #                                transport::serve instead of axum::serve: its serving loop
 #                                weighed apart from the pipeline
+#   body_axum, body_transport    (not run by default) bare axum answering with BODY_BYTES
+#                                bytes (16384 unless set), served by axum::serve, then by
+#                                transport::serve: weigh the second beside the first with
+#                                SIDE_BY_SIDE=1 BESIDE_MODE=body-axum VARIANTS=body_transport
 #
 # As deployed, side by side with bare axum doing the same work (DEPLOYED=1 sets the variants
 # and the server beside them):
@@ -215,6 +219,8 @@ server_mode() {
     bare_map_response) echo bare-map-response ;;
     bare_deployed) echo bare-deployed ;;
     bare_deployed_transport) echo bare-deployed-transport ;;
+    body_axum) echo body-axum ;;
+    body_transport) echo body-transport ;;
     deployed) echo deployed ;;
     portcullis_uncached_*) echo portcullis-uncached ;;
     portcullis_*) echo portcullis ;;

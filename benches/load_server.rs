@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>
-//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed|bare-deployed-transport> <address> <dir>
+//! load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed|bare-deployed-transport|body-axum|body-transport> <address> <dir>
 //! load_server drive <address> <tokens file> <requests per second> <connections> <seconds>
 //! ```
 //!
@@ -33,7 +33,11 @@
 //!   (`support/deployed.rs`);
 //! - `bare-deployed`: the same handler work on bare axum;
 //! - `bare-deployed-transport`: the same, served by `portcullis::transport::serve` instead
-//!   of `axum::serve` (what Portcullis' serving loop weighs apart from its pipeline).
+//!   of `axum::serve` (what Portcullis' serving loop weighs apart from its pipeline);
+//! - `body-axum`: bare axum answering `GET /orders/{id}` with a body of `BODY_BYTES` bytes
+//!   (16384 unless set), served by `axum::serve`;
+//! - `body-transport`: the same served by `portcullis::transport::serve` (how its writes
+//!   weigh with the size of the answer).
 //!
 //! `drive` is the open-loop client of `RATE=... benches/load.sh` (`support/open_loop.rs`):
 //! it offers `GET /orders/7` at a fixed rate, with the tokens of the file in turn, measures
@@ -68,7 +72,7 @@ use tokens::{AUDIENCE, Alg, BenchKeys, ISSUER};
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed|bare-deployed-transport> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
+const USAGE: &str = "usage: load_server prepare <dir> <rs256 tokens> <es256 tokens> <lifetime seconds>\n       load_server serve <bare|bare-connect-info|bare-fields|bare-map-response|portcullis|portcullis-uncached|hand|deployed|bare-deployed|bare-deployed-transport|body-axum|body-transport> <address> <dir>\n       load_server drive <address> <tokens file> <requests per second> <connections> <seconds>";
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; only positional arguments matter here.
@@ -162,6 +166,14 @@ fn drive(schedule: open_loop::Schedule) -> Result<(), Error> {
     Ok(())
 }
 
+/// The size of the `body-*` variants' answers: `BODY_BYTES`, 16384 unless set.
+fn body_bytes() -> Result<usize, Error> {
+    match std::env::var("BODY_BYTES") {
+        Ok(bytes) => Ok(bytes.parse()?),
+        Err(_) => Ok(16 * 1024),
+    }
+}
+
 /// Serves `variant` on `address` until killed.
 fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -204,6 +216,10 @@ fn serve(variant: &str, address: SocketAddr, dir: &Path) -> Result<(), Error> {
                 deployed::serve_portcullis(listener, &jwks).await?
             }
             "bare-deployed" => axum::serve(listener, deployed::bare()).await?,
+            "body-axum" => axum::serve(listener, apps::bare_with_body(body_bytes()?)).await?,
+            "body-transport" => {
+                portcullis::transport::serve(listener, apps::bare_with_body(body_bytes()?)).await?
+            }
             "bare-deployed-transport" => {
                 portcullis::transport::serve(listener, deployed::bare()).await?
             }

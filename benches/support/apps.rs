@@ -167,6 +167,15 @@ pub fn bare_with_one_middleware() -> axum::Router {
     ))
 }
 
+/// Bare axum answering `GET /orders/{id}` with `bytes` bytes, the same for every request.
+pub fn bare_with_body(bytes: usize) -> axum::Router {
+    let body = axum::body::Bytes::from(vec![b'x'; bytes]);
+    axum::Router::new().route(
+        "/orders/{id}",
+        axum::routing::get(move || std::future::ready(body.clone())),
+    )
+}
+
 /// The same endpoints on bare axum, with no security: the floor.
 pub fn bare() -> axum::Router {
     axum::Router::new()

@@ -123,11 +123,6 @@ pub(super) async fn serve_connection<I, S>(
 /// hyper's settings for a connection.
 fn builder(header_read_timeout: Option<Duration>) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
-    // A response's head and body go out in one write of one buffer (the body copied after
-    // the head) rather than one vectored write of the two: for the small bodies of an API,
-    // hyper's path for one buffer costs less than its queue of buffers, copy included
-    // (docs/performance.md).
-    builder.http1().writev(false);
     if let Some(timeout) = header_read_timeout {
         // hyper arms a timer for every request's headers.
         builder

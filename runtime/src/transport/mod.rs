@@ -7,7 +7,8 @@
 //! - [`serve`] and [`serve_with_shutdown`] serve an app over plain HTTP, always with the
 //!   client's address (`ConnectInfo<SocketAddr>`), which IP-keyed decisions need. They
 //!   speak HTTP/1.1, and HTTP/2 to a client that opens with its preface (h2c), as
-//!   `axum::serve` does, and write each response in one buffer (docs/performance.md).
+//!   `axum::serve` does, and send an answer of up to 4 KiB in one write
+//!   (docs/performance.md).
 //! - With the `tls` feature, `TlsConfig` and `serve_tls` serve an app over
 //!   TLS 1.2 and 1.3 only (rustls with the aws-lc-rs provider), HTTP/2 or HTTP/1.1 chosen
 //!   by ALPN, with `ConnectInfo<SocketAddr>` for the rate limiter and graceful shutdown.
@@ -39,6 +40,7 @@
 
 #[cfg(feature = "tls")]
 mod client_auth;
+mod coalesce;
 mod connection;
 mod headers;
 mod peer;

@@ -9,6 +9,7 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
+use super::coalesce::Coalescing;
 use super::connection::{serve_connection, serve_connections};
 use super::peer::WithPeer;
 
@@ -47,6 +48,8 @@ where
 {
     serve_connections(listener, signal, move |stream, peer, draining| {
         let service = WithPeer::new(app.clone(), peer);
+        // An API's answers go out in one write each (docs/performance.md).
+        let stream = Coalescing::new(stream);
         serve_connection(stream, peer, service, draining, None)
     })
     .await
