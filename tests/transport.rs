@@ -680,14 +680,12 @@ async fn stalled_and_garbage_handshakes_do_not_hold_up_the_server() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn shutdown_waits_for_requests_in_flight_and_stops_accepting() {
-    let dev = dev_issuer();
-    let (cert, key, der) = self_signed();
-    let tls = TlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+/// `app` with `GET /slow`, which answers "done" 300 ms after the first request reaches
+/// it, and says when that happens.
+fn with_slow_route(app: Router) -> (Router, oneshot::Receiver<()>) {
     let (entered_tx, entered_rx) = oneshot::channel::<()>();
     let entered_tx = Arc::new(std::sync::Mutex::new(Some(entered_tx)));
-    let slow = app(&dev, SecurityHeadersLayer::for_tls()).await.route(
+    let app = app.route(
         "/slow",
         get(move || {
             let entered = entered_tx.lock().unwrap().take();
@@ -700,6 +698,15 @@ async fn shutdown_waits_for_requests_in_flight_and_stops_accepting() {
             }
         }),
     );
+    (app, entered_rx)
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_requests_in_flight_and_stops_accepting() {
+    let dev = dev_issuer();
+    let (cert, key, der) = self_signed();
+    let tls = TlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let (slow, entered_rx) = with_slow_route(app(&dev, SecurityHeadersLayer::for_tls()).await);
     let server = Server::start(slow, tls).await;
     let address = server.address;
     let connector = client(&der, rustls::DEFAULT_VERSIONS, &[b"http/1.1"]);
@@ -797,23 +804,8 @@ async fn an_upgrade_passes_through_plain_serving() {
 #[tokio::test]
 async fn plain_http_shutdown_waits_for_requests_in_flight_and_stops_accepting() {
     let dev = dev_issuer();
-    let (entered_tx, entered_rx) = oneshot::channel::<()>();
-    let entered_tx = Arc::new(std::sync::Mutex::new(Some(entered_tx)));
-    let slow = app(&dev, SecurityHeadersLayer::for_plain_http())
-        .await
-        .route(
-            "/slow",
-            get(move || {
-                let entered = entered_tx.lock().unwrap().take();
-                async move {
-                    if let Some(entered) = entered {
-                        let _ = entered.send(());
-                    }
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    "done"
-                }
-            }),
-        );
+    let (slow, entered_rx) =
+        with_slow_route(app(&dev, SecurityHeadersLayer::for_plain_http()).await);
     let server = Server::start_plain(slow).await;
     let address = server.address;
     let stream = TcpStream::connect(address).await.unwrap();
