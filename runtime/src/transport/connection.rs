@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use tower_service::Service;
 
 use super::peer::WithPeer;
+use super::watchdog::{Activity, Verdict, Watchdog, Watched};
 
 /// A connection task's part in the server's shutdown: it says when to stop taking requests,
 /// and the server waits until every task has dropped its `Draining`.
@@ -86,22 +88,23 @@ where
 
 /// Serves the requests of one connection, `io`, from `peer`, with `service`, until the
 /// client closes it; once the server shuts down, finishes the requests in flight and
-/// closes it. On HTTP/1.1, `header_read_timeout` (if any) bounds how long the client may
-/// take to send a request's headers, and how long the connection may stay idle between
-/// requests.
+/// closes it. A connection that stays quiet (no request in flight) for `head_timeout`
+/// before the client has sent the next request's head is closed (`watchdog`).
 pub(super) async fn serve_connection<I, S>(
     io: I,
     peer: SocketAddr,
     service: WithPeer<S>,
     draining: Draining,
-    header_read_timeout: Option<Duration>,
+    head_timeout: Duration,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
-    let builder = builder(header_read_timeout);
-    let service = TowerToHyperService::new(service);
+    let builder = builder();
+    let activity = Arc::new(Activity::default());
+    let mut watchdog = Watchdog::new(activity.clone(), head_timeout);
+    let service = TowerToHyperService::new(Watched::new(service, activity));
     let mut connection = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
     let mut shutting_down = false;
     loop {
@@ -116,20 +119,25 @@ pub(super) async fn serve_connection<I, S>(
                 shutting_down = true;
                 connection.as_mut().graceful_shutdown();
             }
+            verdict = watchdog.verdict() => match verdict {
+                // Closes an idle keep-alive connection at once; after a request in
+                // flight, at its end.
+                Verdict::Close => {
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                Verdict::Drop => {
+                    tracing::debug!(target: "portcullis::transport", %peer, "no request head within the head timeout: connection dropped");
+                    return;
+                }
+            },
         }
     }
 }
 
 /// hyper's settings for a connection.
-fn builder(header_read_timeout: Option<Duration>) -> Builder<TokioExecutor> {
+fn builder() -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
-    if let Some(timeout) = header_read_timeout {
-        // hyper arms a timer for every request's headers.
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(timeout);
-    }
     // The extended CONNECT protocol, for WebSockets over HTTP/2, as `axum::serve` does.
     builder
         .http2()
@@ -151,4 +159,216 @@ async fn accept_error(error: io::Error) {
     }
     tracing::error!(target: "portcullis::transport", %error, "accept failed; retrying in 1 s");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    //! The head timeout on real connections: hyper, a loopback socket, a short timeout.
+
+    use std::time::Instant;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The timeout of these tests: the connection closes 0.4 to 0.5 s after falling quiet.
+    const TIMEOUT: Duration = Duration::from_millis(400);
+
+    fn app() -> Router {
+        Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(TIMEOUT * 3).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/stream",
+                get(|| async {
+                    // Eight chunks 0.2 s apart: 1.6 s of streaming.
+                    let chunks = futures_util::stream::unfold(0, |sent| async move {
+                        if sent == 8 {
+                            return None;
+                        }
+                        tokio::time::sleep(TIMEOUT / 2).await;
+                        Some((Ok::<_, Infallible>(format!("chunk {sent};")), sent + 1))
+                    });
+                    Body::from_stream(chunks)
+                }),
+            )
+    }
+
+    /// Serves `app()` with [`TIMEOUT`] on a loopback port, one task a connection.
+    async fn server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // Never shutting down: the receiver of the signal lives as long as the server.
+            let (signal, _not_stopping) = watch::channel(());
+            let (_open_tx, open) = watch::channel(());
+            loop {
+                let (stream, peer) = listener.accept().await.unwrap();
+                let draining = Draining {
+                    signal: signal.clone(),
+                    _open: open.clone(),
+                };
+                let service = WithPeer::new(app(), peer);
+                tokio::spawn(serve_connection(stream, peer, service, draining, TIMEOUT));
+            }
+        });
+        address
+    }
+
+    /// Reads until the server closes the connection; what it sent, and when it closed.
+    async fn until_closed(stream: &mut TcpStream) -> (String, Instant) {
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(TIMEOUT * 10, stream.read_to_end(&mut received)).await;
+        assert!(read.is_ok(), "the server did not close the connection");
+        (
+            String::from_utf8_lossy(&received).into_owned(),
+            Instant::now(),
+        )
+    }
+
+    fn assert_closed_after_timeout(quiet_since: Instant, closed: Instant) {
+        let quiet = closed - quiet_since;
+        assert!(
+            quiet >= TIMEOUT && quiet < TIMEOUT * 3,
+            "closed after {quiet:?} quiet"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_sends_nothing_is_closed() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        let opened = Instant::now();
+        let (received, closed) = until_closed(&mut client).await;
+        assert_eq!(received, "");
+        assert_closed_after_timeout(opened, closed);
+    }
+
+    #[tokio::test]
+    async fn a_head_sent_a_byte_at_a_time_is_cut_off() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        let opened = Instant::now();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: a\r\n")
+            .await
+            .unwrap();
+        // One byte of a header every 50 ms, for longer than the timeout.
+        let dribble = async {
+            for _ in 0..40 {
+                tokio::time::sleep(TIMEOUT / 8).await;
+                if client.write_all(b"x").await.is_err() {
+                    break;
+                }
+            }
+        };
+        let started = Instant::now();
+        dribble.await;
+        let dribbled = started.elapsed();
+        let (received, closed) = until_closed(&mut client).await;
+        assert_eq!(received, "", "no answer to a head never finished");
+        assert!(
+            dribbled < TIMEOUT * 3,
+            "the server kept reading for {dribbled:?}"
+        );
+        assert_closed_after_timeout(opened, closed);
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = [0; 1024];
+        let read = client.read(&mut answer).await.unwrap();
+        let answered = Instant::now();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok"),
+            "{answer}"
+        );
+        let (received, closed) = until_closed(&mut client).await;
+        assert_eq!(received, "");
+        assert_closed_after_timeout(answered, closed);
+    }
+
+    #[tokio::test]
+    async fn an_idle_http2_connection_is_closed() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        // HTTP/2's preface, then an empty SETTINGS frame; no stream.
+        client
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .await
+            .unwrap();
+        let opened = Instant::now();
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(TIMEOUT * 10, client.read_to_end(&mut received)).await;
+        assert!(read.is_ok(), "the server did not close the connection");
+        assert_closed_after_timeout(opened, Instant::now());
+        // The server's frames: its SETTINGS first, a GOAWAY (type 7) before it closed.
+        let mut types = Vec::new();
+        let mut rest = received.as_slice();
+        while let [a, b, c, kind, _flags, _, _, _, _, after @ ..] = rest {
+            let length = usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c);
+            types.push(*kind);
+            rest = after.get(length..).unwrap_or_default();
+        }
+        assert_eq!(types.first(), Some(&4), "{types:?}");
+        assert!(types.contains(&7), "no GOAWAY: {types:?}");
+    }
+
+    #[tokio::test]
+    async fn requests_that_keep_coming_keep_the_connection() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        let mut answer = [0; 1024];
+        // Eight requests 0.2 s apart: 1.6 s on one connection, four timeouts.
+        for _ in 0..8 {
+            tokio::time::sleep(TIMEOUT / 2).await;
+            client
+                .write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+                .await
+                .unwrap();
+            let read = client.read(&mut answer).await.unwrap();
+            assert!(answer[..read].starts_with(b"HTTP/1.1 200 OK"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_is_answered() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        client
+            .write_all(b"GET /slow HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (received, _) = until_closed(&mut client).await;
+        assert!(
+            received.starts_with("HTTP/1.1 200 OK") && received.ends_with("late"),
+            "{received}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_streaming_answer_is_sent_whole() {
+        let mut client = TcpStream::connect(server().await).await.unwrap();
+        client
+            .write_all(b"GET /stream HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let (received, _) = until_closed(&mut client).await;
+        // Chunked: the last chunk, then the end of the body, then (quiet) the close.
+        assert!(received.starts_with("HTTP/1.1 200 OK"), "{received}");
+        assert!(
+            received.contains("chunk 7;\r\n0\r\n\r\n"),
+            "the stream was cut: {received}"
+        );
+    }
 }

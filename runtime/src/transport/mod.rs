@@ -9,6 +9,10 @@
 //!   speak HTTP/1.1, and HTTP/2 to a client that opens with its preface (h2c), as
 //!   `axum::serve` does, and send an answer of up to 4 KiB in one write
 //!   (docs/performance.md).
+//! - Every server closes a connection that stays quiet (no request in flight) for
+//!   [`HEAD_TIMEOUT`] before the client has sent the next request's head: a head sent a
+//!   byte at a time (slowloris), a connection that sends nothing, an idle keep-alive
+//!   connection. A long poll or a streaming answer is never cut.
 //! - With the `tls` feature, `TlsConfig` and `serve_tls` serve an app over
 //!   TLS 1.2 and 1.3 only (rustls with the aws-lc-rs provider), HTTP/2 or HTTP/1.1 chosen
 //!   by ALPN, with `ConnectInfo<SocketAddr>` for the rate limiter and graceful shutdown.
@@ -49,6 +53,7 @@ mod plain;
 mod serve;
 #[cfg(feature = "tls")]
 mod tls;
+mod watchdog;
 
 pub use headers::{Hsts, SecurityHeaders, SecurityHeadersFuture, SecurityHeadersLayer};
 pub use plain::{serve, serve_with_shutdown};
@@ -56,3 +61,4 @@ pub use plain::{serve, serve_with_shutdown};
 pub use serve::serve_tls;
 #[cfg(feature = "tls")]
 pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig, TlsError};
+pub use watchdog::HEAD_TIMEOUT;

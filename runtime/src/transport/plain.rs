@@ -12,6 +12,7 @@ use tower_service::Service;
 use super::coalesce::Coalescing;
 use super::connection::{serve_connection, serve_connections};
 use super::peer::WithPeer;
+use super::watchdog::HEAD_TIMEOUT;
 
 /// Serves `app` (an `axum::Router`, or an app behind its [`Guard`](crate::Guard)) on
 /// `listener`, with the peer's address in every request as `ConnectInfo<SocketAddr>`: the
@@ -19,10 +20,11 @@ use super::peer::WithPeer;
 /// refuse requests without it (500) rather than count them in one shared bucket.
 ///
 /// It serves HTTP/1.1, and HTTP/2 to a client that opens with HTTP/2's preface (h2c).
-/// Like `axum::serve`, it puts no time limit on a client sending its request headers, nor
-/// on an idle connection: serve the API behind a proxy that has them, or with
-/// [`serve_tls`](super::serve_tls) (the `tls` feature), which allows 30 seconds. Accept
-/// errors are logged and retried, so it does not return.
+/// A connection that stays quiet (no request in flight) for [`HEAD_TIMEOUT`] (30 s)
+/// before its client has sent the next request's head is closed: a head sent a byte at a
+/// time, a connection that sends nothing, an idle keep-alive connection. A long poll or a
+/// streaming answer is never cut. Accept errors are logged and retried, so it does not
+/// return.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
@@ -50,7 +52,7 @@ where
         let service = WithPeer::new(app.clone(), peer);
         // An API's answers go out in one write each (docs/performance.md).
         let stream = Coalescing::new(stream);
-        serve_connection(stream, peer, service, draining, None)
+        serve_connection(stream, peer, service, draining, HEAD_TIMEOUT)
     })
     .await
 }

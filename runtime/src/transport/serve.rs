@@ -16,11 +16,8 @@ use tower_service::Service;
 use super::TlsConfig;
 use super::connection::{Draining, serve_connection, serve_connections};
 use super::peer::WithPeer;
+use super::watchdog::HEAD_TIMEOUT;
 use crate::auth::ClientCertificate;
-
-/// How long a client may take to send a request's headers on HTTP/1.1, and how long a
-/// connection may stay idle between requests.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` (an `axum::Router`, or an app behind its [`Guard`](crate::Guard)) over
 /// TLS on `listener` until `shutdown` completes, then stops accepting,
@@ -30,8 +27,9 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// by it). Each handshake runs in the connection's own task and is abandoned after the
 /// configured timeout, so a slow or broken client never holds up the accept loop; failed
 /// handshakes are logged at debug level. The protocol is whatever the client speaks on
-/// the connection, HTTP/2 when ALPN chose `h2`; HTTP/1.1 request headers must arrive
-/// within 30 seconds.
+/// the connection, HTTP/2 when ALPN chose `h2`. As with [`serve`](super::serve), a
+/// connection quiet for [`HEAD_TIMEOUT`](super::HEAD_TIMEOUT) (30 s) before the client has
+/// sent the next request's head is closed.
 ///
 /// Add [`SecurityHeadersLayer::for_tls`](super::SecurityHeadersLayer::for_tls) to `app`
 /// for `Strict-Transport-Security` and `X-Content-Type-Options`.
@@ -109,6 +107,6 @@ impl Handshake {
             .and_then(|chain| chain.first())
             .map(|leaf| ClientCertificate::from_der(leaf.as_ref()));
         let service = service.with_certificate(certificate);
-        serve_connection(stream, peer, service, draining, Some(HEADER_READ_TIMEOUT)).await;
+        serve_connection(stream, peer, service, draining, HEAD_TIMEOUT).await;
     }
 }
