@@ -85,7 +85,11 @@
 # servers taking turns on one core evict each other's caches, which may weigh on the larger
 # working set. To weigh a change, put another build beside this one instead of bare axum:
 # BESIDE_SERVER=<a copy of an earlier target/release/deps/load_server-*> and
-# BESIDE_MODE=<its serve mode, e.g. portcullis>. To weigh one piece of the deployed
+# BESIDE_MODE=<its serve mode, e.g. portcullis>. Two builds of the same code differ by the
+# layout of their machine code, by several percent (docs/performance.md): BESIDE_MODE=same
+# puts each variant beside the same mode of the other build, and the table then divides
+# each ratio by the first variant's, so that VARIANTS="bare_deployed deployed" weighs the
+# change to the deployed server net of what the build alone moved bare axum. To weigh one piece of the deployed
 # configuration, put the whole of it beside the variant that leaves the piece out:
 # BESIDE_ENV holds arguments of env(1) (NAME=value, -u NAME) for the server beside only, so
 # DEPLOYED_WITHOUT=headers BESIDE_ENV="-u DEPLOYED_WITHOUT" SIDE_BY_SIDE=1 VARIANTS=deployed
@@ -336,6 +340,7 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     BESIDE_MODE=${BESIDE_MODE:-bare}
     [[ -x "$BESIDE_SERVER" ]] || { log "BESIDE_SERVER $BESIDE_SERVER is not a program"; exit 1; }
     BESIDE_LABEL="the $BESIDE_MODE server"
+    [[ $BESIDE_MODE == same ]] && BESIDE_LABEL="the same mode's server"
     [[ $BESIDE_SERVER != "$SERVER" ]] && BESIDE_LABEL="$BESIDE_LABEL of $BESIDE_SERVER"
     [[ -n "${BESIDE_ENV:-}" ]] && BESIDE_LABEL="$BESIDE_LABEL with $BESIDE_ENV"
     PAIR_PORT=$((PORT + 1))
@@ -363,7 +368,9 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     side_ratios() { awk -v v="$1" '$1 == v && $4 > 0 { printf "%.4f\n", $3 / $4 }' "$RESULTS"; }
     for round in $(seq "$ROUNDS"); do
         for variant in $VARIANTS; do
-            SERVER=$BESIDE_SERVER SERVER_ENV=${BESIDE_ENV:-} start_server "$BESIDE_MODE" "$PAIR_PORT"
+            beside_mode=$BESIDE_MODE
+            [[ $beside_mode == same ]] && beside_mode=$(server_mode "$variant")
+            SERVER=$BESIDE_SERVER SERVER_ENV=${BESIDE_ENV:-} start_server "$beside_mode" "$PAIR_PORT"
             PAIR_SERVER_PID=$SERVER_PID
             start_server "$(server_mode "$variant")"
             read -r script tokens <<<"$(client_args "$variant")"
@@ -385,15 +392,24 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
     echo "GET /orders/{id}, side by side: each variant and $BESIDE_LABEL at the same time on CPU $SERVER_CPU, two wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $CLIENT_CPU, $ROUNDS rounds, nice $NICE"
     machine
     echo
-    echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | ratio per round | errors |"
-    echo "|---|---:|---:|---:|---:|---:|---|---|"
+    FIRST=${VARIANTS%% *}
+    FIRST_PAIRED=$(side_ratios "$FIRST" | median)
+    NET_HEADER="" NET_RULE=""
+    if [[ $BESIDE_MODE == same ]]; then
+        NET_HEADER=" ÷ $FIRST's ratio |"
+        NET_RULE="---:|"
+    fi
+    echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | ratio per round | errors |$NET_HEADER"
+    echo "|---|---:|---:|---:|---:|---:|---|---|$NET_RULE"
     for variant in $VARIANTS; do
         paired=$(side_ratios "$variant" | median)
+        net=""
+        [[ $BESIDE_MODE == same ]] && net=" $(awk -v r="$paired" -v f="$FIRST_PAIRED" 'BEGIN { if (f > 0) printf "%.3f", r / f; else print "-" }') |"
         cost=$(awk -v r="$paired" 'BEGIN { if (r > 0) printf "%.2fx", 1 / r; else print "-" }')
         per_round=$(side_ratios "$variant" | awk '{ printf "%.3f\n", $1 }' | paste -sd/ -)
         errors=$(awk -v v="$variant" '$1 == v { e += $5; b += $6; if ($7 == "true") w = 1 }
             END { printf "%d, %d beside%s", e, b, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
-        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(side_ratios "$variant" | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $per_round | $errors |"
+        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(side_ratios "$variant" | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $per_round | $errors |$net"
     done
     exit 0
 fi
