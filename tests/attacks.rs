@@ -3139,7 +3139,7 @@ async fn dpop_bound_tokens_are_refused_where_dpop_is_not_configured() {
 /// The OpenAPI document of an API of `list_orders` under `security`.
 async fn openapi_document(security: Security) -> Value {
     let app = SecureRouter::new(security)
-        .mount(routes![list_orders, recent_orders])
+        .mount(routes![list_orders, recent_orders, greeting])
         .with_openapi("/openapi.json")
         .into_router()
         .with_state(Calls::default());
@@ -3177,18 +3177,21 @@ async fn the_openapi_document_states_dpop() {
         "{description}"
     );
     // Without server nonces, no answer carries one.
-    let responses = &document["paths"]["/orders"]["get"]["responses"];
-    for status in ["200", "401"] {
-        assert!(
-            responses[status]["headers"].get("DPoP-Nonce").is_none(),
-            "{status}: {}",
-            responses[status]
-        );
+    for path in ["/orders", "/greeting"] {
+        let responses = &document["paths"][path]["get"]["responses"];
+        for status in ["200", "401"] {
+            assert!(
+                responses[status]["headers"].get("DPoP-Nonce").is_none(),
+                "{path} {status}: {}",
+                responses[status]
+            );
+        }
     }
 }
 
 /// With server nonces, the document says where `DPoP-Nonce` comes: on a secured
-/// operation's 401 (`use_dpop_nonce`) and on its answer (the next nonce).
+/// operation's 401 (`use_dpop_nonce`) and on its answer (the next nonce), and on those of
+/// a public operation that reads the caller.
 #[tokio::test]
 async fn the_openapi_document_states_dpop_server_nonces() {
     let dev = dev_issuer();
@@ -3218,6 +3221,17 @@ async fn the_openapi_document_states_dpop_server_nonces() {
     }
     // Refused before any token is read.
     assert!(responses["400"]["headers"].get("DPoP-Nonce").is_none());
+    let public = &document["paths"]["/greeting"]["get"]["responses"];
+    for (status, says) in [("200", "RFC 9449 §8.2"), ("401", "use_dpop_nonce")] {
+        let header = &public[status]["headers"]["DPoP-Nonce"];
+        assert!(
+            header["description"]
+                .as_str()
+                .is_some_and(|description| description.contains(says)),
+            "/greeting {status}: {}",
+            public[status]
+        );
+    }
     let limited = &document["paths"]["/orders/recent"]["get"]["responses"]["429"];
     let header = &limited["headers"]["DPoP-Nonce"];
     assert!(
@@ -3324,10 +3338,19 @@ async fn the_development_issuer_binds_tokens_to_the_key_of_the_token_requests_pr
     );
 }
 
+/// Anyone; a caller who authenticates is greeted by name.
+#[public(get, path = "/greeting")]
+async fn greeting(caller: Option<Principal>) -> String {
+    match caller.as_ref().and_then(Principal::subject) {
+        Some(subject) => format!("hello {subject}"),
+        None => "hello".to_owned(),
+    }
+}
+
 /// A proof whose server nonce is of the previous time step (accepted, and expiring at the
 /// end of this one) gets its answer with the next nonce in `DPoP-Nonce` (RFC 9449 §8.2),
 /// so a client that keeps its nonce current is never refused for it; a current nonce gets
-/// none.
+/// none. A public endpoint that reads the caller (`Option<Principal>`) renews it as well.
 #[tokio::test]
 async fn an_allowed_response_renews_a_dpop_nonce_about_to_expire() {
     const STEP: u64 = 3;
@@ -3344,7 +3367,7 @@ async fn an_allowed_response_renews_a_dpop_nonce_about_to_expire() {
         .await
         .unwrap();
     let app = SecureRouter::new(security)
-        .mount(routes![list_orders])
+        .mount(routes![list_orders, greeting])
         .into_router()
         .with_state(Calls::default());
     let client = TestKey::ec("client", false);
@@ -3423,6 +3446,23 @@ async fn an_allowed_response_renews_a_dpop_nonce_about_to_expire() {
         forbidden.text
     );
     assert_eq!(forbidden.header("dpop-nonce"), next);
+    let greeting_with = |nonce: &str| {
+        let htu = format!("{PUBLIC_ORIGIN}/greeting");
+        let mut claims = dpop::proof_claims("GET", &htu, &token);
+        claims["nonce"] = json!(nonce);
+        let proof = dpop::sign_proof(&client, &dpop::proof_header(&client), &claims);
+        dpop_get("/greeting", "DPoP", &token, &[&proof])
+    };
+    let public = send(&app, greeting_with(&first)).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.text);
+    assert!(public.text.starts_with("hello "), "{}", public.text);
+    assert_eq!(public.header("dpop-nonce"), next);
+    let public_current = send(&app, greeting_with(&next)).await;
+    assert_eq!(public_current.status, StatusCode::OK);
+    assert!(public_current.headers.get("dpop-nonce").is_none());
+    let anonymous = send(&app, Request::get("/greeting").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.text, "hello");
+    assert!(anonymous.headers.get("dpop-nonce").is_none());
     let renewed = send(
         &app,
         dpop_get("/orders", "DPoP", &token, &[&with_nonce(&next)]),

@@ -2,6 +2,7 @@
 //! extractors.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::HeaderValue;
 
@@ -101,6 +102,7 @@ pub(crate) struct EndpointContext {
     body_limit: usize,
     metrics: EndpointMetrics,
     decides_without_waiting: bool,
+    renews_dpop_nonces_later: bool,
 }
 
 impl EndpointContext {
@@ -121,6 +123,8 @@ impl EndpointContext {
                 .rate_store()
                 .is_none_or(|store| store.may_decide_now());
         let decides_without_waiting = local_limits && security.revocations_decide_now();
+        // A public endpoint's caller is authenticated by its extractor, after the pipeline.
+        let renews_dpop_nonces_later = requirements.is_none() && security.dpop_nonces_required();
         EndpointContext {
             security,
             spec,
@@ -131,6 +135,7 @@ impl EndpointContext {
             body_limit,
             metrics,
             decides_without_waiting,
+            renews_dpop_nonces_later,
         }
     }
 
@@ -172,6 +177,12 @@ impl EndpointContext {
         self.decides_without_waiting
     }
 
+    /// Whether the endpoint is public with DPoP server nonces: its optional authentication
+    /// may ask its response for the next nonce ([`RequestContext::renew_dpop_nonce`]).
+    pub(crate) fn renews_dpop_nonces_later(&self) -> bool {
+        self.renews_dpop_nonces_later
+    }
+
     /// Forgets idle rate-limit keys.
     pub(crate) fn evict_idle(&self) {
         for quota in self.limits.iter().flat_map(|limits| &limits.quotas) {
@@ -201,6 +212,27 @@ pub struct RequestContext {
     endpoint: Arc<EndpointContext>,
     request_id: RequestId,
     principal: Option<Principal>,
+    /// On a `#[public]` endpoint with DPoP server nonces: where its optional authentication
+    /// asks the response for the next nonce.
+    dpop_renewal: Option<Arc<DpopNonceRenewal>>,
+}
+
+/// Asked when the optional authentication of a `#[public]` endpoint checked a DPoP proof
+/// whose server nonce expires at the end of the current step: its response then carries
+/// the next nonce, as a secured endpoint's does.
+#[derive(Debug, Default)]
+pub(crate) struct DpopNonceRenewal(AtomicBool);
+
+impl DpopNonceRenewal {
+    /// Asks the response for the next nonce.
+    pub(crate) fn ask(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the response should carry the next nonce.
+    pub(crate) fn asked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl RequestContext {
@@ -208,11 +240,21 @@ impl RequestContext {
         endpoint: Arc<EndpointContext>,
         request_id: RequestId,
         principal: Option<Principal>,
+        dpop_renewal: Option<Arc<DpopNonceRenewal>>,
     ) -> Self {
         RequestContext {
             endpoint,
             request_id,
             principal,
+            dpop_renewal,
+        }
+    }
+
+    /// Asks the response for the next DPoP server nonce (on a `#[public]` endpoint; a
+    /// secured endpoint's pipeline knows it from its own authentication).
+    pub(crate) fn renew_dpop_nonce(&self) {
+        if let Some(renewal) = &self.dpop_renewal {
+            renewal.ask();
         }
     }
 

@@ -89,7 +89,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
                 context.registry(),
             )
             .await
-            .map(|authenticated| authenticated.principal)
+            .map(|authenticated| {
+                if authenticated.renew_dpop_nonce {
+                    context.renew_dpop_nonce();
+                }
+                authenticated.principal
+            })
             .map_err(|failure| AuthRejection::new(failure, security.realm_arc()))
     }
 }

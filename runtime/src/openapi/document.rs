@@ -434,6 +434,8 @@ fn operation(
         with_use_dpop_nonce: dpop_nonces
             && (spec.requirements().is_some() || doc.optional_authentication),
         renewed: dpop_nonces && spec.requirements().is_some(),
+        renewed_on_success: dpop_nonces
+            && (spec.requirements().is_some() || doc.optional_authentication),
     };
     let success = spec.success_status.unwrap_or(200);
     let mut success_response = ResponseBuilder::new().description(reason(success));
@@ -442,7 +444,7 @@ fn operation(
             success_response = success_response.header(name, header);
         }
     }
-    if nonces.renewed {
+    if nonces.renewed_on_success {
         success_response = success_response.header("DPoP-Nonce", renewed_dpop_nonce_header());
     }
     if let Some(content) = &doc.response {
@@ -605,6 +607,9 @@ struct NonceFields {
     /// An answer after authentication (success, 403, 429) may give the next one (secured
     /// operations).
     renewed: bool,
+    /// A success may give the next one: secured operations, and public ones that read the
+    /// caller (`Option<Principal>`), whose authentication comes before their answer.
+    renewed_on_success: bool,
 }
 
 /// A `DPoP-Nonce` response field, as `description` says it is given.

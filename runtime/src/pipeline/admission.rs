@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use http::{Extensions, HeaderMap, HeaderValue};
 
 use crate::auth::{AuthFailure, Authenticated, DpopFailure, Principal, RequestHead};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
-use crate::context::{EndpointContext, Limits, Quota};
+use crate::context::{DpopNonceRenewal, EndpointContext, Limits, Quota};
 use crate::rate::{
     FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, RateStore,
 };
@@ -229,6 +230,7 @@ pub(super) async fn admit<W: Waiting>(
             principal: None,
             rate,
             renew_dpop_nonce: false,
+            later_dpop_renewal: None,
         });
     };
     let throttle = throttle(admission)?;
@@ -281,6 +283,7 @@ pub(super) async fn admit<W: Waiting>(
         principal: Some(principal),
         rate,
         renew_dpop_nonce,
+        later_dpop_renewal: None,
     })
 }
 
@@ -347,6 +350,9 @@ pub(super) struct Admitted {
     /// The response carries a fresh DPoP server nonce: the proof's expires at the end of
     /// the current step.
     pub(super) renew_dpop_nonce: bool,
+    /// On a public endpoint with DPoP server nonces: asked by its optional authentication,
+    /// in the handler (set when the request gets its context).
+    pub(super) later_dpop_renewal: Option<Arc<DpopNonceRenewal>>,
 }
 
 /// Why the pipeline refused; rendered into a response once, at the end.

@@ -75,8 +75,8 @@ where
             Err(_) => ip.get(&context, &request),
         };
         match decided {
-            Ok(admitted) => {
-                add_context(&context, &mut request, &admitted, &arrival);
+            Ok(mut admitted) => {
+                add_context(&context, &mut request, &mut admitted, &arrival);
                 SecuredFuture::Handling {
                     handling: handler.call(request, state),
                     finish: Some(Finish {
@@ -102,8 +102,8 @@ where
                         ip: &mut ip,
                     };
                     match admit::<Later>(&mut admission).await {
-                        Ok(admitted) => {
-                            add_context(&context, &mut request, &admitted, &arrival);
+                        Ok(mut admitted) => {
+                            add_context(&context, &mut request, &mut admitted, &arrival);
                             let response = handler.call(request, state).await;
                             respond(&context, response, admitted, &arrival)
                         }
@@ -198,13 +198,17 @@ impl Arrival {
 fn add_context(
     context: &Arc<EndpointContext>,
     request: &mut Request,
-    admitted: &Admitted,
+    admitted: &mut Admitted,
     arrival: &Arrival,
 ) {
+    if context.renews_dpop_nonces_later() {
+        admitted.later_dpop_renewal = Some(Arc::default());
+    }
     request.extensions_mut().insert(RequestContext::new(
         context.clone(),
         arrival.request_id.clone(),
         admitted.principal.clone(),
+        admitted.later_dpop_renewal.clone(),
     ));
 }
 
@@ -222,6 +226,7 @@ fn respond(
         principal,
         rate,
         renew_dpop_nonce,
+        later_dpop_renewal,
     } = admitted;
     // An extractor's rejection, or a handler's `ApiError`, in the API's error format.
     context.security().renderer().finish(&mut response);
@@ -238,7 +243,7 @@ fn respond(
         response_headers.insert(headers::RATELIMIT, rate.limit);
     }
     response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
-    if renew_dpop_nonce {
+    if renew_dpop_nonce || later_dpop_renewal.is_some_and(|renewal| renewal.asked()) {
         renew_the_dpop_nonce(context, &mut response);
     }
     let seen = Seen {
