@@ -120,11 +120,12 @@ pub(super) async fn serve_connection<I, S>(
                 connection.as_mut().graceful_shutdown();
             }
             verdict = watchdog.verdict() => match verdict {
-                // Closes an idle keep-alive connection at once; after a request in
-                // flight, at its end.
+                // hyper closes an idle HTTP/1.1 connection at once and sends HTTP/2's
+                // GOAWAY; one still quiet a look later (a head never finished) is dropped.
                 Verdict::Close => {
-                    shutting_down = true;
-                    connection.as_mut().graceful_shutdown();
+                    if !std::mem::replace(&mut shutting_down, true) {
+                        connection.as_mut().graceful_shutdown();
+                    }
                 }
                 Verdict::Drop => {
                     tracing::debug!(target: "portcullis::transport", %peer, "no request head within the head timeout: connection dropped");
