@@ -227,13 +227,16 @@ mod tests {
 
     /// Reads until the server closes the connection; what it sent, and when it closed.
     async fn until_closed(stream: &mut TcpStream) -> (String, Instant) {
+        let (received, closed) = bytes_until_closed(stream).await;
+        (String::from_utf8_lossy(&received).into_owned(), closed)
+    }
+
+    /// [`until_closed`], the bytes as they came.
+    async fn bytes_until_closed(stream: &mut TcpStream) -> (Vec<u8>, Instant) {
         let mut received = Vec::new();
         let read = tokio::time::timeout(TIMEOUT * 10, stream.read_to_end(&mut received)).await;
         assert!(read.is_ok(), "the server did not close the connection");
-        (
-            String::from_utf8_lossy(&received).into_owned(),
-            Instant::now(),
-        )
+        (received, Instant::now())
     }
 
     fn assert_closed_after_timeout(quiet_since: Instant, closed: Instant) {
@@ -311,10 +314,8 @@ mod tests {
             .await
             .unwrap();
         let opened = Instant::now();
-        let mut received = Vec::new();
-        let read = tokio::time::timeout(TIMEOUT * 10, client.read_to_end(&mut received)).await;
-        assert!(read.is_ok(), "the server did not close the connection");
-        assert_closed_after_timeout(opened, Instant::now());
+        let (received, closed) = bytes_until_closed(&mut client).await;
+        assert_closed_after_timeout(opened, closed);
         // The server's frames: its SETTINGS first, a GOAWAY (type 7) before it closed.
         let mut types = Vec::new();
         let mut rest = received.as_slice();

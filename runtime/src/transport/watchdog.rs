@@ -279,6 +279,19 @@ mod tests {
         let response = ready_now(service.call(()));
         assert_eq!(response.body().size_hint().exact(), Some(6));
         assert!(!response.body().is_end_stream());
+        let mut collecting = std::pin::pin!(http_body_util::BodyExt::collect(response.into_body()));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match collecting.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(collected)) => assert_eq!(collected.to_bytes(), "answer"),
+            other => panic!("the answer's body is ready at once: {:?}", other.is_ready()),
+        }
+        // An empty answer says it has ended, as hyper asks before polling it.
+        let empty = Counted {
+            body: Body::empty(),
+            finish: None,
+        };
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
     }
 
     /// The answer of a future that is ready at once.
