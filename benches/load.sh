@@ -29,8 +29,8 @@
 #                                it: a Prometheus recorder, the example's tracing subscriber
 #                                (RUST_LOG, default info,portcullis::audit=off), the audit
 #                                trail as JSON lines on standard output (a line for every
-#                                request), the guard and the security-headers layer around
-#                                the app, and the example's handler work (a JSON row of a
+#                                request), the guard around the app (nosniff on every
+#                                response), and the example's handler work (a JSON row of a
 #                                Mutex<BTreeMap> cloned, parsed, re-serialized), one repeated
 #                                RS256 token
 #   bare_deployed                (not run by default) bare axum doing that same handler work
@@ -48,9 +48,9 @@
 #   DEPLOYED=1 CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 #       benches/load.sh                                             # Cargo's default release
 # To weigh one piece of the deployed server at a time (benches/support/deployed.rs):
-#   DEPLOYED_WITHOUT=recorder,subscriber,headers,guard (any of them) leaves pieces out;
-#   DEPLOYED_HEADERS=routes puts the security-headers layer on the router's routes instead
-#   of around the guarded app; DEPLOYED_LOG=sink formats log lines and writes them nowhere,
+#   DEPLOYED_WITHOUT=recorder,subscriber,guard (any of them) leaves pieces out (the guard
+#   with its nosniff); DEPLOYED_HEADERS=layer adds the security-headers layer around the
+#   app (around the guard); DEPLOYED_LOG=sink formats log lines and writes them nowhere,
 #   DEPLOYED_LOG=colours writes them with colours (the server's output is no terminal);
 #   DEPLOYED_AUDIT=tracing makes the audit trail tracing log lines instead of JSON lines
 #   (the filter then defaults to info); RUST_LOG is the deployed server's filter, as the
@@ -92,11 +92,13 @@
 # change to the deployed server net of what the build alone moved bare axum. To weigh one piece of the deployed
 # configuration, put the whole of it beside the variant that leaves the piece out:
 # BESIDE_ENV holds arguments of env(1) (NAME=value, -u NAME) for the server beside only, so
-# DEPLOYED_WITHOUT=headers BESIDE_ENV="-u DEPLOYED_WITHOUT" SIDE_BY_SIDE=1 VARIANTS=deployed
-# BESIDE_MODE=deployed benches/load.sh weighs the security-headers layer (a ratio of 1.01
-# means the layer costs 1% of a deployed request).
+# DEPLOYED_WITHOUT=recorder BESIDE_ENV="-u DEPLOYED_WITHOUT" SIDE_BY_SIDE=1 VARIANTS=deployed
+# BESIDE_MODE=deployed benches/load.sh weighs the Prometheus recorder (a ratio of 1.01
+# means the recorder costs 1% of a deployed request).
 #
-# Environment (defaults): SIDE_BY_SIDE (unset), BESIDE_SERVER (this build), BESIDE_MODE
+# Environment (defaults): LOAD_SERVER (unset: build benches/load_server.rs; else the path of
+# a load_server binary to run, which the script then does not build), SIDE_BY_SIDE (unset),
+# BESIDE_SERVER (this build), BESIDE_MODE
 # (bare), BESIDE_ENV (unset), RATE (unset: closed loop under wrk), DURATION (10) seconds per run, WARMUP (2)
 # seconds of warm-up per run (with the repeated token, under wrk), ROUNDS (3), CONNECTIONS
 # (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (3917; side by side also the next port),
@@ -193,10 +195,15 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v taskset >/dev/null || { log "taskset (util-linux) is needed"; exit 1; }
 
-# The server binary, built in release mode.
-log "building benches/load_server.rs (release)"
-SERVER=$(cargo bench --bench load_server --no-run --message-format=json 2>/dev/null |
-    grep -o '"executable":"[^"]*"' | sed 's/"executable":"\(.*\)"/\1/' | tail -n 1)
+# The server binary, built in release mode (or LOAD_SERVER, a copy of one already built).
+if [[ -n "${LOAD_SERVER:-}" ]]; then
+    SERVER=$LOAD_SERVER
+    log "serving with $SERVER"
+else
+    log "building benches/load_server.rs (release)"
+    SERVER=$(cargo bench --bench load_server --no-run --message-format=json 2>/dev/null |
+        grep -o '"executable":"[^"]*"' | sed 's/"executable":"\(.*\)"/\1/' | tail -n 1)
+fi
 [[ -x "$SERVER" ]] || { log "could not build the load server"; exit 1; }
 
 # Keys and tokens: enough distinct tokens that none repeats within a run, valid until the

@@ -28,7 +28,7 @@
 //! - `portcullis-uncached`: the same with the token cache off (every token verified);
 //! - `hand`: the hand-assembled stack (`support/hand_assembled.rs`), RS256 only;
 //! - `deployed`: Portcullis as the orders example deploys it: a Prometheus recorder, the
-//!   example's `tracing` subscriber, the security-headers layer, the guard, and the
+//!   example's `tracing` subscriber, the guard (which adds `nosniff`), and the
 //!   example's handler work (a JSON row cloned, parsed and re-serialized)
 //!   (`support/deployed.rs`);
 //! - `bare-deployed`: the same handler work on bare axum;

@@ -122,8 +122,8 @@
 //! ## Transport
 //!
 //! [`transport::serve`] serves an app with the client's address, which IP-keyed limits
-//! need. [`transport::SecurityHeadersLayer`] adds `X-Content-Type-Options: nosniff` to every
-//! response and `Strict-Transport-Security` when served over TLS. With the `tls` feature,
+//! need. The [`Guard`] adds `X-Content-Type-Options: nosniff` to every response, and
+//! `Strict-Transport-Security` once given an HSTS policy (served over TLS). With the `tls` feature,
 //! `transport::serve_tls` serves over HTTPS with rustls (TLS 1.2 and 1.3 only, HTTP/2 by
 //! ALPN). No CORS headers are sent unless you add a CORS layer: cross-origin browser calls
 //! are closed by default.

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,6 +16,7 @@ use portcullis::alert::{Alert, AlertKind};
 use portcullis::audit::AuditEvent;
 use portcullis::prelude::*;
 use portcullis::testing::{TestClient, TestKit};
+use portcullis::transport::Hsts;
 use portcullis::{ErrorRenderer, ErrorSchema, Problem, RouterError, Routes, UnsecuredRoute};
 use serde_json::json;
 use tower::ServiceExt;
@@ -536,6 +538,60 @@ async fn behind_the_guard_a_route_added_by_hand_is_refused_and_audited() {
         .unwrap_or_else(|| panic!("{inventory}"));
     assert!(home.contains("UNSECURED"), "{home}");
     assert!(!inventory.contains("/admin/export"));
+}
+
+#[tokio::test]
+async fn every_response_leaving_the_guard_carries_the_security_headers() {
+    let kit = kit();
+    let token = kit.token().scopes(["orders:read"]).sign();
+    for hsts in [None, Some("max-age=600; includeSubDomains")] {
+        let api = shop(kit.security().await.unwrap()).allow_unsecured(UnsecuredRoute::get("/"));
+        let guard = match hsts {
+            Some(_) => api
+                .guard()
+                .hsts(Hsts::default().max_age(Duration::from_secs(600))),
+            None => api.guard(),
+        };
+        let app = Router::new()
+            .route("/", get(|| async { "home" }))
+            .merge(api.into_router());
+        let client = TestClient::new(guard.wrap(app));
+        let answers = [
+            (
+                "allowed",
+                client.get("/api/v1/orders").bearer(&token).send().await,
+            ),
+            ("no token", client.get("/api/v1/orders").send().await),
+            ("unsecured", client.get("/").send().await),
+            ("unlisted", client.get("/admin/export").send().await),
+            ("405", client.delete("/api/v1/orders").send().await),
+        ];
+        let statuses = answers
+            .each_ref()
+            .map(|(_, answer)| answer.status().as_u16());
+        assert_eq!(statuses, [200, 401, 200, 404, 405]);
+        for (what, answer) in &answers {
+            assert_eq!(
+                answer.header("x-content-type-options"),
+                Some("nosniff"),
+                "{what}"
+            );
+            assert_eq!(answer.header("strict-transport-security"), hsts, "{what}");
+        }
+    }
+    // A value the app set itself is kept.
+    let api = shop(kit.security().await.unwrap()).allow_unsecured(UnsecuredRoute::get("/own"));
+    let guard = api.guard().hsts(Hsts::default());
+    let app = Router::new()
+        .route(
+            "/own",
+            get(|| async { ([("strict-transport-security", "max-age=1")], "its own") }),
+        )
+        .merge(api.into_router());
+    let own = TestClient::new(guard.wrap(app)).get("/own").send().await;
+    assert_eq!(own.text(), "its own");
+    assert_eq!(own.header("strict-transport-security"), Some("max-age=1"));
+    assert_eq!(own.header("x-content-type-options"), Some("nosniff"));
 }
 
 #[tokio::test]

@@ -3569,7 +3569,12 @@ async fn dpop_server_nonces_are_required_when_configured() {
         (
             "a forged nonce",
             &app,
-            format!("{}A", &nonce[..nonce.len() - 1]),
+            // Its last character changed (to another one than it has).
+            format!(
+                "{}{}",
+                &nonce[..nonce.len() - 1],
+                if nonce.ends_with('A') { 'B' } else { 'A' }
+            ),
         ),
         ("a nonce of another shape", &app, "abc".to_owned()),
     ] {

@@ -8,16 +8,16 @@
 //!   before the configuration is built (so every metric is recorded), the `tracing`
 //!   subscriber the example installs (`fmt`, `RUST_LOG` or `info,portcullis::audit=off`,
 //!   colours only on a terminal), the audit trail (a [`JsonLinesSink`] on standard output: a
-//!   JSON line for every request), and around the app the guard, then the security-headers
-//!   layer (`nosniff`). The quota of the endpoint is never reached. The example writes its
+//!   JSON line for every request), and around the app the guard (which adds `nosniff` to
+//!   every response). The quota of the endpoint is never reached. The example writes its
 //!   log lines to standard error; here they go to standard output with the audit trail,
 //!   which `benches/load.sh` sends to `/dev/null`: a write either way.
 //! - [`bare`]: the same handler on bare axum, nothing else.
 //!
 //! To weigh one piece at a time: `DEPLOYED_WITHOUT` (comma-separated) leaves pieces out of
-//! [`serve_portcullis`]: `recorder`, `subscriber`, `headers`, `guard`;
-//! `DEPLOYED_HEADERS=routes` puts the security-headers layer on the router's routes
-//! (`Router::layer`) instead of around the guarded app; `DEPLOYED_LOG=sink` formats log lines and writes them
+//! [`serve_portcullis`]: `recorder`, `subscriber`, `guard` (and with it `nosniff`);
+//! `DEPLOYED_HEADERS=layer` adds the security-headers layer around the app (around the
+//! guard, or in its place without it); `DEPLOYED_LOG=sink` formats log lines and writes them
 //! nowhere, `DEPLOYED_LOG=colours` writes them with colours even off a terminal;
 //! `DEPLOYED_AUDIT=tracing` makes the audit trail `tracing` log lines instead of the
 //! [`JsonLinesSink`] (the filter then defaults to `info`).
@@ -170,19 +170,25 @@ pub async fn serve_portcullis(
     let security = builder.build().await?;
     let router = SecureRouter::new(security).mount(routes![get_order]);
     let guard = router.guard();
-    let mut app = router.into_router().with_state(Rows::seeded());
-    let on_routes = std::env::var("DEPLOYED_HEADERS").is_ok_and(|at| at == "routes");
-    let headers = (!without("headers")).then(SecurityHeadersLayer::for_plain_http);
-    if let (Some(headers), true) = (&headers, on_routes) {
-        app = app.layer(headers.clone());
-    }
-    match (without("guard"), headers.filter(|_| !on_routes)) {
-        (true, None) => portcullis::transport::serve(listener, app).await?,
-        (true, Some(headers)) => portcullis::transport::serve(listener, headers.wrap(app)).await?,
-        (false, None) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
-        (false, Some(headers)) => {
+    let app = router.into_router().with_state(Rows::seeded());
+    match (
+        without("guard"),
+        std::env::var("DEPLOYED_HEADERS").as_deref(),
+    ) {
+        // The guard, which adds `nosniff` to every response, as the example.
+        (false, Err(_)) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
+        // The guard inside the security-headers layer (which then finds `nosniff` set).
+        (false, Ok("layer")) => {
+            let headers = SecurityHeadersLayer::for_plain_http();
             portcullis::transport::serve(listener, headers.wrap(guard.wrap(app))).await?
         }
+        // No guard, and with it no `nosniff`; or the layer in its place.
+        (true, Ok("layer")) => {
+            let headers = SecurityHeadersLayer::for_plain_http();
+            portcullis::transport::serve(listener, headers.wrap(app)).await?
+        }
+        (true, _) => portcullis::transport::serve(listener, app).await?,
+        (false, Ok(other)) => return Err(format!("DEPLOYED_HEADERS={other}: only `layer`").into()),
     }
     Ok(())
 }

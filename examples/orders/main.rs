@@ -64,7 +64,7 @@ use portcullis::audit::JsonLinesSink;
 use portcullis::auth::{HttpSettings, Introspection};
 use portcullis::dev::DevIssuer;
 use portcullis::secrets::{KeyRingError, SecretError};
-use portcullis::transport::{SecurityHeadersLayer, TlsConfig, serve_tls, serve_with_shutdown};
+use portcullis::transport::{Hsts, TlsConfig, serve_tls, serve_with_shutdown};
 use secrecy::SecretString;
 
 fn env_or(name: &str, default: &str) -> String {
@@ -206,16 +206,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("The security surface of the API:\n{}", router.inventory());
     let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
     // Every request to a route not listed above is refused by the guard (404, audited).
-    let guard = router.guard();
+    // Every response leaving the guard carries `nosniff`, and HSTS when served over TLS.
+    let guard = match tls {
+        Some(_) => router.guard().hsts(Hsts::default()),
+        None => router.guard(),
+    };
     let app = guard.wrap(router.into_router().with_state(Store::new(keys)));
-    // `nosniff` on every response, the guard's refusals included; HSTS too when served over
-    // TLS. Around the whole app, the headers cost one step a request (`Router::layer` would
-    // wrap each route on its own).
-    let app = match tls {
-        Some(_) => SecurityHeadersLayer::for_tls(),
-        None => SecurityHeadersLayer::for_plain_http(),
-    }
-    .wrap(app);
 
     eprintln!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
     #[cfg(feature = "api-reference")]

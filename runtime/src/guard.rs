@@ -22,6 +22,7 @@ use crate::problem::Problem;
 use crate::rejection::close_when_body_unread;
 use crate::router::RouterError;
 use crate::security::Security;
+use crate::transport::{Hsts, SecurityHeadersFuture};
 
 /// The route name audit events and metrics give requests the guard refuses.
 pub const UNLISTED_ROUTE: &str = "(unlisted)";
@@ -188,17 +189,27 @@ struct GuardInner {
 /// # }
 /// ```
 ///
+/// Every response that leaves the guard, the app's and its own, carries
+/// `X-Content-Type-Options: nosniff`, and `Strict-Transport-Security` once set with
+/// [`hsts`](Guard::hsts) (over TLS); a value the handler set is kept. An app served through
+/// its guard needs no [`SecurityHeadersLayer`](crate::transport::SecurityHeadersLayer).
+///
 /// CORS preflight requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
 /// to a listed path pass, so that a CORS layer of the app can answer them. Layers that
 /// rewrite paths (trailing slashes) belong outside the guard, which matches paths as they
 /// arrive.
 #[derive(Clone)]
-pub struct Guard(Arc<GuardInner>);
+pub struct Guard {
+    inner: Arc<GuardInner>,
+    /// The `Strict-Transport-Security` value every response carries, if any.
+    hsts: Option<HeaderValue>,
+}
 
 impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
-            .field("prefixes", &self.0.prefixes)
+            .field("prefixes", &self.inner.prefixes)
+            .field("hsts", &self.hsts)
             .finish_non_exhaustive()
     }
 }
@@ -242,12 +253,34 @@ impl Guard {
                 });
             }
         }
-        Ok(Guard(Arc::new(GuardInner {
-            metrics: EndpointMetrics::new(UNLISTED_ROUTE, "*"),
-            security,
-            paths,
-            prefixes,
-        })))
+        Ok(Guard {
+            inner: Arc::new(GuardInner {
+                metrics: EndpointMetrics::new(UNLISTED_ROUTE, "*"),
+                security,
+                paths,
+                prefixes,
+            }),
+            hsts: None,
+        })
+    }
+
+    /// Adds `Strict-Transport-Security` with the policy `hsts` to every response: for an
+    /// app served over TLS ([`serve_tls`](crate::transport::serve_tls)). Behind a proxy
+    /// that ends TLS, the proxy sets it, or the app sets it here.
+    ///
+    /// ```
+    /// # use portcullis_runtime::SecureRouter;
+    /// # fn example(api: SecureRouter) {
+    /// use portcullis_runtime::transport::Hsts;
+    ///
+    /// let guard = api.guard().hsts(Hsts::default()); // max-age=63072000; includeSubDomains
+    /// let app = guard.wrap(api.into_router());
+    /// # let _ = app;
+    /// # }
+    /// ```
+    pub fn hsts(mut self, hsts: Hsts) -> Guard {
+        self.hsts = Some(hsts.header_value());
+        self
     }
 
     /// Wraps `app`: the service to serve.
@@ -258,7 +291,7 @@ impl Guard {
     fn verdict<B>(&self, request: &Request<B>) -> Verdict {
         let path = request.uri().path();
         let method = request.method();
-        if let Ok(found) = self.0.paths.at(path) {
+        if let Ok(found) = self.inner.paths.at(path) {
             return if found.value.admits(method) || is_preflight(request) {
                 Verdict::Pass
             } else {
@@ -270,7 +303,12 @@ impl Guard {
                 || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
         };
         let mut listed = false;
-        for route in self.0.prefixes.iter().filter(|route| under(&route.path)) {
+        for route in self
+            .inner
+            .prefixes
+            .iter()
+            .filter(|route| under(&route.path))
+        {
             if route.admits(method) {
                 return Verdict::Pass;
             }
@@ -278,7 +316,12 @@ impl Guard {
         }
         if listed {
             let mut methods = Methods::default();
-            for route in self.0.prefixes.iter().filter(|route| under(&route.path)) {
+            for route in self
+                .inner
+                .prefixes
+                .iter()
+                .filter(|route| under(&route.path))
+            {
                 methods.add(route.method.clone());
             }
             return Verdict::MethodNotAllowed(methods.allow());
@@ -289,7 +332,7 @@ impl Guard {
     /// The refusal of a request to an unlisted route, audited.
     fn refuse<B>(&self, request: &Request<B>, verdict: Verdict) -> Response {
         let started = Instant::now();
-        let security = &self.0.security;
+        let security = &self.inner.security;
         let mut response = match verdict {
             Verdict::MethodNotAllowed(allow) => {
                 let mut response = security.render_problem(
@@ -308,11 +351,6 @@ impl Guard {
         let request_id = RequestId::from_headers(request.headers());
         let headers = response.headers_mut();
         headers.insert(REQUEST_ID, request_id.header_value());
-        // The guard stands outside the app's layers: its answers carry `nosniff` themselves.
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -321,7 +359,7 @@ impl Guard {
             .trusted_proxies()
             .client_ip(peer, request.headers());
         let reason = Reason::UnlistedRoute;
-        self.0.metrics.decision(Decision::Deny, reason);
+        self.inner.metrics.decision(Decision::Deny, reason);
         let event = AuditEvent {
             time: SystemTime::now(),
             request_id: request_id.as_str(),
@@ -428,21 +466,23 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+    type Future =
+        SecurityHeadersFuture<Either<std::future::Ready<Result<Response, Infallible>>, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.app.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match self.guard.verdict(&request) {
+        let answer = match self.guard.verdict(&request) {
             Verdict::Pass => Either::Right(self.app.call(request)),
             refused => {
                 let mut response = self.guard.refuse(&request, refused).into_response();
                 close_when_body_unread(&request, &mut response);
                 Either::Left(std::future::ready(Ok(response)))
             }
-        }
+        };
+        SecurityHeadersFuture::new(answer, self.guard.hsts.clone())
     }
 }
 

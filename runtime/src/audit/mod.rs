@@ -96,7 +96,8 @@ impl Reason {
 /// One audited decision.
 #[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {
-    /// When the decision was taken.
+    /// When the request arrived and its decision was taken (its response left
+    /// [`latency`](Self::latency) later).
     pub time: SystemTime,
     /// The request's id: its `X-Request-Id` when well formed, else a generated one (and
     /// either way sent back in the response's `X-Request-Id`).

@@ -244,7 +244,17 @@ impl Authenticator {
         head: RequestHead<'_>,
         registry: Option<&'static ScopeRegistry>,
     ) -> Result<Authenticated, AuthFailure> {
-        let now = unix_now();
+        self.authenticate_at(head, registry, unix_now()).await
+    }
+
+    /// [`authenticate`](Self::authenticate) at time `now` (Unix seconds): the pipeline
+    /// reads the clock once for a request, when it arrives.
+    pub(crate) async fn authenticate_at(
+        &self,
+        head: RequestHead<'_>,
+        registry: Option<&'static ScopeRegistry>,
+        now: u64,
+    ) -> Result<Authenticated, AuthFailure> {
         let offered = credentials(head.headers, head.uri, self.max_token_bytes);
         self.resolve(
             self.lookup(offered, registry, now),
@@ -259,14 +269,14 @@ impl Authenticator {
     /// token, a refused `Authorization` header, or a token in the verified-token cache
     /// (not DPoP-bound) checked against revocations held in memory. `None` when the token
     /// must be verified, a DPoP proof checked or a shared store asked; nothing has been
-    /// counted or recorded then.
+    /// counted or recorded then. `now` is the time in Unix seconds.
     #[inline]
     pub(crate) fn authenticate_now(
         &self,
         head: RequestHead<'_>,
         registry: Option<&'static ScopeRegistry>,
+        now: u64,
     ) -> Option<Result<Option<Principal>, AuthFailure>> {
-        let now = unix_now();
         let offered = credentials(head.headers, head.uri, self.max_token_bytes);
         match self.lookup(offered, registry, now) {
             Lookup::Decided(decided) => Some(decided),

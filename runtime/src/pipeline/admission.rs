@@ -12,13 +12,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, Authenticated, DpopFailure, Principal, RequestHead};
+use crate::auth::{AuthFailure, Authenticated, DpopFailure, Principal, RequestHead, unix_now};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{DpopNonceRenewal, EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -35,12 +35,24 @@ pub(super) struct Admission<'a> {
     pub(super) context: &'a EndpointContext,
     pub(super) request: &'a mut Request,
     pub(super) ip: &'a mut ClientIp,
+    /// When the request arrived, if the clock was read then (for its audit event).
+    pub(super) arrived: Option<SystemTime>,
 }
 
 impl Admission<'_> {
     /// The client's address, past trusted proxies; read on first use.
     fn ip(&mut self) -> Option<IpAddr> {
         self.ip.get(self.context, self.request)
+    }
+
+    /// The time tokens are checked at, in Unix seconds: the request's arrival, or now.
+    fn now(&self) -> u64 {
+        match self.arrived {
+            Some(arrived) => arrived
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs()),
+            None => unix_now(),
+        }
     }
 }
 
@@ -62,11 +74,12 @@ pub(super) trait Waiting {
     /// What a step that would wait returns instead.
     type Wait;
 
-    /// The authentication of a request with head `head`: no principal when it carries no
-    /// token.
+    /// The authentication of a request with head `head` at time `now` (Unix seconds): no
+    /// principal when it carries no token.
     fn authenticate<'a>(
         context: &'a EndpointContext,
         head: RequestHead<'a>,
+        now: u64,
     ) -> impl Future<Output = Result<Result<Authenticated, AuthFailure>, Self::Wait>> + 'a;
 
     /// Counts the request, as `identity`, against a quota kept in the shared store.
@@ -90,12 +103,13 @@ impl Waiting for Now {
     fn authenticate<'a>(
         context: &'a EndpointContext,
         head: RequestHead<'a>,
+        now: u64,
     ) -> impl Future<Output = Result<Result<Authenticated, AuthFailure>, MustWait>> + 'a {
         std::future::ready(
             context
                 .security()
                 .authenticator()
-                .authenticate_now(head, context.registry())
+                .authenticate_now(head, context.registry(), now)
                 .map(|decided| decided.map(Authenticated::from))
                 .ok_or(MustWait),
         )
@@ -119,6 +133,7 @@ impl Waiting for Later {
     async fn authenticate<'a>(
         context: &'a EndpointContext,
         head: RequestHead<'a>,
+        now: u64,
     ) -> Result<Result<Authenticated, AuthFailure>, Self::Wait> {
         let security = context.security();
         // Timed here only: what is decided without waiting (a cache hit) is counted, not
@@ -126,7 +141,7 @@ impl Waiting for Later {
         let authenticating = Instant::now();
         let authenticated = security
             .authenticator()
-            .authenticate(head, context.registry())
+            .authenticate_at(head, context.registry(), now)
             .await;
         security
             .metrics()
@@ -234,6 +249,7 @@ pub(super) async fn admit<W: Waiting>(
         });
     };
     let throttle = throttle(admission)?;
+    let now = admission.now();
     let request = &*admission.request;
     let head = RequestHead::new(
         request.method(),
@@ -242,7 +258,9 @@ pub(super) async fn admit<W: Waiting>(
         request.extensions(),
         context.security().trusted_proxies(),
     );
-    let authenticated = W::authenticate(context, head).await.map_err(Stop::Wait)?;
+    let authenticated = W::authenticate(context, head, now)
+        .await
+        .map_err(Stop::Wait)?;
     let renew_dpop_nonce = authenticated
         .as_ref()
         .is_ok_and(|authenticated| authenticated.renew_dpop_nonce);

@@ -65,6 +65,7 @@ where
                 context: &context,
                 request: &mut request,
                 ip: &mut ip,
+                arrived: arrival.time,
             })
         } else {
             Err(Stop::Wait(admission::MustWait))
@@ -100,6 +101,7 @@ where
                         context: &context,
                         request: &mut request,
                         ip: &mut ip,
+                        arrived: arrival.time,
                     };
                     match admit::<Later>(&mut admission).await {
                         Ok(mut admitted) => {
@@ -174,12 +176,16 @@ struct Arrival {
     /// The client's address, past trusted proxies; known when an audit event will name it
     /// (a refusal, or anything while someone listens).
     ip: Option<IpAddr>,
-    /// When it arrived; only taken when an audit event may record the latency.
+    /// When it arrived, by the wall clock: the time of its audit event, and the time its
+    /// token is checked at. Only read when an audit event may record it.
+    time: Option<SystemTime>,
+    /// When it arrived, by the monotonic clock, for the latency its audit event records.
     started: Option<Instant>,
 }
 
 impl Arrival {
-    /// The arrival of `request`; its address is read now only when someone listens.
+    /// The arrival of `request`; its address and times are read now only when someone
+    /// listens.
     fn of(context: &EndpointContext, request: &Request, ip: &mut ClientIp) -> Arrival {
         let listening = context.security().auditor().listening();
         Arrival {
@@ -189,6 +195,7 @@ impl Arrival {
             } else {
                 None
             },
+            time: listening.then(SystemTime::now),
             started: listening.then(Instant::now),
         }
     }
@@ -310,7 +317,7 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
         return;
     }
     let event = AuditEvent {
-        time: SystemTime::now(),
+        time: seen.arrival.time.unwrap_or_else(SystemTime::now),
         request_id: seen.arrival.request_id.as_str(),
         handler: spec.handler,
         method: spec.method.as_str(),

@@ -251,10 +251,12 @@ fn outcome<W>(decided: Result<super::admission::Admitted, Stop<W>>) -> Option<Ou
 async fn as_served(context: &EndpointContext, mut request: Request) -> (Outcome, bool) {
     let mut ip = ClientIp::default();
     if context.decides_without_waiting() {
+        // As when an audit event will record the arrival: tokens are checked at its time.
         let decided = admit_now(&mut Admission {
             context,
             request: &mut request,
             ip: &mut ip,
+            arrived: Some(std::time::SystemTime::now()),
         });
         if let Some(outcome) = outcome(decided) {
             return (outcome, true);
@@ -269,6 +271,7 @@ async fn always_later(context: &EndpointContext, mut request: Request) -> Outcom
         context,
         request: &mut request,
         ip: &mut ip,
+        arrived: None,
     })
     .await;
     outcome(decided).expect("Later never stops to wait")

@@ -180,6 +180,13 @@ pin_project_lite::pin_project! {
     }
 }
 
+impl<F> SecurityHeadersFuture<F> {
+    /// `inner`'s response, with the security headers (`hsts` if any).
+    pub(crate) fn new(inner: F, hsts: Option<HeaderValue>) -> Self {
+        SecurityHeadersFuture { inner, hsts }
+    }
+}
+
 impl<F, B, E> Future for SecurityHeadersFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,

@@ -1,9 +1,11 @@
 //! Transport security: HTTPS with rustls, and the security headers every response carries.
 //!
-//! - [`SecurityHeadersLayer`] adds `X-Content-Type-Options: nosniff` to every response and,
-//!   when the API is served over TLS, `Strict-Transport-Security` ([`Hsts`]); a value the
-//!   handler set is kept. `Cache-Control: no-store` on authenticated responses comes from
-//!   the endpoint pipeline itself.
+//! - The [`Guard`](crate::Guard) adds `X-Content-Type-Options: nosniff` to every response
+//!   that leaves it and, once given an [`Hsts`] policy (an API served over TLS),
+//!   `Strict-Transport-Security`; a value the handler set is kept. For an app served
+//!   without the guard, [`SecurityHeadersLayer`] adds the same headers.
+//!   `Cache-Control: no-store` on authenticated responses comes from the endpoint pipeline
+//!   itself.
 //! - [`serve`] and [`serve_with_shutdown`] serve an app over plain HTTP, always with the
 //!   client's address (`ConnectInfo<SocketAddr>`), which IP-keyed decisions need. They
 //!   speak HTTP/1.1, and HTTP/2 to a client that opens with its preface (h2c), as
@@ -21,11 +23,11 @@
 //! # #[cfg(feature = "tls")]
 //! # async fn run(security: portcullis_runtime::Security) -> Result<(), Box<dyn std::error::Error>> {
 //! use portcullis_runtime::SecureRouter;
-//! use portcullis_runtime::transport::{SecurityHeadersLayer, TlsConfig, serve_tls};
+//! use portcullis_runtime::transport::{Hsts, TlsConfig, serve_tls};
 //!
 //! let api: SecureRouter = SecureRouter::new(security); // .mount(routes![...])
-//! let guard = api.guard();
-//! let app = SecurityHeadersLayer::for_tls().wrap(guard.wrap(api.into_router()));
+//! let guard = api.guard().hsts(Hsts::default());
+//! let app = guard.wrap(api.into_router());
 //! let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:443").await?;
 //! # let shutdown = std::future::pending::<()>(); // tokio::signal::ctrl_c(), say

@@ -31,8 +31,10 @@ use crate::auth::ClientCertificate;
 /// connection quiet for [`HEAD_TIMEOUT`](super::HEAD_TIMEOUT) (30 s) before the client has
 /// sent the next request's head is closed.
 ///
-/// Add [`SecurityHeadersLayer::for_tls`](super::SecurityHeadersLayer::for_tls) to `app`
-/// for `Strict-Transport-Security` and `X-Content-Type-Options`.
+/// Give the app's [`Guard`](crate::Guard) an [`Hsts`](super::Hsts) policy
+/// ([`Guard::hsts`](crate::Guard::hsts)) for `Strict-Transport-Security` on every response
+/// (or, without a guard, wrap `app` with
+/// [`SecurityHeadersLayer::for_tls`](super::SecurityHeadersLayer::for_tls)).
 ///
 /// # Errors
 ///
