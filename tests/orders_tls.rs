@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use common::example::Example;
 use http_body_util::{BodyExt, Full};
@@ -41,8 +41,9 @@ impl Client {
         }
     }
 
-    /// Sends `request` (HTTP/1.1) on a new connection; the status and the body.
-    async fn send(&self, request: Request<Full<Bytes>>) -> (StatusCode, String) {
+    /// Sends `request` (HTTP/1.1) on a new connection; the status, the head's fields and
+    /// the body.
+    async fn send(&self, request: Request<Full<Bytes>>) -> (StatusCode, HeaderMap, String) {
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
         let name = ServerName::try_from("127.0.0.1").unwrap();
         let tls = self
@@ -56,8 +57,9 @@ impl Client {
         tokio::spawn(connection);
         let response = sender.send_request(request).await.unwrap();
         let status = response.status();
+        let fields = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        (status, fields, String::from_utf8_lossy(&body).into_owned())
     }
 }
 
@@ -96,7 +98,7 @@ async fn opaque_tokens_work_over_https_with_a_self_signed_certificate() {
     let client = Client::new(certified.cert.der().clone(), example.port);
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("orders-partner:{secret}"));
-    let (status, body) = client
+    let (status, fields, body) = client
         .send(
             Request::post("/dev/oauth/token")
                 .header(header::HOST, "127.0.0.1")
@@ -109,12 +111,13 @@ async fn opaque_tokens_work_over_https_with_a_self_signed_certificate() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_security_headers(&fields);
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
     let token = answer["access_token"].as_str().unwrap().to_owned();
     assert!(token.matches('.').count() < 2, "an opaque token: {token}");
 
     // The API asks its development server about the token, over HTTPS, and accepts it.
-    let (status, body) = client
+    let (status, fields, body) = client
         .send(
             Request::get("/orders")
                 .header(header::HOST, "127.0.0.1")
@@ -124,6 +127,35 @@ async fn opaque_tokens_work_over_https_with_a_self_signed_certificate() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_security_headers(&fields);
+    // A route no one listed: the guard's own refusal carries them too.
+    let (status, fields, _) = client
+        .send(
+            Request::get("/admin/export")
+                .header(header::HOST, "127.0.0.1")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_security_headers(&fields);
     drop(example);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Served over TLS, the example's every answer tells browsers to stay on HTTPS and not to
+/// sniff.
+fn assert_security_headers(fields: &HeaderMap) {
+    assert_eq!(
+        fields
+            .get(header::STRICT_TRANSPORT_SECURITY)
+            .and_then(|value| value.to_str().ok()),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    assert_eq!(
+        fields
+            .get(header::X_CONTENT_TYPE_OPTIONS)
+            .and_then(|value| value.to_str().ok()),
+        Some("nosniff")
+    );
 }
