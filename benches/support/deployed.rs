@@ -171,24 +171,22 @@ pub async fn serve_portcullis(
     let router = SecureRouter::new(security).mount(routes![get_order]);
     let guard = router.guard();
     let app = router.into_router().with_state(Rows::seeded());
-    match (
-        without("guard"),
-        std::env::var("DEPLOYED_HEADERS").as_deref(),
-    ) {
+    let layer = match std::env::var("DEPLOYED_HEADERS").as_deref() {
+        Err(_) | Ok("") => false,
+        Ok("layer") => true,
+        Ok(other) => return Err(format!("DEPLOYED_HEADERS={other}: only `layer`").into()),
+    };
+    let headers = SecurityHeadersLayer::for_plain_http();
+    match (without("guard"), layer) {
         // The guard, which adds `nosniff` to every response, as the example.
-        (false, Err(_)) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
+        (false, false) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
         // The guard inside the security-headers layer (which then finds `nosniff` set).
-        (false, Ok("layer")) => {
-            let headers = SecurityHeadersLayer::for_plain_http();
+        (false, true) => {
             portcullis::transport::serve(listener, headers.wrap(guard.wrap(app))).await?
         }
         // No guard, and with it no `nosniff`; or the layer in its place.
-        (true, Ok("layer")) => {
-            let headers = SecurityHeadersLayer::for_plain_http();
-            portcullis::transport::serve(listener, headers.wrap(app)).await?
-        }
-        (true, _) => portcullis::transport::serve(listener, app).await?,
-        (false, Ok(other)) => return Err(format!("DEPLOYED_HEADERS={other}: only `layer`").into()),
+        (true, false) => portcullis::transport::serve(listener, app).await?,
+        (true, true) => portcullis::transport::serve(listener, headers.wrap(app)).await?,
     }
     Ok(())
 }
