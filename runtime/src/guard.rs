@@ -128,6 +128,7 @@ impl Methods {
         }
     }
 
+    #[inline]
     fn admits(&self, method: &Method) -> bool {
         self.0.contains(method) || (method == Method::HEAD && self.0.contains(&Method::GET))
     }

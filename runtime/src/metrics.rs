@@ -112,11 +112,16 @@ impl EndpointMetrics {
     }
 
     /// Counts one decision.
+    #[inline]
     pub(crate) fn decision(&self, decision: Decision, reason: Reason) {
-        if decision == Decision::Allow {
-            self.allowed.increment(1);
-            return;
+        match decision {
+            Decision::Allow => self.allowed.increment(1),
+            Decision::Deny => self.denial(reason),
         }
+    }
+
+    /// Counts one denial.
+    fn denial(&self, reason: Reason) {
         if reason == Reason::RateLimited {
             self.rate_limited.increment(1);
         }

@@ -123,7 +123,13 @@ impl Renderer {
     /// response without a problem, or without a renderer configured, is left alone.
     #[inline]
     pub(crate) fn finish(&self, response: &mut Response) {
-        let Some(renderer) = &self.0 else { return };
+        if let Some(renderer) = &self.0 {
+            Self::render_problem_of(renderer.as_ref(), response);
+        }
+    }
+
+    /// The response's problem, if it carries one, rendered by `renderer`.
+    fn render_problem_of(renderer: &dyn ErrorRenderer, response: &mut Response) {
         let Some(problem) = response.extensions_mut().remove::<Problem>() else {
             return;
         };

@@ -565,6 +565,7 @@ fn first_used(first_use: Option<Result<bool, super::DpopReplayError>>) -> Result
 
 /// `principal`, unless its token is revoked; when the revocations cannot be checked, the
 /// request is refused (503: fail closed).
+#[inline]
 fn checked(
     revoked: Result<bool, RevocationError>,
     principal: Principal,

@@ -124,6 +124,7 @@ impl IssuerRules {
     }
 
     /// Whether `keys` are this issuer's current keys.
+    #[inline]
     pub(crate) fn keys_are_current(&self, keys: &Arc<KeySet>) -> bool {
         self.keys.is_current(keys)
     }

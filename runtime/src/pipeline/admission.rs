@@ -544,6 +544,7 @@ impl Caller<'_> {
 
 /// An IP that failed authentication too often is refused before its token is read;
 /// otherwise the throttle that will count this request's failure, if any.
+#[inline]
 fn throttle<'c>(admission: &mut Admission<'c>) -> Result<Option<&'c FailureThrottle>, Refused> {
     let context = admission.context;
     let throttle = context.security().failure_throttle();
@@ -562,6 +563,7 @@ fn throttle<'c>(admission: &mut Admission<'c>) -> Result<Option<&'c FailureThrot
 }
 
 /// The principal of an authenticated request, or the refusal of one that is not.
+#[inline]
 fn authenticated_principal(
     admission: &mut Admission<'_>,
     throttle: Option<&FailureThrottle>,
@@ -666,6 +668,7 @@ async fn viewed<R>(
 }
 
 /// The RateLimit fields of an allowed request, or the refusal of a limited one.
+#[inline]
 fn rate_outcome(
     limits: &Limits,
     quota: &Quota,

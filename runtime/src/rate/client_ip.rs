@@ -100,6 +100,7 @@ impl TrustedProxies {
     }
 
     /// The client address of a request that came from `peer` with `headers`.
+    #[inline]
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         let peer = canonical(peer?);
         if self.0.is_empty() || !self.contains(peer) {

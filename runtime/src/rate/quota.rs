@@ -146,6 +146,7 @@ impl Rate {
     }
 
     /// The time after which one more request is allowed.
+    #[inline]
     pub fn replenish_interval(&self) -> Duration {
         self.period / self.count.get()
     }

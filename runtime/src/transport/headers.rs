@@ -88,18 +88,21 @@ impl std::fmt::Display for Hsts {
 /// `Strict-Transport-Security` when built with [`for_tls`](Self::for_tls). A header the
 /// handler already set is left as it is.
 ///
-/// Put it around the whole app, outermost ([`wrap`](Self::wrap)), so that fallbacks,
-/// rejections and the guard's refusals get the headers too, for one step a request (as
-/// `Router::layer`, it would wrap each route on its own, a boxed step on every call). Tell
-/// it how the API is served: browsers ignore HSTS received over plain HTTP (RFC 6797,
-/// section 8.1), and sending it there would only mislead.
+/// An app served through its [`Guard`](crate::Guard) needs no layer: the guard adds the
+/// same headers to every response that leaves it ([`Guard::hsts`](crate::Guard::hsts) for
+/// HSTS). The layer is for an app served without one.
+///
+/// Put it around the whole app, outermost ([`wrap`](Self::wrap)), so that fallbacks and
+/// rejections get the headers too, for one step a request (as `Router::layer`, it would
+/// wrap each route on its own, a boxed step on every call). Tell it how the API is served:
+/// browsers ignore HSTS received over plain HTTP (RFC 6797, section 8.1), and sending it
+/// there would only mislead.
 ///
 /// ```
 /// use axum::{Router, routing::get};
 /// use portcullis_runtime::transport::SecurityHeadersLayer;
 ///
 /// let app: Router = Router::new().route("/health", get(|| async { "ok" }));
-/// // In a Portcullis API: `SecurityHeadersLayer::for_tls().wrap(guard.wrap(app))`.
 /// let app = SecurityHeadersLayer::for_tls().wrap(app);
 /// ```
 #[derive(Debug, Clone)]
