@@ -92,4 +92,4 @@ pub(crate) use tenants::{
 };
 #[cfg(feature = "fuzzing")]
 pub(crate) use verifier::introspected;
-pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now};
+pub(crate) use verifier::{IssuerDocumentation, IssuerRules, Verifier, unix_now, unix_seconds};

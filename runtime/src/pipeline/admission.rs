@@ -12,13 +12,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use crate::auth::{AuthFailure, Authenticated, DpopFailure, Principal, RequestHead, unix_now};
+use crate::auth::{
+    AuthFailure, Authenticated, DpopFailure, Principal, RequestHead, unix_now, unix_seconds,
+};
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
 use crate::context::{DpopNonceRenewal, EndpointContext, Limits, Quota};
 use crate::rate::{
@@ -47,12 +49,7 @@ impl Admission<'_> {
 
     /// The time tokens are checked at, in Unix seconds: the request's arrival, or now.
     fn now(&self) -> u64 {
-        match self.arrived {
-            Some(arrived) => arrived
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_secs()),
-            None => unix_now(),
-        }
+        self.arrived.map_or_else(unix_now, unix_seconds)
     }
 }
 
