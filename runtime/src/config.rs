@@ -361,6 +361,7 @@ impl SecurityBuilder {
     /// Background tasks (retries, key refreshes, housekeeping) need a tokio runtime and
     /// stop once the last clone of the [`Security`] is dropped.
     pub async fn build(self) -> Result<Security, ConfigError> {
+        crate::audit::latency::calibrate();
         let default_rate = self.default_rate.ok_or(ConfigError::MissingDefaultRate)?;
         if !(self.rate_scale.is_finite() && self.rate_scale > 0.0) {
             return Err(ConfigError::InvalidRateScale);

@@ -191,8 +191,14 @@ impl Shared {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends one line for the writer, waking it if it sleeps; or why the line is lost.
-    fn append(&self, line: &[u8]) -> Option<AuditLoss> {
+    /// Appends `event`'s line for the writer, waking it if it sleeps; or why the line is
+    /// lost.
+    ///
+    /// The line is encoded where it goes, under the lock: the buffer's next bytes are
+    /// seldom in the processor's cache (the buffer fills over a batch window), and their
+    /// fetches then overlap with the encoding, where a line made elsewhere and copied in
+    /// would wait for them with the lock held all the same.
+    fn append(&self, event: &AuditEvent<'_>, encoder: &mut Encoder) -> Option<AuditLoss> {
         let mut pending = self.lock();
         if pending.closed {
             return Some(AuditLoss::WriteFailed);
@@ -200,7 +206,7 @@ impl Shared {
         if pending.events + pending.writing >= self.capacity {
             return Some(AuditLoss::BufferFull);
         }
-        pending.lines.extend_from_slice(line);
+        json_line::encode(event, &mut pending.lines, encoder);
         pending.events += 1;
         if std::mem::take(&mut pending.writer_asleep) {
             self.wake.notify_one();
@@ -210,9 +216,8 @@ impl Shared {
 }
 
 thread_local! {
-    /// Where a request's line is made before it is appended under the lock, so the lock is
-    /// held for a copy only.
-    static LINE: RefCell<(Vec<u8>, Encoder)> = RefCell::new((Vec::new(), Encoder::default()));
+    /// What this thread keeps encoded from line to line (an endpoint's fields).
+    static ENCODER: RefCell<Encoder> = RefCell::new(Encoder::default());
 }
 
 impl std::fmt::Debug for JsonLinesSink {
@@ -330,24 +335,17 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 impl AuditSink for JsonLinesSink {
     fn record(&self, event: &AuditEvent<'_>) {
         let shared = &*self.handle.shared;
-        // The line is made in this thread's buffer, or in a buffer of its own when that one
-        // is unavailable (the thread is ending, or a sink records from inside another's
-        // `record`).
-        let in_thread_buffer = LINE
-            .try_with(|line| {
-                let mut line = line.try_borrow_mut().ok()?;
-                let (line, encoder) = &mut *line;
-                line.clear();
-                json_line::encode(event, line, encoder);
-                Some(shared.append(line))
+        // With this thread's encoder, or one of its own when that one is unavailable (the
+        // thread is ending, or a sink records from inside another's `record`).
+        let with_thread_encoder = ENCODER
+            .try_with(|encoder| {
+                let mut encoder = encoder.try_borrow_mut().ok()?;
+                Some(shared.append(event, &mut encoder))
             })
             .ok()
             .flatten();
-        let loss = in_thread_buffer.unwrap_or_else(|| {
-            let mut line = Vec::new();
-            json_line::encode(event, &mut line, &mut Encoder::default());
-            shared.append(&line)
-        });
+        let loss =
+            with_thread_encoder.unwrap_or_else(|| shared.append(event, &mut Encoder::default()));
         if let Some(cause) = loss {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             shared.counters.losses.lost(cause, 1);

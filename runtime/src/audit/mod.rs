@@ -7,6 +7,7 @@
 
 mod json_line;
 mod json_lines;
+pub(crate) mod latency;
 mod request_id;
 
 pub use json_lines::{JsonLinesSink, JsonLinesStats};

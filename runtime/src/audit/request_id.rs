@@ -1,6 +1,7 @@
 //! Request ids: taken from `X-Request-Id` when well formed, generated otherwise, and sent
 //! back on the response, so one id follows a request through proxies, logs and audit.
 
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
@@ -88,16 +89,16 @@ impl RequestId {
         }
     }
 
-    /// A new id: a number of 20 decimal digits that counts up from a random start drawn
-    /// once per process. Unique for the process's life (2^62 ids before one repeats); two
-    /// processes' ids meet only if their starts fall closer than the number of requests
-    /// they serve: about one chance in 2 million for two processes serving 10^12 requests
-    /// each.
+    /// A new id: a number of 20 decimal digits counted from a random start drawn once per
+    /// process. Each thread takes the numbers in blocks of 1024 from one counter,
+    /// so that a request touches no memory another thread writes. Unique for the process's
+    /// life (2^62 ids before one repeats); two processes' ids meet only if their starts
+    /// fall closer than the number of ids they take: about one chance in 2 million for two
+    /// processes serving 10^12 requests each.
     pub fn generate() -> RequestId {
         static START: OnceLock<u64> = OnceLock::new();
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let start = *START.get_or_init(process_seed);
-        let count = start.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed));
+        let count = start.wrapping_add(next_count());
         let number = FIRST_ID + (count & (ID_SPAN - 1));
         RequestId(Repr::Generated {
             number,
@@ -147,6 +148,34 @@ impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// How many ids a thread takes from the process's counter at a time.
+const ID_BLOCK: u64 = 1024;
+
+/// The process's counter of ids, taken [`ID_BLOCK`] at a time.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The next id of this thread's block, and the end of the block.
+    static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// The next count of this thread's block, taking a new block when it is used up (one
+/// from the counter itself when the thread is ending).
+#[inline]
+fn next_count() -> u64 {
+    BLOCK
+        .try_with(|block| {
+            let (mut next, mut end) = block.get();
+            if next == end {
+                next = COUNTER.fetch_add(ID_BLOCK, Ordering::Relaxed);
+                end = next.wrapping_add(ID_BLOCK);
+            }
+            block.set((next.wrapping_add(1), end));
+            next
+        })
+        .unwrap_or_else(|_| COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// 64 random bits for this process: where its ids start counting (the start is not a
@@ -215,6 +244,28 @@ mod tests {
                 assert_eq!(id.as_str(), "trace-7", "{others} others, at {position}");
             }
         }
+    }
+
+    #[test]
+    fn ids_generated_on_many_threads_never_repeat() {
+        // Each thread crosses a few blocks, and ends while holding part of one.
+        let per_thread = 3 * ID_BLOCK as usize + 7;
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..per_thread)
+                        .map(|_| RequestId::generate().as_str().to_owned())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for thread in threads {
+            for id in thread.join().unwrap() {
+                assert!(seen.insert(id.clone()), "{id} generated twice");
+            }
+        }
+        assert_eq!(seen.len(), 8 * per_thread);
     }
 
     #[test]

@@ -15,13 +15,14 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use axum::extract::Request;
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
+use crate::audit::latency::Started;
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::auth::Principal;
 use crate::rate::headers;
@@ -179,8 +180,8 @@ struct Arrival {
     /// When it arrived, by the wall clock: the time of its audit event, and the time its
     /// token is checked at. Only read when an audit event may record it.
     time: Option<SystemTime>,
-    /// When it arrived, by the monotonic clock, for the latency its audit event records.
-    started: Option<Instant>,
+    /// When it arrived, by the latency clock, for the latency its audit event records.
+    started: Option<Started>,
 }
 
 impl Arrival {
@@ -188,6 +189,13 @@ impl Arrival {
     /// listens.
     fn of(context: &EndpointContext, request: &Request, ip: &mut ClientIp) -> Arrival {
         let listening = context.security().auditor().listening();
+        let (started, time) = match listening {
+            true => {
+                let (started, time) = Started::now_with_wall_time();
+                (Some(started), Some(time))
+            }
+            false => (None, None),
+        };
         Arrival {
             request_id: RequestId::from_headers(request.headers()),
             ip: if listening {
@@ -195,8 +203,8 @@ impl Arrival {
             } else {
                 None
             },
-            time: listening.then(SystemTime::now),
-            started: listening.then(Instant::now),
+            time,
+            started,
         }
     }
 }
@@ -335,7 +343,7 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
         latency: seen
             .arrival
             .started
-            .map_or(Duration::ZERO, |started| started.elapsed()),
+            .map_or(Duration::ZERO, Started::elapsed),
     };
     security.auditor().emit(&event);
     if let Some(denial) = event.denial() {
