@@ -2,24 +2,26 @@
 //! own task with hyper (HTTP/1.1, or HTTP/2 when the client speaks it), graceful shutdown.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::Request;
 use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower_service::Service;
 
+use super::in_place::InPlace;
 use super::peer::WithPeer;
+use super::side_events::SideEvents;
 use super::watchdog::{Activity, Verdict, Watchdog, Watched};
 
 /// A connection task's part in the server's shutdown: it says when to stop taking requests,
@@ -104,36 +106,63 @@ pub(super) async fn serve_connection<I, S>(
     let builder = builder();
     let activity = Arc::new(Activity::default());
     let mut watchdog = Watchdog::new(activity.clone(), head_timeout);
-    let service = TowerToHyperService::new(Watched::new(service, activity));
+    let service = InPlace::new(Watched::new(service, activity));
     let mut connection = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
+    // The shutdown signal and the watchdog are polled only when their waker woke, not at
+    // each of the connection's wake-ups (`side_events`).
+    let mut side = SideEvents::new();
+    let mut begun = pin!(draining.begun());
     let mut shutting_down = false;
     loop {
-        tokio::select! {
-            result = connection.as_mut() => {
+        let event = poll_fn(|cx| {
+            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
                 if let Err(error) = result {
                     tracing::debug!(target: "portcullis::transport", %peer, %error, "connection ended with an error");
                 }
-                return;
+                return Poll::Ready(Event::Ended);
             }
-            () = draining.begun(), if !shutting_down => {
+            if let Some(mut side_cx) = side.due(cx) {
+                if !shutting_down && begun.as_mut().poll(&mut side_cx).is_ready() {
+                    return Poll::Ready(Event::ShuttingDown);
+                }
+                if let Poll::Ready(verdict) = watchdog.poll_verdict(&mut side_cx) {
+                    return Poll::Ready(Event::Watchdog(verdict));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Ended => return,
+            Event::ShuttingDown => {
                 shutting_down = true;
                 connection.as_mut().graceful_shutdown();
             }
-            verdict = watchdog.verdict() => match verdict {
-                // hyper closes an idle HTTP/1.1 connection at once and sends HTTP/2's
-                // GOAWAY; one still quiet a look later (a head never finished) is dropped.
-                Verdict::Close => {
-                    if !std::mem::replace(&mut shutting_down, true) {
-                        connection.as_mut().graceful_shutdown();
-                    }
+            // hyper closes an idle HTTP/1.1 connection at once and sends HTTP/2's GOAWAY;
+            // one still quiet a look later (a head never finished) is dropped.
+            Event::Watchdog(Verdict::Close) => {
+                if !std::mem::replace(&mut shutting_down, true) {
+                    connection.as_mut().graceful_shutdown();
                 }
-                Verdict::Drop => {
-                    tracing::debug!(target: "portcullis::transport", %peer, "no request head within the head timeout: connection dropped");
-                    return;
-                }
-            },
+            }
+            Event::Watchdog(Verdict::Drop) => {
+                tracing::debug!(target: "portcullis::transport", %peer, "no request head within the head timeout: connection dropped");
+                return;
+            }
         }
+        // The poll ended at this event: the events after it were not polled.
+        side.poll_all_next_time();
     }
+}
+
+/// What ends a wait of [`serve_connection`].
+enum Event {
+    /// The connection is closed.
+    Ended,
+    /// The server shuts down.
+    ShuttingDown,
+    /// The watchdog's verdict.
+    Watchdog(Verdict),
 }
 
 /// hyper's settings for a connection.

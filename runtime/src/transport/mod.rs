@@ -49,10 +49,12 @@ mod client_auth;
 mod coalesce;
 mod connection;
 mod headers;
+mod in_place;
 mod peer;
 mod plain;
 #[cfg(feature = "tls")]
 mod serve;
+mod side_events;
 #[cfg(feature = "tls")]
 mod tls;
 mod watchdog;

@@ -192,12 +192,19 @@ impl Watchdog {
         }
     }
 
-    /// Completes when the connection has been quiet for the timeout (then [`Verdict::Close`]),
-    /// and at each look after that while it stays quiet ([`Verdict::Drop`]). Cancel-safe:
-    /// dropped before it completes, the next call goes on from where it was.
+    /// The next verdict, awaited.
+    #[cfg(test)]
     pub(super) async fn verdict(&mut self) -> Verdict {
+        std::future::poll_fn(|cx| self.poll_verdict(cx)).await
+    }
+
+    /// Ready when the connection has been quiet for the timeout (with [`Verdict::Close`]),
+    /// and at each look after that while it stays quiet ([`Verdict::Drop`]); else pending,
+    /// and the timer of the next look wakes `cx`'s waker. Each poll goes on from where the
+    /// last left off.
+    pub(super) fn poll_verdict(&mut self, cx: &mut Context<'_>) -> Poll<Verdict> {
         loop {
-            self.sleep.as_mut().await;
+            std::task::ready!(self.sleep.as_mut().poll(cx));
             // The next look a period after this one; after a stall (a suspended machine),
             // a period from now, so that looks in a row stay a period apart.
             let next = self.sleep.deadline() + self.look_every;
@@ -208,7 +215,7 @@ impl Watchdog {
                 now + self.look_every
             });
             if let Some(verdict) = self.look() {
-                return verdict;
+                return Poll::Ready(verdict);
             }
         }
     }
