@@ -1110,3 +1110,55 @@ async fn certificates_forwarded_by_trusted_proxies_bind_tokens() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(audit.last().reason, "certificate_missing");
 }
+
+/// The streams of one HTTP/2 connection are answered side by side: the connection's app is
+/// one instance, called for each stream as its request arrives, and none waits for another.
+#[tokio::test]
+async fn the_streams_of_one_http2_connection_are_served_side_by_side() {
+    const STREAMS: usize = 12;
+    // Each handler waits until all are in flight: served one after another, none would end.
+    let all_in = Arc::new(tokio::sync::Barrier::new(STREAMS));
+    let app = Router::new().route(
+        "/together/{n}",
+        get(move |axum::extract::Path(n): axum::extract::Path<usize>| {
+            let all_in = all_in.clone();
+            async move {
+                all_in.wait().await;
+                format!("stream {n}")
+            }
+        }),
+    );
+    let server = Server::start_plain(app).await;
+    let io = TokioIo::new(TcpStream::connect(server.address).await.unwrap());
+    let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let streams: Vec<_> = (0..STREAMS)
+        .map(|n| {
+            let mut sender = sender.clone();
+            tokio::spawn(async move {
+                let request = Request::get(format!("http://localhost/together/{n}"))
+                    .body(Empty::<Bytes>::new())
+                    .unwrap();
+                let response = sender.send_request(request).await.unwrap();
+                let status = response.status();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            })
+        })
+        .collect();
+    let answers = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut answers = Vec::new();
+        for stream in streams {
+            answers.push(stream.await.unwrap());
+        }
+        answers
+    })
+    .await
+    .expect("every stream answered while the others were in flight");
+    for (n, answer) in answers.into_iter().enumerate() {
+        assert_eq!(answer, (StatusCode::OK, format!("stream {n}")));
+    }
+    server.stop().await;
+}
