@@ -11,6 +11,10 @@
 //!   speak HTTP/1.1, and HTTP/2 to a client that opens with its preface (h2c), as
 //!   `axum::serve` does, and send an answer of up to 4 KiB in one write
 //!   (docs/performance.md).
+//! - Every server calls one clone of the app for all the requests of a connection, once
+//!   the app is ready (tower's contract), where `axum::serve` clones it for each request;
+//!   a layer that keeps state in its service (tower's `RateLimit`, say) keeps it per
+//!   connection. An app not ready at once is cloned for that request, which waits for it.
 //! - Every server closes a connection that stays quiet (no request in flight) for
 //!   [`HEAD_TIMEOUT`] before the client has sent the next request's head: a head sent a
 //!   byte at a time (slowloris), a connection that sends nothing, an idle keep-alive
