@@ -1,8 +1,8 @@
 //! Portcullis inside an axum service that already exists: the app keeps its own state,
 //! routes, fallback and tower-http layer; two secured modules (orders and billing), each
 //! with its own state and its own `scopes!`, are combined under `/api/v1` with one OpenAPI
-//! document and one inventory; the guard wraps the whole app, so that a route added by
-//! hand is refused unless it is declared deliberately unsecured.
+//! document and one inventory; the app's own routes stand behind the guard, so that a route
+//! added by hand is refused unless it is declared deliberately unsecured.
 //!
 //! ```text
 //! cargo run --example existing_app
@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use portcullis::dev::DevIssuer;
 use portcullis::prelude::*;
-use portcullis::{Guard, UnsecuredRoute};
+use portcullis::{Guarded, UnsecuredRoute};
 use tower_http::trace::TraceLayer;
 
 /// The orders module: its own scopes, state and routes.
@@ -131,10 +131,9 @@ pub fn api(security: Security, dev: Option<&DevIssuer>) -> SecureRouter {
     }
 }
 
-/// The whole app: the existing routes, state, fallback and layer, with the secured API
-/// merged in, behind the guard.
-pub fn app(api: SecureRouter) -> portcullis::Guarded<Router> {
-    let guard: Guard = api.guard();
+/// The whole service: the existing routes, state, fallback and layer behind the guard,
+/// beside the secured API (whose requests the audit trail records).
+pub fn app(api: SecureRouter) -> Guarded<Router> {
     let app = Router::new()
         .route("/", get(home))
         .route("/admin/export", get(export))
@@ -142,9 +141,8 @@ pub fn app(api: SecureRouter) -> portcullis::Guarded<Router> {
         .with_state(AppState {
             name: "existing-app",
         })
-        .merge(api.into_router())
         .layer(TraceLayer::new_for_http());
-    guard.wrap(app)
+    api.into_service_with(app)
 }
 
 #[tokio::main]

@@ -29,10 +29,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = SecureRouter::new(security)
         .mount(routes![hello, health])
         .with_dev_issuer(&dev);
-    let guard = api.guard(); // every route not mounted above answers 404
     let token = dev.token().subject("alice").scopes(["hello:read"]).sign();
     println!("curl -H 'Authorization: Bearer {token}' http://{address}/hello");
     let listener = tokio::net::TcpListener::bind(&address).await?;
-    portcullis::transport::serve(listener, guard.wrap(api.into_router())).await?;
+    // Behind the guard: every route not mounted above answers 404.
+    portcullis::transport::serve(listener, api.into_service()).await?;
     Ok(())
 }

@@ -56,8 +56,8 @@
 //! let api: SecureRouter = SecureRouter::new(security)
 //!     .mount(routes![get_order, create_order, health])
 //!     .with_openapi("/openapi.json");
-//! let guard = api.guard(); // refuses every route not mounted here
-//! let app = guard.wrap(api.into_router()); // serve it with portcullis::transport::serve
+//! // Behind the guard, which refuses every route not mounted here:
+//! let app = api.into_service(); // serve it with portcullis::transport::serve
 //! # let _ = app;
 //! # Ok(())
 //! # }

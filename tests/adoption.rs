@@ -540,6 +540,134 @@ async fn behind_the_guard_a_route_added_by_hand_is_refused_and_audited() {
     assert!(!inventory.contains("/admin/export"));
 }
 
+/// The app's own routes of the guard's checks: one declared unsecured under a prefix, one
+/// with another name for a declared parameter, and three added by hand: one where an API
+/// template matches its path too (the router prefers its static segment), one catching
+/// every path under `/api/v1/`, and another method at an API path.
+fn own_routes() -> Router {
+    Router::new()
+        .route(
+            "/api/v1/orders/export",
+            get(|| async { "every customer's data" }),
+        )
+        .route("/api/v1/{anything}", get(|| async { "a catch-all" }))
+        .route(
+            "/api/v1/orders/{id}",
+            axum::routing::delete(|| async { "deleted" }),
+        )
+        .route("/hooks/{name}", axum::routing::post(|| async { "hook" }))
+        .nest_service("/assets", get(|| async { "an asset" }))
+        .fallback(|| async { "the app's fallback" })
+}
+
+/// The guard checks the route the router picked, whether the endpoints stand beside the
+/// app's routes (`into_service_with`) or inside them (`guard().wrap`).
+#[tokio::test]
+async fn a_route_added_by_hand_is_refused_where_a_listed_template_matches_its_path_too() {
+    let kit = kit();
+    let token = kit.token().scopes(["orders:read"]).sign();
+    for beside in [true, false] {
+        let events: Arc<Mutex<Vec<(String, String, u16)>>> = Arc::default();
+        let seen = events.clone();
+        let security = kit
+            .security_builder()
+            .default_rate(rate!("600/min"))
+            .audit_sink(move |event: &AuditEvent<'_>| {
+                seen.lock().unwrap().push((
+                    event.route.to_owned(),
+                    event.reason.as_str().to_owned(),
+                    event.status,
+                ));
+            })
+            .build()
+            .await
+            .unwrap();
+        let api = shop(security)
+            .allow_unsecured(UnsecuredRoute::get_prefix("/assets"))
+            .allow_unsecured(UnsecuredRoute::new(Method::POST, "/hooks/{provider}"));
+        let client = if beside {
+            TestClient::new(api.into_service_with(own_routes()).hsts(Hsts::default()))
+        } else {
+            let guard = api.guard().hsts(Hsts::default());
+            TestClient::new(guard.wrap(own_routes().merge(api.into_router())))
+        };
+        for bearer in [None, Some(&token)] {
+            let mut export = client.get("/api/v1/orders/export");
+            if let Some(token) = bearer {
+                export = export.bearer(token);
+            }
+            let export = export.send().await;
+            assert_eq!(export.status(), StatusCode::NOT_FOUND, "beside: {beside}");
+            assert!(!export.text().contains("customer"));
+            assert_eq!(export.header("x-content-type-options"), Some("nosniff"));
+            assert!(export.header("strict-transport-security").is_some());
+        }
+        for (method, path) in [
+            (Method::GET, "/api/v1/status"),
+            (Method::GET, "/nowhere"),
+            (Method::DELETE, "/api/v1/orders/7"),
+        ] {
+            let refused = client
+                .request(method.clone(), path)
+                .bearer(&token)
+                .send()
+                .await;
+            assert!(!refused.text().contains("deleted"), "{method} {path}");
+            assert!(
+                refused.status() == StatusCode::NOT_FOUND
+                    || refused.status() == StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {}",
+                refused.status()
+            );
+        }
+        // Another method at a listed path: 405 naming the listed ones.
+        let put = client.request(Method::PUT, "/api/v1/orders/7").send().await;
+        assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(put.header("allow"), Some("GET, HEAD"));
+        assert_eq!(put.header("x-content-type-options"), Some("nosniff"));
+        // A preflight to a listed path reaches the app (no CORS layer: a plain 405).
+        let preflight = client
+            .request(Method::OPTIONS, "/api/v1/orders/7")
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await;
+        assert_eq!(preflight.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(preflight.header("x-content-type-options"), Some("nosniff"));
+        // The listed templates serve their own paths.
+        let order = client.get("/api/v1/orders/7").bearer(&token).send().await;
+        assert_eq!(order.status(), StatusCode::OK);
+        assert_eq!(order.text(), "order 7");
+        assert_eq!(order.header("x-content-type-options"), Some("nosniff"));
+        assert!(order.header("strict-transport-security").is_some());
+        assert_eq!(
+            client.get("/api/v1/orders/7").send().await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        // A declaration naming the parameter otherwise than the route, and a service
+        // nested under a declared prefix.
+        assert_eq!(client.post("/hooks/pay").send().await.text(), "hook");
+        assert_eq!(
+            client.get("/assets/app.css").send().await.text(),
+            "an asset"
+        );
+        let asset = client.get("/assets").send().await;
+        assert_eq!(asset.text(), "an asset");
+        assert_eq!(asset.header("x-content-type-options"), Some("nosniff"));
+        let events = events.lock().unwrap().clone();
+        let unlisted = |status: u16| {
+            events
+                .iter()
+                .filter(|(route, reason, seen)| {
+                    route == "(unlisted)" && reason == "unlisted_route" && *seen == status
+                })
+                .count()
+        };
+        // The export twice, the catch-all, the fallback, DELETE by hand; PUT.
+        assert_eq!((unlisted(404), unlisted(405)), (4, 2), "{events:?}");
+    }
+}
+
 #[tokio::test]
 async fn every_response_leaving_the_guard_carries_the_security_headers() {
     let kit = kit();

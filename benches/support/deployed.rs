@@ -168,9 +168,9 @@ pub async fn serve_portcullis(
         builder = builder.audit_sink(JsonLinesSink::stdout(100_000));
     }
     let security = builder.build().await?;
-    let router = SecureRouter::new(security).mount(routes![get_order]);
-    let guard = router.guard();
-    let app = router.into_router().with_state(Rows::seeded());
+    let router = SecureRouter::new(security)
+        .mount(routes![get_order])
+        .with_state(Rows::seeded());
     let layer = match std::env::var("DEPLOYED_HEADERS").as_deref() {
         Err(_) | Ok("") => false,
         Ok("layer") => true,
@@ -178,15 +178,17 @@ pub async fn serve_portcullis(
     };
     let headers = SecurityHeadersLayer::for_plain_http();
     match (without("guard"), layer) {
-        // The guard, which adds `nosniff` to every response, as the example.
-        (false, false) => portcullis::transport::serve(listener, guard.wrap(app)).await?,
+        // Behind the guard, which adds `nosniff` to every response, as the example.
+        (false, false) => portcullis::transport::serve(listener, router.into_service()).await?,
         // The guard inside the security-headers layer (which then finds `nosniff` set).
         (false, true) => {
-            portcullis::transport::serve(listener, headers.wrap(guard.wrap(app))).await?
+            portcullis::transport::serve(listener, headers.wrap(router.into_service())).await?
         }
         // No guard, and with it no `nosniff`; or the layer in its place.
-        (true, false) => portcullis::transport::serve(listener, app).await?,
-        (true, true) => portcullis::transport::serve(listener, headers.wrap(app)).await?,
+        (true, false) => portcullis::transport::serve(listener, router.into_router()).await?,
+        (true, true) => {
+            portcullis::transport::serve(listener, headers.wrap(router.into_router())).await?
+        }
     }
     Ok(())
 }

@@ -207,11 +207,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = field_keys().map_err(|error| format!("ORDERS_FIELD_KEYS: {error}"))?;
     // Every request to a route not listed above is refused by the guard (404, audited).
     // Every response leaving the guard carries `nosniff`, and HSTS when served over TLS.
-    let guard = match tls {
-        Some(_) => router.guard().hsts(Hsts::default()),
-        None => router.guard(),
+    let router: SecureRouter = router.with_state(Store::new(keys));
+    let app = match tls {
+        Some(_) => router.into_service().hsts(Hsts::default()),
+        None => router.into_service(),
     };
-    let app = guard.wrap(router.into_router().with_state(Store::new(keys)));
 
     eprintln!("Orders API on {base}; its OpenAPI document is at {base}/openapi.json");
     #[cfg(feature = "api-reference")]

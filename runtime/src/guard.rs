@@ -1,7 +1,8 @@
-//! Deny by default for the whole app: the [`Guard`] wraps the finished app as its
-//! outermost service, knows every route mounted through Portcullis and the routes the app
-//! declares deliberately unsecured, and refuses every other request.
+//! Deny by default for the whole app: the [`Guard`] wraps the finished app, knows every
+//! route mounted through Portcullis and the routes the app declares deliberately unsecured,
+//! and refuses every request the app's router would hand to any other route.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -9,11 +10,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
+use axum::Router;
 use axum::body::HttpBody;
-use axum::extract::ConnectInfo;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum::response::Response;
 use futures_util::future::Either;
-use http::{HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::audit::{AuditEvent, Decision, REQUEST_ID, Reason, RequestId};
 use crate::endpoint::HttpMethod;
@@ -154,25 +157,41 @@ enum Verdict {
     NotFound,
 }
 
+/// Route templates are the app's own text, never a client's: a fixed-seed hash suffices.
+type TemplateHasher = foldhash::fast::FixedState;
+
 struct GuardInner {
     security: Security,
-    paths: matchit::Router<Methods>,
+    /// Every listed route, by its template as the app's router registers it.
+    templates: HashMap<Box<str>, Methods, TemplateHasher>,
+    /// The same by template with its parameters unnamed (`/files/{}`), for a declaration
+    /// that names them otherwise than the route does.
+    unnamed: HashMap<String, Methods, TemplateHasher>,
+    /// The deliberately unsecured routes that are not prefixes, matched by path for the
+    /// requests that no route of the app's router matched (its fallback's).
+    unsecured_paths: matchit::Router<Methods>,
     prefixes: Vec<UnsecuredRoute>,
     metrics: EndpointMetrics,
 }
 
-/// Deny by default for a whole app: every request that is neither a route mounted
-/// through Portcullis (with its own authentication, rate limit and audit) nor a route the
-/// app declared deliberately unsecured is refused with 404 (405 with `Allow` for a listed
-/// path and another method), audited with the reason `unlisted_route`, and rendered by the
-/// configured error renderer.
+/// Deny by default for a whole app: every request that is neither for a route mounted
+/// through Portcullis (with its own authentication, rate limit and audit) nor for a route
+/// the app declared deliberately unsecured is refused with 404 (405 with `Allow` for a
+/// listed path and another method), audited with the reason `unlisted_route`, and rendered
+/// by the configured error renderer.
 ///
-/// Get it from [`SecureRouter::guard`](crate::SecureRouter::guard) and wrap the finished
-/// app with it, outermost: a `Router::layer` would miss the routes added after it, and a
-/// route added by hand (`.route("/admin/export", get(export))`) would be served with no
-/// authentication and appear nowhere. Behind the guard such a route answers 404 until it is
-/// secured or declared with
-/// [`allow_unsecured`](crate::SecureRouter::allow_unsecured).
+/// A route added by hand (`.route("/admin/export", get(export))`) would otherwise be served
+/// with no authentication and appear nowhere; behind the guard it answers 404 until it is
+/// secured or declared with [`allow_unsecured`](crate::SecureRouter::allow_unsecured). The
+/// guard checks the route the app's router picked for a request, once it picked it, and
+/// never the path alone: a route added by hand at `/orders/export` is refused even though
+/// an endpoint's `/orders/{id}` matches that path too (the router prefers the static
+/// segment).
+///
+/// [`SecureRouter::into_service_with`](crate::SecureRouter::into_service_with) serves an
+/// app's own routes behind the guard, beside the endpoints. An app that holds the endpoints
+/// already is wrapped whole with the guard of
+/// [`SecureRouter::guard`](crate::SecureRouter::guard):
 ///
 /// ```
 /// # use portcullis_runtime::{SecureRouter, UnsecuredRoute};
@@ -197,8 +216,8 @@ struct GuardInner {
 ///
 /// CORS preflight requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
 /// to a listed path pass, so that a CORS layer of the app can answer them. Layers that
-/// rewrite paths (trailing slashes) belong outside the guard, which matches paths as they
-/// arrive.
+/// rewrite paths (trailing slashes) belong outside the guard, before the router picks a
+/// route.
 #[derive(Clone)]
 pub struct Guard {
     inner: Arc<GuardInner>,
@@ -222,43 +241,59 @@ impl Guard {
         routes: impl IntoIterator<Item = (HttpMethod, &'static str)>,
         unsecured: impl IntoIterator<Item = UnsecuredRoute>,
     ) -> Result<Guard, RouterError> {
-        let mut methods: Vec<(String, Methods)> = Vec::new();
-        let mut add = |path: &str, method: Method| match methods
+        let mut listed: Vec<(String, Methods, bool)> = Vec::new();
+        let mut add = |path: &str, method: Method, secured: bool| match listed
             .iter_mut()
-            .find(|(known, _)| known == path)
+            .find(|(known, _, _)| known == path)
         {
-            Some((_, known)) => known.add(method),
+            Some((_, known, _)) => known.add(method),
             None => {
                 let mut new = Methods::default();
                 new.add(method);
-                methods.push((path.to_owned(), new));
+                listed.push((path.to_owned(), new, secured));
             }
         };
         for (method, path) in routes {
-            add(path, http_method(method));
+            add(path, http_method(method), true);
         }
         let mut prefixes = Vec::new();
         for route in unsecured {
             if route.prefix {
                 prefixes.push(route);
             } else {
-                add(&route.path, route.method.clone());
+                add(&route.path, route.method.clone(), false);
             }
         }
-        let mut paths = matchit::Router::new();
-        for (path, methods) in methods {
-            if let Err(error) = paths.insert(path.clone(), methods) {
+        // Every template must be one the app's router can hold beside the others.
+        let mut all = matchit::Router::new();
+        let mut unsecured_paths = matchit::Router::new();
+        let mut templates = HashMap::with_hasher(TemplateHasher::default());
+        let mut unnamed: HashMap<String, Methods, TemplateHasher> =
+            HashMap::with_hasher(TemplateHasher::default());
+        for (path, methods, secured) in listed {
+            if let Err(error) = all.insert(path.clone(), ()) {
                 return Err(RouterError::InvalidUnsecuredRoute {
                     path,
                     reason: error.to_string(),
                 });
             }
+            if !secured {
+                // Checked above: it cannot fail here.
+                let _ = unsecured_paths.insert(path.clone(), methods.clone());
+            }
+            let entry = unnamed.entry(unnamed_parameters(&path)).or_default();
+            for method in &methods.0 {
+                entry.add(method.clone());
+            }
+            templates.insert(path.into_boxed_str(), methods);
         }
         Ok(Guard {
             inner: Arc::new(GuardInner {
                 metrics: EndpointMetrics::new(UNLISTED_ROUTE, "*"),
                 security,
-                paths,
+                templates,
+                unnamed,
+                unsecured_paths,
                 prefixes,
             }),
             hsts: None,
@@ -284,19 +319,76 @@ impl Guard {
         self
     }
 
-    /// Wraps `app`: the service to serve.
-    pub fn wrap<S>(self, app: S) -> Guarded<S> {
-        Guarded { guard: self, app }
+    /// Wraps `app`, the app's whole router (Portcullis' routes merged in, state given):
+    /// the service to serve.
+    ///
+    /// Every route of `app` and its fallback are checked once the router has picked them:
+    /// a request runs a route's handler only when that route is listed. Add routes and
+    /// `Router::layer`s before: the returned service takes no more. The endpoints are
+    /// checked too, which costs each of their requests a little more than
+    /// [`SecureRouter::into_service_with`](crate::SecureRouter::into_service_with), where
+    /// they are not.
+    pub fn wrap(self, app: Router) -> Guarded<Router> {
+        let checked = app.layer(RouteCheckLayer {
+            guard: self.clone(),
+        });
+        Guarded {
+            guard: self,
+            app: checked,
+        }
     }
 
+    /// The service to serve: `endpoints` (Portcullis' router, built for this guard) as
+    /// they are, and every route and the fallback of `app` behind the check.
+    pub(crate) fn wrap_beside(self, app: Router, endpoints: Router) -> Guarded<Router> {
+        let checked = app.layer(RouteCheckLayer {
+            guard: self.clone(),
+        });
+        // `merge` keeps the fallback of its argument where both have axum's default: the
+        // app's, checked.
+        Guarded {
+            guard: self,
+            app: endpoints.merge(checked),
+        }
+    }
+
+    /// What answers a method that no endpoint of a listed path answers: the check, which
+    /// refuses it with 405 (a CORS preflight passes, to a plain 405).
+    pub(crate) fn other_methods(&self) -> RouteCheck<OtherMethod> {
+        RouteCheck {
+            guard: self.clone(),
+            route: OtherMethod,
+        }
+    }
+
+    /// What to do with `request`, which the app's router handed to the route whose
+    /// template is its [`MatchedPath`] (none: to the router's fallback).
     fn verdict<B>(&self, request: &Request<B>) -> Verdict {
+        let matched = request.extensions().get::<MatchedPath>();
+        self.judge(matched.map(MatchedPath::as_str), request)
+    }
+
+    /// What to do with `request`, handed to the route registered as `matched` (none: to
+    /// the fallback).
+    fn judge<B>(&self, matched: Option<&str>, request: &Request<B>) -> Verdict {
         let path = request.uri().path();
         let method = request.method();
-        if let Ok(found) = self.inner.paths.at(path) {
-            return if found.value.admits(method) || is_preflight(request) {
+        let listed = match matched {
+            Some(template) => self.listed_template(template),
+            // A fallback may serve a path the app declared unsecured, never one of
+            // Portcullis' templates (the router would have picked Portcullis' route).
+            None => self
+                .inner
+                .unsecured_paths
+                .at(path)
+                .ok()
+                .map(|found| found.value),
+        };
+        if let Some(methods) = listed {
+            return if methods.admits(method) || is_preflight(request) {
                 Verdict::Pass
             } else {
-                Verdict::MethodNotAllowed(found.value.allow())
+                Verdict::MethodNotAllowed(methods.allow())
             };
         }
         let under = |prefix: &str| {
@@ -328,6 +420,16 @@ impl Guard {
             return Verdict::MethodNotAllowed(methods.allow());
         }
         Verdict::NotFound
+    }
+
+    /// The methods listed for the route registered as `template`.
+    #[inline]
+    fn listed_template(&self, template: &str) -> Option<&Methods> {
+        match self.inner.templates.get(template) {
+            Some(methods) => Some(methods),
+            None if template.contains('{') => self.inner.unnamed.get(&unnamed_parameters(template)),
+            None => None,
+        }
     }
 
     /// The refusal of a request to an unlisted route, audited.
@@ -387,12 +489,41 @@ impl Guard {
     }
 }
 
-impl<S> tower_layer::Layer<S> for Guard {
-    type Service = Guarded<S>;
+impl tower_layer::Layer<Router> for Guard {
+    type Service = Guarded<Router>;
 
-    fn layer(&self, app: S) -> Guarded<S> {
+    fn layer(&self, app: Router) -> Guarded<Router> {
         self.clone().wrap(app)
     }
+}
+
+/// `template` with its parameters unnamed: `/files/{name}/{*rest}` is `/files/{}/{*}`, so
+/// that two templates matching the same paths compare equal. `{{` and `}}` are braces.
+fn unnamed_parameters(template: &str) -> String {
+    let mut unnamed = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(char) = chars.next() {
+        match char {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                unnamed.push_str("{{");
+            }
+            '{' => {
+                unnamed.push_str(if chars.peek() == Some(&'*') {
+                    "{*}"
+                } else {
+                    "{}"
+                });
+                for inside in chars.by_ref() {
+                    if inside == '}' {
+                        break;
+                    }
+                }
+            }
+            other => unnamed.push(other),
+        }
+    }
+    unnamed
 }
 
 /// Portcullis' 404 problem, rendered by `security`'s error renderer.
@@ -467,23 +598,103 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        SecurityHeadersFuture<Either<std::future::Ready<Result<Response, Infallible>>, S::Future>>;
+    type Future = SecurityHeadersFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.app.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let answer = match self.guard.verdict(&request) {
-            Verdict::Pass => Either::Right(self.app.call(request)),
+        SecurityHeadersFuture::new(self.app.call(request), self.guard.hsts.clone())
+    }
+}
+
+impl<S> Guarded<S> {
+    /// Adds `Strict-Transport-Security` with the policy `hsts` to every response, as
+    /// [`Guard::hsts`] does.
+    ///
+    /// ```
+    /// # use portcullis_runtime::SecureRouter;
+    /// # fn example(api: SecureRouter) {
+    /// use portcullis_runtime::transport::Hsts;
+    ///
+    /// let service = api.into_service().hsts(Hsts::default());
+    /// # let _ = service;
+    /// # }
+    /// ```
+    pub fn hsts(mut self, hsts: Hsts) -> Guarded<S> {
+        self.guard = self.guard.hsts(hsts);
+        self
+    }
+}
+
+/// Puts the [`RouteCheck`] around every route of an app's router and its fallback.
+#[derive(Clone)]
+struct RouteCheckLayer {
+    guard: Guard,
+}
+
+impl<S> tower_layer::Layer<S> for RouteCheckLayer {
+    type Service = RouteCheck<S>;
+
+    fn layer(&self, route: S) -> RouteCheck<S> {
+        RouteCheck {
+            guard: self.guard.clone(),
+            route,
+        }
+    }
+}
+
+/// A method no endpoint of a listed path answers, once the check let it pass (a CORS
+/// preflight): 405, as axum answers it.
+#[derive(Clone, Copy)]
+pub(crate) struct OtherMethod;
+
+impl tower_service::Service<Request> for OtherMethod {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request) -> Self::Future {
+        let mut response = Response::default();
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        std::future::ready(Ok(response))
+    }
+}
+
+/// One route of the app (or its fallback) behind the guard: the router picked it for a
+/// request, which reaches it if it is listed and is refused otherwise.
+#[derive(Clone)]
+pub(crate) struct RouteCheck<S> {
+    guard: Guard,
+    route: S,
+}
+
+impl<S> tower_service::Service<Request> for RouteCheck<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.route.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match self.guard.verdict(&request) {
+            Verdict::Pass => Either::Right(self.route.call(request)),
             refused => {
-                let mut response = self.guard.refuse(&request, refused).into_response();
+                let mut response = self.guard.refuse(&request, refused);
                 close_when_body_unread(&request, &mut response);
                 Either::Left(std::future::ready(Ok(response)))
             }
-        };
-        SecurityHeadersFuture::new(answer, self.guard.hsts.clone())
+        }
     }
 }
 
@@ -491,13 +702,15 @@ where
 mod tests {
     use super::*;
 
-    fn verdict(guard: &Guard, method: Method, path: &str) -> Verdict {
+    /// The verdict on `method path`, which the app's router handed to the route registered
+    /// as `matched` (none: to its fallback).
+    fn verdict(guard: &Guard, method: Method, matched: Option<&str>, path: &str) -> Verdict {
         let request = Request::builder()
             .method(method)
             .uri(path)
             .body(())
             .unwrap();
-        guard.verdict(&request)
+        guard.judge(matched, &request)
     }
 
     async fn guard() -> Guard {
@@ -524,39 +737,118 @@ mod tests {
     #[tokio::test]
     async fn listed_routes_pass_and_others_are_refused() {
         let guard = guard().await;
-        assert_eq!(verdict(&guard, Method::GET, "/api/orders/7"), Verdict::Pass);
+        let order = Some("/api/orders/{id}");
+        let orders = Some("/api/orders");
         assert_eq!(
-            verdict(&guard, Method::HEAD, "/api/orders/7"),
+            verdict(&guard, Method::GET, order, "/api/orders/7"),
             Verdict::Pass
         );
-        assert_eq!(verdict(&guard, Method::POST, "/api/orders"), Verdict::Pass);
-        assert_eq!(verdict(&guard, Method::GET, "/"), Verdict::Pass);
-        assert_eq!(verdict(&guard, Method::GET, "/assets"), Verdict::Pass);
         assert_eq!(
-            verdict(&guard, Method::GET, "/assets/a/b.css"),
+            verdict(&guard, Method::HEAD, order, "/api/orders/7"),
             Verdict::Pass
         );
-        assert_eq!(verdict(&guard, Method::POST, "/hooks/pay"), Verdict::Pass);
-        assert_eq!(verdict(&guard, Method::GET, "/assetsx"), Verdict::NotFound);
         assert_eq!(
-            verdict(&guard, Method::GET, "/admin/export"),
+            verdict(&guard, Method::POST, orders, "/api/orders"),
+            Verdict::Pass
+        );
+        assert_eq!(verdict(&guard, Method::GET, Some("/"), "/"), Verdict::Pass);
+        assert_eq!(
+            verdict(&guard, Method::POST, Some("/hooks/{name}"), "/hooks/pay"),
+            Verdict::Pass
+        );
+        // A route added by hand, even one whose path a listed template also matches.
+        assert_eq!(
+            verdict(&guard, Method::GET, Some("/admin/export"), "/admin/export"),
             Verdict::NotFound
         );
         assert_eq!(
-            verdict(&guard, Method::GET, "/api/orders/7/"),
+            verdict(
+                &guard,
+                Method::GET,
+                Some("/api/orders/export"),
+                "/api/orders/export"
+            ),
             Verdict::NotFound
         );
-        assert_eq!(verdict(&guard, Method::GET, "/api/orders"), {
+        assert_eq!(verdict(&guard, Method::GET, orders, "/api/orders"), {
             Verdict::MethodNotAllowed(HeaderValue::from_static("POST"))
         });
         assert_eq!(
-            verdict(&guard, Method::DELETE, "/api/orders/7"),
+            verdict(&guard, Method::DELETE, order, "/api/orders/7"),
             Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_fallback_serves_only_what_the_app_declared_unsecured() {
+        let guard = guard().await;
+        assert_eq!(verdict(&guard, Method::GET, None, "/"), Verdict::Pass);
+        assert_eq!(verdict(&guard, Method::GET, None, "/assets"), Verdict::Pass);
+        assert_eq!(
+            verdict(&guard, Method::GET, None, "/assets/a/b.css"),
+            Verdict::Pass
         );
         assert_eq!(
-            verdict(&guard, Method::POST, "/assets/x"),
+            verdict(&guard, Method::POST, None, "/hooks/pay"),
+            Verdict::Pass
+        );
+        // Portcullis' own templates are served by their routes, never by a fallback.
+        assert_eq!(
+            verdict(&guard, Method::GET, None, "/api/orders/7"),
+            Verdict::NotFound
+        );
+        assert_eq!(
+            verdict(&guard, Method::GET, None, "/assetsx"),
+            Verdict::NotFound
+        );
+        assert_eq!(
+            verdict(&guard, Method::POST, None, "/assets/x"),
             Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD"))
         );
+        // A nested service under a declared prefix (axum gives it no `MatchedPath`), or a
+        // route under it: the prefix admits everything under it.
+        assert_eq!(
+            verdict(
+                &guard,
+                Method::GET,
+                Some("/assets/{*rest}"),
+                "/assets/app.css"
+            ),
+            Verdict::Pass
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declaration_may_name_the_parameters_otherwise() {
+        let guard = guard().await;
+        assert_eq!(
+            verdict(
+                &guard,
+                Method::POST,
+                Some("/hooks/{provider}"),
+                "/hooks/pay"
+            ),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict(
+                &guard,
+                Method::POST,
+                Some("/hooks/{*provider}"),
+                "/hooks/pay"
+            ),
+            Verdict::NotFound
+        );
+    }
+
+    #[test]
+    fn parameters_are_unnamed_and_braces_kept() {
+        assert_eq!(unnamed_parameters("/files/{name}/{*rest}"), "/files/{}/{*}");
+        assert_eq!(
+            unnamed_parameters("/a/{{literal}}/{id}"),
+            "/a/{{literal}}/{}"
+        );
+        assert_eq!(unnamed_parameters("/plain"), "/plain");
     }
 
     #[tokio::test]
@@ -571,8 +863,14 @@ mod tests {
                 .body(())
                 .unwrap()
         };
-        assert_eq!(guard.verdict(&preflight("/api/orders")), Verdict::Pass);
-        assert_eq!(guard.verdict(&preflight("/admin")), Verdict::NotFound);
+        assert_eq!(
+            guard.judge(Some("/api/orders"), &preflight("/api/orders")),
+            Verdict::Pass
+        );
+        assert_eq!(
+            guard.judge(Some("/admin"), &preflight("/admin")),
+            Verdict::NotFound
+        );
     }
 
     #[test]

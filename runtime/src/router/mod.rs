@@ -41,15 +41,16 @@ const EVICTION_INTERVAL: Duration = Duration::from_secs(60);
 ///     .mount_at("/billing", billing) // under /billing
 ///     .prefix("/api/v1")             // everything under /api/v1
 ///     .with_openapi("/openapi.json"); // served at /api/v1/openapi.json
-/// let guard = api.guard();
-/// let app: axum::Router = api.into_router();
-/// # let _ = (guard, app);
+/// let service = api.into_service(); // behind the guard: serve it
+/// # let _ = service;
 /// # }
 /// ```
 ///
-/// The result is an ordinary `axum::Router`: merge it into the app's own router (it
-/// installs no fallback unless [`with_not_found`](SecureRouter::with_not_found) asks for
-/// one), add layers, serve it. Prefixes given here show in the OpenAPI document, the
+/// [`into_service`](SecureRouter::into_service) and
+/// [`into_service_with`](SecureRouter::into_service_with) (beside an app's own routes) give
+/// the service to serve, behind the [`Guard`]. [`into_router`](SecureRouter::into_router)
+/// gives an ordinary `axum::Router` of the endpoints alone (it installs no fallback unless
+/// [`with_not_found`](SecureRouter::with_not_found) asks for one). Prefixes given here show in the OpenAPI document, the
 /// inventory, the audit events and the rate-limit policy names; a plain `Router::nest`
 /// works too but none of those know of its prefix, and the [`Guard`] would not find the
 /// routes under it.
@@ -320,9 +321,12 @@ where
         Ok(plan.document(&self.security, &self.openapi_info)?)
     }
 
-    /// The guard that serves the finished app: it knows every route mounted here and the
-    /// deliberately unsecured ones, and refuses every other request with 404 (audited as
-    /// `unlisted_route`). Wrap the whole app with it, outermost: see [`Guard`].
+    /// The guard of an app that holds the endpoints already (merged with
+    /// [`into_router`](SecureRouter::into_router)): it knows every route mounted here and
+    /// the deliberately unsecured ones, and refuses every other request with 404 (audited
+    /// as `unlisted_route`). Wrap the whole app with it: see [`Guard`].
+    /// [`into_service_with`](SecureRouter::into_service_with) does the same for an app's
+    /// own routes, and lets the endpoints through unchecked.
     ///
     /// # Panics
     ///
@@ -350,6 +354,13 @@ where
 
     /// Builds the `axum::Router`, or says why the endpoints cannot be served together.
     pub fn try_into_router(self) -> Result<Router<S>, RouterError> {
+        self.build(None)
+    }
+
+    /// The `axum::Router` of the endpoints. Behind `guard` (served by
+    /// [`into_service_with`](SecureRouter::into_service_with)), a method no endpoint of a path answers
+    /// is the guard's to refuse, and requests to no route are the app's fallback's.
+    fn build(self, guard: Option<&Guard>) -> Result<Router<S>, RouterError> {
         let plan = self.plan()?;
         let reference = self.api_reference_routes()?;
         let document = match plan.openapi {
@@ -402,9 +413,13 @@ where
         let router = paths
             .into_iter()
             .fold(Router::new(), |router, (path, method_router)| {
+                let method_router = match guard {
+                    Some(guard) => method_router.fallback_service(guard.other_methods()),
+                    None => method_router,
+                };
                 router.route(path, method_router)
             });
-        Ok(if self.not_found {
+        Ok(if self.not_found && guard.is_none() {
             let security = self.security.clone();
             router.fallback(move || {
                 let security = security.clone();
@@ -492,6 +507,80 @@ where
     #[cfg(not(feature = "api-reference"))]
     fn api_reference_routes(&self) -> Result<Vec<MethodRouter<S>>, RouterError> {
         Ok(Vec::new())
+    }
+}
+
+impl SecureRouter {
+    /// The service to serve: the endpoints behind the [`Guard`], which refuses every
+    /// other request with 404 (405 with `Allow` for a listed path and another method),
+    /// audited, and adds `nosniff` to every response. Give the endpoints their state first
+    /// ([`with_state`](SecureRouter::with_state)).
+    ///
+    /// ```
+    /// # use portcullis_runtime::SecureRouter;
+    /// # async fn example(api: SecureRouter) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// portcullis_runtime::transport::serve(listener, api.into_service()).await
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the endpoints cannot be served together (see [`RouterError`]); at start-up.
+    pub fn into_service(self) -> crate::Guarded<Router> {
+        self.into_service_with(Router::new())
+    }
+
+    /// The service to serve: the endpoints, and `app`'s own routes behind the [`Guard`].
+    /// A route of `app` answers only if it is declared with
+    /// [`allow_unsecured`](SecureRouter::allow_unsecured); the guard checks the route
+    /// `app`'s router picked, so a route added by hand is refused even where one of the
+    /// endpoints' templates matches its path too.
+    ///
+    /// ```
+    /// # use portcullis_runtime::{SecureRouter, UnsecuredRoute};
+    /// # fn example(api: SecureRouter) {
+    /// use axum::routing::get;
+    ///
+    /// let app = axum::Router::new()
+    ///     .route("/", get(|| async { "home" }))              // declared below: served
+    ///     .route("/admin/export", get(|| async { "secret" })); // not declared: 404
+    /// let service = api
+    ///     .allow_unsecured(UnsecuredRoute::get("/"))
+    ///     .into_service_with(app); // serve it with `portcullis::transport::serve`
+    /// # let _ = service;
+    /// # }
+    /// ```
+    ///
+    /// `app` keeps its state, its fallback (behind the guard), its error format, and its
+    /// layers (added with `Router::layer` before this call, they wrap its own routes; a
+    /// layer for every request wraps the returned service). The endpoints are matched once,
+    /// by the router, as in a plain axum app. [`Guard::wrap`] serves an app that already
+    /// holds the endpoints, and checks them too.
+    ///
+    /// # Panics
+    ///
+    /// When the endpoints cannot be served together (see [`RouterError`]), or when `app`
+    /// holds a route at the path and method of an endpoint, or a method fallback at an
+    /// endpoint's path (as `axum::Router::merge` does); at start-up.
+    pub fn into_service_with(self, app: Router) -> crate::Guarded<Router> {
+        match self.try_into_service_with(app) {
+            Ok(service) => service,
+            Err(error) => panic!("portcullis: {error}"),
+        }
+    }
+
+    /// [`into_service_with`](SecureRouter::into_service_with), or why the endpoints cannot
+    /// be served together.
+    ///
+    /// # Panics
+    ///
+    /// When `app` holds a route at the path and method of an endpoint, or a method fallback
+    /// at an endpoint's path (as `axum::Router::merge` does).
+    pub fn try_into_service_with(self, app: Router) -> Result<crate::Guarded<Router>, RouterError> {
+        let guard = self.try_guard()?;
+        let endpoints = self.build(Some(&guard))?;
+        Ok(guard.wrap_beside(app, endpoints))
     }
 }
 

@@ -30,8 +30,7 @@
 //! use portcullis_runtime::transport::{Hsts, TlsConfig, serve_tls};
 //!
 //! let api: SecureRouter = SecureRouter::new(security); // .mount(routes![...])
-//! let guard = api.guard().hsts(Hsts::default());
-//! let app = guard.wrap(api.into_router());
+//! let app = api.into_service().hsts(Hsts::default());
 //! let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:443").await?;
 //! # let shutdown = std::future::pending::<()>(); // tokio::signal::ctrl_c(), say
