@@ -29,7 +29,7 @@
 #                                it: a Prometheus recorder, the example's tracing subscriber
 #                                (RUST_LOG, default info,portcullis::audit=off), the audit
 #                                trail as JSON lines on standard output (a line for every
-#                                request), the guard around the app (nosniff on every
+#                                request), served behind the guard (nosniff on every
 #                                response), and the example's handler work (a JSON row of a
 #                                Mutex<BTreeMap> cloned, parsed, re-serialized), one repeated
 #                                RS256 token
@@ -48,8 +48,8 @@
 #   DEPLOYED=1 CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 #       benches/load.sh                                             # Cargo's default release
 # To weigh one piece of the deployed server at a time (benches/support/deployed.rs):
-#   DEPLOYED_WITHOUT=recorder,subscriber,guard (any of them) leaves pieces out (the guard
-#   with its nosniff); DEPLOYED_HEADERS=layer adds the security-headers layer around the
+#   DEPLOYED_WITHOUT=recorder,subscriber,guard (any of them) leaves pieces out (without the
+#   guard, the endpoint's router alone); DEPLOYED_HEADERS=layer adds the security-headers layer around the
 #   app (around the guard); DEPLOYED_LOG=sink formats log lines and writes them nowhere,
 #   DEPLOYED_LOG=colours writes them with colours (the server's output is no terminal);
 #   DEPLOYED_AUDIT=tracing makes the audit trail tracing log lines instead of JSON lines

@@ -672,40 +672,79 @@ async fn a_route_added_by_hand_is_refused_where_a_listed_template_matches_its_pa
 async fn every_response_leaving_the_guard_carries_the_security_headers() {
     let kit = kit();
     let token = kit.token().scopes(["orders:read"]).sign();
-    for hsts in [None, Some("max-age=600; includeSubDomains")] {
+    for (beside, hsts) in [
+        (true, None),
+        (true, Some("max-age=600; includeSubDomains")),
+        (false, None),
+        (false, Some("max-age=600; includeSubDomains")),
+    ] {
         let api = shop(kit.security().await.unwrap()).allow_unsecured(UnsecuredRoute::get("/"));
-        let guard = match hsts {
-            Some(_) => api
-                .guard()
-                .hsts(Hsts::default().max_age(Duration::from_secs(600))),
-            None => api.guard(),
-        };
-        let app = Router::new()
+        let policy = Hsts::default().max_age(Duration::from_secs(600));
+        let own = Router::new()
             .route("/", get(|| async { "home" }))
-            .merge(api.into_router());
-        let client = TestClient::new(guard.wrap(app));
+            .route("/admin/export", get(|| async { "every row" }));
+        let client = if beside {
+            let service = api.into_service_with(own);
+            TestClient::new(match hsts {
+                Some(_) => service.hsts(policy),
+                None => service,
+            })
+        } else {
+            let guard = match hsts {
+                Some(_) => api.guard().hsts(policy),
+                None => api.guard(),
+            };
+            TestClient::new(guard.wrap(own.merge(api.into_router())))
+        };
         let answers = [
             (
                 "allowed",
                 client.get("/api/v1/orders").bearer(&token).send().await,
             ),
             ("no token", client.get("/api/v1/orders").send().await),
+            (
+                "extractor",
+                client.get("/api/v1/orders/x").bearer(&token).send().await,
+            ),
+            ("document", client.get("/api/v1/openapi.json").send().await),
             ("unsecured", client.get("/").send().await),
             ("unlisted", client.get("/admin/export").send().await),
+            ("no route", client.get("/nowhere").send().await),
             ("405", client.delete("/api/v1/orders").send().await),
+            (
+                "preflight",
+                client
+                    .request(Method::OPTIONS, "/api/v1/orders")
+                    .header("origin", "https://shop.example")
+                    .header("access-control-request-method", "GET")
+                    .send()
+                    .await,
+            ),
         ];
         let statuses = answers
             .each_ref()
             .map(|(_, answer)| answer.status().as_u16());
-        assert_eq!(statuses, [200, 401, 200, 404, 405]);
+        assert_eq!(statuses, [200, 401, 400, 200, 200, 404, 404, 405, 405]);
         for (what, answer) in &answers {
             assert_eq!(
                 answer.header("x-content-type-options"),
                 Some("nosniff"),
-                "{what}"
+                "{what}, beside: {beside}"
             );
-            assert_eq!(answer.header("strict-transport-security"), hsts, "{what}");
+            assert_eq!(
+                answer.header("strict-transport-security"),
+                hsts,
+                "{what}, beside: {beside}"
+            );
         }
+    }
+    // Served without the guard, the endpoints' own answers still carry `nosniff`.
+    let alone = TestClient::new(shop(kit.security().await.unwrap()).into_router());
+    for answer in [
+        alone.get("/api/v1/orders").bearer(&token).send().await,
+        alone.get("/api/v1/orders").send().await,
+    ] {
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     }
     // A value the app set itself is kept.
     let api = shop(kit.security().await.unwrap()).allow_unsecured(UnsecuredRoute::get("/own"));

@@ -8,14 +8,15 @@
 //!   before the configuration is built (so every metric is recorded), the `tracing`
 //!   subscriber the example installs (`fmt`, `RUST_LOG` or `info,portcullis::audit=off`,
 //!   colours only on a terminal), the audit trail (a [`JsonLinesSink`] on standard output: a
-//!   JSON line for every request), and around the app the guard (which adds `nosniff` to
-//!   every response). The quota of the endpoint is never reached. The example writes its
+//!   JSON line for every request), and the endpoint served behind the guard
+//!   (`into_service`), `nosniff` on every response. The quota of the endpoint is never reached. The example writes its
 //!   log lines to standard error; here they go to standard output with the audit trail,
 //!   which `benches/load.sh` sends to `/dev/null`: a write either way.
 //! - [`bare`]: the same handler on bare axum, nothing else.
 //!
 //! To weigh one piece at a time: `DEPLOYED_WITHOUT` (comma-separated) leaves pieces out of
-//! [`serve_portcullis`]: `recorder`, `subscriber`, `guard` (and with it `nosniff`);
+//! [`serve_portcullis`]: `recorder`, `subscriber`, `guard` (the endpoint's router served
+//! alone: its responses still carry the `nosniff` the pipeline writes);
 //! `DEPLOYED_HEADERS=layer` adds the security-headers layer around the app (around the
 //! guard, or in its place without it); `DEPLOYED_LOG=sink` formats log lines and writes them
 //! nowhere, `DEPLOYED_LOG=colours` writes them with colours even off a terminal;
@@ -178,13 +179,13 @@ pub async fn serve_portcullis(
     };
     let headers = SecurityHeadersLayer::for_plain_http();
     match (without("guard"), layer) {
-        // Behind the guard, which adds `nosniff` to every response, as the example.
+        // Behind the guard, as the example.
         (false, false) => portcullis::transport::serve(listener, router.into_service()).await?,
         // The guard inside the security-headers layer (which then finds `nosniff` set).
         (false, true) => {
             portcullis::transport::serve(listener, headers.wrap(router.into_service())).await?
         }
-        // No guard, and with it no `nosniff`; or the layer in its place.
+        // No guard; or the layer in its place.
         (true, false) => portcullis::transport::serve(listener, router.into_router()).await?,
         (true, true) => {
             portcullis::transport::serve(listener, headers.wrap(router.into_router())).await?

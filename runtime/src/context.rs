@@ -16,10 +16,11 @@ use crate::rate::{EndpointRate, MemoryLimiter, Rate};
 use crate::security::Security;
 use crate::static_value;
 
-/// How many fields a secured response may carry: `Content-Type`, the four the pipeline
-/// adds (`Cache-Control`, `RateLimit-Policy`, `RateLimit`, `X-Request-Id`), then on the way
-/// out `Content-Length`, `X-Content-Type-Options` and `Strict-Transport-Security`. A header
-/// map with room for them is allocated once; one that fills up is rebuilt.
+/// How many fields a secured response may carry: `Content-Type`, the five the pipeline
+/// adds (`Cache-Control`, `RateLimit-Policy`, `RateLimit`, `X-Request-Id`,
+/// `X-Content-Type-Options`), then on the way out `Content-Length` and
+/// `Strict-Transport-Security`. A header map with room for them is allocated once; one that
+/// fills up is rebuilt.
 pub(crate) const RESPONSE_FIELDS: usize = 8;
 
 /// One quota of an endpoint: its base rate, or the rate of a tier.

@@ -598,14 +598,23 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = SecurityHeadersFuture<S::Future>;
+    type Future = Either<S::Future, SecurityHeadersFuture<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.app.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        SecurityHeadersFuture::new(self.app.call(request), self.guard.hsts.clone())
+        // `nosniff` is on every response already: the endpoints' pipeline writes it with
+        // its own fields, the check with the rest. `Strict-Transport-Security`, when set,
+        // is added here, once for all.
+        match &self.guard.hsts {
+            None => Either::Left(self.app.call(request)),
+            Some(hsts) => Either::Right(SecurityHeadersFuture::new(
+                self.app.call(request),
+                Some(hsts.clone()),
+            )),
+        }
     }
 }
 
@@ -680,21 +689,23 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+    type Future =
+        SecurityHeadersFuture<Either<std::future::Ready<Result<Response, Infallible>>, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.route.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        match self.guard.verdict(&request) {
+        let answer = match self.guard.verdict(&request) {
             Verdict::Pass => Either::Right(self.route.call(request)),
             refused => {
                 let mut response = self.guard.refuse(&request, refused);
                 close_when_body_unread(&request, &mut response);
                 Either::Left(std::future::ready(Ok(response)))
             }
-        }
+        };
+        SecurityHeadersFuture::new(answer, self.guard.hsts.clone())
     }
 }
 

@@ -258,6 +258,7 @@ fn respond(
         response_headers.insert(headers::RATELIMIT, rate.limit);
     }
     response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
+    response_headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     if renew_dpop_nonce || later_dpop_renewal.is_some_and(|renewal| renewal.asked()) {
         renew_the_dpop_nonce(context, &mut response);
     }
@@ -283,13 +284,17 @@ fn renew_the_dpop_nonce(context: &EndpointContext, response: &mut Response) {
     }
 }
 
+/// `X-Content-Type-Options` of every response of an endpoint: its body is what its
+/// `Content-Type` says, never sniffed as something else (a page, a script).
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
 /// The response to a refused request, audited.
 fn reject(context: &EndpointContext, refused: Refused, arrival: &Arrival) -> Response {
     let mut response = (*refused.rejection).into_response();
     context.security().renderer().finish(&mut response);
-    response
-        .headers_mut()
-        .insert(REQUEST_ID, arrival.request_id.header_value());
+    let response_headers = response.headers_mut();
+    response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
+    response_headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     if refused.renew_dpop_nonce {
         renew_the_dpop_nonce(context, &mut response);
     }
