@@ -449,6 +449,23 @@ async fn mounting_mistakes_across_modules_are_start_up_errors_never_panics() {
     );
 }
 
+/// Each audit event's route, reason and status, as an audit sink records them.
+type Recorded = Arc<Mutex<Vec<(String, String, u16)>>>;
+
+/// What an audit sink records, and the sink.
+fn recorded_events() -> (Recorded, impl Fn(&AuditEvent<'_>) + Send + Sync + 'static) {
+    let events = Recorded::default();
+    let seen = events.clone();
+    let sink = move |event: &AuditEvent<'_>| {
+        seen.lock().unwrap().push((
+            event.route.to_owned(),
+            event.reason.as_str().to_owned(),
+            event.status,
+        ));
+    };
+    (events, sink)
+}
+
 /// The whole app of the guard's tests: the shop, the app's own routes, one of them
 /// declared unsecured.
 fn guarded(security: Security) -> (portcullis::Guarded<Router>, SecureRouter) {
@@ -465,8 +482,7 @@ fn guarded(security: Security) -> (portcullis::Guarded<Router>, SecureRouter) {
 #[tokio::test]
 async fn behind_the_guard_a_route_added_by_hand_is_refused_and_audited() {
     let kit = kit();
-    let events: Arc<Mutex<Vec<(String, String, u16)>>> = Arc::default();
-    let seen = events.clone();
+    let (events, seen) = recorded_events();
     let alerts: Arc<Mutex<Vec<Alert>>> = Arc::default();
     let raised = alerts.clone();
     let security = kit
@@ -477,13 +493,7 @@ async fn behind_the_guard_a_route_added_by_hand_is_refused_and_audited() {
             ..Default::default()
         })
         .alert_sink(move |alert: &Alert| raised.lock().unwrap().push(alert.clone()))
-        .audit_sink(move |event: &AuditEvent<'_>| {
-            seen.lock().unwrap().push((
-                event.route.to_owned(),
-                event.reason.as_str().to_owned(),
-                event.status,
-            ));
-        })
+        .audit_sink(seen)
         .build()
         .await
         .unwrap();
@@ -567,18 +577,11 @@ async fn a_route_added_by_hand_is_refused_where_a_listed_template_matches_its_pa
     let kit = kit();
     let token = kit.token().scopes(["orders:read"]).sign();
     for beside in [true, false] {
-        let events: Arc<Mutex<Vec<(String, String, u16)>>> = Arc::default();
-        let seen = events.clone();
+        let (events, seen) = recorded_events();
         let security = kit
             .security_builder()
             .default_rate(rate!("600/min"))
-            .audit_sink(move |event: &AuditEvent<'_>| {
-                seen.lock().unwrap().push((
-                    event.route.to_owned(),
-                    event.reason.as_str().to_owned(),
-                    event.status,
-                ));
-            })
+            .audit_sink(seen)
             .build()
             .await
             .unwrap();

@@ -745,87 +745,87 @@ mod tests {
         .unwrap()
     }
 
+    /// Checks each `(method, matched template, path, verdict)` of `cases`.
+    fn check(guard: &Guard, cases: Vec<(Method, Option<&str>, &str, Verdict)>) {
+        for (method, matched, path, expected) in cases {
+            assert_eq!(
+                verdict(guard, method.clone(), matched, path),
+                expected,
+                "{method} {path}, routed to {matched:?}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn listed_routes_pass_and_others_are_refused() {
         let guard = guard().await;
-        let order = Some("/api/orders/{id}");
-        let orders = Some("/api/orders");
-        assert_eq!(
-            verdict(&guard, Method::GET, order, "/api/orders/7"),
-            Verdict::Pass
-        );
-        assert_eq!(
-            verdict(&guard, Method::HEAD, order, "/api/orders/7"),
-            Verdict::Pass
-        );
-        assert_eq!(
-            verdict(&guard, Method::POST, orders, "/api/orders"),
-            Verdict::Pass
-        );
-        assert_eq!(verdict(&guard, Method::GET, Some("/"), "/"), Verdict::Pass);
-        assert_eq!(
-            verdict(&guard, Method::POST, Some("/hooks/{name}"), "/hooks/pay"),
-            Verdict::Pass
-        );
-        // A route added by hand, even one whose path a listed template also matches.
-        assert_eq!(
-            verdict(&guard, Method::GET, Some("/admin/export"), "/admin/export"),
-            Verdict::NotFound
-        );
-        assert_eq!(
-            verdict(
-                &guard,
-                Method::GET,
-                Some("/api/orders/export"),
-                "/api/orders/export"
-            ),
-            Verdict::NotFound
-        );
-        assert_eq!(verdict(&guard, Method::GET, orders, "/api/orders"), {
-            Verdict::MethodNotAllowed(HeaderValue::from_static("POST"))
-        });
-        assert_eq!(
-            verdict(&guard, Method::DELETE, order, "/api/orders/7"),
-            Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD"))
+        let (order, orders) = (Some("/api/orders/{id}"), Some("/api/orders"));
+        let not_allowed = |allow| Verdict::MethodNotAllowed(HeaderValue::from_static(allow));
+        check(
+            &guard,
+            vec![
+                (Method::GET, order, "/api/orders/7", Verdict::Pass),
+                (Method::HEAD, order, "/api/orders/7", Verdict::Pass),
+                (Method::POST, orders, "/api/orders", Verdict::Pass),
+                (Method::GET, Some("/"), "/", Verdict::Pass),
+                (
+                    Method::POST,
+                    Some("/hooks/{name}"),
+                    "/hooks/pay",
+                    Verdict::Pass,
+                ),
+                // Routes added by hand, even one whose path a listed template also matches.
+                (
+                    Method::GET,
+                    Some("/admin/export"),
+                    "/admin/export",
+                    Verdict::NotFound,
+                ),
+                (
+                    Method::GET,
+                    Some("/api/orders/export"),
+                    "/api/orders/export",
+                    Verdict::NotFound,
+                ),
+                (Method::GET, orders, "/api/orders", not_allowed("POST")),
+                (
+                    Method::DELETE,
+                    order,
+                    "/api/orders/7",
+                    not_allowed("GET, HEAD"),
+                ),
+            ],
         );
     }
 
     #[tokio::test]
     async fn the_fallback_serves_only_what_the_app_declared_unsecured() {
         let guard = guard().await;
-        assert_eq!(verdict(&guard, Method::GET, None, "/"), Verdict::Pass);
-        assert_eq!(verdict(&guard, Method::GET, None, "/assets"), Verdict::Pass);
-        assert_eq!(
-            verdict(&guard, Method::GET, None, "/assets/a/b.css"),
-            Verdict::Pass
-        );
-        assert_eq!(
-            verdict(&guard, Method::POST, None, "/hooks/pay"),
-            Verdict::Pass
-        );
-        // Portcullis' own templates are served by their routes, never by a fallback.
-        assert_eq!(
-            verdict(&guard, Method::GET, None, "/api/orders/7"),
-            Verdict::NotFound
-        );
-        assert_eq!(
-            verdict(&guard, Method::GET, None, "/assetsx"),
-            Verdict::NotFound
-        );
-        assert_eq!(
-            verdict(&guard, Method::POST, None, "/assets/x"),
-            Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD"))
-        );
-        // A nested service under a declared prefix (axum gives it no `MatchedPath`), or a
-        // route under it: the prefix admits everything under it.
-        assert_eq!(
-            verdict(
-                &guard,
-                Method::GET,
-                Some("/assets/{*rest}"),
-                "/assets/app.css"
-            ),
-            Verdict::Pass
+        check(
+            &guard,
+            vec![
+                (Method::GET, None, "/", Verdict::Pass),
+                (Method::GET, None, "/assets", Verdict::Pass),
+                (Method::GET, None, "/assets/a/b.css", Verdict::Pass),
+                (Method::POST, None, "/hooks/pay", Verdict::Pass),
+                // Portcullis' own templates are served by their routes, never by a fallback.
+                (Method::GET, None, "/api/orders/7", Verdict::NotFound),
+                (Method::GET, None, "/assetsx", Verdict::NotFound),
+                (
+                    Method::POST,
+                    None,
+                    "/assets/x",
+                    Verdict::MethodNotAllowed(HeaderValue::from_static("GET, HEAD")),
+                ),
+                // A nested service under a declared prefix (axum gives it no `MatchedPath`),
+                // or a route under it: the prefix admits everything under it.
+                (
+                    Method::GET,
+                    Some("/assets/{*rest}"),
+                    "/assets/app.css",
+                    Verdict::Pass,
+                ),
+            ],
         );
     }
 
