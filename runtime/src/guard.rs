@@ -211,7 +211,7 @@ struct GuardInner {
 ///
 /// Every response that leaves the guard, the app's and its own, carries
 /// `X-Content-Type-Options: nosniff`, and `Strict-Transport-Security` once set with
-/// [`hsts`](Guard::hsts) (over TLS); a value the handler set is kept. An app served through
+/// [`hsts`](Guard::hsts) (over TLS); a `Strict-Transport-Security` the handler set is kept. An app served through
 /// its guard needs no [`SecurityHeadersLayer`](crate::transport::SecurityHeadersLayer).
 ///
 /// CORS preflight requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
@@ -655,7 +655,7 @@ impl<S> tower_layer::Layer<S> for RouteCheckLayer {
 }
 
 /// A method no endpoint of a listed path answers, once the check let it pass (a CORS
-/// preflight): 405, as axum answers it.
+/// preflight): 405, with no body.
 #[derive(Clone, Copy)]
 pub(crate) struct OtherMethod;
 

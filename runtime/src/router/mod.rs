@@ -264,7 +264,8 @@ where
 
     /// Answers requests no route matches with Portcullis' 404 problem body (rendered by
     /// the configured error renderer). Without it the router has no fallback, so it merges
-    /// into an app that has its own.
+    /// into an app that has its own. [`into_service`](SecureRouter::into_service) needs
+    /// none: behind the guard, such requests get the guard's 404, audited.
     pub fn with_not_found(mut self) -> Self {
         self.not_found = true;
         self

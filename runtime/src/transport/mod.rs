@@ -2,7 +2,7 @@
 //!
 //! - The [`Guard`](crate::Guard) adds `X-Content-Type-Options: nosniff` to every response
 //!   that leaves it and, once given an [`Hsts`] policy (an API served over TLS),
-//!   `Strict-Transport-Security`; a value the handler set is kept. For an app served
+//!   `Strict-Transport-Security` (one the handler set is kept). For an app served
 //!   without the guard, [`SecurityHeadersLayer`] adds the same headers.
 //!   `Cache-Control: no-store` on authenticated responses comes from the endpoint pipeline
 //!   itself.
