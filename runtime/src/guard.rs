@@ -164,8 +164,9 @@ struct GuardInner {
     security: Security,
     /// Every listed route, by its template as the app's router registers it.
     templates: HashMap<Box<str>, Methods, TemplateHasher>,
-    /// The same by template with its parameters unnamed (`/files/{}`), for a declaration
-    /// that names them otherwise than the route does.
+    /// The deliberately unsecured routes by template with its parameters unnamed
+    /// (`/files/{}`), for a declaration that names them otherwise than the route does.
+    /// Portcullis' own templates are registered as listed: only the exact one is theirs.
     unnamed: HashMap<String, Methods, TemplateHasher>,
     /// The deliberately unsecured routes that are not prefixes, matched by path for the
     /// requests that no route of the app's router matched (its fallback's).
@@ -280,10 +281,10 @@ impl Guard {
             if !secured {
                 // Checked above: it cannot fail here.
                 let _ = unsecured_paths.insert(path.clone(), methods.clone());
-            }
-            let entry = unnamed.entry(unnamed_parameters(&path)).or_default();
-            for method in &methods.0 {
-                entry.add(method.clone());
+                let entry = unnamed.entry(unnamed_parameters(&path)).or_default();
+                for method in &methods.0 {
+                    entry.add(method.clone());
+                }
             }
             templates.insert(path.into_boxed_str(), methods);
         }
@@ -847,6 +848,17 @@ mod tests {
                 Method::POST,
                 Some("/hooks/{*provider}"),
                 "/hooks/pay"
+            ),
+            Verdict::NotFound
+        );
+        // An endpoint's template is its own, exactly: a route of the app naming the
+        // parameter otherwise (possible when the endpoints are not merged in) is not it.
+        assert_eq!(
+            verdict(
+                &guard,
+                Method::GET,
+                Some("/api/orders/{order}"),
+                "/api/orders/7"
             ),
             Verdict::NotFound
         );
