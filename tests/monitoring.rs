@@ -41,6 +41,15 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// Serves anyone; says more to a known caller.
+#[public(get, path = "/greeting")]
+async fn greeting(caller: Option<Principal>) -> String {
+    match caller {
+        Some(caller) => format!("hello {}", caller.subject().unwrap_or("?")),
+        None => "hello".to_owned(),
+    }
+}
+
 /// Every event, in full.
 #[derive(Clone, Default)]
 struct FullLog(Arc<Mutex<Vec<String>>>);
@@ -151,6 +160,66 @@ async fn every_decision_is_one_audit_event_with_its_reason() {
             "the route template, not the raw path: {event}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_public_endpoints_event_names_the_caller_its_handler_authenticated() {
+    let dev = dev_issuer();
+    let log = FullLog::default();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .audit_sink(log.clone())
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![greeting])
+        .into_router();
+    let alice = dev
+        .token()
+        .subject("alice")
+        .client("app")
+        .scopes(["orders:read"])
+        .sign();
+
+    let known = send(&app, get("/greeting", &alice)).await;
+    assert_eq!(known.text, "hello alice");
+    // What one caller reads is kept by no shared cache, as on a secured endpoint.
+    assert_eq!(known.header("cache-control"), "no-store");
+    let anonymous = send(&app, Request::get("/greeting").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.text, "hello");
+    assert!(anonymous.headers.get("cache-control").is_none());
+    let refused = send(&app, get("/greeting", "a.b.c")).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    let events = log.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let id = |reply: &Reply| reply.header("x-request-id").to_owned();
+    assert_eq!(
+        events[0],
+        format!(
+            "{} GET /greeting allow public Some(\"alice\") Some(\"app\") Some(10.0.0.1) [] [\"orders:read\"] 200",
+            id(&known)
+        ),
+        "the decision stays `public`; the event names who called"
+    );
+    assert_eq!(
+        events[1],
+        format!(
+            "{} GET /greeting allow public None None Some(10.0.0.1) [] [] 200",
+            id(&anonymous)
+        )
+    );
+    assert!(
+        events[2].contains(" deny malformed_token "),
+        "{}",
+        events[2]
+    );
+    assert!(
+        events.iter().all(|event| !event.contains(&alice)),
+        "no token in events"
+    );
 }
 
 #[tokio::test]

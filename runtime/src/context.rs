@@ -1,8 +1,8 @@
 //! What the pipeline knows about an endpoint, and what it leaves in each request for the
 //! extractors.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use http::HeaderValue;
 
@@ -103,7 +103,7 @@ pub(crate) struct EndpointContext {
     body_limit: usize,
     metrics: EndpointMetrics,
     decides_without_waiting: bool,
-    renews_dpop_nonces_later: bool,
+    authenticates_later: bool,
 }
 
 impl EndpointContext {
@@ -125,7 +125,7 @@ impl EndpointContext {
                 .is_none_or(|store| store.may_decide_now());
         let decides_without_waiting = local_limits && security.revocations_decide_now();
         // A public endpoint's caller is authenticated by its extractor, after the pipeline.
-        let renews_dpop_nonces_later = requirements.is_none() && security.dpop_nonces_required();
+        let authenticates_later = requirements.is_none();
         EndpointContext {
             security,
             spec,
@@ -136,7 +136,7 @@ impl EndpointContext {
             body_limit,
             metrics,
             decides_without_waiting,
-            renews_dpop_nonces_later,
+            authenticates_later,
         }
     }
 
@@ -178,10 +178,10 @@ impl EndpointContext {
         self.decides_without_waiting
     }
 
-    /// Whether the endpoint is public with DPoP server nonces: its optional authentication
-    /// may ask its response for the next nonce ([`RequestContext::renew_dpop_nonce`]).
-    pub(crate) fn renews_dpop_nonces_later(&self) -> bool {
-        self.renews_dpop_nonces_later
+    /// Whether the endpoint is public: a caller is authenticated, if at all, by its
+    /// handler's optional authentication ([`LaterAuthentication`]).
+    pub(crate) fn authenticates_later(&self) -> bool {
+        self.authenticates_later
     }
 
     /// Forgets idle rate-limit keys.
@@ -213,26 +213,42 @@ pub struct RequestContext {
     endpoint: Arc<EndpointContext>,
     request_id: RequestId,
     principal: Option<Principal>,
-    /// On a `#[public]` endpoint with DPoP server nonces: where its optional authentication
-    /// asks the response for the next nonce.
-    dpop_renewal: Option<Arc<DpopNonceRenewal>>,
+    /// On a `#[public]` endpoint: what its optional authentication tells the pipeline.
+    later: Option<Arc<LaterAuthentication>>,
 }
 
-/// Asked when the optional authentication of a `#[public]` endpoint checked a DPoP proof
-/// whose server nonce expires at the end of the current step: its response then carries
-/// the next nonce, as a secured endpoint's does.
+/// What the optional authentication of a `#[public]` endpoint, in its handler, tells the
+/// pipeline for the response and its audit event: the caller it authenticated (so that
+/// the event names the caller and the response is marked `Cache-Control: no-store`, as a
+/// secured endpoint's), and whether the DPoP proof it checked had a server nonce that
+/// expires at the end of the current step (the response then carries the next one).
 #[derive(Debug, Default)]
-pub(crate) struct DpopNonceRenewal(AtomicBool);
+pub(crate) struct LaterAuthentication {
+    principal: OnceLock<Principal>,
+    renew_dpop_nonce: AtomicBool,
+}
 
-impl DpopNonceRenewal {
-    /// Asks the response for the next nonce.
-    pub(crate) fn ask(&self) {
-        self.0.store(true, Ordering::Relaxed);
+impl LaterAuthentication {
+    /// Records the caller the handler authenticated; the first one stays.
+    pub(crate) fn authenticated(&self, principal: &Principal) {
+        if self.principal.get().is_none() {
+            let _ = self.principal.set(principal.clone());
+        }
     }
 
-    /// Whether the response should carry the next nonce.
-    pub(crate) fn asked(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    /// The caller the handler authenticated, if it did.
+    pub(crate) fn principal(&self) -> Option<&Principal> {
+        self.principal.get()
+    }
+
+    /// Asks the response for the next DPoP server nonce.
+    pub(crate) fn renew_dpop_nonce(&self) {
+        self.renew_dpop_nonce.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the response should carry the next DPoP server nonce.
+    pub(crate) fn dpop_nonce_renewal_asked(&self) -> bool {
+        self.renew_dpop_nonce.load(Ordering::Relaxed)
     }
 }
 
@@ -241,21 +257,30 @@ impl RequestContext {
         endpoint: Arc<EndpointContext>,
         request_id: RequestId,
         principal: Option<Principal>,
-        dpop_renewal: Option<Arc<DpopNonceRenewal>>,
+        later: Option<Arc<LaterAuthentication>>,
     ) -> Self {
         RequestContext {
             endpoint,
             request_id,
             principal,
-            dpop_renewal,
+            later,
         }
     }
 
-    /// Asks the response for the next DPoP server nonce (on a `#[public]` endpoint; a
-    /// secured endpoint's pipeline knows it from its own authentication).
-    pub(crate) fn renew_dpop_nonce(&self) {
-        if let Some(renewal) = &self.dpop_renewal {
-            renewal.ask();
+    /// Tells the pipeline what the optional authentication of a `#[public]` endpoint found:
+    /// the caller, if any, and whether the response carries the next DPoP server nonce (a
+    /// secured endpoint's pipeline knows both from its own authentication).
+    pub(crate) fn authenticated_later(
+        &self,
+        principal: Option<&Principal>,
+        renew_dpop_nonce: bool,
+    ) {
+        let Some(later) = &self.later else { return };
+        if let Some(principal) = principal {
+            later.authenticated(principal);
+        }
+        if renew_dpop_nonce {
+            later.renew_dpop_nonce();
         }
     }
 

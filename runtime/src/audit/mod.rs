@@ -48,7 +48,8 @@ impl Decision {
 pub enum Reason {
     /// Authenticated and authorized.
     Authorized,
-    /// A public endpoint.
+    /// A public endpoint (whose handler may still have authenticated the caller through
+    /// `Option<Principal>`: the event then names it).
     Public,
     /// Authentication failed.
     Authentication(AuthFailure),
@@ -115,7 +116,8 @@ pub struct AuditEvent<'a> {
     pub reason: Reason,
     /// A policy's own explanation of a denial.
     pub detail: Option<&'a str>,
-    /// The token's subject, once verified.
+    /// The token's subject, once verified (on a `#[public]` endpoint, by its handler's
+    /// optional authentication).
     pub subject: Option<&'a str>,
     /// The token's client, once verified.
     pub client: Option<&'a str>,

@@ -90,9 +90,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
             )
             .await
             .map(|authenticated| {
-                if authenticated.renew_dpop_nonce {
-                    context.renew_dpop_nonce();
-                }
+                context.authenticated_later(
+                    authenticated.principal.as_ref(),
+                    authenticated.renew_dpop_nonce,
+                );
                 authenticated.principal
             })
             .map_err(|failure| AuthRejection::new(failure, security.realm_arc()))

@@ -22,7 +22,7 @@ use crate::auth::{
     AuthFailure, Authenticated, DpopFailure, Principal, RequestHead, unix_now, unix_seconds,
 };
 use crate::authz::{Policy, PolicyDecision, PolicyRequest, Refusal, Requirements};
-use crate::context::{DpopNonceRenewal, EndpointContext, Limits, Quota};
+use crate::context::{EndpointContext, LaterAuthentication, Limits, Quota};
 use crate::rate::{
     FailureThrottle, RateDecision, RateIdentity, RateKey, RateKeyKind, RateRequest, RateStore,
 };
@@ -242,7 +242,7 @@ pub(super) async fn admit<W: Waiting>(
             principal: None,
             rate,
             renew_dpop_nonce: false,
-            later_dpop_renewal: None,
+            later: None,
         });
     };
     let throttle = throttle(admission)?;
@@ -298,7 +298,7 @@ pub(super) async fn admit<W: Waiting>(
         principal: Some(principal),
         rate,
         renew_dpop_nonce,
-        later_dpop_renewal: None,
+        later: None,
     })
 }
 
@@ -365,9 +365,9 @@ pub(super) struct Admitted {
     /// The response carries a fresh DPoP server nonce: the proof's expires at the end of
     /// the current step.
     pub(super) renew_dpop_nonce: bool,
-    /// On a public endpoint with DPoP server nonces: asked by its optional authentication,
-    /// in the handler (set when the request gets its context).
-    pub(super) later_dpop_renewal: Option<Arc<DpopNonceRenewal>>,
+    /// On a public endpoint: what its optional authentication, in the handler, found (set
+    /// when the request gets its context).
+    pub(super) later: Option<Arc<LaterAuthentication>>,
 }
 
 /// Why the pipeline refused; rendered into a response once, at the end.

@@ -8,7 +8,7 @@ mod tests;
 
 use admission::{Admission, Admitted, ClientIp, Later, Refused, Stop, admit, admit_now};
 
-use crate::context::{EndpointContext, RESPONSE_FIELDS, RequestContext};
+use crate::context::{EndpointContext, LaterAuthentication, RESPONSE_FIELDS, RequestContext};
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -216,14 +216,14 @@ fn add_context(
     admitted: &mut Admitted,
     arrival: &Arrival,
 ) {
-    if context.renews_dpop_nonces_later() {
-        admitted.later_dpop_renewal = Some(Arc::default());
+    if context.authenticates_later() {
+        admitted.later = Some(Arc::default());
     }
     request.extensions_mut().insert(RequestContext::new(
         context.clone(),
         arrival.request_id.clone(),
         admitted.principal.clone(),
-        admitted.later_dpop_renewal.clone(),
+        admitted.later.clone(),
     ));
 }
 
@@ -241,8 +241,11 @@ fn respond(
         principal,
         rate,
         renew_dpop_nonce,
-        later_dpop_renewal,
+        later,
     } = admitted;
+    // On a public endpoint, the caller its handler authenticated, if it did.
+    let later_principal = later.as_deref().and_then(LaterAuthentication::principal);
+    let principal = principal.as_ref().or(later_principal);
     // An extractor's rejection, or a handler's `ApiError`, in the API's error format.
     context.security().renderer().finish(&mut response);
     let response_headers = response.headers_mut();
@@ -259,12 +262,16 @@ fn respond(
     }
     response_headers.insert(REQUEST_ID, arrival.request_id.header_value());
     response_headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-    if renew_dpop_nonce || later_dpop_renewal.is_some_and(|renewal| renewal.asked()) {
+    if renew_dpop_nonce
+        || later
+            .as_deref()
+            .is_some_and(LaterAuthentication::dpop_nonce_renewal_asked)
+    {
         renew_the_dpop_nonce(context, &mut response);
     }
     let seen = Seen {
         arrival,
-        principal: principal.as_ref(),
+        principal,
         detail: None,
     };
     audit(context, &response, seen);
@@ -321,7 +328,11 @@ fn audit(context: &EndpointContext, response: &Response, seen: Seen<'_>) {
     let spec = context.spec();
     let (decision, reason) = match response.extensions().get::<DenialReason>() {
         Some(DenialReason(reason)) => (Decision::Deny, *reason),
-        None if seen.principal.is_some() => (Decision::Allow, Reason::Authorized),
+        // A public endpoint's caller may be known (its handler authenticated it): the
+        // decision was still that the endpoint is public.
+        None if seen.principal.is_some() && !context.authenticates_later() => {
+            (Decision::Allow, Reason::Authorized)
+        }
         None => (Decision::Allow, Reason::Public),
     };
     context.metrics().decision(decision, reason);
