@@ -354,11 +354,13 @@ impl Guard {
     }
 
     /// What answers a method that no endpoint of a listed path answers: the check, which
-    /// refuses it with 405 (a CORS preflight passes, to a plain 405).
+    /// refuses it with 405 (a CORS preflight passes, to a 405 without a body).
     pub(crate) fn other_methods(&self) -> RouteCheck<OtherMethod> {
         RouteCheck {
             guard: self.clone(),
-            route: OtherMethod,
+            route: OtherMethod {
+                guard: self.clone(),
+            },
         }
     }
 
@@ -656,9 +658,11 @@ impl<S> tower_layer::Layer<S> for RouteCheckLayer {
 }
 
 /// A method no endpoint of a listed path answers, once the check let it pass (a CORS
-/// preflight): 405, with no body.
-#[derive(Clone, Copy)]
-pub(crate) struct OtherMethod;
+/// preflight no CORS layer answered): 405 with the path's methods in `Allow`, no body.
+#[derive(Clone)]
+pub(crate) struct OtherMethod {
+    guard: Guard,
+}
 
 impl tower_service::Service<Request> for OtherMethod {
     type Response = Response;
@@ -669,9 +673,17 @@ impl tower_service::Service<Request> for OtherMethod {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> Self::Future {
         let mut response = Response::default();
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        let allow = request
+            .extensions()
+            .get::<MatchedPath>()
+            .and_then(|matched| self.guard.listed_template(matched.as_str()))
+            .map(Methods::allow);
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
         std::future::ready(Ok(response))
     }
 }
