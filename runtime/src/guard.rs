@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
@@ -151,6 +153,10 @@ impl Methods {
 enum Verdict {
     /// A listed route: the app decides.
     Pass,
+    /// A CORS preflight to a listed path: the app's CORS layer answers it, if it has one;
+    /// if the app refuses it instead (405), its `Allow` names these methods, the listed
+    /// ones, never a method the guard refuses.
+    Preflight(HeaderValue),
     /// A listed path, another method: 405.
     MethodNotAllowed(HeaderValue),
     /// No listed route: 404.
@@ -216,7 +222,8 @@ struct GuardInner {
 /// its guard needs no [`SecurityHeadersLayer`](crate::transport::SecurityHeadersLayer).
 ///
 /// CORS preflight requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
-/// to a listed path pass, so that a CORS layer of the app can answer them. Layers that
+/// to a listed path pass, so that a CORS layer of the app can answer them; one that no
+/// CORS layer answers gets a 405 whose `Allow` names the path's listed methods only. Layers that
 /// rewrite paths (trailing slashes) belong outside the guard, before the router picks a
 /// route.
 #[derive(Clone)]
@@ -354,13 +361,12 @@ impl Guard {
     }
 
     /// What answers a method that no endpoint of a listed path answers: the check, which
-    /// refuses it with 405 (a CORS preflight passes, to a 405 without a body).
+    /// refuses it with 405 (a CORS preflight passes, to a 405 without a body, whose `Allow`
+    /// the check sets).
     pub(crate) fn other_methods(&self) -> RouteCheck<OtherMethod> {
         RouteCheck {
             guard: self.clone(),
-            route: OtherMethod {
-                guard: self.clone(),
-            },
+            route: OtherMethod,
         }
     }
 
@@ -388,8 +394,10 @@ impl Guard {
                 .map(|found| found.value),
         };
         if let Some(methods) = listed {
-            return if methods.admits(method) || is_preflight(request) {
+            return if methods.admits(method) {
                 Verdict::Pass
+            } else if is_preflight(request) {
+                Verdict::Preflight(methods.allow())
             } else {
                 Verdict::MethodNotAllowed(methods.allow())
             };
@@ -452,7 +460,7 @@ impl Guard {
                 response.headers_mut().insert(header::ALLOW, allow);
                 response
             }
-            Verdict::NotFound | Verdict::Pass => not_found(security),
+            Verdict::NotFound | Verdict::Pass | Verdict::Preflight(_) => not_found(security),
         };
         let request_id = RequestId::from_headers(request.headers());
         let headers = response.headers_mut();
@@ -658,11 +666,9 @@ impl<S> tower_layer::Layer<S> for RouteCheckLayer {
 }
 
 /// A method no endpoint of a listed path answers, once the check let it pass (a CORS
-/// preflight no CORS layer answered): 405 with the path's methods in `Allow`, no body.
-#[derive(Clone)]
-pub(crate) struct OtherMethod {
-    guard: Guard,
-}
+/// preflight no CORS layer answered): 405, with no body.
+#[derive(Clone, Copy)]
+pub(crate) struct OtherMethod;
 
 impl tower_service::Service<Request> for OtherMethod {
     type Response = Response;
@@ -673,17 +679,9 @@ impl tower_service::Service<Request> for OtherMethod {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, _: Request) -> Self::Future {
         let mut response = Response::default();
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        let allow = request
-            .extensions()
-            .get::<MatchedPath>()
-            .and_then(|matched| self.guard.listed_template(matched.as_str()))
-            .map(Methods::allow);
-        if let Some(allow) = allow {
-            response.headers_mut().insert(header::ALLOW, allow);
-        }
         std::future::ready(Ok(response))
     }
 }
@@ -702,8 +700,9 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        SecurityHeadersFuture<Either<std::future::Ready<Result<Response, Infallible>>, S::Future>>;
+    type Future = SecurityHeadersFuture<
+        Either<std::future::Ready<Result<Response, Infallible>>, Passed<S::Future>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.route.poll_ready(cx)
@@ -711,7 +710,14 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let answer = match self.guard.verdict(&request) {
-            Verdict::Pass => Either::Right(self.route.call(request)),
+            Verdict::Pass => Either::Right(Passed {
+                answer: self.route.call(request),
+                allow: None,
+            }),
+            Verdict::Preflight(allow) => Either::Right(Passed {
+                answer: self.route.call(request),
+                allow: Some(allow),
+            }),
             refused => {
                 let mut response = self.guard.refuse(&request, refused);
                 close_when_body_unread(&request, &mut response);
@@ -719,6 +725,36 @@ where
             }
         };
         SecurityHeadersFuture::new(answer, self.guard.hsts.clone())
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The app's answer to a request the check let through; for a CORS preflight that the
+    /// app refused (405, no CORS layer answered it), with `Allow` naming the listed methods
+    /// of its path: axum's router would name every method it routes there, a route the
+    /// guard refuses included.
+    pub(crate) struct Passed<F> {
+        #[pin]
+        answer: F,
+        allow: Option<HeaderValue>,
+    }
+}
+
+impl<F> Future for Passed<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.answer.poll(cx))?;
+        if let Some(allow) = this.allow.take()
+            && response.status() == StatusCode::METHOD_NOT_ALLOWED
+        {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
@@ -900,7 +936,7 @@ mod tests {
         };
         assert_eq!(
             guard.judge(Some("/api/orders"), &preflight("/api/orders")),
-            Verdict::Pass
+            Verdict::Preflight(HeaderValue::from_static("POST"))
         );
         assert_eq!(
             guard.judge(Some("/admin"), &preflight("/admin")),
