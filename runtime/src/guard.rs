@@ -223,9 +223,9 @@ struct GuardInner {
 ///
 /// CORS preflight requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
 /// to a listed path pass, so that a CORS layer of the app can answer them; one that no
-/// CORS layer answers gets a 405 whose `Allow` names the path's listed methods only. Layers that
-/// rewrite paths (trailing slashes) belong outside the guard, before the router picks a
-/// route.
+/// CORS layer answers gets a 405 whose `Allow` names the path's listed methods only.
+/// Layers that rewrite paths (trailing slashes) belong outside the guard, before the
+/// router picks a route.
 #[derive(Clone)]
 pub struct Guard {
     inner: Arc<GuardInner>,
