@@ -74,10 +74,12 @@ impl AuditSink for FullLog {
     }
 }
 
-#[tokio::test]
-async fn every_decision_is_one_audit_event_with_its_reason() {
-    let dev = dev_issuer();
-    let log = FullLog::default();
+/// `routes`, trusting `dev`, with every audit event in `log`.
+async fn audited(
+    dev: &portcullis::dev::DevIssuer,
+    log: &FullLog,
+    routes: portcullis::Routes,
+) -> axum::Router {
     let security = Security::builder()
         .issuer(dev.issuer())
         .default_rate(rate!("1000/s"))
@@ -85,9 +87,14 @@ async fn every_decision_is_one_audit_event_with_its_reason() {
         .build()
         .await
         .unwrap();
-    let app = SecureRouter::new(security)
-        .mount(routes![get_order, create_order, health])
-        .into_router();
+    SecureRouter::new(security).mount(routes).into_router()
+}
+
+#[tokio::test]
+async fn every_decision_is_one_audit_event_with_its_reason() {
+    let dev = dev_issuer();
+    let log = FullLog::default();
+    let app = audited(&dev, &log, routes![get_order, create_order, health]).await;
     let reader = dev
         .token()
         .subject("alice")
@@ -166,16 +173,7 @@ async fn every_decision_is_one_audit_event_with_its_reason() {
 async fn a_public_endpoints_event_names_the_caller_its_handler_authenticated() {
     let dev = dev_issuer();
     let log = FullLog::default();
-    let security = Security::builder()
-        .issuer(dev.issuer())
-        .default_rate(rate!("1000/s"))
-        .audit_sink(log.clone())
-        .build()
-        .await
-        .unwrap();
-    let app = SecureRouter::new(security)
-        .mount(routes![greeting])
-        .into_router();
+    let app = audited(&dev, &log, routes![greeting]).await;
     let alice = dev
         .token()
         .subject("alice")
