@@ -349,14 +349,12 @@ impl Guard {
     /// The service to serve: `endpoints` (Portcullis' router, built for this guard) as
     /// they are, and every route and the fallback of `app` behind the check.
     pub(crate) fn wrap_beside(self, app: Router, endpoints: Router) -> Guarded<Router> {
-        let checked = app.layer(RouteCheckLayer {
-            guard: self.clone(),
-        });
+        let Guarded { guard, app } = self.wrap(app);
         // `merge` keeps the fallback of its argument where both have axum's default: the
         // app's, checked.
         Guarded {
-            guard: self,
-            app: endpoints.merge(checked),
+            guard,
+            app: endpoints.merge(app),
         }
     }
 

@@ -50,10 +50,10 @@ const EVICTION_INTERVAL: Duration = Duration::from_secs(60);
 /// [`into_service_with`](SecureRouter::into_service_with) (beside an app's own routes) give
 /// the service to serve, behind the [`Guard`]. [`into_router`](SecureRouter::into_router)
 /// gives an ordinary `axum::Router` of the endpoints alone (it installs no fallback unless
-/// [`with_not_found`](SecureRouter::with_not_found) asks for one). Prefixes given here show in the OpenAPI document, the
-/// inventory, the audit events and the rate-limit policy names; a plain `Router::nest`
-/// works too but none of those know of its prefix, and the [`Guard`] would not find the
-/// routes under it.
+/// [`with_not_found`](SecureRouter::with_not_found) asks for one). Prefixes given here show
+/// in the OpenAPI document, the inventory, the audit events and the rate-limit policy
+/// names; a plain `Router::nest` works too but none of those know of its prefix, and the
+/// [`Guard`] would not find the routes under it.
 ///
 /// Modules of one app each make their routes (with their own state and their own
 /// `scopes!`) and one `SecureRouter` mounts them all, so that the app has one OpenAPI
@@ -359,8 +359,9 @@ where
     }
 
     /// The `axum::Router` of the endpoints. Behind `guard` (served by
-    /// [`into_service_with`](SecureRouter::into_service_with)), a method no endpoint of a path answers
-    /// is the guard's to refuse, and requests to no route are the app's fallback's.
+    /// [`into_service_with`](SecureRouter::into_service_with)), a method no endpoint of a
+    /// path answers is the guard's to refuse, and requests to no route are the app's
+    /// fallback's.
     fn build(self, guard: Option<&Guard>) -> Result<Router<S>, RouterError> {
         let plan = self.plan()?;
         let reference = self.api_reference_routes()?;
