@@ -53,8 +53,9 @@
 #   app (around the guard); DEPLOYED_LOG=sink formats log lines and writes them nowhere,
 #   DEPLOYED_LOG=colours writes them with colours (the server's output is no terminal);
 #   DEPLOYED_AUDIT=tracing makes the audit trail tracing log lines instead of JSON lines
-#   (the filter then defaults to info); RUST_LOG is the deployed server's filter, as the
-#   example's.
+#   (the filter then defaults to info); DEPLOYED_GUARD=wrap serves the endpoint merged into
+#   an app's router behind Guard::wrap, as an app adopting Portcullis does; RUST_LOG is the
+#   deployed server's filter, as the example's.
 #
 # The server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $CLIENT_CPU. Variants
 # alternate (A B C ... A B C ...) for $ROUNDS rounds so that drift on a shared machine

@@ -21,7 +21,9 @@
 //! guard, or in its place without it); `DEPLOYED_LOG=sink` formats log lines and writes them
 //! nowhere, `DEPLOYED_LOG=colours` writes them with colours even off a terminal;
 //! `DEPLOYED_AUDIT=tracing` makes the audit trail `tracing` log lines instead of the
-//! [`JsonLinesSink`] (the filter then defaults to `info`).
+//! [`JsonLinesSink`] (the filter then defaults to `info`); `DEPLOYED_GUARD=wrap` serves the
+//! endpoint as an app that adopts Portcullis does: its router merged into the app's, the
+//! whole wrapped by [`Guard::wrap`](portcullis::Guard::wrap).
 //!
 //! The crate that includes this module must declare, at its root,
 //! `portcullis::scopes! { "orders:read" => "..." }`.
@@ -178,6 +180,19 @@ pub async fn serve_portcullis(
         Ok(other) => return Err(format!("DEPLOYED_HEADERS={other}: only `layer`").into()),
     };
     let headers = SecurityHeadersLayer::for_plain_http();
+    match std::env::var("DEPLOYED_GUARD").as_deref() {
+        Err(_) | Ok("") => {}
+        Ok("wrap") if !without("guard") && !layer => {
+            let guard = router.guard();
+            let app = axum::Router::new().merge(router.into_router());
+            portcullis::transport::serve(listener, guard.wrap(app)).await?;
+            return Ok(());
+        }
+        Ok(other) => {
+            let error = format!("DEPLOYED_GUARD={other}: only `wrap`, with the guard, no layer");
+            return Err(error.into());
+        }
+    }
     match (without("guard"), layer) {
         // Behind the guard, as the example.
         (false, false) => portcullis::transport::serve(listener, router.into_service()).await?,
