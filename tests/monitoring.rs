@@ -170,6 +170,77 @@ async fn every_decision_is_one_audit_event_with_its_reason() {
 }
 
 #[tokio::test]
+async fn the_development_issuers_routes_are_audited_as_public_endpoints() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    let dev = portcullis::dev::DevIssuer::new("http://127.0.0.1:9/dev", AUDIENCE).unwrap();
+    let secret = "s3cret-of-the-reader";
+    dev.register_client("reader", secret.to_owned().into(), ["orders:read"])
+        .unwrap();
+    let log = FullLog::default();
+    let security = Security::builder()
+        .issuer(dev.issuer())
+        .default_rate(rate!("1000/s"))
+        .audit_sink(log.clone())
+        .build()
+        .await
+        .unwrap();
+    let app = SecureRouter::new(security)
+        .mount(routes![health])
+        .with_dev_issuer(&dev)
+        .into_router();
+    let token_request = |secret: &str| {
+        let basic = STANDARD.encode(format!("reader:{secret}"));
+        Request::post("/dev/oauth/token")
+            .header("authorization", format!("Basic {basic}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from("grant_type=client_credentials"))
+            .unwrap()
+    };
+    let keys = Request::get("/dev/.well-known/jwks.json")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, keys).await.status, StatusCode::OK);
+    let issued = send(&app, token_request(secret)).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+    let refused = send(&app, token_request("a-wrong-secret")).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+
+    let events = log.0.lock().unwrap().clone();
+    let routes: Vec<String> = events
+        .iter()
+        .map(|event| {
+            event
+                .split(' ')
+                .skip(1)
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "GET /dev/.well-known/jwks.json allow public",
+            "POST /dev/oauth/token allow public",
+            "POST /dev/oauth/token allow public",
+        ]
+    );
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|event| event.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(statuses, ["200", "200", "401"]);
+    for event in &events {
+        assert!(
+            !event.contains("s3cret") && !event.contains("a-wrong-secret"),
+            "{event}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_public_endpoints_event_names_the_caller_its_handler_authenticated() {
     let dev = dev_issuer();
     let log = FullLog::default();
