@@ -512,3 +512,48 @@ impl Alerter {
         self.by_client.retain(|_, watch| !idle(watch));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However many addresses and clients were denied, the sweep forgets those quiet for
+    /// two windows, and keeps one still being denied.
+    #[test]
+    fn many_quiet_keys_are_forgotten_and_active_ones_kept() {
+        let policy = AlertPolicy {
+            window: Duration::from_millis(500),
+            cooldown: Duration::ZERO,
+            ..AlertPolicy::default()
+        };
+        let alerter = Alerter::new(policy, Vec::new());
+        let clients: Vec<String> = (0..5_000).map(|n| format!("client-{n}")).collect();
+        for n in 0..5_000u32 {
+            let ip = Some(IpAddr::from((0x0a00_0000 + n).to_be_bytes()));
+            alerter.observe(Denial::AuthenticationFailed { ip });
+            alerter.observe(Denial::UnlistedRoute { ip });
+            alerter.observe(Denial::ClientDenied {
+                client: Some(&clients[n as usize]),
+            });
+        }
+        let sizes = |alerter: &Alerter| {
+            [
+                alerter.by_ip.len(),
+                alerter.unlisted_by_ip.len(),
+                alerter.by_client.len(),
+            ]
+        };
+        assert_eq!(sizes(&alerter), [5_000; 3]);
+        alerter.evict_idle();
+        assert_eq!(sizes(&alerter), [5_000; 3], "denied within the window");
+        // Two windows and more.
+        std::thread::sleep(Duration::from_millis(1_100));
+        let still = Some(IpAddr::from([10, 0, 0, 7]));
+        alerter.observe(Denial::AuthenticationFailed { ip: still });
+        alerter.observe(Denial::ClientDenied {
+            client: Some("client-7"),
+        });
+        alerter.evict_idle();
+        assert_eq!(sizes(&alerter), [1, 0, 1]);
+    }
+}

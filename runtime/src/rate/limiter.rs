@@ -42,8 +42,7 @@ impl MemoryLimiter {
 
     /// Forgets keys whose state is back to full capacity, and returns the memory.
     pub fn evict_idle(&self) {
-        self.0.governor.retain_recent();
-        self.0.governor.shrink_to_fit();
+        self.0.evict_idle();
     }
 
     /// The number of keys tracked.
@@ -68,6 +67,11 @@ impl<C: Clock> Keyed<C> {
         )
         .with_middleware::<StateInformationMiddleware>();
         Keyed { rate, governor }
+    }
+
+    fn evict_idle(&self) {
+        self.governor.retain_recent();
+        self.governor.shrink_to_fit();
     }
 
     #[inline]
@@ -181,6 +185,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// However many callers came, the keys of those back to full capacity are forgotten
+    /// at the next sweep; a caller still drawing on its quota is kept.
+    #[test]
+    fn many_keys_are_forgotten_once_idle_and_busy_ones_kept() {
+        use governor::clock::FakeRelativeClock;
+
+        let rate = Rate::per_second(10);
+        let clock = FakeRelativeClock::default();
+        let limiter = Keyed::new(rate, clock.clone());
+        for caller in 0..100_000u32 {
+            limiter.check(RateKey::of_id(&caller.to_string()));
+        }
+        assert_eq!(limiter.governor.len(), 100_000);
+        limiter.evict_idle();
+        assert_eq!(
+            limiter.governor.len(),
+            100_000,
+            "all still drawing on their quota"
+        );
+        // A second: every bucket is full again.
+        clock.advance(Duration::from_secs(1));
+        let busy = RateKey::of_id("7");
+        limiter.check(busy);
+        limiter.check(busy);
+        limiter.evict_idle();
+        assert_eq!(limiter.governor.len(), 1);
+        assert!(matches!(
+            limiter.check(busy),
+            RateDecision::Allowed { remaining: 7, .. }
+        ));
     }
 
     #[test]

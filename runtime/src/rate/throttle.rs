@@ -110,6 +110,33 @@ mod tests {
         assert_eq!(throttle.blocked_for(IpAddr::from([192, 0, 2, 2])), None);
     }
 
+    /// Many failing addresses are tracked only until their blocks end and their failures
+    /// are forgotten: the sweep then empties both maps.
+    #[test]
+    fn many_failing_addresses_are_forgotten_once_quiet() {
+        // One failure per 20 ms: a second failure blocks for at most 20 ms.
+        let rate = Rate::new(1, Duration::from_millis(20)).unwrap();
+        let throttle = FailureThrottle::new(rate);
+        let addresses = (0..20_000u32).map(|n| IpAddr::from((0x0a00_0000 + n).to_be_bytes()));
+        for ip in addresses.clone() {
+            throttle.record_failure(ip);
+            throttle.record_failure(ip);
+        }
+        assert_eq!(throttle.blocked.len(), 20_000);
+        assert_eq!(throttle.blocked_count.load(Ordering::Acquire), 20_000);
+        assert_eq!(throttle.failures.tracked_keys(), 20_000);
+        std::thread::sleep(Duration::from_millis(80));
+        throttle.evict_idle();
+        assert!(throttle.blocked.is_empty());
+        assert_eq!(throttle.blocked_count.load(Ordering::Acquire), 0);
+        assert_eq!(throttle.failures.tracked_keys(), 0);
+        assert!(
+            addresses
+                .take(3)
+                .all(|ip| throttle.blocked_for(ip).is_none())
+        );
+    }
+
     #[test]
     fn the_count_of_blocked_ips_follows_the_map() {
         // One failure per 20 ms: a second failure blocks for at most 20 ms.
