@@ -12,7 +12,9 @@
 #
 # The first argument is a serve mode of load_server (bare, bare-deployed, deployed,
 # portcullis, ...); the environment reaches the server (DEPLOYED_*, RUST_LOG). Settings:
-# SECONDS_MEASURED (8), PORT (3937). Needs valgrind and wrk, and the tokens of a
+# SECONDS_MEASURED (8), PORT (3937), KEEP (unset: a directory to copy the callgrind file
+# and the request count into, for `callgrind_annotate --inclusive=yes <file>`: what each
+# step of a request costs is its inclusive count divided by the requests). Needs valgrind and wrk, and the tokens of a
 # benches/load.sh run in target/load (LOAD_DIR) that are still valid.
 set -euo pipefail
 
@@ -50,4 +52,9 @@ REQUESTS=$(grep -o '^ *[0-9]* requests in' <<<"$OUT" | grep -o '[0-9]*')
 grep -q 'status_errors=0 ' <<<"$OUT" || { echo "load_instructions.sh: answers other than 2xx: $OUT" >&2; exit 1; }
 DUMP=$(ls -t "$WORK"/callgrind.*.1 | head -n 1)
 INSTRUCTIONS=$(sed -n 's/^summary: //p; s/^totals: //p' "$DUMP" | head -n 1)
-echo "$MODE ${DEPLOYED_AUDIT:+DEPLOYED_AUDIT=$DEPLOYED_AUDIT }${DEPLOYED_WITHOUT:+DEPLOYED_WITHOUT=$DEPLOYED_WITHOUT }${DEPLOYED_HEADERS:+DEPLOYED_HEADERS=$DEPLOYED_HEADERS }${RUST_LOG:+RUST_LOG=$RUST_LOG }requests=$REQUESTS instructions=$INSTRUCTIONS per_request=$((INSTRUCTIONS / REQUESTS))"
+if [[ -n "${KEEP:-}" ]]; then
+    mkdir -p "$KEEP"
+    cp "$DUMP" "$KEEP/callgrind.$MODE.out"
+    echo "$REQUESTS" > "$KEEP/requests.$MODE"
+fi
+echo "$MODE ${DEPLOYED_AUDIT:+DEPLOYED_AUDIT=$DEPLOYED_AUDIT }${DEPLOYED_GUARD:+DEPLOYED_GUARD=$DEPLOYED_GUARD }${DEPLOYED_WITHOUT:+DEPLOYED_WITHOUT=$DEPLOYED_WITHOUT }${DEPLOYED_HEADERS:+DEPLOYED_HEADERS=$DEPLOYED_HEADERS }${RUST_LOG:+RUST_LOG=$RUST_LOG }requests=$REQUESTS instructions=$INSTRUCTIONS per_request=$((INSTRUCTIONS / REQUESTS))"
