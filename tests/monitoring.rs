@@ -80,14 +80,23 @@ async fn audited(
     log: &FullLog,
     routes: portcullis::Routes,
 ) -> axum::Router {
+    audited_api(dev, log.clone(), routes).await.into_router()
+}
+
+/// `routes`, trusting `dev`, with every audit event given to `sink`: the router to finish.
+async fn audited_api(
+    dev: &portcullis::dev::DevIssuer,
+    sink: impl AuditSink,
+    routes: portcullis::Routes,
+) -> SecureRouter {
     let security = Security::builder()
         .issuer(dev.issuer())
         .default_rate(rate!("1000/s"))
-        .audit_sink(log.clone())
+        .audit_sink(sink)
         .build()
         .await
         .unwrap();
-    SecureRouter::new(security).mount(routes).into_router()
+    SecureRouter::new(security).mount(routes)
 }
 
 #[tokio::test]
@@ -179,15 +188,8 @@ async fn the_development_issuers_routes_are_audited_as_public_endpoints() {
     dev.register_client("reader", secret.to_owned().into(), ["orders:read"])
         .unwrap();
     let log = FullLog::default();
-    let security = Security::builder()
-        .issuer(dev.issuer())
-        .default_rate(rate!("1000/s"))
-        .audit_sink(log.clone())
-        .build()
+    let app = audited_api(&dev, log.clone(), routes![health])
         .await
-        .unwrap();
-    let app = SecureRouter::new(security)
-        .mount(routes![health])
         .with_dev_issuer(&dev)
         .into_router();
     let token_request = |secret: &str| {
@@ -469,15 +471,8 @@ async fn json_lines_are_json() {
     let _ = std::fs::remove_file(&path);
     let sink = JsonLinesSink::file(&path, 100).unwrap();
     let dev = dev_issuer();
-    let security = Security::builder()
-        .issuer(dev.issuer())
-        .default_rate(rate!("1000/s"))
-        .audit_sink(sink.clone())
-        .build()
+    let app = audited_api(&dev, sink.clone(), routes![get_order])
         .await
-        .unwrap();
-    let app = SecureRouter::new(security)
-        .mount(routes![get_order])
         .into_router();
     let token = dev.token().subject("alice").scopes(["orders:read"]).sign();
     send(&app, get("/orders/5", &token)).await;
