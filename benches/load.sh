@@ -82,7 +82,9 @@
 # each (variant ÷ bare: 0.90 means a request of the variant costs 1/0.90 = 1.11 of bare
 # axum's). On a shared virtual machine, where two runs a minute apart differ by 10 to 30%,
 # this ratio moves by 1 to 3% between rounds. Its own error shows in the row of bare against
-# bare (the default VARIANTS then start with it). It measures cost, not latency; and two
+# bare (the default VARIANTS then start with it). The table also gives each server's CPU
+# time a request, split into user space and the kernel (clock ticks read from /proc around
+# the run, all threads): where a difference in cost lies. It measures cost, not latency; and two
 # servers taking turns on one core evict each other's caches, which may weigh on the larger
 # working set. To weigh a change, put another build beside this one instead of bare axum:
 # BESIDE_SERVER=<a copy of an earlier target/release/deps/load_server-*> and
@@ -303,7 +305,16 @@ measure() {
 server_ticks() {
     awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
 }
+# The user and the system CPU time of process $1 so far, in clock ticks: "user system".
+process_ticks() {
+    awk '{ print $14, $15 }' "/proc/$1/stat"
+}
 TICKS_PER_SECOND=$(getconf CLK_TCK)
+# $1 clock ticks of CPU time spread over $2 requests, in µs a request (empty without requests).
+per_request() {
+    awk -v t="$1" -v hz="$TICKS_PER_SECOND" -v n="$2" \
+        'BEGIN { if (n > 0) printf "%.3f", t / hz * 1e6 / n; else print "" }'
+}
 
 # The value of `name=value` in the RESULT line of the last run.
 field() {
@@ -371,9 +382,17 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
         WRK_PID="" PAIR_WRK_PID=""
     }
 
-    # One line per run: "variant round rps rps_beside errors errors_beside wrapped".
+    # One line per run: "variant round rps rps_beside errors errors_beside wrapped
+    # user_us system_us user_us_beside system_us_beside" (CPU time a request, all threads).
     # The ratios of variant $1's runs to the runs beside them.
     side_ratios() { awk -v v="$1" '$1 == v && $4 > 0 { printf "%.4f\n", $3 / $4 }' "$RESULTS"; }
+    # Variant $1's median CPU time a request, user (column $2) + system (the next), in µs.
+    cpu_split() {
+        local user system
+        user=$(column_of "$1" "$2" | median)
+        system=$(column_of "$1" $(($2 + 1)) | median)
+        awk -v u="$user" -v s="$system" 'BEGIN { if (u == "" || s == "") print "-"; else printf "%.2f + %.2f µs", u, s }'
+    }
     for round in $(seq "$ROUNDS"); do
         for variant in $VARIANTS; do
             beside_mode=$BESIDE_MODE
@@ -383,16 +402,26 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
             start_server "$(server_mode "$variant")"
             read -r script tokens <<<"$(client_args "$variant")"
             pair_client "$WARMUP" "$SCRIPTS/repeated.lua" "$LOAD_DIR/repeated.token"
+            read -r user_before system_before <<<"$(process_ticks "$SERVER_PID")"
+            read -r beside_user_before beside_system_before <<<"$(process_ticks "$PAIR_SERVER_PID")"
             pair_client "$DURATION" "$script" "$tokens"
+            read -r user_after system_after <<<"$(process_ticks "$SERVER_PID")"
+            read -r beside_user_after beside_system_after <<<"$(process_ticks "$PAIR_SERVER_PID")"
             cleanup
             line=$(grep '^RESULT ' "$PAIR_OUT") || { log "no result from the client"; cat "$PAIR_OUT" >&2; exit 1; }
             beside_rps=$(field rps)
             beside_errors=$(($(field status_errors) + $(field socket_errors)))
+            beside_requests=$(field requests)
             line=$(grep '^RESULT ' "$WRK_OUT") || { log "no result from the client"; cat "$WRK_OUT" >&2; exit 1; }
             rps=$(field rps)
             errors=$(($(field status_errors) + $(field socket_errors)))
-            echo "$variant $round $rps $beside_rps $errors $beside_errors $(field wrapped)" >>"$RESULTS"
-            log "round $round/$ROUNDS $variant beside $BESIDE_LABEL: $rps and $beside_rps req/s, ratio $(ratio "$rps" "$beside_rps" "")"
+            cpu=$(per_request $((user_after - user_before)) "$(field requests)")
+            cpu="$cpu $(per_request $((system_after - system_before)) "$(field requests)")"
+            cpu="$cpu $(per_request $((beside_user_after - beside_user_before)) "$beside_requests")"
+            cpu="$cpu $(per_request $((beside_system_after - beside_system_before)) "$beside_requests")"
+            echo "$variant $round $rps $beside_rps $errors $beside_errors $(field wrapped) $cpu" >>"$RESULTS"
+            read -r user system beside_user beside_system <<<"$cpu"
+            log "round $round/$ROUNDS $variant beside $BESIDE_LABEL: $rps and $beside_rps req/s, ratio $(ratio "$rps" "$beside_rps" ""), CPU a request (user + system) $user + $system µs and $beside_user + $beside_system µs"
         done
     done
 
@@ -407,8 +436,8 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
         NET_HEADER=" ÷ $FIRST's ratio |"
         NET_RULE="---:|"
     fi
-    echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | ratio per round | errors |$NET_HEADER"
-    echo "|---|---:|---:|---:|---:|---:|---|---|$NET_RULE"
+    echo "| variant | req/s ÷ the server beside it (median) | quartiles | cost a request vs the one beside | req/s (median) | the server beside it (median) | CPU a request, user + system | the server beside it | ratio per round | errors |$NET_HEADER"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|$NET_RULE"
     for variant in $VARIANTS; do
         paired=$(side_ratios "$variant" | median)
         net=""
@@ -417,7 +446,7 @@ if [[ -n "$SIDE_BY_SIDE" ]]; then
         per_round=$(side_ratios "$variant" | awk '{ printf "%.3f\n", $1 }' | paste -sd/ -)
         errors=$(awk -v v="$variant" '$1 == v { e += $5; b += $6; if ($7 == "true") w = 1 }
             END { printf "%d, %d beside%s", e, b, w ? ", TOKENS REPEATED" : "" }' "$RESULTS")
-        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(side_ratios "$variant" | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $per_round | $errors |$net"
+        echo "| $variant | $(awk -v r="$paired" 'BEGIN { printf "%.3f", r }') | $(side_ratios "$variant" | quartiles 3) | $cost | $(column_of "$variant" 3 | median | awk '{ printf "%.0f", $1 }') | $(column_of "$variant" 4 | median | awk '{ printf "%.0f", $1 }') | $(cpu_split "$variant" 8) | $(cpu_split "$variant" 10) | $per_round | $errors |$net"
     done
     exit 0
 fi
@@ -440,8 +469,7 @@ for round in $(seq "$ROUNDS"); do
         wrapped=$(field wrapped)
         p999=$(field p999_us)
         p90=$(field p90_us)
-        cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$TICKS_PER_SECOND" -v n="$(field requests)" \
-            'BEGIN { if (n > 0) printf "%.3f", t / hz * 1e6 / n; else print "" }')
+        cpu=$(per_request $((ticks_after - ticks_before)) "$(field requests)")
         echo "$variant $round $rps $p50 $p99 $status $socket $wrapped $p999 $p90 $cpu" >>"$RESULTS"
         repeated=""
         [[ $wrapped == true ]] && repeated=", tokens repeated"
